@@ -1,0 +1,92 @@
+"""Root fixtures: one user per role, API clients for each, and a real ASGI server."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent
+ROLES = ("viewer", "operator", "admin")
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str, role: str | None = None, **extra):
+        user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def users(make_user):
+    return {
+        "viewer": make_user("vera", "viewer"),
+        "operator": make_user("otto", "operator"),
+        "admin": make_user("ada", "admin"),
+        "nobody": make_user("nemo"),
+    }
+
+
+@pytest.fixture
+def client_for(users):
+    """``client_for("viewer")`` is an APIClient logged in as that role; ``None`` is anonymous."""
+
+    def make(role: str | None) -> APIClient:
+        client = APIClient()
+        if role is not None:
+            client.force_authenticate(users[role])
+        return client
+
+    return make
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db, settings):
+    """A real uvicorn serving ``tradingops.asgi`` on the test database and the real Redis."""
+    from django.db import connection
+
+    port = _free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tradingops.tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "CONN_MAX_AGE": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("uvicorn exited at start") from None
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError("uvicorn did not start in 30 s")
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,0 +1,48 @@
+import django_filters as filters
+from django import forms
+from django_filters.widgets import QueryArrayWidget
+
+from events import types
+from events.models import Event, RunSummary
+
+
+class _TimeWindowForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "Must not be before 'since'.")
+        return data
+
+
+class EventTypeFilter(filters.MultipleChoiceFilter):
+    """``?type=fill,trade_blocked`` or ``?type=fill&type=trade_blocked``: one indexed IN."""
+
+    def filter(self, qs, value):
+        return qs.filter(type__in=value) if value else qs
+
+
+class EventFilterSet(filters.FilterSet):
+    type = EventTypeFilter(choices=types.choices, widget=QueryArrayWidget, help_text="One or more event types.")
+    source = filters.CharFilter()
+    run_id = filters.CharFilter()
+    correlation_id = filters.UUIDFilter()
+    since = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="ts >= since (ISO 8601).")
+    until = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt", help_text="ts < until (ISO 8601).")
+    after = filters.NumberFilter(
+        field_name="id", lookup_expr="gt", min_value=0, help_text="Only events appended after this log position."
+    )
+
+    class Meta:
+        model = Event
+        fields = ["type", "source", "run_id", "correlation_id", "since", "until", "after"]
+        form = _TimeWindowForm
+
+
+class RunSummaryFilterSet(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=[(s, s) for s in ("running", "paused", "stopped")])
+    mode = filters.CharFilter()
+
+    class Meta:
+        model = RunSummary
+        fields = ["status", "mode"]

@@ -1,0 +1,69 @@
+from rest_framework import serializers
+
+from events.presentation import event_to_dict
+from events.services import MAX_BATCH
+
+
+class EventOutputSerializer(serializers.Serializer):
+    """The REST shape of an event; WebSocket frames carry the same JSON."""
+
+    id = serializers.IntegerField(help_text="Log position: pass it as ?after= to catch up.")
+    event_id = serializers.UUIDField()
+    ts = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    type = serializers.CharField()
+    source = serializers.CharField()
+    run_id = serializers.CharField()
+    correlation_id = serializers.UUIDField()
+    causation_id = serializers.UUIDField(allow_null=True)
+    dedupe_key = serializers.CharField(allow_null=True)
+    schema_version = serializers.IntegerField()
+    payload = serializers.JSONField()
+
+    def to_representation(self, instance):
+        return event_to_dict(instance)
+
+
+class EventInputSerializer(serializers.Serializer):
+    type = serializers.CharField(max_length=64)
+    payload = serializers.DictField()
+    source = serializers.CharField(max_length=128, required=False, help_text="Defaults to user:<username>.")
+    run_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    correlation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    causation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    dedupe_key = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    ts = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class EventBatchInputSerializer(serializers.ListSerializer):
+    child = EventInputSerializer()
+    max_length = MAX_BATCH
+    allow_empty = False
+
+
+class ChainEventSerializer(EventOutputSerializer):
+    cause = serializers.DictField(allow_null=True, help_text="The event that caused this one, if any.")
+
+    def to_representation(self, instance):
+        data = event_to_dict(instance)
+        cause = instance.cause
+        data["cause"] = {"event_id": str(cause.event_id), "type": cause.type} if cause else None
+        return data
+
+
+class ChainSerializer(serializers.Serializer):
+    correlation_id = serializers.UUIDField()
+    events = ChainEventSerializer(many=True)
+
+
+class RunSummarySerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    status = serializers.CharField()
+    mode = serializers.CharField()
+    first_event_at = serializers.DateTimeField()
+    last_event_at = serializers.DateTimeField()
+    event_count = serializers.IntegerField()
+    counts_by_type = serializers.SerializerMethodField()
+
+    def get_counts_by_type(self, run) -> dict[str, int]:
+        return {row.type: row.count for row in sorted(run.type_counts.all(), key=lambda row: row.type)}

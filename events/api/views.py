@@ -1,0 +1,123 @@
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events import selectors
+from events.health import system_health
+from events.services import MAX_BATCH, EventDraft, EventRejected, emit_many
+from tradingops.api.permissions import ViewerReadsOperatorWrites
+
+from .filters import EventFilterSet, RunSummaryFilterSet
+from .serializers import (
+    ChainSerializer,
+    EventBatchInputSerializer,
+    EventInputSerializer,
+    EventOutputSerializer,
+    RunSummarySerializer,
+)
+
+
+class EventListCreateView(ListAPIView):
+    """The event log, newest first. POST appends one event or a batch of up to 1,000."""
+
+    permission_classes = [ViewerReadsOperatorWrites]
+    serializer_class = EventOutputSerializer
+    filterset_class = EventFilterSet
+
+    def get_queryset(self):
+        return selectors.event_list()
+
+    @extend_schema(
+        request=EventInputSerializer,
+        responses={201: EventOutputSerializer, 200: OpenApiResponse(EventOutputSerializer, "Already stored")},
+        description=(
+            f"One event object, or a JSON array of up to {MAX_BATCH} (all or nothing). "
+            "A repeated dedupe_key stores nothing new and returns the first event (200)."
+        ),
+    )
+    def post(self, request):
+        many = isinstance(request.data, list)
+        if many and len(request.data) > MAX_BATCH:
+            return Response(
+                {"non_field_errors": [f"A batch holds at most {MAX_BATCH} events; got {len(request.data)}."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        serializer = EventBatchInputSerializer(data=request.data) if many else EventInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rows = serializer.validated_data if many else [serializer.validated_data]
+        default_source = f"user:{request.user.get_username()}"
+        drafts = [EventDraft(**{"source": default_source, **row}) for row in rows]
+        try:
+            events = emit_many(drafts)
+        except EventRejected as exc:
+            return Response(exc.errors if many else exc.errors[0], status=status.HTTP_400_BAD_REQUEST)
+        created = any(event.created for event in events)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        output = EventOutputSerializer(events, many=True).data if many else EventOutputSerializer(events[0]).data
+        return Response(output, status=code)
+
+
+class EventDetailView(RetrieveAPIView):
+    serializer_class = EventOutputSerializer
+    lookup_field = "event_id"
+
+    def get_object(self):
+        event = selectors.event_get(event_id=self.kwargs["event_id"])
+        if event is None:
+            raise Http404(f"No event {self.kwargs['event_id']}.")
+        return event
+
+
+class EventChainView(APIView):
+    """A decision chain: every event with this correlation id, in order, each with its cause."""
+
+    @extend_schema(responses=ChainSerializer)
+    def get(self, request, correlation_id):
+        events = selectors.event_chain(correlation_id=correlation_id)
+        if not events:
+            raise Http404(f"No events with correlation id {correlation_id}.")
+        return Response(ChainSerializer({"correlation_id": correlation_id, "events": events}).data)
+
+
+class RunSummaryPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+class RunListView(ListAPIView):
+    serializer_class = RunSummarySerializer
+    filterset_class = RunSummaryFilterSet
+    pagination_class = RunSummaryPagination
+
+    def get_queryset(self):
+        return selectors.run_summary_list()
+
+
+class RunDetailView(RetrieveAPIView):
+    serializer_class = RunSummarySerializer
+
+    def get_object(self):
+        run = selectors.run_summary_get(run_id=self.kwargs["run_id"])
+        if run is None:
+            raise Http404(f"No run {self.kwargs['run_id']!r}.")
+        return run
+
+
+class HealthView(APIView):
+    """For load balancers, so it needs no credentials and shows no data: 200 while the database
+    answers (Redis or Celery trouble is reported as ``degraded``), 503 when it does not."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: dict, 503: dict})
+    def get(self, request):
+        report = system_health(embedded=settings.EMBEDDED)
+        code = status.HTTP_200_OK if report["database"]["ok"] else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(report, status=code)

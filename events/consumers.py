@@ -1,0 +1,117 @@
+"""``/ws/events/``: live events, filtered by type and run id.
+
+Subscribe by query string (``?types=fill,trade_blocked&run_id=r1&after=123``) or by sending
+``{"action": "subscribe", "types": [...], "run_id": "...", "after": 123}``. With ``after`` the
+consumer first joins the groups, then replays what was stored after that log position, then
+streams: nothing falls between page load and socket open. Clients drop repeats by ``id``.
+"""
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from tradingops.roles import Role, has_role
+
+from . import realtime, selectors, types
+from .presentation import event_to_dict
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_SUBSCRIPTION = 4400
+REPLAY_LIMIT = 1000
+
+
+class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+    groups_joined: list[str]
+
+    async def connect(self):
+        self.groups_joined = []
+        self.types: set[str] = set()
+        self.run_id = ""
+        self.replayed: set[int] = set()
+        user = self.scope.get("user")
+        # Accept first so that the close code reaches the client (a close before accept is a 403).
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(has_role)(user, Role.VIEWER):
+            await self.send_json({"type": "error", "code": CLOSE_FORBIDDEN, "detail": "No role grants reading."})
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        request = {
+            "types": [t for value in query.get("types", []) for t in value.split(",") if t],
+            "run_id": query.get("run_id", [""])[0],
+            "after": query.get("after", [None])[0],
+        }
+        await self.subscribe(request)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("action") == "subscribe":
+            await self.subscribe(content)
+        else:
+            await self.send_json({"type": "error", "detail": "Send {'action': 'subscribe', ...}."})
+
+    async def subscribe(self, request: dict) -> None:
+        errors = {}
+        wanted = request.get("types") or []
+        if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
+            errors["types"] = ["Must be a list of event types."]
+        elif unknown := sorted(set(wanted) - set(types.names())):
+            errors["types"] = [f"Unknown event types: {', '.join(unknown)}."]
+        run_id = request.get("run_id") or ""
+        if not isinstance(run_id, str):
+            errors["run_id"] = ["Must be a string."]
+        after = request.get("after")
+        try:
+            after = None if after in (None, "") else int(after)
+        except (TypeError, ValueError):
+            errors["after"] = ["Must be an integer log position."]
+        if errors:
+            await self.send_json({"type": "error", "errors": errors})
+            return
+
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.types, self.run_id = set(wanted), run_id
+        if self.types:
+            self.groups_joined = [realtime.type_group(t) for t in sorted(self.types)]
+        elif run_id:
+            self.groups_joined = [realtime.run_group(run_id)]
+        else:
+            self.groups_joined = [realtime.ALL_EVENTS_GROUP]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+        missed = []
+        if after is not None:
+            missed = await database_sync_to_async(selectors.events_after)(
+                after_id=after, types=sorted(self.types), run_id=run_id, limit=REPLAY_LIMIT
+            )
+        self.replayed = {event.id for event in missed}
+        last_id = await database_sync_to_async(selectors.event_last_id)()
+        await self.send_json(
+            {
+                "type": "subscribed",
+                "types": sorted(self.types),
+                "run_id": run_id,
+                "last_id": last_id,
+                "replay_truncated": len(missed) == REPLAY_LIMIT,
+            }
+        )
+        if missed:
+            await self.send_json({"type": "events", "events": [event_to_dict(e) for e in missed]})
+
+    async def events_appended(self, message):
+        frames = [
+            frame
+            for frame in message["events"]
+            if (not self.types or frame["type"] in self.types)
+            and (not self.run_id or frame["run_id"] == self.run_id)
+            and frame["id"] not in self.replayed
+        ]
+        if frames:
+            await self.send_json({"type": "events", "events": frames})

@@ -1,0 +1,158 @@
+"""The projector registry, and the events app's own projectors (run summaries, LLM telemetry).
+
+A projector turns events of some types into read-model rows. It runs inside the transaction that
+writes the events, so a projector that raises rolls the events back. Projectors take a list (one
+event for ``emit``, a batch for ``emit_many`` and for ``rebuild_projections``) so that bulk paths
+cost one statement per batch, not one per event. Each must be idempotent for a given event.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+
+from .models import Event, LLMCall, RunEventCount, RunSummary
+
+
+@dataclass(frozen=True)
+class Projector:
+    name: str
+    event_types: frozenset[str]
+    apply: Callable[[Sequence[Event]], None]
+    reset: Callable[[], None]
+    """Empties the read models this projector owns (for ``rebuild_projections``)."""
+
+
+_projectors: dict[str, Projector] = {}
+
+
+def register(projector: Projector) -> Projector:
+    _projectors[projector.name] = projector
+    return projector
+
+
+def all_projectors() -> list[Projector]:
+    return list(_projectors.values())
+
+
+def run_projectors(events: Sequence[Event], projectors: Iterable[Projector] | None = None) -> None:
+    for projector in projectors if projectors is not None else _projectors.values():
+        matching = [event for event in events if event.type in projector.event_types]
+        if matching:
+            projector.apply(matching)
+
+
+# --- Run summaries ---------------------------------------------------------------------------
+
+_mode_provider: Callable[[], str] = lambda: settings.TRADING_MODE  # noqa: E731
+
+
+def set_mode_provider(provider: Callable[[], str]) -> None:
+    """The agents app registers the runtime configuration's mode here at ``ready()``."""
+    global _mode_provider
+    _mode_provider = provider
+
+
+_CONTROL_STATE = {"start": "running", "resume": "running", "pause": "paused", "stop": "stopped"}
+
+
+def project_run_summaries(events: Sequence[Event]) -> None:
+    by_run: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        if event.run_id:
+            by_run[event.run_id].append(event)
+    if not by_run:
+        return
+    mode = _mode_provider()
+    # Make sure each run has a row, then lock the rows in a fixed order: concurrent writers of
+    # the same run serialise here instead of racing on an insert.
+    RunSummary.objects.bulk_create(
+        [
+            RunSummary(run_id=run_id, first_event_at=run_events[0].ts, last_event_at=run_events[0].ts, mode=mode)
+            for run_id, run_events in by_run.items()
+        ],
+        ignore_conflicts=True,
+    )
+    summaries = list(RunSummary.objects.select_for_update().filter(run_id__in=list(by_run)).order_by("run_id"))
+    for summary in summaries:
+        for event in by_run[summary.run_id]:
+            summary.first_event_at = min(summary.first_event_at, event.ts)
+            summary.last_event_at = max(summary.last_event_at, event.ts)
+            summary.event_count += 1
+            if event.type == "run_control" and (summary.control_at is None or event.ts >= summary.control_at):
+                summary.control_state = _CONTROL_STATE[event.payload["action"]]
+                summary.control_at = event.ts
+                summary.mode = event.payload.get("mode", summary.mode)
+    RunSummary.objects.bulk_update(
+        summaries, ["first_event_at", "last_event_at", "event_count", "control_state", "control_at", "mode"]
+    )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for run_id, run_events in by_run.items():
+        for event in run_events:
+            counts[(run_id, event.type)] += 1
+    _increment_type_counts(counts)
+
+
+def _increment_type_counts(counts: dict[tuple[str, str], int]) -> None:
+    table = RunEventCount._meta.db_table
+    rows = sorted(counts.items())
+    # One upsert-increment for the whole batch: concurrent writers add, never overwrite.
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
+    params = [value for (run_id, event_type), count in rows for value in (run_id, event_type, count)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (run_id, type, count) VALUES {values} "  # noqa: S608 - no user input in SQL
+            f"ON CONFLICT (run_id, type) DO UPDATE SET count = {table}.count + excluded.count",
+            params,
+        )
+
+
+def reset_run_summaries() -> None:
+    RunEventCount.objects.all().delete()
+    RunSummary.objects.all().delete()
+
+
+class _AllTypes(frozenset):
+    """Matches every event type: run summaries count events of every type."""
+
+    def __contains__(self, item) -> bool:
+        return True
+
+
+register(Projector("run_summaries", _AllTypes(), project_run_summaries, reset_run_summaries))
+
+
+# --- LLM telemetry ---------------------------------------------------------------------------
+
+
+def project_llm_calls(events: Sequence[Event]) -> None:
+    LLMCall.objects.bulk_create(
+        [
+            LLMCall(
+                event_id=event.event_id,
+                ts=event.ts,
+                run_id=event.run_id,
+                correlation_id=event.correlation_id,
+                model=event.payload["model"],
+                agent=event.payload["agent"],
+                prompt_hash=event.payload["prompt_hash"],
+                tokens_in=event.payload["tokens_in"],
+                tokens_out=event.payload["tokens_out"],
+                cost=Decimal(event.payload["cost"]),
+                latency_ms=event.payload["latency_ms"],
+                outcome=event.payload.get("outcome", "ok"),
+            )
+            for event in events
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def reset_llm_calls() -> None:
+    LLMCall.objects.all().delete()
+
+
+register(Projector("llm_calls", frozenset({"llm_call"}), project_llm_calls, reset_llm_calls))

@@ -1,0 +1,62 @@
+"""Channels groups for events, and the one place that publishes to them.
+
+Group names are built here and nowhere else (Channels allows letters, digits, ``.``, ``-``, ``_``
+and fewer than 100 characters). Each event goes to ``events.all``, ``events.type.<type>`` and, when it
+has one, ``events.run.<run_id>``; a subscriber joins exactly one kind, so it never sees an event twice.
+"""
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+ALL_EVENTS_GROUP = "events.all"
+MESSAGE_TYPE = "events.appended"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _safe(part: str) -> str:
+    return _UNSAFE.sub("_", part)[:80]
+
+
+def type_group(event_type: str) -> str:
+    return f"events.type.{_safe(event_type)}"
+
+
+def run_group(run_id: str) -> str:
+    return f"events.run.{_safe(run_id)}"
+
+
+def groups_for(event: dict) -> list[str]:
+    groups = [ALL_EVENTS_GROUP, type_group(event["type"])]
+    if event.get("run_id"):
+        groups.append(run_group(event["run_id"]))
+    return groups
+
+
+def publish(frames: Sequence[dict]) -> None:
+    """Send event frames (the REST representation) to their groups, one message per group.
+
+    Runs after commit. A failure is logged and loses nothing: the event is in the store, and
+    clients catch up through the REST API from the last event they saw.
+    """
+    by_group: dict[str, list[dict]] = defaultdict(list)
+    for frame in frames:
+        for group in groups_for(frame):
+            by_group[group].append(frame)
+    try:
+        layer = get_channel_layer()
+        send = async_to_sync(_send_all)
+        send(layer, by_group)
+    except Exception:
+        logger.exception("publishing %d events failed; they are stored and can be caught up", len(frames))
+
+
+async def _send_all(layer, by_group: dict[str, list[dict]]) -> None:
+    for group, frames in by_group.items():
+        await layer.group_send(group, {"type": MESSAGE_TYPE, "events": frames})

@@ -1,0 +1,162 @@
+"""The one write path of the event store: ``emit`` and ``emit_many``.
+
+Each call is one transaction (joining the caller's, if any): insert the events (a repeated
+``dedupe_key`` writes nothing and returns the first event), run the projectors registered for
+their types, and on commit publish them to their Channels groups.
+"""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import projectors, realtime, types
+from .models import Event
+from .presentation import event_to_dict
+
+MAX_BATCH = 1000
+
+
+class EventRejected(ValueError):
+    """Nothing was written. ``errors`` is DRF-shaped: a dict for one event, a list for a batch."""
+
+    def __init__(self, errors: dict[str, Any] | list[dict[str, Any]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class EventDraft:
+    type: str
+    payload: Mapping[str, Any]
+    source: str
+    run_id: str = ""
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None
+    dedupe_key: str | None = None
+    ts: datetime | None = None
+
+
+def emit(
+    event_type: str,
+    payload: Mapping[str, Any],
+    *,
+    source: str,
+    run_id: str = "",
+    correlation_id: uuid.UUID | None = None,
+    causation_id: uuid.UUID | None = None,
+    dedupe_key: str | None = None,
+    ts: datetime | None = None,
+) -> Event:
+    """Append one event. The returned event has ``created`` False when its dedupe key existed."""
+    draft = EventDraft(event_type, payload, source, run_id, correlation_id, causation_id, dedupe_key, ts)
+    try:
+        return emit_many([draft])[0]
+    except EventRejected as exc:
+        raise EventRejected(exc.errors[0]) from None
+
+
+def emit_many(drafts: Sequence[EventDraft]) -> list[Event]:
+    """Append a batch, all or nothing; returns one event per draft, in order."""
+    if len(drafts) > MAX_BATCH:
+        raise EventRejected({"non_field_errors": [f"A batch holds at most {MAX_BATCH} events; got {len(drafts)}."]})
+    now = timezone.now()
+    events = _build(drafts, now)
+    with transaction.atomic():
+        stored = _insert(events)
+        created = [event for event in stored if event.created]
+        projectors.run_projectors(created)
+        if created:
+            transaction.on_commit(partial(realtime.publish, [event_to_dict(event) for event in created]))
+    return stored
+
+
+def _build(drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
+    events, errors = [], []
+    for draft in drafts:
+        error: dict[str, Any] = {}
+        payload: dict[str, Any] = {}
+        try:
+            event_type = types.get(draft.type)
+        except types.UnknownEventType:
+            error["type"] = [f"Unknown event type {draft.type!r}. Known types: {', '.join(types.names())}."]
+        else:
+            try:
+                payload = types.validate_payload(draft.type, draft.payload)
+            except types.PayloadInvalid as exc:
+                error["payload"] = exc.errors
+        if not draft.source:
+            error["source"] = ["This field is required."]
+        if draft.ts is not None and timezone.is_naive(draft.ts):
+            error["ts"] = ["Must carry a time zone (UTC)."]
+        errors.append(error)
+        if error:
+            continue
+        event_id = uuid.uuid4()
+        events.append(
+            Event(
+                event_id=event_id,
+                ts=draft.ts or now,
+                recorded_at=now,
+                type=draft.type,
+                source=draft.source,
+                run_id=draft.run_id or "",
+                correlation_id=draft.correlation_id or event_id,
+                causation_id=draft.causation_id,
+                dedupe_key=draft.dedupe_key or None,
+                schema_version=event_type.version,
+                payload=payload,
+            )
+        )
+    if any(errors):
+        raise EventRejected(errors)
+    return events
+
+
+def _insert(events: list[Event]) -> list[Event]:
+    """Insert what is new; map every repeated dedupe key to the event stored first."""
+    keys = {event.dedupe_key for event in events if event.dedupe_key}
+    if not keys:
+        Event.objects.bulk_create(events)
+        for event in events:
+            event.created = True
+        return events
+
+    existing = {event.dedupe_key: event for event in Event.objects.filter(dedupe_key__in=keys)}
+    first_with_key: dict[str, Event] = {}
+    fresh = []
+    for event in events:
+        if event.dedupe_key in existing:
+            continue
+        if event.dedupe_key:
+            if event.dedupe_key in first_with_key:
+                continue
+            first_with_key[event.dedupe_key] = event
+        fresh.append(event)
+    # A concurrent writer may commit the same key between our read and our insert: ignore the
+    # conflict, then look up which of ours landed.
+    Event.objects.bulk_create(fresh, ignore_conflicts=True)
+    landed = dict(Event.objects.filter(event_id__in=[e.event_id for e in fresh]).values_list("event_id", "id"))
+    lost_keys = {e.dedupe_key for e in fresh if e.event_id not in landed}
+    if lost_keys:
+        existing.update({e.dedupe_key: e for e in Event.objects.filter(dedupe_key__in=lost_keys)})
+    for event in fresh:
+        event.id = landed.get(event.event_id)
+        event.created = event.id is not None
+    for event in existing.values():
+        event.created = False
+
+    stored = []
+    for event in events:
+        if event.dedupe_key and event.dedupe_key in existing:
+            stored.append(existing[event.dedupe_key])
+        elif event.dedupe_key and first_with_key.get(event.dedupe_key) is not event:
+            stored.append(first_with_key[event.dedupe_key])
+        else:
+            stored.append(event)
+    return stored

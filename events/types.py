@@ -1,0 +1,197 @@
+"""The registry of event types: each type has a payload schema and a schema version.
+
+Schemas are pydantic models (plain Python, no ORM): validation must cost microseconds, since bulk
+ingest validates every event. Higher apps register their own types at ``AppConfig.ready()``.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Symbol = Annotated[str, Field(min_length=1, max_length=32)]
+Side = Literal["buy", "sell"]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+
+
+class Payload(BaseModel):
+    """Base of every payload schema: unknown fields are refused so that typos do not pass."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    schema: type[Payload]
+    version: int = 1
+    description: str = ""
+
+
+class UnknownEventType(KeyError):
+    pass
+
+
+class PayloadInvalid(ValueError):
+    """Carries DRF-style field errors, e.g. ``{"qty": ["Input should be greater than 0"]}``."""
+
+    def __init__(self, errors: dict[str, Any]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+_registry: dict[str, EventType] = {}
+
+
+def register(event_type: EventType) -> EventType:
+    existing = _registry.get(event_type.name)
+    if existing is not None and existing != event_type:
+        raise ValueError(f"event type {event_type.name!r} is already registered differently")
+    _registry[event_type.name] = event_type
+    return event_type
+
+
+def get(name: str) -> EventType:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise UnknownEventType(name) from None
+
+
+def names() -> list[str]:
+    return sorted(_registry)
+
+
+def choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in names()]
+
+
+def validate_payload(name: str, payload: Any) -> dict[str, Any]:
+    """Validate and normalise a payload (decimals become strings, datetimes ISO 8601)."""
+    schema = get(name).schema
+    try:
+        return schema.model_validate(payload).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        raise PayloadInvalid(_field_errors(exc)) from None
+
+
+def _field_errors(exc: ValidationError) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "non_field_errors"
+        errors.setdefault(field, []).append(error["msg"])
+    return errors
+
+
+# --- The seed's types ------------------------------------------------------------------------
+
+
+class IntentPayload(Payload):
+    action: Annotated[str, Field(min_length=1, max_length=64)]
+    symbol: Symbol | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class PlanGeneratedPayload(Payload):
+    plan_id: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Annotated[int, Field(ge=1)] = 1
+    strategy: Annotated[str, Field(min_length=1, max_length=64)]
+    symbols: list[Symbol] = Field(min_length=1)
+    rules: dict[str, Any] = Field(default_factory=dict)
+    origin: Literal["template", "llm", "operator"] = "template"
+    regime: str | None = None
+    fallback_reason: str | None = None
+
+
+class PlanJudgedPayload(Payload):
+    plan_id: Annotated[str, Field(min_length=1, max_length=64)]
+    overall_score: Annotated[Decimal, Field(ge=0, le=100)]
+    component_scores: dict[str, Decimal] = Field(default_factory=dict)
+    recommendations: list[str] = Field(default_factory=list)
+
+
+class TriggerFiredPayload(Payload):
+    plan_id: Annotated[str, Field(min_length=1, max_length=64)]
+    symbol: Symbol
+    side: Side
+    rule: Annotated[str, Field(min_length=1, max_length=500)]
+    price: PositiveDecimal
+    bar_open_time: datetime | None = None
+
+
+BlockReasonClass = Literal["risk_valid", "quality_gate", "infra"]
+
+
+class TradeBlockedPayload(Payload):
+    symbol: Symbol
+    side: Side
+    reason: Annotated[str, Field(min_length=1, max_length=64)]
+    reason_class: BlockReasonClass
+    detail: dict[str, Any] = Field(default_factory=dict)
+    plan_id: str | None = None
+
+
+class OrderSubmittedPayload(Payload):
+    order_id: Annotated[str, Field(min_length=1, max_length=64)]
+    symbol: Symbol
+    side: Side
+    qty: PositiveDecimal
+    order_type: Literal["market", "limit"] = "market"
+    limit_price: PositiveDecimal | None = None
+
+
+class FillPayload(Payload):
+    fill_id: Annotated[str, Field(min_length=1, max_length=64)]
+    order_id: Annotated[str, Field(min_length=1, max_length=64)]
+    symbol: Symbol
+    side: Side
+    qty: PositiveDecimal
+    price: PositiveDecimal
+    fee: NonNegativeDecimal = Decimal(0)
+    fee_currency: str | None = None
+
+
+class PositionUpdatePayload(Payload):
+    symbol: Symbol
+    qty: Decimal
+    avg_entry_price: NonNegativeDecimal
+    mark_price: NonNegativeDecimal | None = None
+    realized_pnl: Decimal = Decimal(0)
+
+
+class LLMCallPayload(Payload):
+    model: Annotated[str, Field(min_length=1, max_length=128)]
+    agent: Annotated[str, Field(min_length=1, max_length=64)]
+    prompt_hash: Annotated[str, Field(min_length=1, max_length=128)]
+    tokens_in: Annotated[int, Field(ge=0)]
+    tokens_out: Annotated[int, Field(ge=0)]
+    cost: NonNegativeDecimal
+    latency_ms: Annotated[int, Field(ge=0)]
+    outcome: Literal["ok", "invalid_answer", "error", "timeout"] = "ok"
+
+
+class RunControlPayload(Payload):
+    """Says what a run is doing now; the run summary's status follows the latest one."""
+
+    action: Literal["start", "pause", "resume", "stop"]
+    mode: Literal["paper", "live", "backtest"] | None = None
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+for _event_type in (
+    EventType("intent", IntentPayload, description="An operator's intent; first link of a chain."),
+    EventType("plan_generated", PlanGeneratedPayload),
+    EventType("plan_judged", PlanJudgedPayload),
+    EventType("trigger_fired", TriggerFiredPayload),
+    EventType("trade_blocked", TradeBlockedPayload),
+    EventType("order_submitted", OrderSubmittedPayload),
+    EventType("fill", FillPayload),
+    EventType("position_update", PositionUpdatePayload),
+    EventType("llm_call", LLMCallPayload),
+    EventType("run_control", RunControlPayload),
+):
+    register(_event_type)

@@ -1,0 +1,3 @@
+from events.routing import websocket_urlpatterns as event_patterns
+
+websocket_urlpatterns = [*event_patterns]
