@@ -20,7 +20,8 @@ def make_user(db, django_user_model):
     def make(username: str, role: str | None = None, **extra):
         user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
         if role:
-            user.groups.add(Group.objects.get(name=role))
+            # get_or_create: transactional tests truncate the groups the migration made
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
         return user
 
     return make
@@ -71,7 +72,20 @@ def asgi_server(transactional_db, settings):
         "CONN_MAX_AGE": "0",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tradingops.asgi:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "off",
+            "--timeout-graceful-shutdown",
+            "1",
+        ],
         cwd=ROOT,
         env=env,
     )

@@ -15,6 +15,14 @@ class _TimeWindowForm(forms.Form):
         return data
 
 
+class CommaOrRepeatedWidget(QueryArrayWidget):
+    """Accepts ``?type=a,b`` as well as ``?type=a&type=b`` (django-filter splits CSV only for plain dicts)."""
+
+    def value_from_datadict(self, data, files, name):
+        values = super().value_from_datadict(data, files, name)
+        return sorted({part.strip() for value in values for part in value.split(",") if part.strip()})
+
+
 class EventTypeFilter(filters.MultipleChoiceFilter):
     """``?type=fill,trade_blocked`` or ``?type=fill&type=trade_blocked``: one indexed IN."""
 
@@ -23,7 +31,7 @@ class EventTypeFilter(filters.MultipleChoiceFilter):
 
 
 class EventFilterSet(filters.FilterSet):
-    type = EventTypeFilter(choices=types.choices, widget=QueryArrayWidget, help_text="One or more event types.")
+    type = EventTypeFilter(choices=types.choices, widget=CommaOrRepeatedWidget, help_text="One or more event types.")
     source = filters.CharFilter()
     run_id = filters.CharFilter()
     correlation_id = filters.UUIDFilter()

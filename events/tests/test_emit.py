@@ -180,4 +180,6 @@ def test_llm_call_is_projected_into_telemetry(db):
 def test_dedupe_key_is_unique_in_the_database(db):
     emit("intent", {"action": "a"}, source="x", dedupe_key="k")
     with pytest.raises(IntegrityError), transaction.atomic():
-        Event.objects.bulk_create([Event(type="intent", source="x", correlation_id=uuid.uuid4(), dedupe_key="k", ts=datetime.now(UTC))])
+        Event.objects.bulk_create(
+            [Event(type="intent", source="x", correlation_id=uuid.uuid4(), dedupe_key="k", ts=datetime.now(UTC))]
+        )

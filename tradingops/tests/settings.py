@@ -9,5 +9,7 @@ os.environ.setdefault("CHANNELS_PREFIX", f"asgi-test-{os.getpid()}")
 
 from tradingops.settings import *  # noqa: E402, F403
 
+# Threads made by database_sync_to_async must not keep connections open past a test.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
