@@ -4,6 +4,7 @@ With no DATABASE_URL and no REDIS_URL the project runs embedded: SQLite, the in-
 layer and Celery tasks executed in-process. Tests and production set both.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -154,6 +155,22 @@ SPECTACULAR_SETTINGS = {
 RUN_ACTIVE_WINDOW_SECONDS = env.int("RUN_ACTIVE_WINDOW_SECONDS", default=300)
 # The mode recorded for runs until the agents' runtime control provides one.
 TRADING_MODE = env.str("TRADING_MODE", default="paper")
+
+# --- Wallets ------------------------------------------------------------------------------------
+# Drift is within threshold when |exchange - ledger| <= ABS + REL * |ledger| (numpy.isclose's rule).
+WALLETS_DRIFT_ABS = Decimal(env.str("WALLETS_DRIFT_ABS", default="0.00000001"))
+WALLETS_DRIFT_REL = Decimal(env.str("WALLETS_DRIFT_REL", default="0.0001"))
+# Seconds one exchange's fetch_balance may take before its wallets are marked ``error``.
+WALLETS_EXCHANGE_TIMEOUT = env.float("WALLETS_EXCHANGE_TIMEOUT", default=10.0)
+WALLETS_EXCHANGE_CONCURRENCY = env.int("WALLETS_EXCHANGE_CONCURRENCY", default=8)
+# A run still "running" after this many seconds died; the next run marks it failed.
+WALLETS_RECONCILE_STALE_SECONDS = env.int("WALLETS_RECONCILE_STALE_SECONDS", default=900)
+# Drift alerts by e-mail (Django's EMAIL_* settings) go to these addresses; empty = no e-mail.
+WALLETS_ALERT_EMAILS = env.list("WALLETS_ALERT_EMAILS", default=[])
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tradingops@localhost")
 
 # --- I18N / time --------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
