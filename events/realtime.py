@@ -32,6 +32,11 @@ def run_group(run_id: str) -> str:
     return f"events.run.{_safe(run_id)}"
 
 
+def wallets_alerts_group() -> str:
+    """Reconciliation results and drift alerts (the wallets app publishes here)."""
+    return "wallets.alerts"
+
+
 def groups_for(event: dict) -> list[str]:
     groups = [ALL_EVENTS_GROUP, type_group(event["type"])]
     if event.get("run_id"):
