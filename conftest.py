@@ -104,3 +104,55 @@ def asgi_server(transactional_db, settings):
     yield f"127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker (solo pool) on the test database and Redis, consuming every queue."""
+    from django.db import connection
+
+    from tradingops.celery import app
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tradingops.tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+    }
+    name = f"test-{os.getpid()}-{_free_port()}@localhost"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tradingops",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "agents,backtests,default",
+            "-n",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if app.control.ping(destination=[name], timeout=0.5):
+            break
+        if process.poll() is not None:
+            raise RuntimeError("celery worker exited at start")
+    else:
+        process.kill()
+        raise RuntimeError("celery worker did not answer a ping in 30 s")
+    yield name
+    process.terminate()
+    process.wait(timeout=20)

@@ -303,3 +303,14 @@ def test_openapi_schema_and_docs_are_served(viewer, client, users):
     assert b"/api/v1/events/chains/{correlation_id}" in schema.content
     client.force_login(users["viewer"])
     assert client.get(reverse("swagger-ui")).status_code == 200
+
+
+def test_health_lists_a_running_celery_worker(client, celery_worker_process):
+    from django.core.cache import cache
+
+    cache.delete("health:celery")
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert body["celery"]["ok"] is True
+    assert celery_worker_process in body["celery"]["workers"]
+
