@@ -313,4 +313,3 @@ def test_health_lists_a_running_celery_worker(client, celery_worker_process):
     assert body["status"] == "ok"
     assert body["celery"]["ok"] is True
     assert celery_worker_process in body["celery"]["workers"]
-
