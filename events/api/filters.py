@@ -6,7 +6,7 @@ from events import types
 from events.models import Event, RunSummary
 
 
-class _TimeWindowForm(forms.Form):
+class TimeWindowForm(forms.Form):
     def clean(self):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
@@ -44,7 +44,7 @@ class EventFilterSet(filters.FilterSet):
     class Meta:
         model = Event
         fields = ["type", "source", "run_id", "correlation_id", "since", "until", "after"]
-        form = _TimeWindowForm
+        form = TimeWindowForm
 
 
 class RunSummaryFilterSet(filters.FilterSet):
