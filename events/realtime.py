@@ -65,3 +65,12 @@ def publish(frames: Sequence[dict]) -> None:
 async def _send_all(layer, by_group: dict[str, list[dict]]) -> None:
     for group, frames in by_group.items():
         await layer.group_send(group, {"type": MESSAGE_TYPE, "events": frames})
+
+
+# --- market data (market.feed publishes, market.consumers subscribes) -----------------------------
+MARKET_MESSAGE_TYPE = "market.update"
+
+
+def market_symbol_group(symbol: str) -> str:
+    """Ticks and candle updates of one instrument."""
+    return f"market.symbol.{_safe(symbol)}"
