@@ -1,0 +1,139 @@
+from rest_framework import serializers
+
+from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS
+
+from ..models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet, WalletBalance
+
+
+class BalanceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WalletBalance
+        fields = ["currency", "amount", "updated_at"]
+
+
+class WalletSerializer(serializers.ModelSerializer):
+    balances = BalanceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Wallet
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "exchange_id",
+            "credentials_ref",
+            "status",
+            "status_reason",
+            "status_changed_at",
+            "drift_status",
+            "drift_breaches",
+            "last_run",
+            "last_reconciled_at",
+            "balances",
+        ]
+
+
+class DriftRecordSerializer(serializers.ModelSerializer):
+    wallet_name = serializers.CharField(source="wallet.name", read_only=True)
+
+    class Meta:
+        model = DriftRecord
+        fields = [
+            "id",
+            "run",
+            "wallet",
+            "wallet_name",
+            "currency",
+            "ts",
+            "ledger_balance",
+            "exchange_balance",
+            "drift",
+            "relative_drift",
+            "within_threshold",
+            "correction",
+        ]
+
+
+class WalletDetailSerializer(WalletSerializer):
+    latest_drift = DriftRecordSerializer(many=True, read_only=True)
+
+    class Meta(WalletSerializer.Meta):
+        fields = [*WalletSerializer.Meta.fields, "latest_drift"]
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "wallet",
+            "currency",
+            "amount",
+            "kind",
+            "reference",
+            "event_id",
+            "correlation_id",
+            "note",
+            "created_by",
+            "ts",
+            "recorded_at",
+        ]
+
+
+class ReconciliationRunSerializer(serializers.ModelSerializer):
+    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReconciliationRun
+        fields = [
+            "id",
+            "trigger",
+            "started_by",
+            "schedule_name",
+            "threshold_abs",
+            "threshold_rel",
+            "wallet_ids",
+            "status",
+            "started_at",
+            "finished_at",
+            "wallets_checked",
+            "wallets_failed",
+            "breaches",
+            "summary",
+            "correlation_id",
+        ]
+
+
+class ReconciliationRunDetailSerializer(ReconciliationRunSerializer):
+    drift_records = DriftRecordSerializer(many=True, read_only=True)
+
+    class Meta(ReconciliationRunSerializer.Meta):
+        fields = [*ReconciliationRunSerializer.Meta.fields, "drift_records"]
+
+
+def _threshold_field(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, min_value=0, required=False, help_text=help_text
+    )
+
+
+class ReconcileInputSerializer(serializers.Serializer):
+    threshold_abs = _threshold_field("Absolute tolerance per currency; default from WALLETS_DRIFT_ABS.")
+    threshold_rel = _threshold_field("Tolerance relative to |ledger balance|; default from WALLETS_DRIFT_REL.")
+    threshold = _threshold_field("Shorthand for threshold_abs.")
+    wallet_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000
+    )
+
+    def validate(self, attrs):
+        if "threshold" in attrs:
+            if "threshold_abs" in attrs:
+                raise serializers.ValidationError({"threshold": ["Give threshold or threshold_abs, not both."]})
+            attrs["threshold_abs"] = attrs.pop("threshold")
+        return attrs
+
+
+class DriftCorrectInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, trim_whitespace=True)

@@ -1,0 +1,153 @@
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops.api.permissions import IsAdmin, IsOperator
+
+from .. import selectors, services
+from .filters import DriftRecordFilterSet, LedgerEntryFilterSet, ReconciliationRunFilterSet, WalletFilterSet
+from .serializers import (
+    DriftCorrectInputSerializer,
+    DriftRecordSerializer,
+    LedgerEntrySerializer,
+    ReconcileInputSerializer,
+    ReconciliationRunDetailSerializer,
+    ReconciliationRunSerializer,
+    WalletDetailSerializer,
+    WalletSerializer,
+)
+
+
+class WalletPagination(CursorPagination):
+    ordering = ("id",)
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 500
+
+
+class RunPagination(NewestFirstCursorPagination):
+    ordering = ("-started_at", "-id")
+
+
+class WalletListView(ListAPIView):
+    """Wallets with their ledger balances and the drift status of the last reconciliation."""
+
+    serializer_class = WalletSerializer
+    filterset_class = WalletFilterSet
+    pagination_class = WalletPagination
+
+    def get_queryset(self):
+        return selectors.wallet_list()
+
+
+class WalletDetailView(RetrieveAPIView):
+    serializer_class = WalletDetailSerializer
+
+    def get_object(self):
+        wallet = selectors.wallet_get(wallet_id=self.kwargs["wallet_id"])
+        if wallet is None:
+            raise Http404(f"No wallet {self.kwargs['wallet_id']}.")
+        return wallet
+
+
+class _WalletScopedList(ListAPIView):
+    def get_queryset(self):
+        if not selectors.wallet_exists(wallet_id=self.kwargs["wallet_id"]):
+            raise Http404(f"No wallet {self.kwargs['wallet_id']}.")
+        return self.selector(wallet_id=self.kwargs["wallet_id"])
+
+
+class WalletTransactionsView(_WalletScopedList):
+    """The wallet's ledger entries, newest first."""
+
+    serializer_class = LedgerEntrySerializer
+    filterset_class = LedgerEntryFilterSet
+    selector = staticmethod(selectors.ledger_entry_list)
+
+
+class WalletDriftView(_WalletScopedList):
+    """The drift time series of a wallet (``?currency=BTC`` for one currency), newest first."""
+
+    serializer_class = DriftRecordSerializer
+    filterset_class = DriftRecordFilterSet
+    selector = staticmethod(selectors.drift_record_list)
+
+
+class ReconcileView(APIView):
+    """Reconcile now (operators). One run at a time: while one is going this answers 409.
+    With an ``Idempotency-Key`` header a retry returns the first run (200) instead of a new one."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=ReconcileInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
+        responses={
+            201: ReconciliationRunDetailSerializer,
+            200: OpenApiResponse(ReconciliationRunDetailSerializer, "Replayed by Idempotency-Key"),
+            409: OpenApiResponse(description="A reconciliation is already running"),
+        },
+    )
+    def post(self, request):
+        serializer = ReconcileInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key.strip()) <= 200):
+            return Response({"Idempotency-Key": ["Between 1 and 200 characters."]}, status=400)
+        try:
+            outcome = services.wallet_reconcile(
+                **serializer.validated_data, user=request.user, idempotency_key=key.strip() if key else None
+            )
+        except services.ReconciliationBusy as busy:
+            return Response(
+                {
+                    "detail": "A reconciliation is already running; try again when it has finished.",
+                    "running_run": busy.running_run_id,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        run = selectors.reconciliation_run_get(run_id=outcome.run.pk)
+        code = status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED
+        return Response(ReconciliationRunDetailSerializer(run).data, status=code)
+
+
+class ReconcileHistoryView(ListAPIView):
+    serializer_class = ReconciliationRunSerializer
+    filterset_class = ReconciliationRunFilterSet
+    pagination_class = RunPagination
+
+    def get_queryset(self):
+        return selectors.reconciliation_run_list()
+
+
+class ReconcileDetailView(RetrieveAPIView):
+    serializer_class = ReconciliationRunDetailSerializer
+
+    def get_object(self):
+        run = selectors.reconciliation_run_get(run_id=self.kwargs["run_id"])
+        if run is None:
+            raise Http404(f"No reconciliation {self.kwargs['run_id']}.")
+        return run
+
+
+class DriftCorrectView(APIView):
+    """Book a drift as an ``adjustment`` so the ledger matches the exchange (admins, with a reason)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=DriftCorrectInputSerializer, responses={201: LedgerEntrySerializer})
+    def post(self, request, drift_id):
+        serializer = DriftCorrectInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            entry = services.drift_correct(drift_record_id=drift_id, user=request.user, **serializer.validated_data)
+        except ObjectDoesNotExist:
+            raise Http404(f"No drift record {drift_id}.") from None
+        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

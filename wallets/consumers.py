@@ -1,0 +1,49 @@
+"""``/ws/wallets/``: reconciliation results and drift alerts as they happen.
+
+On connect the client gets the latest run (the same JSON as the REST API), then one frame per
+finished run with its breaches. Missed frames are caught up through ``/api/v1/wallets/reconcile/history``.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from events import realtime
+from events.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from tradingops.roles import Role, has_role
+
+from . import alerts, selectors
+
+
+def _latest_frame() -> dict | None:
+    latest = selectors.reconciliation_run_latest()
+    if latest is None:
+        return None
+    return alerts.run_frame(selectors.reconciliation_run_get(run_id=latest.pk))
+
+
+class WalletAlertsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.joined = False
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(has_role)(user, Role.VIEWER):
+            await self.send_json({"type": "error", "code": CLOSE_FORBIDDEN, "detail": "No role grants reading."})
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # Join first, then read the latest run: a run finishing in between is sent twice at
+        # worst (clients drop repeats by run id), never lost.
+        await self.channel_layer.group_add(realtime.wallets_alerts_group(), self.channel_name)
+        self.joined = True
+        latest = await database_sync_to_async(_latest_frame)()
+        await self.send_json({"type": "subscribed", "latest": latest})
+
+    async def disconnect(self, code):
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(realtime.wallets_alerts_group(), self.channel_name)
+
+    async def wallets_alert(self, message):
+        await self.send_json(message["frame"])

@@ -1,0 +1,61 @@
+"""Event types the wallets app writes; registered at ``WalletsConfig.ready()``."""
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from events.types import EventType, NonNegativeDecimal, Payload, register
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,16}$")]
+Reason = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class ReconciliationCompletedPayload(Payload):
+    run_id: int
+    trigger: Literal["user", "schedule"]
+    status: Literal["succeeded", "partial", "failed"]
+    threshold_abs: NonNegativeDecimal
+    threshold_rel: NonNegativeDecimal
+    wallets_checked: Annotated[int, Field(ge=0)]
+    wallets_failed: Annotated[int, Field(ge=0)]
+    records: Annotated[int, Field(ge=0)]
+    breaches: Annotated[int, Field(ge=0)]
+    errors: dict[str, str] = Field(default_factory=dict, description="wallet name -> reason")
+    duration_ms: Annotated[int, Field(ge=0)]
+
+
+class DriftDetectedPayload(Payload):
+    run_id: int
+    drift_record_id: int
+    wallet_id: int
+    wallet: str
+    currency: Currency
+    ledger_balance: Decimal
+    exchange_balance: Decimal
+    drift: Decimal
+    relative_drift: Decimal | None = None
+    threshold_abs: NonNegativeDecimal
+    threshold_rel: NonNegativeDecimal
+
+
+class LedgerAdjustedPayload(Payload):
+    entry_id: int
+    wallet_id: int
+    wallet: str
+    currency: Currency
+    amount: Decimal
+    reason: Reason
+    drift_record_id: int | None = None
+
+
+def register_all() -> None:
+    register(
+        EventType(
+            "reconciliation_completed",
+            ReconciliationCompletedPayload,
+            description="A reconciliation run finished; its drift records are under /api/v1/wallets/reconcile/{id}.",
+        )
+    )
+    register(EventType("drift_detected", DriftDetectedPayload, description="Ledger and exchange disagree."))
+    register(EventType("ledger_adjusted", LedgerAdjustedPayload, description="A person booked a correction."))
