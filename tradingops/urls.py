@@ -9,6 +9,7 @@ from tradingops.api.views import ApiRootView
 api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
     path("", include("events.api.urls")),
+    path("", include("wallets.api.urls")),
 ]
 
 urlpatterns = [
