@@ -13,3 +13,5 @@ from tradingops.settings import *  # noqa: E402, F403
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The real server in browser tests serves static files from the app folders: no collectstatic needed.
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,21 @@
+from tradingops.roles import ROLE_ORDER, Role, user_role
+
+from .runtime import runtime_state
+
+
+def _at_least(role: Role | None, wanted: Role) -> bool:
+    return role is not None and ROLE_ORDER.index(role) >= ROLE_ORDER.index(wanted)
+
+
+def dashboard(request) -> dict:
+    """Mode, kill switch and the user's role for every template (base.html's top bar).
+
+    ``can_operate`` / ``can_admin`` decide whether action buttons are drawn; the endpoints they
+    post to check the same roles again, so hiding a button is never the protection.
+    """
+    context = {"runtime": runtime_state()}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        role = user_role(user)
+        context.update(role=role, can_operate=_at_least(role, Role.OPERATOR), can_admin=_at_least(role, Role.ADMIN))
+    return context

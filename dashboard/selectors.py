@@ -1,0 +1,30 @@
+"""Reads for the dashboard pages. Each is a bounded, indexed query: the pages must render fast
+with millions of events stored (see bench/dashboard.py)."""
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from events.models import Event
+from events.presentation import event_to_dict
+
+from .presentation import event_row
+
+
+def latest_events(*, event_type: str, limit: int = 10) -> list[dict]:
+    """The newest events of one type (index event_type_ts), as display rows."""
+    events = Event.objects.filter(type=event_type).order_by("-ts", "-id")[:limit]
+    return [event_row(event_to_dict(event)) for event in events]
+
+
+def block_reasons(*, window: timedelta = timedelta(hours=1)) -> list[dict]:
+    """``trade_blocked`` events in the window, counted by reason and class, most frequent first."""
+    since = timezone.now() - window
+    return list(
+        Event.objects.filter(type="trade_blocked", ts__gte=since)
+        .values(reason=KT("payload__reason"), reason_class=KT("payload__reason_class"))
+        .annotate(count=Count("id"))
+        .order_by("-count", "reason", "reason_class")
+    )

@@ -1,0 +1,37 @@
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.filter
+def utc(value) -> str:
+    """``2026-11-25 09:30:12`` in UTC (the page header states the zone). Same as format.js ``utc``."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if not isinstance(value, datetime):
+        return ""
+    return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@register.filter
+def pnl(value):
+    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+    if number > 0:
+        return format_html(
+            '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',
+            value,
+        )
+    if number < 0:
+        return format_html(
+            '<span class="pnl neg"><span aria-hidden="true">▼</span> {}<span class="sr-only"> loss</span></span>', value
+        )
+    return format_html('<span class="pnl flat">{}</span>', value)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.OverviewView.as_view(), name="overview"),
+    path("decisions/", views.DecisionsView.as_view(), name="decisions"),
+    path("decisions/notes", views.OperatorNoteView.as_view(), name="note-add"),
+    path("decisions/chains/<uuid:correlation_id>/", views.ChainView.as_view(), name="chain"),
+    path("decisions/events/<uuid:event_id>/", views.EventView.as_view(), name="event"),
+]

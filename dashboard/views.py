@@ -1,0 +1,144 @@
+"""Server-rendered pages. Each renders its initial state with the log position it was read at
+(``last_id``); static/js/live.js then subscribes from that position, so nothing falls between the
+render and the socket."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+from rest_framework.request import Request
+
+from events import selectors as event_selectors
+from events import types
+from events.presentation import event_to_dict
+from events.services import emit
+from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops.roles import Role, has_role
+
+from . import selectors
+from .filters import DecisionFilterSet
+from .forms import OperatorNoteForm
+from .presentation import event_row, payload_items
+
+OVERVIEW_LIVE_TYPES = ["fill", "trade_blocked"]
+
+
+class RolePageMixin(LoginRequiredMixin):
+    """Login required (anonymous: redirect to the login page); then the role, as in the API."""
+
+    role = Role.VIEWER
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not has_role(request.user, self.role):
+            raise PermissionDenied(f"This page needs the {self.role} role.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class OverviewView(RolePageMixin, View):
+    def get(self, request):
+        last_id = event_selectors.event_last_id()
+        context = {
+            "last_id": last_id,
+            "fills": selectors.latest_events(event_type="fill", limit=10),
+            "blocks": selectors.block_reasons(),
+            "runs": list(event_selectors.run_summary_list()[:10]),
+            "live_types": ",".join(OVERVIEW_LIVE_TYPES),
+        }
+        return render(request, "dashboard/overview.html", context)
+
+
+class DecisionPagination(NewestFirstCursorPagination):
+    page_size = 50
+    max_page_size = 200
+
+
+def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tuple[dict, int]:
+    # Read the log position first: an event stored between this read and the page query shows up
+    # twice (page and socket replay) and the page drops the repeat by id; none is lost.
+    last_id = event_selectors.event_last_id()
+    filterset = DecisionFilterSet(request.GET, queryset=event_selectors.event_list())
+    rows, next_link, previous_link = [], None, None
+    if filterset.is_valid():
+        paginator = DecisionPagination()
+        page = paginator.paginate_queryset(filterset.qs, Request(request))
+        rows = [event_row(event_to_dict(event)) for event in page]
+        next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
+    data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
+    # Live rows only make sense on the newest page of an open-ended window.
+    live = filterset.is_valid() and not request.GET.get("cursor") and not data.get("until")
+    context = {
+        "filterset": filterset,
+        "form": filterset.form,
+        "event_types": types.names(),
+        "selected_types": data.get("type") or [],
+        "rows": rows,
+        "next_link": next_link,
+        "previous_link": previous_link,
+        "last_id": last_id,
+        "live": live,
+        "ws_types": ",".join(data.get("type") or []),
+        "ws_run_id": data.get("run_id") or "",
+        "filter_symbol": data.get("symbol") or "",
+        "filter_source": data.get("source") or "",
+        "filter_correlation_id": str(data["correlation_id"]) if data.get("correlation_id") else "",
+        "filter_since": data["since"].isoformat() if data.get("since") else "",
+        "note_form": note_form or OperatorNoteForm(),
+        "filtered": any(request.GET.get(name) for name in filterset.filters),
+    }
+    return context, 200 if filterset.is_valid() else 400
+
+
+class DecisionsView(RolePageMixin, View):
+    def get(self, request):
+        context, status = _decisions_context(request)
+        return render(request, "dashboard/decisions.html", context, status=status)
+
+
+class OperatorNoteView(RolePageMixin, View):
+    """POST an operator note: one ``intent`` event naming the user, through ``emit`` like the API."""
+
+    role = Role.OPERATOR
+
+    def post(self, request):
+        form = OperatorNoteForm(request.POST)
+        if not form.is_valid():
+            context, _ = _decisions_context(request, note_form=form)
+            return render(request, "dashboard/decisions.html", context, status=400)
+        payload = {"action": "note", "note": form.cleaned_data["note"]}
+        if form.cleaned_data["symbol"]:
+            payload["symbol"] = form.cleaned_data["symbol"]
+        emit("intent", payload, source=f"user:{request.user.get_username()}")
+        messages.success(request, "Note added to the decision log.")
+        return redirect(reverse("dashboard:decisions"))
+
+
+def _chain_context(events, highlight=None) -> dict:
+    steps = []
+    for event in events:
+        data = event_row(event_to_dict(event))
+        data["items"] = payload_items(data["payload"])
+        data["cause_type"] = event.cause.type if event.cause else None
+        steps.append(data)
+    return {"steps": steps, "correlation_id": events[0].correlation_id, "highlight": highlight}
+
+
+class ChainView(RolePageMixin, View):
+    def get(self, request, correlation_id):
+        events = event_selectors.event_chain(correlation_id=correlation_id)
+        if not events:
+            raise Http404(f"No decision chain {correlation_id}.")
+        return render(request, "dashboard/chain.html", _chain_context(events))
+
+
+class EventView(RolePageMixin, View):
+    """One event, shown inside its chain."""
+
+    def get(self, request, event_id):
+        event = event_selectors.event_get(event_id=event_id)
+        if event is None:
+            raise Http404(f"No event {event_id}.")
+        events = event_selectors.event_chain(correlation_id=event.correlation_id)
+        return render(request, "dashboard/chain.html", _chain_context(events, highlight=str(event.event_id)))
