@@ -174,6 +174,19 @@ EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tradingops@localhost")
 
+# --- Market data (market app) ---------------------------------------------------------------------
+# Feed source for `manage.py run_market_feed`: replay (shipped files, no network), synthetic, exchange.
+MARKET_SOURCE = env.str("MARKET_SOURCE", default="replay")
+MARKET_SYMBOLS = env.list("MARKET_SYMBOLS", default=["SOL-USDT"])
+MARKET_REPLAY_SPEED = env.float("MARKET_REPLAY_SPEED", default=3600.0)  # market seconds per wall second
+MARKET_REPLAY_LOOP = env.bool("MARKET_REPLAY_LOOP", default=False)
+MARKET_SYNTHETIC_SEED = env.int("MARKET_SYNTHETIC_SEED", default=7)
+MARKET_SYNTHETIC_TICKS_PER_SECOND = env.float("MARKET_SYNTHETIC_TICKS_PER_SECOND", default=2.0)
+MARKET_EXCHANGE_POLL_SECONDS = env.float("MARKET_EXCHANGE_POLL_SECONDS", default=2.0)
+MARKET_EXCHANGE_TIMEOUT_MS = env.int("MARKET_EXCHANGE_TIMEOUT_MS", default=10000)
+MARKET_FEED_FLUSH_SECONDS = env.float("MARKET_FEED_FLUSH_SECONDS", default=0.2)
+MARKET_CANDLES_MAX_LIMIT = env.int("MARKET_CANDLES_MAX_LIMIT", default=5000)
+
 # --- I18N / time --------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
