@@ -2,6 +2,15 @@ import django_filters as filters
 
 from events.api.filters import EventFilterSet
 
+LABELS = {
+    "source": "Source",
+    "run_id": "Run id",
+    "correlation_id": "Correlation id",
+    "since": "From",
+    "until": "Until",
+    "symbol": "Symbol",
+}
+
 
 class DecisionFilterSet(EventFilterSet):
     """The API's event filters plus ``symbol`` (the payload's symbol), for the Decisions page."""
@@ -10,3 +19,8 @@ class DecisionFilterSet(EventFilterSet):
 
     class Meta(EventFilterSet.Meta):
         fields = [*EventFilterSet.Meta.fields, "symbol"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in LABELS.items():
+            self.filters[name].label = label

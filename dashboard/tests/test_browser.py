@@ -1,0 +1,203 @@
+"""The dashboard in real Chromium against a real uvicorn + Redis channel layer (asgi_server)."""
+
+import re
+import time
+
+import pytest
+from django.contrib.sessions.models import Session
+from playwright.sync_api import expect
+
+from events.services import emit
+
+pytestmark = pytest.mark.slow
+
+FILL = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "0.5", "price": "140.25"}
+BLOCK = {
+    "symbol": "SOL-USDT",
+    "side": "buy",
+    "reason": "risk_budget_exceeded",
+    "reason_class": "risk_valid",
+    "detail": {"requested_notional": "1500", "budget_left": "250.50"},
+}
+WS_FAILURE = re.compile(r"^WebSocket connection to 'ws://[^']+' failed")
+
+
+def _trade_chain(tag: str):
+    """intent -> trigger -> order -> fill: one decision chain."""
+    intent = emit("intent", {"action": "buy_dip", "symbol": "SOL-USDT"}, source="user:otto", run_id="r1")
+    chain = {"correlation_id": intent.correlation_id, "run_id": "r1"}
+    trigger = emit(
+        "trigger_fired",
+        {"plan_id": "p1", "symbol": "SOL-USDT", "side": "buy", "rule": "rsi_14 < 30", "price": "139.9"},
+        source="agent:engine",
+        causation_id=intent.event_id,
+        **chain,
+    )
+    order = emit(
+        "order_submitted",
+        {"order_id": f"o-{tag}", "symbol": "SOL-USDT", "side": "buy", "qty": "0.5"},
+        source="agent:execution",
+        causation_id=trigger.event_id,
+        **chain,
+    )
+    fill = emit(
+        "fill",
+        {**FILL, "fill_id": f"f-{tag}", "order_id": f"o-{tag}"},
+        source="agent:execution",
+        causation_id=order.event_id,
+        **chain,
+    )
+    return intent, trigger, order, fill
+
+
+def _wait_live(tab):
+    expect(tab.page.locator("#conn")).to_have_text("Live", timeout=5000)
+
+
+def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropped_socket(users, open_tab):
+    tab = open_tab()
+    tab.login("otto", "/decisions/")
+    _wait_live(tab)
+    tab.screenshot("decisions-empty")
+
+    # An event emitted on the server appears within 2 s, without a reload.
+    intent, trigger, order, fill = _trade_chain("a")
+    fill_row = tab.page.locator(f"#ev-{fill.id}")
+    expect(fill_row).to_be_visible(timeout=2000)
+    expect(fill_row.locator(".summary")).to_have_text("Filled buy 0.5 SOL-USDT @ 140.25")
+    expect(tab.page.locator("#events tbody tr")).to_have_count(4)
+    live_texts = tab.page.locator("#events tbody tr").all_inner_texts()
+
+    # A blocked trade arrives live with its reason.
+    blocked = emit("trade_blocked", BLOCK, source="agent:risk", run_id="r1")
+    expect(tab.page.locator(f"#ev-{blocked.id} .summary")).to_have_text(
+        "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)", timeout=2000
+    )
+    tab.screenshot("decisions-live")
+
+    # Rows drawn live read exactly like the server-rendered ones.
+    tab.page.reload()
+    assert tab.page.locator("#events tbody tr").all_inner_texts()[1:] == live_texts
+
+    # Clicking the fill opens its chain: every step, in order, with its numbers.
+    tab.page.locator(f"#ev-{fill.id} a.chain-link").click()
+    tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")
+    steps = tab.page.locator("#chain > li")
+    expect(steps).to_have_count(4)
+    assert [s.get_attribute("class").split()[1] for s in steps.all()] == [
+        "step-intent",
+        "step-trigger_fired",
+        "step-order_submitted",
+        "step-fill",
+    ]
+    fill_step = tab.page.locator(f"#step-{fill.event_id}")
+    expect(fill_step.locator("dd", has_text="140.25")).to_have_count(1)
+    expect(fill_step).to_contain_text("caused by order_submitted")
+    tab.screenshot("chain-fill")
+
+    # The blocked trade's chain shows its reason and its numbers.
+    tab.goto(f"/decisions/events/{blocked.event_id}/")
+    step = tab.page.locator(f"#step-{blocked.event_id}")
+    expect(step.locator(".step-summary")).to_have_text("Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)")
+    expect(step.locator("div", has=tab.page.locator("dt", has_text="detail.requested_notional"))).to_contain_text(
+        "1500"
+    )
+    expect(step.locator("div", has=tab.page.locator("dt", has_text="detail.budget_left"))).to_contain_text("250.50")
+    tab.screenshot("chain-blocked")
+
+    # Kill the socket and keep the browser offline while events are emitted; back online, every
+    # one of them is on the page (the reconnect replays from the last id seen), each once.
+    tab.goto("/decisions/")
+    _wait_live(tab)
+    tab.context.set_offline(True)
+    tab.page.evaluate("window.tradingopsLive.socket.close()")
+    expect(tab.page.locator("#conn")).to_contain_text("Disconnected", timeout=3000)
+    missed = [emit("intent", {"action": "note", "note": f"while away {n}"}, source="x") for n in range(5)]
+    assert tab.page.evaluate("window.tradingopsLive.state") != "live"
+    tab.screenshot("decisions-disconnected")
+    tab.context.set_offline(False)
+    for event in missed:
+        expect(tab.page.locator(f"#ev-{event.id}")).to_have_count(1, timeout=10000)
+    _wait_live(tab)
+    ids = [int(i) for i in tab.page.locator("#events tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")]
+    assert len(ids) == len(set(ids)) == 10
+
+    # Chromium logs each refused reconnection while offline; nothing else may be logged.
+    assert [e for e in tab.errors if not WS_FAILURE.match(e)] == []
+
+
+def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab):
+    tab = open_tab()
+    tab.login("vera", "/")
+    _wait_live(tab)
+    expect(tab.page.locator("#fills").locator("..").locator(".empty")).to_be_visible()
+    tab.screenshot("overview-empty")
+    *_, fill = _trade_chain("b")
+    expect(tab.page.locator(f"#fills #ev-{fill.id}")).to_be_visible(timeout=2000)
+    emit("trade_blocked", BLOCK, source="agent:risk")
+    emit("trade_blocked", BLOCK, source="agent:risk")
+    row = tab.page.locator('#blocks tr[data-key="risk_budget_exceeded|risk_valid"]')
+    expect(row.locator("td").nth(2)).to_have_text("2", timeout=2000)
+    tab.screenshot("overview-live")
+    tab.page.locator(f"#fills #ev-{fill.id} a.chain-link").click()
+    tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")
+    assert tab.errors == []
+
+
+ACTIONS = "form[data-action], button[data-action]"
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "actions"), [("vera", "viewer", 0), ("otto", "operator", 1), ("ada", "admin", 1)]
+)
+def test_each_role_logs_in_and_only_operators_get_action_buttons(users, open_tab, username, role, actions):
+    tab = open_tab(viewport={"width": 390, "height": 844}) if role == "viewer" else open_tab()
+    tab.login(username, "/decisions/")
+    expect(tab.page.locator("#mode")).to_have_text("Mode: PAPER")
+    expect(tab.page.locator("#kill-switch")).to_contain_text("unknown")
+    expect(tab.page.locator("form.inline button")).to_have_text(f"Log out {username} ({role})")
+    expect(tab.page.locator(ACTIONS)).to_have_count(actions)
+    tab.screenshot(f"decisions-{role}")
+    for path in ("/",):
+        tab.goto(path)
+        _wait_live(tab)
+        if role == "viewer":
+            expect(tab.page.locator(ACTIONS)).to_have_count(0)
+    assert tab.errors == []
+
+
+def test_unknown_id_shows_the_404_page_and_keyboard_reaches_the_content(users, open_tab):
+    tab = open_tab()
+    tab.login("vera", "/")
+    response = tab.goto("/decisions/chains/00000000-0000-0000-0000-000000000000/")
+    assert response.status == 404
+    expect(tab.page.locator("h1")).to_have_text("Not found")
+    tab.screenshot("404")
+    tab.page.keyboard.press("Tab")
+    expect(tab.page.locator(".skip-link")).to_be_focused()
+    tab.page.keyboard.press("Enter")
+    expect(tab.page.locator("#main")).to_be_focused()
+    # The 404 page is the only error: Chromium logs the failed load of that document.
+    assert all("404" in e for e in tab.errors)
+
+
+def test_expired_session_on_the_socket_says_so_and_offers_to_log_in_again(users, open_tab):
+    tab = open_tab()
+    tab.login("vera", "/decisions/")
+    _wait_live(tab)
+    Session.objects.all().delete()
+    tab.page.evaluate("window.tradingopsLive.socket.close()")
+    banner = tab.page.locator("#session-expired")
+    expect(banner).to_be_visible(timeout=5000)
+    expect(tab.page.locator("#conn")).to_have_text("Session expired")
+    tab.screenshot("session-expired")
+    banner.get_by_role("link", name="Log in again").click()
+    tab.page.wait_for_url(re.compile(r"/accounts/login/\?next=/decisions/"))
+    start = time.monotonic()
+    tab.page.fill("#id_username", "vera")
+    tab.page.fill("#id_password", "pw-vera")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_url(f"{tab.base}/decisions/")
+    _wait_live(tab)
+    assert time.monotonic() - start < 10
+    assert tab.errors == []
