@@ -18,7 +18,11 @@ def wallet_get(*, wallet_id: int) -> Wallet | None:
     if wallet is None:
         return None
     wallet.latest_drift = (
-        list(DriftRecord.objects.filter(run_id=wallet.last_run_id, wallet_id=wallet.pk).select_related("wallet"))
+        list(
+            DriftRecord.objects.filter(run_id=wallet.last_run_id, wallet_id=wallet.pk)
+            .select_related("wallet")
+            .order_by("currency")
+        )
         if wallet.last_run_id
         else []
     )

@@ -1,0 +1,171 @@
+import random
+import threading
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from wallets import services
+from wallets.models import LedgerEntry, WalletBalance
+
+
+def _balances(wallet_id) -> dict[str, Decimal]:
+    return dict(WalletBalance.objects.filter(wallet_id=wallet_id).values_list("currency", "amount"))
+
+
+def _sums(wallet_id) -> dict[str, Decimal]:
+    rows = LedgerEntry.objects.filter(wallet_id=wallet_id).values("currency").annotate(total=Sum("amount"))
+    return {row["currency"]: row["total"] for row in rows}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_balance_equals_sum_of_entries_after_concurrent_postings():
+    wallets = [services.wallet_create(name=f"w{i}", kind="paper") for i in range(2)]
+    currencies = ["BTC", "ETH", "USDT"]
+    threads, per_thread = 6, 40
+    rng = random.Random(7)
+    plans = [
+        [
+            (rng.choice(wallets).pk, rng.choice(currencies), Decimal(rng.randint(-(10**9), 10**9)) / Decimal(10**8))
+            for _ in range(per_thread)
+        ]
+        for _ in range(threads)
+    ]
+    plans = [[step for step in plan if step[2] != 0] for plan in plans]
+    expected: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for plan in plans:
+        for wallet_id, currency, amount in plan:
+            expected[(wallet_id, currency)] += amount
+    barrier = threading.Barrier(threads)
+    failures = []
+
+    def post(plan):
+        try:
+            barrier.wait(timeout=10)
+            for wallet_id, currency, amount in plan:
+                services.ledger_post(wallet_id=wallet_id, currency=currency, amount=amount, kind="transfer")
+        except Exception as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=post, args=(plan,)) for plan in plans]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert failures == []
+    assert LedgerEntry.objects.count() == sum(len(plan) for plan in plans)
+    for wallet in wallets:
+        balances = _balances(wallet.pk)
+        assert balances == _sums(wallet.pk)
+        assert balances == {c: a for (w, c), a in expected.items() if w == wallet.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_postings_of_one_dedupe_key_book_once():
+    wallet = services.wallet_create(name="w", kind="paper")
+    barrier = threading.Barrier(4)
+    created = []
+
+    def post():
+        try:
+            barrier.wait(timeout=10)
+            entry = services.ledger_post(
+                wallet_id=wallet.pk, currency="USDT", amount="-12.5", kind="fee", dedupe_key="fee:once"
+            )
+            created.append(entry.created)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=post) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert sorted(created) == [False, False, False, True]
+    assert _balances(wallet.pk) == {"USDT": Decimal("-12.5")}
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_repeated_dedupe_key_returns_the_first_entry_and_books_nothing(db):
+    wallet = services.wallet_create(name="w", kind="paper")
+    first = services.ledger_post(wallet_id=wallet.pk, currency="BTC", amount="0.5", kind="deposit", dedupe_key="d1")
+    again = services.ledger_post(wallet_id=wallet.pk, currency="BTC", amount="0.5", kind="deposit", dedupe_key="d1")
+    assert (first.created, again.created, again.pk) == (True, False, first.pk)
+    assert _balances(wallet.pk) == {"BTC": Decimal("0.5")}
+
+
+def test_ledger_post_joins_the_callers_transaction_and_rolls_back_with_it(db):
+    wallet = services.wallet_create(name="w", kind="paper")
+    with transaction.atomic():
+        services.ledger_post(wallet_id=wallet.pk, currency="BTC", amount="1", kind="deposit")
+        transaction.set_rollback(True)
+    assert LedgerEntry.objects.count() == 0
+    assert _balances(wallet.pk) == {}
+
+
+def test_fill_books_base_quote_and_fee_once_per_fill_id(db):
+    wallet = services.wallet_create(name="paper", kind="paper")
+    event_id, correlation_id = uuid.uuid4(), uuid.uuid4()
+    fill = {
+        "wallet_id": wallet.pk,
+        "fill_id": "f-1",
+        "symbol": "SOL-USDT",
+        "side": "buy",
+        "qty": "2.5",
+        "price": "140.12",
+        "fee": "0.35",
+        "event_id": event_id,
+        "correlation_id": correlation_id,
+    }
+    entries = services.ledger_post_fill(**fill)
+    services.ledger_post_fill(**fill)  # a replayed projection
+    services.ledger_post_fill(**{**fill, "fill_id": "f-2", "side": "sell", "qty": "1", "price": "150", "fee": "0"})
+    assert [(e.currency, e.amount, e.kind) for e in entries] == [
+        ("SOL", Decimal("2.5"), "fill"),
+        ("USDT", Decimal("-350.3"), "fill"),
+        ("USDT", Decimal("-0.35"), "fee"),
+    ]
+    assert {e.reference for e in entries} == {"fill:f-1"}
+    assert {(e.event_id, e.correlation_id) for e in entries} == {(event_id, correlation_id)}
+    assert LedgerEntry.objects.count() == 5
+    assert _balances(wallet.pk) == {"SOL": Decimal("1.5"), "USDT": Decimal("-200.65")}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"amount": "1e-19"}, "amount"),
+        ({"kind": "deposit", "amount": "-1"}, "amount"),
+        ({"kind": "fee", "amount": "1"}, "amount"),
+        ({"currency": "btc"}, "currency"),
+        ({"currency": "BTC-USD"}, "currency"),
+        ({"kind": "gift"}, "kind"),
+        ({"wallet_id": 987654}, "wallet_id"),
+    ],
+)
+def test_bad_ledger_input_is_refused_by_field_and_writes_nothing(db, changes, field):
+    wallet = services.wallet_create(name="w", kind="paper")
+    args = {"wallet_id": wallet.pk, "currency": "BTC", "amount": "1", "kind": "transfer", **changes}
+    with pytest.raises(ValidationError) as refused:
+        services.ledger_post(**args)
+    assert field in refused.value.message_dict
+    assert LedgerEntry.objects.count() == 0
+    assert WalletBalance.objects.count() == 0
+
+
+def test_balances_rebuild_reproduces_incremental_balances(db):
+    wallet = services.wallet_create(name="w", kind="paper")
+    for amount in ("1.1", "-0.3", "2"):
+        services.ledger_post(wallet_id=wallet.pk, currency="ETH", amount=amount, kind="transfer")
+    services.ledger_post(wallet_id=wallet.pk, currency="USDT", amount="10", kind="deposit")
+    incremental = _balances(wallet.pk)
+    assert services.wallet_balances_rebuild() == 2
+    assert _balances(wallet.pk) == incremental == {"ETH": Decimal("2.8"), "USDT": Decimal("10")}
