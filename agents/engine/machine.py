@@ -1,0 +1,402 @@
+"""The position/risk state machine both paths drive: the backtest runner and the live stepper.
+
+One symbol's bar is handled in four steps, always in this order:
+
+1. :meth:`Machine.roll_day` when the bar opens a new UTC day (counters reset, budget set from the
+   equity marked at the previous close);
+2. :meth:`Machine.on_open`: an order decided on the previous close fills at this open;
+3. :meth:`Machine.on_range`: a stop or target inside this bar's high/low exits the position
+   (the stop is assumed hit first when both are inside the same bar);
+4. :meth:`Machine.on_close`: the closed bar's rules: an exit signal when in a position, an entry
+   signal when flat (sized, checked, then blocked or ordered for the next open).
+
+The runner calls these only on the bars where something can happen; the stepper on every bar.
+The decisions they append are the engine's output; ``chain`` numbers one trigger's decisions
+(trigger -> block, or trigger -> order -> fill) so the caller can give them one correlation id.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from .fills import market_fill, stop_fill, target_fill, to_decimal
+from .reasons import Block
+from .risk import OrderRequest, Position, RiskLimits, RiskState, active_checks, check_order
+from .sizing import Instrument, round_to_lot, size_order
+from .strategy import Plan, level_price
+
+__all__ = ["Decision", "Machine", "Trade"]
+
+DAY = 86_400
+
+
+def _dec(value: float | None) -> Decimal | None:
+    if value is None or math.isnan(value):
+        return None
+    return to_decimal(value)
+
+
+class Decision(NamedTuple):
+    """One step of a decision chain (numbers are the engine's floats; Decimals via :meth:`payload`).
+
+    ``kind``: ``trigger`` (``rule`` says which: entry, exit, stop, target), ``block`` (``block`` holds
+    reason, class and numbers), ``order`` (``price`` is the expected fill price, or the stop/target
+    level) or ``fill``. ``side`` is ``buy``/``sell``; ``intent`` is ``entry``/``exit``. ``ts`` is epoch
+    seconds: a bar's close for triggers, blocks and signal orders, a bar's open for fills at the
+    open and for stop/target exits. ``chain`` numbers one trigger's decisions.
+    """
+
+    kind: str
+    ts: int
+    bar: int
+    symbol: str
+    chain: int
+    rule: str | None = None
+    block: Block | None = None
+    side: str | None = None
+    intent: str | None = None
+    qty: float | None = None
+    price: float | None = None
+    fee: float | None = None
+    stop: float | None = None
+    target: float | None = None
+    risk: float | None = None
+    pnl: float | None = None
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, tz=UTC)
+
+    def decimal(self, name: str) -> Decimal | None:
+        """A numeric field as a Decimal (the float's shortest repr: exactly what the engine used)."""
+        return _dec(getattr(self, name))
+
+    def payload(self) -> dict:
+        """JSON-ready: numbers as decimal strings, the block as reason/class/message/detail."""
+        out = {
+            "kind": self.kind,
+            "ts": self.at.isoformat(),
+            "bar": self.bar,
+            "symbol": self.symbol,
+            "chain": self.chain,
+        }
+        for name in ("rule", "side", "intent"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        for name in _NUMBERS:
+            value = _dec(getattr(self, name))
+            if value is not None:
+                out[name] = str(value)
+        if self.block is not None:
+            out.update(self.block.payload())
+        return out
+
+
+_NUMBERS = ("qty", "price", "fee", "stop", "target", "risk", "pnl")
+
+
+class Trade(NamedTuple):
+    """A closed round trip (floats: the backtest metrics work on arrays of these)."""
+
+    symbol: str
+    side: str
+    chain: int
+    entry_bar: int
+    exit_bar: int
+    entry_ts: int
+    exit_ts: int
+    qty: float
+    entry_price: float
+    exit_price: float
+    fees: float
+    pnl: float
+    exit_reason: str  # exit | stop | target
+
+
+@dataclass(slots=True)
+class _Pending:
+    intent: str
+    side: str  # buy | sell
+    qty: float
+    chain: int
+    signal_bar: int
+    risk: float = 0.0
+    reason: str = "exit"
+
+
+class Machine:
+    def __init__(
+        self,
+        plan: Plan,
+        limits: RiskLimits,
+        *,
+        initial_cash: float,
+        timeframe_s: int,
+        instruments: dict[str, Instrument] | None = None,
+        mode: str = "paper",
+        live_confirmed: bool = False,
+    ):
+        self.plan = plan
+        self.limits = limits
+        self.timeframe_s = int(timeframe_s)
+        self.instruments = {sp.symbol: Instrument(sp.symbol) for sp in plan.symbols}
+        self.instruments.update(instruments or {})
+        self.mode = mode
+        self.live_confirmed = live_confirmed
+        self.state = RiskState(cash=float(initial_cash))
+        self.pending: dict[str, _Pending] = {}
+        self.decisions: list[Decision] = []
+        self.trades: list[Trade] = []
+        # (bar, cash, signed qty) after every fill of the symbol: the runner rebuilds the equity curve from it
+        self.ledger: dict[str, list[tuple[int, float, float]]] = {sp.symbol: [] for sp in plan.symbols}
+        self._chain = 0
+        self._entry_bar: dict[str, int] = {}
+        self._plans = {sp.symbol: sp for sp in plan.symbols}
+        self._slippage = limits.slippage
+        self._checks = active_checks(limits, mode)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _next_chain(self) -> int:
+        self._chain += 1
+        return self._chain
+
+    def _emit(self, kind: str, symbol: str, bar: int, ts: int, chain: int, **fields) -> None:
+        self.decisions.append(Decision(kind, ts, bar, symbol, chain, **fields))
+
+    # -- 1. day ----------------------------------------------------------------------------------
+    def roll_day_if_new(self, ts: int) -> None:
+        day = ts // DAY
+        if day != self.state.day:
+            self.state.roll_day(day, self.state.equity())
+
+    # -- 2. open ---------------------------------------------------------------------------------
+    def on_open(self, symbol: str, bar: int, ts: int, open_: float, env) -> None:
+        pending = self.pending.pop(symbol, None)
+        if pending is None:
+            return
+        limits = self.limits
+        state = self.state
+        if pending.intent == "exit":
+            pos = state.positions[symbol]
+            quote = market_fill(
+                pending.side, open_, pos.qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate
+            )
+            self._close(symbol, bar, ts, pos, quote, pending.chain, "exit")
+            return
+        sp = self._plans[symbol]
+        qty = pending.qty
+        quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
+        if quote.price * qty + quote.fee > state.cash:
+            # The open gapped away from the close the order was sized on: buy what the cash allows.
+            lot = self.instruments[symbol].lot_size
+            qty = float(round_to_lot(state.cash / (quote.price * (1.0 + limits.fee_rate)), lot))
+            if qty <= 0 or qty * quote.price < limits.min_notional:
+                detail = {"cash": state.cash, "needed": quote.price * quote.qty + quote.fee, "at": "fill"}
+                state.drop_claim(symbol)
+                self.decisions.append(
+                    Decision("block", ts, bar, symbol, pending.chain, None, Block("insufficient_cash", detail))
+                )
+                return
+            quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
+        entry = quote.price
+        stop = target = None
+        if sp.stop_rule is not None:
+            stop = level_price(sp.stop_rule, "stop", sp.side, env, pending.signal_bar, entry)
+        if sp.target_rule is not None:
+            target = level_price(sp.target_rule, "target", sp.side, env, pending.signal_bar, entry)
+        notional = entry * qty
+        cash_delta = -(notional + quote.fee) if sp.side == "long" else notional - quote.fee
+        pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, pending.risk, ts, ts // DAY, pending.chain)
+        state.open_position(pos, cash_delta, quote.fee)
+        self._entry_bar[symbol] = bar
+        self.ledger[symbol].append((bar, state.cash, pos.signed_qty))
+        self.decisions.append(
+            Decision(
+                "fill",
+                ts,
+                bar,
+                symbol,
+                pending.chain,
+                None,
+                None,
+                quote.side,
+                "entry",
+                qty,
+                entry,
+                quote.fee,
+                stop,
+                target,
+            )
+        )
+
+    def _close(self, symbol: str, bar: int, ts: int, pos: Position, quote, chain: int, reason: str) -> None:
+        price, fee = quote.price, quote.fee
+        if pos.side == "long":
+            cash_delta = price * pos.qty - fee
+            gross = (price - pos.entry_price) * pos.qty
+        else:
+            cash_delta = -(price * pos.qty + fee)
+            gross = (pos.entry_price - price) * pos.qty
+        pnl = gross - pos.entry_fee - fee
+        state = self.state
+        state.close_position(symbol, cash_delta, fee, pnl, ts)
+        self.ledger[symbol].append((bar, state.cash, 0.0))
+        self.trades.append(
+            Trade(
+                symbol,
+                pos.side,
+                pos.chain,
+                self._entry_bar.pop(symbol),
+                bar,
+                pos.opened_ts,
+                ts,
+                pos.qty,
+                pos.entry_price,
+                price,
+                pos.entry_fee + fee,
+                pnl,
+                reason,
+            )
+        )
+        self.decisions.append(
+            Decision(
+                "fill",
+                ts,
+                bar,
+                symbol,
+                chain,
+                None,
+                None,
+                quote.side,
+                "exit",
+                pos.qty,
+                price,
+                fee,
+                None,
+                None,
+                None,
+                pnl,
+            )
+        )
+
+    # -- 3. range --------------------------------------------------------------------------------
+    def on_range(self, symbol: str, bar: int, ts: int, open_: float, high: float, low: float) -> None:
+        pos = self.state.positions.get(symbol)
+        if pos is None or symbol in self.pending:
+            return
+        long = pos.side == "long"
+        stop, target = pos.stop, pos.target
+        hit_stop = stop is not None and (low <= stop if long else high >= stop)
+        hit_target = not hit_stop and target is not None and (high >= target if long else low <= target)
+        if not (hit_stop or hit_target):
+            return
+        limits = self.limits
+        if hit_stop:
+            quote = stop_fill(
+                pos.side, stop, open_, pos.qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate
+            )
+            reason, level = "stop", stop
+        else:
+            quote = target_fill(pos.side, target, open_, pos.qty, fee_rate=limits.fee_rate)
+            reason, level = "target", target
+        chain = self._next_chain()
+        self._emit("trigger", symbol, bar, ts, chain, rule=reason)
+        self._emit(
+            "order",
+            symbol,
+            bar,
+            ts,
+            chain,
+            side=quote.side,
+            intent="exit",
+            qty=quote.qty,
+            price=level,
+        )
+        self._close(symbol, bar, ts, pos, quote, chain, reason)
+
+    # -- 4. close --------------------------------------------------------------------------------
+    def on_close(
+        self,
+        symbol: str,
+        bar: int,
+        ts: int,
+        close: float,
+        env,
+        *,
+        entry_signal: bool,
+        exit_signal: bool,
+        now_ts: int | None = None,
+    ) -> None:
+        state = self.state
+        state.marks[symbol] = close
+        if symbol in self.pending:
+            return
+        close_ts = ts + self.timeframe_s
+        pos = state.positions.get(symbol)
+        if pos is not None:
+            if exit_signal:
+                chain = self._next_chain()
+                side = "sell" if pos.side == "long" else "buy"
+                self.decisions.append(Decision("trigger", close_ts, bar, symbol, chain, "exit"))
+                self.decisions.append(
+                    Decision("order", close_ts, bar, symbol, chain, None, None, side, "exit", pos.qty, close)
+                )
+                self.pending[symbol] = _Pending("exit", side, pos.qty, chain, bar)
+            return
+        if not entry_signal:
+            return
+        chain = self._next_chain()
+        self.decisions.append(Decision("trigger", close_ts, bar, symbol, chain, "entry"))
+        sp = self._plans[symbol]
+        limits = self.limits
+        side = "buy" if sp.side == "long" else "sell"
+        price = close * (1.0 + self._slippage) if side == "buy" else close * (1.0 - self._slippage)
+        stop = target = None
+        if sp.stop_rule is not None:
+            stop = level_price(sp.stop_rule, "stop", sp.side, env, bar, price)
+        if sp.target_rule is not None:
+            target = level_price(sp.target_rule, "target", sp.side, env, bar, price)
+        qty = size_order(
+            sp.sizing,
+            instrument=self.instruments[symbol],
+            equity=state.equity(),
+            price=price,
+            stop=stop,
+            fee_rate=limits.fee_rate,
+            risk_per_trade=limits.risk_per_trade,
+        )
+        order = OrderRequest(symbol, sp.side, float(qty), price, stop, target)
+        block = check_order(
+            state,
+            order,
+            limits,
+            now_ts=close_ts if now_ts is None else now_ts,
+            data_ts=close_ts,
+            mode=self.mode,
+            live_confirmed=self.live_confirmed,
+            checks=self._checks,
+        )
+        if block is not None:
+            self._emit("block", symbol, bar, close_ts, chain, block=block)
+            return
+        risk = order.risk
+        self._emit(
+            "order",
+            symbol,
+            bar,
+            close_ts,
+            chain,
+            side=side,
+            intent="entry",
+            qty=float(qty),
+            price=price,
+            stop=stop,
+            target=target,
+            risk=risk,
+        )
+        state.claim(symbol, risk)
+        self.pending[symbol] = _Pending("entry", side, float(qty), chain, bar, risk=risk, reason="entry")

@@ -1,0 +1,126 @@
+"""The live path: one closed candle at a time through the same state machine as the backtest.
+
+The execution agent keeps a :class:`LiveEngine` per plan (or rebuilds it from history after a
+restart), calls :meth:`LiveEngine.step` on each closed candle and records the decisions it
+returns as events (trigger, block, order, fill). Conditions are evaluated at the newest bar with
+:meth:`Rule.evaluate_at`; indicators are computed over the buffered history, so feeding the same
+candles from the same first bar gives exactly the decisions of :func:`run_backtest`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bars import Bars, Candle
+from .machine import Decision, Machine
+from .risk import RiskLimits
+from .rules import compute_columns
+from .sizing import Instrument
+from .strategy import Plan
+
+__all__ = ["LiveEngine"]
+
+_FIELDS = ("open", "high", "low", "close", "volume")
+
+
+class _Buffer:
+    """Growable columns for one symbol (amortised O(1) appends)."""
+
+    def __init__(self, capacity: int = 1024):
+        self.n = 0
+        self.ts = np.empty(capacity, dtype=np.int64)
+        self.cols = {f: np.empty(capacity, dtype=np.float64) for f in _FIELDS}
+
+    def append(self, candle: Candle) -> None:
+        if self.n and candle.ts <= self.ts[self.n - 1]:
+            raise ValueError(f"candle at {candle.ts} is not after the last one ({int(self.ts[self.n - 1])})")
+        if self.n == len(self.ts):
+            self.ts = np.concatenate([self.ts, np.empty_like(self.ts)])
+            self.cols = {f: np.concatenate([c, np.empty_like(c)]) for f, c in self.cols.items()}
+        self.ts[self.n] = candle.ts
+        for f in _FIELDS:
+            self.cols[f][self.n] = getattr(candle, f)
+        self.n += 1
+
+    def view(self, name: str) -> np.ndarray:
+        return self.cols[name][: self.n]
+
+
+class LiveEngine:
+    """Feed closed candles one at a time; get the decisions each one caused.
+
+    ``state`` is the live portfolio view (set ``engine.state.kill_switch`` from the runtime
+    control); ``mode``/``live_confirmed`` feed the infra checks; ``now_ts`` passed to
+    :meth:`step` drives the stale-data gate (``limits.max_data_age_s``).
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        limits: RiskLimits,
+        *,
+        initial_cash: float,
+        timeframe_s: int,
+        instruments: dict[str, Instrument] | None = None,
+        mode: str = "paper",
+        live_confirmed: bool = False,
+    ):
+        self.plan = plan
+        self.machine = Machine(
+            plan,
+            limits,
+            initial_cash=initial_cash,
+            timeframe_s=timeframe_s,
+            instruments=instruments,
+            mode=mode,
+            live_confirmed=live_confirmed,
+        )
+        self._buffers = {sp.symbol: _Buffer() for sp in plan.symbols}
+        self.equity: list[float] = []
+
+    @property
+    def state(self):
+        return self.machine.state
+
+    @property
+    def decisions(self) -> list[Decision]:
+        return self.machine.decisions
+
+    def step(
+        self,
+        symbol: str,
+        candle: Candle,
+        *,
+        now_ts: int | None = None,
+        allow_entry: bool = True,
+        force_exit: bool = False,
+    ) -> list[Decision]:
+        """Process one CLOSED candle of ``symbol``; returns the decisions it caused, in order.
+
+        ``allow_entry=False`` ignores entry signals (a paused run, warm-up bars); ``force_exit``
+        exits an open position as if the exit rule fired (an operator's flatten)."""
+        sp = self.plan.for_symbol(symbol)
+        buf = self._buffers[sp.symbol]
+        buf.append(candle)
+        i = buf.n - 1
+        m = self.machine
+        start = len(m.decisions)
+        env = compute_columns(
+            sp.rules, buf.view("open"), buf.view("high"), buf.view("low"), buf.view("close"), buf.view("volume")
+        )
+        m.roll_day_if_new(candle.ts)
+        m.on_open(sp.symbol, i, candle.ts, candle.open, env)
+        m.on_range(sp.symbol, i, candle.ts, candle.open, candle.high, candle.low)
+        in_position = sp.symbol in m.state.positions
+        entry = allow_entry and not in_position and sp.entry_rule.evaluate_at(env, i)
+        exit_ = in_position and (force_exit or (sp.exit_rule is not None and sp.exit_rule.evaluate_at(env, i)))
+        m.on_close(sp.symbol, i, candle.ts, candle.close, env, entry_signal=entry, exit_signal=exit_, now_ts=now_ts)
+        self.equity.append(m.state.equity())
+        return m.decisions[start:]
+
+    def run(self, bars: Bars, symbol: str | None = None) -> list[Decision]:
+        """Step through ``bars`` candle by candle (the parity test's live side)."""
+        symbol = symbol or self.plan.symbols[0].symbol
+        for i in range(len(bars)):
+            self.step(symbol, bars.candle(i))
+        return self.decisions
