@@ -1,4 +1,5 @@
 from events.routing import websocket_urlpatterns as event_patterns
+from market.routing import websocket_urlpatterns as market_patterns
 from wallets.routing import websocket_urlpatterns as wallet_patterns
 
-websocket_urlpatterns = [*event_patterns, *wallet_patterns]
+websocket_urlpatterns = [*event_patterns, *market_patterns, *wallet_patterns]

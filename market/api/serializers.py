@@ -1,0 +1,108 @@
+"""Input and output shapes of the market API (decimals as plain strings, as on the WebSocket)."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from market import indicators, timeframes
+from market.models import Instrument, Tick
+from market.presentation import dec
+
+
+class PlainDecimalField(serializers.DecimalField):
+    """A decimal as a string without the column's padding zeros (``0.01``, not ``0.010000000000000000``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", None)
+        kwargs.setdefault("decimal_places", None)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return dec(value)
+
+
+class InstrumentSerializer(serializers.ModelSerializer):
+    price_tick = PlainDecimalField()
+    lot_size = PlainDecimalField()
+    min_notional = PlainDecimalField()
+
+    class Meta:
+        model = Instrument
+        fields = (
+            "symbol",
+            "base",
+            "quote",
+            "exchange",
+            "exchange_symbol",
+            "price_tick",
+            "lot_size",
+            "min_notional",
+            "active",
+        )
+
+
+class TickSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol")
+    price = PlainDecimalField()
+    size = PlainDecimalField()
+    bid = PlainDecimalField(allow_null=True)
+    ask = PlainDecimalField(allow_null=True)
+
+    class Meta:
+        model = Tick
+        fields = ("id", "symbol", "ts", "price", "size", "bid", "ask")
+
+
+class SummarySerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField(
+        allow_null=True, help_text="The finest timeframe with data, used for the figures."
+    )
+    last_time = serializers.DateTimeField(allow_null=True)
+    last_price = PlainDecimalField(allow_null=True)
+    change_24h = PlainDecimalField(allow_null=True)
+    change_pct_24h = PlainDecimalField(allow_null=True)
+    high_24h = PlainDecimalField(allow_null=True)
+    low_24h = PlainDecimalField(allow_null=True)
+    volume_24h = PlainDecimalField(allow_null=True)
+
+
+def _timeframe_field(**kwargs) -> serializers.ChoiceField:
+    allowed = ", ".join(timeframes.ALL)
+    return serializers.ChoiceField(
+        choices=timeframes.ALL,
+        error_messages={"invalid_choice": f'"{{input}}" is not a timeframe: allowed are {allowed}.'},
+        **kwargs,
+    )
+
+
+class CandleQuerySerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32)
+    timeframe = _timeframe_field(default="1h")
+    start = serializers.DateTimeField(required=False, help_text="First bar's open time (inclusive).")
+    end = serializers.DateTimeField(required=False, help_text="Bars open before this time (exclusive).")
+    limit = serializers.IntegerField(min_value=1, required=False)
+    indicators = serializers.CharField(required=False, allow_blank=True, help_text="e.g. sma_20,rsi_14,macd_12_26_9")
+
+    def validate_limit(self, value):
+        maximum = settings.MARKET_CANDLES_MAX_LIMIT
+        if value > maximum:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
+        return value
+
+    def validate_indicators(self, value):
+        try:
+            return indicators.parse_specs(value or "")
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs):
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None and start > end:
+            raise serializers.ValidationError({"start": ["start must not be after end."]})
+        attrs.setdefault("limit", 500)
+        attrs.setdefault("indicators", [])
+        return attrs
+
+
+class TickQuerySerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32)

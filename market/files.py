@@ -1,0 +1,231 @@
+"""Read candle files (CSV, Parquet) into validated rows, reporting bad rows by line and gaps in time.
+
+Pure Python (no Django): ``load_candles`` and the replay source both read through here, so a file
+that loads is a file that replays. Accepted layout: a header row, a time column (``timestamp``,
+``time``, ``open_time``, ``date``, ``datetime`` or an unnamed first column) and ``open high low close
+volume`` (any case). Times are ISO 8601 (naive means UTC), dates, or Unix epoch seconds/milliseconds.
+Open times must sit on the timeframe's grid; for ``1M`` any date in a month stands for that month
+(files often label a month by its last day). Prices stay the strings in the file: exact decimals.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import timeframes
+
+TIME_COLUMNS = ("timestamp", "time", "open_time", "date", "datetime", "")
+VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+MAX_REPORTED = 20
+MAX_VALUE = 1e18  # numeric(36, 18) holds 18 digits before the point
+
+
+class CandleFileError(ValueError):
+    """The file cannot be read at all (missing columns, unknown format)."""
+
+
+@dataclass
+class Row:
+    line: int
+    epoch: int  # open time, Unix seconds
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+
+    @property
+    def open_time(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch, tz=UTC)
+
+
+@dataclass
+class BadRow:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class Gap:
+    after: datetime
+    before: datetime
+    missing: int  # bars missing between them
+
+    def __str__(self) -> str:
+        return f"{self.missing} bar(s) missing between {self.after:%Y-%m-%d %H:%M} and {self.before:%Y-%m-%d %H:%M}"
+
+
+@dataclass
+class ParsedFile:
+    rows: list[Row] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    out_of_range: int = 0
+
+
+def _parse_time(text: str) -> float:
+    text = text.strip()
+    if text.isdigit():
+        value = int(text)
+        if value > 10**14:
+            return value / 1_000_000
+        if value > 10**11:
+            return value / 1000
+        return float(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.timestamp()
+
+
+def _month_start(epoch: float) -> int:
+    ts = datetime.fromtimestamp(epoch, tz=UTC)
+    return int(timeframes.floor(ts, "1M").timestamp())
+
+
+def _check_values(values: list[str]) -> tuple[list[str], str | None]:
+    nums = []
+    cleaned = []
+    for name, text in zip(VALUE_COLUMNS, values, strict=True):
+        text = text.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return cleaned, f"{name} '{text}' is not a number"
+        if not math.isfinite(number) or number < 0 or number >= MAX_VALUE:
+            return cleaned, f"{name} {text} must be a number from 0 to 1e18"
+        nums.append(number)
+        cleaned.append(text)
+    o, h, lo, c, _ = nums
+    if h < lo:
+        return cleaned, f"high {values[1].strip()} < low {values[2].strip()}"
+    if not (lo <= o <= h and lo <= c <= h):
+        return cleaned, "open and close must lie between low and high"
+    return cleaned, None
+
+
+def _rows_from_records(records: Iterator[tuple[int, list[str]]], timeframe: str) -> Iterator[Row | BadRow]:
+    step = timeframes.SECONDS.get(timeframe)
+    for line, record in records:
+        if len(record) != 6:
+            yield BadRow(line, f"expected 6 fields, found {len(record)}")
+            continue
+        try:
+            epoch = _parse_time(record[0])
+        except (ValueError, OverflowError):
+            yield BadRow(line, f"time '{record[0].strip()}' is not a date, ISO time or epoch")
+            continue
+        if step is None:
+            epoch = _month_start(epoch)
+        elif epoch % step:
+            yield BadRow(line, f"time {record[0].strip()} is not on the {timeframe} grid")
+            continue
+        values, error = _check_values(record[1:])
+        if error:
+            yield BadRow(line, error)
+            continue
+        yield Row(line, int(epoch), *values)
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise CandleFileError(f"{path.name} is empty")
+        order = _column_order([h.strip().lower() for h in header], path.name)
+        for record in reader:
+            if not record:
+                continue
+            if len(record) != len(header):
+                yield reader.line_num, record
+                continue
+            yield reader.line_num, [record[i] for i in order]
+
+
+def _column_order(header: list[str], name: str) -> list[int]:
+    try:
+        time_index = next(i for i, h in enumerate(header) if h in TIME_COLUMNS)
+    except StopIteration:
+        raise CandleFileError(f"{name}: no time column (one of {', '.join(c for c in TIME_COLUMNS if c)})") from None
+    missing = [c for c in VALUE_COLUMNS if c not in header]
+    if missing:
+        raise CandleFileError(f"{name}: missing column(s) {', '.join(missing)}")
+    return [time_index, *(header.index(c) for c in VALUE_COLUMNS)]
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - depends on the install
+        raise CandleFileError("reading Parquet needs pyarrow (pip install pyarrow)") from None
+    table = pq.read_table(path)
+    header = [name.strip().lower() for name in table.column_names]
+    order = _column_order(header, path.name)
+    columns = [table.column(i).to_pylist() for i in order]
+    for index, values in enumerate(zip(*columns, strict=True)):
+        ts = values[0]
+        if isinstance(ts, datetime):
+            ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
+        # Row numbers count from 1 for the first data row (line 1 is the header in CSV terms).
+        yield index + 2, [str(ts), *(repr(v) if isinstance(v, float) else str(v) for v in values[1:])]
+
+
+def records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv_records(path)
+    if suffix in (".parquet", ".pq"):
+        return _parquet_records(path)
+    raise CandleFileError(f"{path.name}: unknown format (use .csv or .parquet)")
+
+
+def read_candles(
+    path: Path | str,
+    timeframe: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ParsedFile:
+    """Read and check a whole file; rows must be in strictly increasing time order."""
+    timeframes.validate(timeframe)
+    path = Path(path)
+    start_epoch = start.timestamp() if start else -math.inf
+    end_epoch = end.timestamp() if end else math.inf
+    step = timeframes.SECONDS.get(timeframe)
+    result = ParsedFile()
+    previous: Row | None = None
+    for item in _rows_from_records(records(path), timeframe):
+        if isinstance(item, BadRow):
+            result.bad.append(item)
+            continue
+        if previous is not None and item.epoch <= previous.epoch:
+            result.bad.append(
+                BadRow(item.line, f"time is not after line {previous.line} ({previous.open_time:%Y-%m-%d %H:%M})")
+            )
+            continue
+        if not (start_epoch <= item.epoch < end_epoch):
+            result.out_of_range += 1
+            previous = item
+            continue
+        if previous is not None and previous.epoch >= start_epoch:
+            if step is not None and item.epoch - previous.epoch != step:
+                result.gaps.append(Gap(previous.open_time, item.open_time, (item.epoch - previous.epoch) // step - 1))
+            elif step is None:
+                expected = timeframes.bar_end(previous.open_time, "1M")
+                if item.open_time != expected:
+                    missing = (item.open_time.year - expected.year) * 12 + item.open_time.month - expected.month
+                    result.gaps.append(Gap(previous.open_time, item.open_time, missing))
+        result.rows.append(item)
+        previous = item
+    return result

@@ -1,0 +1,78 @@
+"""Instruments, candles and ticks: stored once, served through selectors, streamed by the feed."""
+
+from django.db import models
+
+from tradingops.fields import MoneyField, PriceField, QuantityField
+
+
+class Timeframe(models.TextChoices):
+    """Bar lengths. ``1M`` is a calendar month (loaded from files, not rolled up from ticks)."""
+
+    M1 = "1m", "1 minute"
+    M5 = "5m", "5 minutes"
+    M15 = "15m", "15 minutes"
+    H1 = "1h", "1 hour"
+    H4 = "4h", "4 hours"
+    D1 = "1d", "1 day"
+    MO1 = "1M", "1 month"
+
+
+class Instrument(models.Model):
+    """A tradable pair. ``symbol`` is ours (``BTC-USD``); ``exchange_symbol`` is what ccxt calls it."""
+
+    symbol = models.CharField(max_length=32, unique=True, help_text="Our name, BASE-QUOTE, e.g. BTC-USD.")
+    base = models.CharField(max_length=16)
+    quote = models.CharField(max_length=16)
+    exchange = models.CharField(max_length=32, blank=True, default="", help_text="ccxt exchange id, e.g. binance.")
+    exchange_symbol = models.CharField(max_length=32, blank=True, default="", help_text="ccxt market, e.g. BTC/USDT.")
+    price_tick = PriceField(help_text="Smallest price increment.")
+    lot_size = QuantityField(help_text="Smallest quantity increment.")
+    min_notional = MoneyField(help_text="Smallest order value, in the quote currency.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("symbol",)
+        indexes = [models.Index(fields=["active", "symbol"], name="instrument_active_symbol")]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class Candle(models.Model):
+    """One OHLCV bar; ``open_time`` is the bar's open (UTC). Written only by ``market.services``."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="candles")
+    timeframe = models.CharField(max_length=3, choices=Timeframe.choices)
+    open_time = models.DateTimeField()
+    open = PriceField()
+    high = PriceField()
+    low = PriceField()
+    close = PriceField()
+    volume = QuantityField()
+
+    class Meta:
+        constraints = [
+            # Its index (instrument, timeframe, open_time) serves every range scan, both directions.
+            models.UniqueConstraint(fields=["instrument", "timeframe", "open_time"], name="candle_unique_bar"),
+            models.CheckConstraint(condition=models.Q(high__gte=models.F("low")), name="candle_high_gte_low"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.timeframe} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class Tick(models.Model):
+    """One trade or ticker print from the feed."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="ticks")
+    ts = models.DateTimeField()
+    price = PriceField()
+    size = QuantityField(default=0)
+    bid = PriceField(null=True, blank=True)
+    ask = PriceField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["instrument", "ts", "id"], name="tick_instrument_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.ts:%Y-%m-%d %H:%M:%S} {self.price}"

@@ -1,0 +1,256 @@
+"""Every read of market data: instruments, candle arrays for the API and engines, ticks, summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db import connection
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from . import timeframes
+from .models import Candle, Instrument, Tick
+from .presentation import dec, iso
+
+
+def instrument_list(*, active: bool | None = None) -> QuerySet[Instrument]:
+    qs = Instrument.objects.all()
+    if active is not None:
+        qs = qs.filter(active=active)
+    return qs
+
+
+def instrument_get(*, symbol: str) -> Instrument | None:
+    return Instrument.objects.filter(symbol=symbol).first()
+
+
+def instrument_ids(*, symbols: list[str] | None = None, active_only: bool = False) -> dict[str, int]:
+    qs = Instrument.objects.all() if symbols is None else Instrument.objects.filter(symbol__in=symbols)
+    if active_only:
+        qs = qs.filter(active=True)
+    return dict(qs.values_list("symbol", "id"))
+
+
+def instruments_for_symbols(symbols: list[str]):
+    """Exchange references for the feed; unknown symbols or ones without an exchange are an error."""
+    from .sources.exchange import InstrumentRef
+
+    rows = {
+        s: (e, es)
+        for s, e, es in Instrument.objects.filter(symbol__in=symbols).values_list(
+            "symbol", "exchange", "exchange_symbol"
+        )
+    }
+    missing = [s for s in symbols if s not in rows or not all(rows[s])]
+    if missing:
+        raise ValueError(f"no exchange configured for {', '.join(missing)} (set exchange and exchange_symbol)")
+    return [InstrumentRef(s, *rows[s]) for s in symbols]
+
+
+# --- candles --------------------------------------------------------------------------------------
+@dataclass
+class CandleArrays:
+    """Bars oldest first. ``times``/``*_text`` are for output, the float arrays for indicators."""
+
+    epochs: np.ndarray  # int64 Unix seconds
+    times: list[str]
+    text: dict[str, list[str]]  # open/high/low/close/volume as exact decimal strings
+    values: dict[str, np.ndarray]  # the same as float64
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def tail(self, n: int) -> CandleArrays:
+        start = max(len(self) - n, 0)
+        return CandleArrays(
+            self.epochs[start:],
+            self.times[start:],
+            {k: v[start:] for k, v in self.text.items()},
+            {k: v[start:] for k, v in self.values.items()},
+        )
+
+
+COLUMNS = ("open", "high", "low", "close", "volume")
+
+_PG_SQL = """
+SELECT * FROM (
+    SELECT extract(epoch FROM open_time)::bigint,
+           to_char(open_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           trim_scale(open)::text, trim_scale(high)::text, trim_scale(low)::text,
+           trim_scale(close)::text, trim_scale(volume)::text
+      FROM market_candle
+     WHERE instrument_id = %s AND timeframe = %s AND open_time {cmp} %s {extra}
+     ORDER BY open_time {direction}
+     LIMIT %s
+) bars ORDER BY 1
+"""
+
+
+def _fetch(instrument_id: int, timeframe: str, cmp: str, bound: datetime, extra_bound, direction: str, limit: int):
+    if limit <= 0:
+        return []
+    if connection.vendor == "postgresql":
+        extra = "" if extra_bound is None else f"AND open_time {extra_bound[0]} %s"
+        params = [instrument_id, timeframe, bound] + ([] if extra_bound is None else [extra_bound[1]]) + [limit]
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_SQL.format(cmp=cmp, extra=extra, direction=direction), params)
+            return cursor.fetchall()
+    lookups = {"<": "lt", ">=": "gte", "<=": "lte", ">": "gt"}
+    flt = Q(**{f"open_time__{lookups[cmp]}": bound})
+    if extra_bound is not None:
+        flt &= Q(**{f"open_time__{lookups[extra_bound[0]]}": extra_bound[1]})
+    order = "open_time" if direction == "ASC" else "-open_time"
+    rows = Candle.objects.filter(flt, instrument_id=instrument_id, timeframe=timeframe).order_by(order)[:limit]
+    out = [
+        (int(r[0].timestamp()), iso(r[0]), *(dec(v) for v in r[1:])) for r in rows.values_list("open_time", *COLUMNS)
+    ]
+    return sorted(out)
+
+
+def _arrays(rows) -> CandleArrays:
+    if not rows:
+        empty = np.empty(0)
+        return CandleArrays(np.empty(0, dtype=np.int64), [], {c: [] for c in COLUMNS}, dict.fromkeys(COLUMNS, empty))
+    cols = list(zip(*rows, strict=True))
+    text = {name: list(cols[i + 2]) for i, name in enumerate(COLUMNS)}
+    values = {name: np.array(text[name]).astype(np.float64) for name in COLUMNS}
+    return CandleArrays(np.array(cols[0], dtype=np.int64), list(cols[1]), text, values)
+
+
+@dataclass
+class CandleWindow:
+    bars: CandleArrays  # warm-up bars first, then the ``count`` bars asked for
+    count: int
+    has_more_after: bool  # with ``start``: more bars after the last one, before ``end``
+    has_more_before: bool  # more bars before the first one returned (after ``start``)
+
+
+def candle_window(
+    *,
+    instrument_id: int,
+    timeframe: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    warmup: int = 0,
+) -> CandleWindow:
+    """Bars in ``[start, end)``: the first ``limit`` from ``start``, or the last ``limit`` before ``end``
+    when there is no ``start``; plus up to ``warmup`` bars before them for indicators. Two indexed
+    range scans at most, whatever the table size."""
+    if start is not None:
+        main = _fetch(instrument_id, timeframe, ">=", start, None if end is None else ("<", end), "ASC", limit + 1)
+        has_after = len(main) > limit
+        main = main[:limit]
+        before = _fetch(instrument_id, timeframe, "<", start, None, "DESC", warmup) if main else []
+        return CandleWindow(_arrays(before + main), len(main), has_after, False)
+    bound = end if end is not None else datetime.max.replace(tzinfo=timeframes.EPOCH.tzinfo)
+    rows = _fetch(instrument_id, timeframe, "<", bound, None, "DESC", limit + warmup + 1)
+    if len(rows) > limit + warmup:
+        rows = rows[1:]
+    count = min(len(rows), limit)
+    return CandleWindow(_arrays(rows), count, False, len(rows) > count)
+
+
+def candle_last_open_time(*, instrument_id: int, timeframe: str, start: datetime, end: datetime) -> datetime | None:
+    return (
+        Candle.objects.filter(instrument_id=instrument_id, timeframe=timeframe, open_time__gte=start, open_time__lt=end)
+        .order_by("-open_time")
+        .values_list("open_time", flat=True)
+        .first()
+    )
+
+
+# --- ticks ----------------------------------------------------------------------------------------
+def tick_list(*, instrument: Instrument, since: datetime | None = None) -> QuerySet[Tick]:
+    qs = Tick.objects.filter(instrument=instrument)
+    if since is not None:
+        qs = qs.filter(ts__gte=since)
+    return qs
+
+
+# --- summary --------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    symbol: str
+    timeframe: str | None
+    last_time: datetime | None
+    last_price: Decimal | None
+    open_24h: Decimal | None
+    high_24h: Decimal | None
+    low_24h: Decimal | None
+    volume_24h: Decimal | None
+
+    @property
+    def change_24h(self) -> Decimal | None:
+        if self.last_price is None or self.open_24h is None:
+            return None
+        return self.last_price - self.open_24h
+
+    @property
+    def change_pct_24h(self) -> Decimal | None:
+        if self.change_24h is None or not self.open_24h:
+            return None
+        return (self.change_24h / self.open_24h * 100).quantize(Decimal("0.0001"))
+
+
+def instruments_with_last_bars(qs: QuerySet[Instrument]) -> QuerySet[Instrument]:
+    """Annotate each instrument with the open time of its newest bar per timeframe (one subquery each)."""
+    annotations = {
+        f"last_{tf}": Subquery(
+            Candle.objects.filter(instrument=OuterRef("pk"), timeframe=tf)
+            .order_by("-open_time")
+            .values("open_time")[:1]
+        )
+        for tf in timeframes.ALL
+    }
+    return qs.annotate(**{_alias(k): v for k, v in annotations.items()})
+
+
+def _alias(name: str) -> str:
+    return name.replace("1M", "1mo")
+
+
+def summaries(instruments: list[Instrument]) -> list[Summary]:
+    """24h figures from each instrument's finest timeframe that has data: last price, change, high,
+    low, volume over the bars opened in the 24 h up to its newest bar. One query for all of them
+    (the instruments come annotated by :func:`instruments_with_last_bars`)."""
+    picks: dict[int, tuple[str, datetime]] = {}
+    for inst in instruments:
+        for tf in timeframes.ALL:
+            last = getattr(inst, _alias(f"last_{tf}"), None)
+            if last is not None:
+                picks[inst.pk] = (tf, last)
+                break
+    window = Q(pk__in=[])
+    for inst_id, (tf, last) in picks.items():
+        since = last - timedelta(hours=24)
+        window |= Q(instrument_id=inst_id, timeframe=tf, open_time__gt=since, open_time__lte=last)
+    rows: dict[int, list[tuple]] = {}
+    if picks:
+        for row in (
+            Candle.objects.filter(window)
+            .order_by("instrument_id", "open_time")
+            .values_list("instrument_id", "open_time", "open", "high", "low", "close", "volume")
+        ):
+            rows.setdefault(row[0], []).append(row)
+    out = []
+    for inst in instruments:
+        bars = rows.get(inst.pk)
+        if not bars:
+            out.append(Summary(inst.symbol, None, None, None, None, None, None, None))
+            continue
+        out.append(
+            Summary(
+                inst.symbol,
+                picks[inst.pk][0],
+                bars[-1][1],
+                bars[-1][5],
+                bars[0][2],
+                max(b[3] for b in bars),
+                min(b[4] for b in bars),
+                sum((b[6] for b in bars), Decimal(0)),
+            )
+        )
+    return out
