@@ -9,6 +9,7 @@ api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
     path("", include("events.api.urls")),
     path("", include("wallets.api.urls")),
+    path("", include("market.api.urls")),
 ]
 
 urlpatterns = [
