@@ -147,10 +147,11 @@ def candle_window(
         return CandleWindow(_arrays(before + main), len(main), has_after, False)
     bound = end if end is not None else datetime.max.replace(tzinfo=timeframes.EPOCH.tzinfo)
     rows = _fetch(instrument_id, timeframe, "<", bound, None, "DESC", limit + warmup + 1)
-    if len(rows) > limit + warmup:
+    older_than_warmup = len(rows) > limit + warmup
+    if older_than_warmup:
         rows = rows[1:]
     count = min(len(rows), limit)
-    return CandleWindow(_arrays(rows), count, False, len(rows) > count)
+    return CandleWindow(_arrays(rows), count, False, older_than_warmup or len(rows) > count)
 
 
 def candle_last_open_time(*, instrument_id: int, timeframe: str, start: datetime, end: datetime) -> datetime | None:
