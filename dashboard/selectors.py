@@ -28,3 +28,16 @@ def block_reasons(*, window: timedelta = timedelta(hours=1)) -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("-count", "reason", "reason_class")
     )
+
+
+def drift_series(*, wallet_id: int, limit: int = 2000) -> dict[str, list[dict]]:
+    """The wallet's latest drift records per currency, oldest first, for the drift charts."""
+    from wallets.selectors import drift_record_list
+
+    records = drift_record_list(wallet_id=wallet_id).order_by("-ts", "-id")[:limit]
+    series: dict[str, list[dict]] = {}
+    for record in reversed(list(records)):
+        series.setdefault(record.currency, []).append(
+            {"ts": record.ts.isoformat(), "drift": str(record.drift), "breach": not record.within_threshold}
+        )
+    return dict(sorted(series.items()))

@@ -4,7 +4,8 @@ render and the socket."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,9 @@ from events.presentation import event_to_dict
 from events.services import emit
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.roles import Role, has_role
+from wallets import selectors as wallet_selectors
+from wallets import services as wallet_services
+from wallets.models import Wallet, WalletBalance
 
 from . import selectors
 from .filters import DecisionFilterSet
@@ -24,6 +28,7 @@ from .forms import OperatorNoteForm
 from .presentation import event_row, payload_items
 
 OVERVIEW_LIVE_TYPES = ["fill", "trade_blocked"]
+WALLETS_SHOWN = 200
 
 
 class RolePageMixin(LoginRequiredMixin):
@@ -142,3 +147,49 @@ class EventView(RolePageMixin, View):
             raise Http404(f"No event {event_id}.")
         events = event_selectors.event_chain(correlation_id=event.correlation_id)
         return render(request, "dashboard/chain.html", _chain_context(events, highlight=str(event.event_id)))
+
+
+class WalletsView(RolePageMixin, View):
+    def get(self, request):
+        balances = Prefetch("balances", queryset=WalletBalance.objects.order_by("currency"), to_attr="balance_list")
+        wallets = list(wallet_selectors.wallet_list().prefetch_related(balances)[:WALLETS_SHOWN])
+        context = {
+            "wallets": wallets,
+            "runs": list(wallet_selectors.reconciliation_run_list().order_by("-started_at", "-id")[:10]),
+            "breaching": [w for w in wallets if w.drift_status == Wallet.DriftStatus.BREACH],
+        }
+        return render(request, "dashboard/wallets.html", context)
+
+
+class WalletDetailView(RolePageMixin, View):
+    def get(self, request, wallet_id):
+        wallet = wallet_selectors.wallet_get(wallet_id=wallet_id)
+        if wallet is None:
+            raise Http404(f"No wallet {wallet_id}.")
+        context = {
+            "wallet": wallet,
+            "drift": selectors.drift_series(wallet_id=wallet.pk),
+            "entries": list(wallet_selectors.ledger_entry_list(wallet_id=wallet.pk).order_by("-ts", "-id")[:20]),
+        }
+        return render(request, "dashboard/wallet_detail.html", context)
+
+
+class ReconcileNowView(RolePageMixin, View):
+    """Operators: reconcile every wallet now, through the same service as the API."""
+
+    role = Role.OPERATOR
+
+    def post(self, request):
+        try:
+            outcome = wallet_services.wallet_reconcile(user=request.user)
+        except wallet_services.ReconciliationBusy:
+            messages.warning(request, "A reconciliation is already running; try again when it has finished.")
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+        else:
+            run = outcome.run
+            messages.success(
+                request,
+                f"Reconciliation #{run.pk} {run.status}: {run.wallets_checked} checked, {run.breaches} breaches.",
+            )
+        return redirect(reverse("dashboard:wallets"))

@@ -25,6 +25,7 @@ def pnl(value):
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
+    value = amount(number)
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',
@@ -35,3 +36,14 @@ def pnl(value):
             '<span class="pnl neg"><span aria-hidden="true">▼</span> {}<span class="sr-only"> loss</span></span>', value
         )
     return format_html('<span class="pnl flat">{}</span>', value)
+
+
+@register.filter
+def amount(value) -> str:
+    """A Decimal without trailing zeros or exponent: ``1.50000000`` -> ``1.5``, ``1E+2`` -> ``100``."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "") else text

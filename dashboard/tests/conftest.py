@@ -76,3 +76,24 @@ def open_tab(chromium, asgi_server):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def server_side():
+    """Run a service call in a plain thread, as a request or a Celery task would.
+
+    Playwright's sync API keeps an asyncio loop in the test's thread, where ``async_to_sync``
+    (used to publish to the channel layer after commit) refuses to run.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def run(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-side") as pool:
+        yield lambda fn, *args, **kwargs: pool.submit(run, fn, *args, **kwargs).result()

@@ -54,14 +54,14 @@ def _wait_live(tab):
     expect(tab.page.locator("#conn")).to_have_text("Live", timeout=5000)
 
 
-def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropped_socket(users, open_tab):
+def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropped_socket(users, open_tab, server_side):
     tab = open_tab()
     tab.login("otto", "/decisions/")
     _wait_live(tab)
     tab.screenshot("decisions-empty")
 
     # An event emitted on the server appears within 2 s, without a reload.
-    intent, trigger, order, fill = _trade_chain("a")
+    intent, trigger, order, fill = server_side(_trade_chain, "a")
     fill_row = tab.page.locator(f"#ev-{fill.id}")
     expect(fill_row).to_be_visible(timeout=2000)
     expect(fill_row.locator(".summary")).to_have_text("Filled buy 0.5 SOL-USDT @ 140.25")
@@ -69,7 +69,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     live_texts = tab.page.locator("#events tbody tr").all_inner_texts()
 
     # A blocked trade arrives live with its reason.
-    blocked = emit("trade_blocked", BLOCK, source="agent:risk", run_id="r1")
+    blocked = server_side(emit, "trade_blocked", BLOCK, source="agent:risk", run_id="r1")
     expect(tab.page.locator(f"#ev-{blocked.id} .summary")).to_have_text(
         "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)", timeout=2000
     )
@@ -112,7 +112,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     tab.context.set_offline(True)
     tab.page.evaluate("window.tradingopsLive.socket.close()")
     expect(tab.page.locator("#conn")).to_contain_text("Disconnected", timeout=3000)
-    missed = [emit("intent", {"action": "note", "note": f"while away {n}"}, source="x") for n in range(5)]
+    missed = [server_side(emit, "intent", {"action": "note", "note": f"while away {n}"}, source="x") for n in range(5)]
     assert tab.page.evaluate("window.tradingopsLive.state") != "live"
     tab.screenshot("decisions-disconnected")
     tab.context.set_offline(False)
@@ -126,16 +126,16 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     assert [e for e in tab.errors if not WS_FAILURE.match(e)] == []
 
 
-def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab):
+def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab, server_side):
     tab = open_tab()
     tab.login("vera", "/")
     _wait_live(tab)
     expect(tab.page.locator("#fills").locator("..").locator(".empty")).to_be_visible()
     tab.screenshot("overview-empty")
-    *_, fill = _trade_chain("b")
+    *_, fill = server_side(_trade_chain, "b")
     expect(tab.page.locator(f"#fills #ev-{fill.id}")).to_be_visible(timeout=2000)
-    emit("trade_blocked", BLOCK, source="agent:risk")
-    emit("trade_blocked", BLOCK, source="agent:risk")
+    server_side(emit, "trade_blocked", BLOCK, source="agent:risk")
+    server_side(emit, "trade_blocked", BLOCK, source="agent:risk")
     row = tab.page.locator('#blocks tr[data-key="risk_budget_exceeded|risk_valid"]')
     expect(row.locator("td").nth(2)).to_have_text("2", timeout=2000)
     tab.screenshot("overview-live")
@@ -181,11 +181,11 @@ def test_unknown_id_shows_the_404_page_and_keyboard_reaches_the_content(users, o
     assert all("404" in e for e in tab.errors)
 
 
-def test_expired_session_on_the_socket_says_so_and_offers_to_log_in_again(users, open_tab):
+def test_expired_session_on_the_socket_says_so_and_offers_to_log_in_again(users, open_tab, server_side):
     tab = open_tab()
     tab.login("vera", "/decisions/")
     _wait_live(tab)
-    Session.objects.all().delete()
+    server_side(Session.objects.all().delete)
     tab.page.evaluate("window.tradingopsLive.socket.close()")
     banner = tab.page.locator("#session-expired")
     expect(banner).to_be_visible(timeout=5000)
@@ -201,3 +201,37 @@ def test_expired_session_on_the_socket_says_so_and_offers_to_log_in_again(users,
     _wait_live(tab)
     assert time.monotonic() - start < 10
     assert tab.errors == []
+
+
+def test_injected_drift_raises_the_banner_live_and_the_wallet_chart_draws(users, open_tab, server_side):
+    from wallets import services
+
+    wallet = services.wallet_create(name="paper-main", kind="paper")
+    services.paper_wallet_fund(wallet_id=wallet.pk, currency="USDT", amount="1000", reference="seed")
+    server_side(services.wallet_reconcile)
+
+    tab = open_tab()
+    tab.login("otto", "/wallets/")
+    _wait_live(tab)
+    banner = tab.page.locator("#drift-banner")
+    expect(banner).to_be_hidden()
+    tab.screenshot("wallets")
+
+    services.paper_exchange_move(wallet_id=wallet.pk, deltas={"USDT": "-12.5"}, reference="leak")
+    run = server_side(services.wallet_reconcile).run
+    expect(banner).to_be_visible(timeout=2000)
+    expect(banner).to_contain_text(f"reconciliation #{run.pk}: paper-main USDT drift -12.5")
+    expect(tab.page.locator(f"#run-{run.pk} td").nth(6)).to_have_text("⚠ 1")
+    tab.screenshot("wallets-drift-banner")
+
+    tab.page.get_by_role("link", name="paper-main").first.click()
+    tab.page.wait_for_url(f"{tab.base}/wallets/{wallet.pk}/")
+    expect(tab.page.locator('.chart[data-currency="USDT"] canvas').first).to_be_visible()
+    _wait_live(tab)
+    services.paper_exchange_move(wallet_id=wallet.pk, deltas={"USDT": "-1"}, reference="leak-2")
+    server_side(services.wallet_reconcile)
+    expect(tab.page.locator("#drift-banner")).to_contain_text("paper-main USDT drift -13.5", timeout=2000)
+    tab.screenshot("wallet-detail")
+
+    assert tab.goto("/wallets/424242/").status == 404
+    assert [e for e in tab.errors if "404" not in e] == []

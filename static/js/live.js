@@ -99,6 +99,7 @@ export class LiveConnection {
       this.attempt = 0;
       this.setState("live", "Live");
       if (frame.replay_truncated) this.catchUp();
+      if (this.handlers.subscribed) this.handlers.subscribed(frame);
     } else if (frame.type === "events") {
       this.deliver(frame.events);
     } else if (frame.type === "error") {
