@@ -221,3 +221,15 @@ def test_permission_matrix(paper_wallet, client_for, role, read, reconcile, corr
     runs = 2 if reconcile == 201 else 1
     assert ReconciliationRun.objects.count() == runs
     assert LedgerEntry.objects.filter(kind="adjustment").count() == (1 if correct == 201 else 0)
+
+
+def test_the_fast_wallet_page_renders_exactly_what_the_serializer_does(paper_wallet, client_for):
+    from wallets.api.serializers import WalletSerializer
+    from wallets.models import Wallet
+
+    _drifted_run(paper_wallet)
+    paper_wallet("never-reconciled", ETH="0.000000000000000001")
+    listed = client_for("viewer").get(URL).json()["results"]
+    one_by_one = [WalletSerializer(wallet).data for wallet in Wallet.objects.order_by("id")]
+    assert listed == [dict(item) for item in one_by_one]
+    assert listed[1]["balances"] == [{"currency": "ETH", "amount": "0.000000000000000001"}]
