@@ -24,7 +24,7 @@ def viewer(client_for):
 
 
 @pytest.fixture
-def sol(db):
+def sol(instruments):
     call_command("load_candles", "SOL-USDT", "--no-progress")
     with (DATA / "SOLUSDT-1h.csv").open() as fh:
         return list(csv.DictReader(fh))
@@ -171,7 +171,7 @@ def test_candle_query_count_does_not_grow_with_bars(viewer, sol, django_assert_n
         )
 
 
-def test_symbols_lists_instruments_with_plain_decimals(viewer, db):
+def test_symbols_lists_instruments_with_plain_decimals(viewer, instruments):
     response = viewer.get(f"{URL}/symbols", {"active": "true"})
     assert response.status_code == 200
     assert [s["symbol"] for s in response.json()["results"]] == ["BTC-USD", "ETH-USD", "SOL-USDT"]
@@ -189,7 +189,7 @@ def test_symbols_lists_instruments_with_plain_decimals(viewer, db):
     }
 
 
-def test_symbols_query_count_does_not_grow(viewer, db, django_assert_num_queries):
+def test_symbols_query_count_does_not_grow(viewer, instruments, django_assert_num_queries):
     with django_assert_num_queries(2):
         viewer.get(f"{URL}/symbols", {"limit": 1})
     with django_assert_num_queries(2):
@@ -206,7 +206,7 @@ def make_ticks(symbol: str, n: int, start: datetime) -> None:
     )
 
 
-def test_ticks_from_since_oldest_first_with_cursor_pages(viewer, db):
+def test_ticks_from_since_oldest_first_with_cursor_pages(viewer, instruments):
     t0 = datetime(2024, 9, 20, 12, tzinfo=UTC)
     make_ticks("BTC-USD", 10, t0)
     make_ticks("ETH-USD", 3, t0)
@@ -237,13 +237,13 @@ def test_ticks_from_since_oldest_first_with_cursor_pages(viewer, db):
         ({}, 400, "symbol"),
     ],
 )
-def test_bad_tick_queries_name_the_field(viewer, db, params, status, field):
+def test_bad_tick_queries_name_the_field(viewer, instruments, params, status, field):
     response = viewer.get(f"{URL}/ticks", params)
     assert response.status_code == status
     assert list(response.json()) == [field]
 
 
-def test_tick_query_count_does_not_grow(viewer, db, django_assert_num_queries):
+def test_tick_query_count_does_not_grow(viewer, instruments, django_assert_num_queries):
     make_ticks("BTC-USD", 50, datetime(2024, 9, 20, tzinfo=UTC))
     # role check, instrument, ticks (with their instrument joined)
     with django_assert_num_queries(3):

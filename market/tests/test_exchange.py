@@ -32,7 +32,7 @@ def binance():
 
 
 @pytest.fixture
-def sol_id(db):
+def sol_id(instruments):
     from market.models import Instrument
 
     return Instrument.objects.get(symbol="SOL-USDT").pk

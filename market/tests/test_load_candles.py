@@ -31,7 +31,7 @@ def write_csv(path: Path, rows: list[str]) -> Path:
     return path
 
 
-def test_shipped_sol_file_loads_every_row_exactly(db, capsys):
+def test_shipped_sol_file_loads_every_row_exactly(instruments, capsys):
     load("SOL-USDT")
 
     with (DATA / "SOLUSDT-1h.csv").open() as fh:
@@ -47,7 +47,7 @@ def test_shipped_sol_file_loads_every_row_exactly(db, capsys):
     assert "1000 row(s) upserted, 0 already stored (resumed), 0 bad row(s) skipped" in capsys.readouterr().out
 
 
-def test_monthly_btc_file_is_stored_at_each_months_open(db):
+def test_monthly_btc_file_is_stored_at_each_months_open(instruments):
     load("BTC-USD")
 
     bars = stored("BTC-USD", "1M")
@@ -64,7 +64,7 @@ def test_monthly_btc_file_is_stored_at_each_months_open(db):
     assert bars[-1][0] == datetime(2024, 12, 1, tzinfo=UTC)
 
 
-def test_rerun_is_idempotent_and_resumes_after_the_stored_prefix(db, tmp_path, capsys):
+def test_rerun_is_idempotent_and_resumes_after_the_stored_prefix(instruments, tmp_path, capsys):
     path = write_csv(tmp_path / "a.csv", [f"2024-01-01 0{h}:00:00,10,12,9,11,{h + 1}" for h in range(6)])
     load("SOL-USDT", "--file", str(path), "--timeframe", "1h")
     first = stored("SOL-USDT", "1h")
@@ -77,7 +77,7 @@ def test_rerun_is_idempotent_and_resumes_after_the_stored_prefix(db, tmp_path, c
     assert "1 row(s) upserted, 5 already stored (resumed)" in capsys.readouterr().out
 
 
-def test_interrupted_load_resumes_where_it_stopped(db, tmp_path, monkeypatch):
+def test_interrupted_load_resumes_where_it_stopped(instruments, tmp_path, monkeypatch):
     path = write_csv(tmp_path / "a.csv", [f"2024-01-01 {h:02d}:00:00,10,12,9,11,1" for h in range(10)])
     monkeypatch.setattr(services, "LOAD_CHUNK", 4)
     calls = []
@@ -114,7 +114,7 @@ def test_interrupted_load_resumes_where_it_stopped(db, tmp_path, monkeypatch):
         ("2024-01-01 02:00:00,10,12,9,nan,1", "line 4: close nan must be a number from 0 to 1e18"),
     ],
 )
-def test_bad_row_stops_the_load_naming_its_line_and_nothing_is_written(db, tmp_path, bad_row, message):
+def test_bad_row_stops_the_load_naming_its_line_and_nothing_is_written(instruments, tmp_path, bad_row, message):
     rows = ["2024-01-01 00:00:00,10,12,9,11,1", "2024-01-01 01:00:00,10,12,9,11,1", bad_row]
     rows.append("2024-01-01 03:00:00,10,12,9,11,1")
     path = write_csv(tmp_path / "bad.csv", rows)
@@ -126,7 +126,7 @@ def test_bad_row_stops_the_load_naming_its_line_and_nothing_is_written(db, tmp_p
     assert Candle.objects.count() == 0
 
 
-def test_skip_bad_loads_the_rest_and_says_how_many(db, tmp_path, capsys):
+def test_skip_bad_loads_the_rest_and_says_how_many(instruments, tmp_path, capsys):
     rows = [
         "2024-01-01 00:00:00,10,12,9,11,1",
         "2024-01-01 01:00:00,10,8,9,9,1",
@@ -144,7 +144,7 @@ def test_skip_bad_loads_the_rest_and_says_how_many(db, tmp_path, capsys):
     assert "skipped line 5: open 'x' is not a number" in out.err
 
 
-def test_gaps_in_time_are_reported(db, tmp_path, capsys):
+def test_gaps_in_time_are_reported(instruments, tmp_path, capsys):
     rows = ["2024-01-01 00:00:00,10,12,9,11,1", "2024-01-01 01:00:00,10,12,9,11,1", "2024-01-01 04:00:00,10,12,9,11,1"]
     path = write_csv(tmp_path / "gap.csv", rows)
 
@@ -156,7 +156,7 @@ def test_gaps_in_time_are_reported(db, tmp_path, capsys):
     assert len(stored("SOL-USDT", "1h")) == 3
 
 
-def test_date_range_and_epoch_millisecond_times(db, tmp_path):
+def test_date_range_and_epoch_millisecond_times(instruments, tmp_path):
     rows = [f"{1704067200000 + h * 3600000},10,12,9,11,1" for h in range(5)]  # 2024-01-01 00:00 .. 04:00
     path = write_csv(tmp_path / "ms.csv", rows)
 
@@ -178,7 +178,7 @@ def test_date_range_and_epoch_millisecond_times(db, tmp_path):
     ]
 
 
-def test_unknown_symbol_and_bad_timeframe_are_refused(db, tmp_path):
+def test_unknown_symbol_and_bad_timeframe_are_refused(instruments, tmp_path):
     with pytest.raises(CommandError, match="Unknown symbol 'DOGE-USD'"):
         load("DOGE-USD")
     with pytest.raises(CommandError, match="unknown timeframe '2h': allowed are 1m, 5m, 15m, 1h, 4h, 1d, 1M"):
