@@ -122,6 +122,7 @@ def celery_worker_process(transactional_db, settings):
         "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
     }
     name = f"test-{os.getpid()}-{_free_port()}@localhost"
+    app.control.purge()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -3,3 +3,22 @@ from django.apps import AppConfig
 
 class AgentsConfig(AppConfig):
     name = "agents"
+    verbose_name = "Agents and live trading"
+
+    def ready(self) -> None:
+        from events import projectors as event_projectors
+        from market import hooks
+
+        from . import event_types, projectors  # noqa: F401 - registers the trading projectors
+        from .selectors import runtime_mode
+
+        event_types.register_all()
+        event_projectors.set_mode_provider(runtime_mode)
+        hooks.register_candle_closed(on_candle_closed)
+
+
+def on_candle_closed(candle) -> None:
+    """The market feed's hook: the execution agent decides on every closed candle, on a worker."""
+    from .tasks import execution_on_candle_task
+
+    execution_on_candle_task.delay_on_commit(candle.symbol, candle.timeframe, candle.open_time.isoformat())

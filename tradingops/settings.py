@@ -174,6 +174,23 @@ EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tradingops@localhost")
 
+# --- Agents and live trading -------------------------------------------------------------------
+PAPER_INITIAL_CASH = env.str("PAPER_INITIAL_CASH", default="100000")  # quote currency of the paper account
+# Live mode needs all three: this flag, exchange credentials, and an admin typing the word below.
+LIVE_TRADING_ALLOWED = env.bool("LIVE_TRADING_ALLOWED", default=False)
+LIVE_CONFIRMATION_WORD = "LIVE"
+EXCHANGE_ID = env.str("EXCHANGE_ID", default="binance")  # any exchange ccxt supports
+EXCHANGE_API_KEY = env.str("EXCHANGE_API_KEY", default="")
+EXCHANGE_API_SECRET = env.str("EXCHANGE_API_SECRET", default="")
+# Optional LLM for the strategy planner: any OpenAI-compatible chat completions API.
+LLM_API_URL = env.str("LLM_API_URL", default="")  # e.g. http://127.0.0.1:8080/v1
+LLM_MODEL = env.str("LLM_MODEL", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=20.0)
+AGENT_TIMEFRAME = env.str("AGENT_TIMEFRAME", default="1h")  # the candles the agents trade on
+# What the judge may apply by itself: lower the risk multiplier, retire a plan (and ask for a new one).
+JUDGE_APPLIES = env.list("JUDGE_APPLIES", default=["lower_risk_multiplier", "retire_plan"])
+
 # --- Market data (market app) ---------------------------------------------------------------------
 # Feed source for `manage.py run_market_feed`: replay (shipped files, no network), synthetic, exchange.
 MARKET_SOURCE = env.str("MARKET_SOURCE", default="replay")

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("events.api.urls")),
     path("", include("wallets.api.urls")),
     path("", include("market.api.urls")),
+    path("", include("agents.api.urls")),
 ]
 
 urlpatterns = [

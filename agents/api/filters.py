@@ -1,0 +1,65 @@
+import django_filters as filters
+
+from agents.models import BlockEvent, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
+from events.api.filters import TimeWindowForm
+from events.models import LLMCall
+
+
+class _TimeWindowFilterSet(filters.FilterSet):
+    since = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    until = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+
+
+class OrderFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = Order
+        fields = ["symbol", "side", "status", "run_id", "correlation_id", "since", "until"]
+        form = TimeWindowForm
+
+
+class FillFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = Fill
+        fields = ["symbol", "side", "run_id", "order_id", "correlation_id", "since", "until"]
+        form = TimeWindowForm
+
+
+class BlockFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = BlockEvent
+        fields = ["reason", "reason_class", "symbol", "side", "run_id", "plan_id", "correlation_id", "since", "until"]
+        form = TimeWindowForm
+
+
+class PositionSnapshotFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = PositionSnapshot
+        fields = ["symbol", "since", "until"]
+        form = TimeWindowForm
+
+
+class JudgementFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = Judgement
+        fields = ["plan_id", "since", "until"]
+        form = TimeWindowForm
+
+
+class IntentFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = Intent
+        fields = ["action", "symbol", "source", "since", "until"]
+        form = TimeWindowForm
+
+
+class PlanFilterSet(filters.FilterSet):
+    class Meta:
+        model = StrategyPlan
+        fields = ["plan_id", "strategy", "origin", "active"]
+
+
+class LLMCallFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = LLMCall
+        fields = ["model", "agent", "outcome", "run_id", "correlation_id", "since", "until"]
+        form = TimeWindowForm

@@ -1,0 +1,299 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from agents.models import (
+    BlockEvent,
+    Fill,
+    Intent,
+    Judgement,
+    Order,
+    Position,
+    PositionSnapshot,
+    RiskAllocation,
+    RuntimeConfig,
+    StrategyPlan,
+)
+from agents.services import INTENT_ACTIONS, LIMIT_FIELDS
+from events.models import LLMCall
+
+
+class ChainLinkMixin(serializers.Serializer):
+    chain = serializers.SerializerMethodField(help_text="The decision chain behind this row.")
+
+    def get_chain(self, obj) -> str:
+        path = reverse("events:event-chain", args=[obj.correlation_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    unrealized_pnl = serializers.DecimalField(max_digits=40, decimal_places=18)
+    market_value = serializers.DecimalField(max_digits=40, decimal_places=18)
+
+    class Meta:
+        model = Position
+        fields = [
+            "symbol",
+            "qty",
+            "avg_entry_price",
+            "mark_price",
+            "market_value",
+            "unrealized_pnl",
+            "realized_pnl",
+            "opened_at",
+            "updated_at",
+        ]
+
+
+class OrderSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Order
+        fields = [
+            "order_id",
+            "symbol",
+            "side",
+            "qty",
+            "order_type",
+            "limit_price",
+            "status",
+            "filled_qty",
+            "ts",
+            "run_id",
+            "correlation_id",
+            "chain",
+        ]
+
+
+class FillSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Fill
+        fields = [
+            "fill_id",
+            "order_id",
+            "symbol",
+            "side",
+            "qty",
+            "price",
+            "fee",
+            "realized_pnl",
+            "ts",
+            "run_id",
+            "correlation_id",
+            "event_id",
+            "chain",
+        ]
+
+
+class BlockSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = BlockEvent
+        fields = [
+            "event_id",
+            "ts",
+            "symbol",
+            "side",
+            "reason",
+            "reason_class",
+            "detail",
+            "plan_id",
+            "run_id",
+            "correlation_id",
+            "chain",
+        ]
+
+
+class PositionSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PositionSnapshot
+        fields = ["symbol", "ts", "qty", "avg_entry_price", "mark_price", "unrealized_pnl", "realized_pnl"]
+
+
+class PortfolioSerializer(serializers.Serializer):
+    cash = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True)
+    equity = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True)
+    market_value = serializers.DecimalField(max_digits=40, decimal_places=18)
+    unrealized_pnl = serializers.DecimalField(max_digits=40, decimal_places=18)
+    realized_pnl = serializers.DecimalField(max_digits=40, decimal_places=18)
+    fees_paid = serializers.DecimalField(max_digits=40, decimal_places=18)
+    day_pnl = serializers.DecimalField(max_digits=40, decimal_places=18)
+    total_pnl = serializers.DecimalField(max_digits=40, decimal_places=18)
+    initial_cash = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True)
+    open_positions = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class BlockReasonCountSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    reason_class = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class BlockReasonsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    by_class = serializers.DictField(child=serializers.IntegerField())
+    reasons = BlockReasonCountSerializer(many=True)
+
+
+class WindowInputSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "Must not be before 'since'."})
+        return attrs
+
+
+class RiskAllocationSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = RiskAllocation
+        fields = [
+            "allocation_id",
+            "symbol",
+            "amount",
+            "status",
+            "order_id",
+            "claimed_at",
+            "updated_at",
+            "correlation_id",
+            "chain",
+        ]
+
+
+class RiskBudgetSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    budget = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True)
+    claimed = serializers.DecimalField(max_digits=40, decimal_places=18)
+    used = serializers.DecimalField(max_digits=40, decimal_places=18)
+    released = serializers.DecimalField(max_digits=40, decimal_places=18)
+    expired = serializers.DecimalField(max_digits=40, decimal_places=18)
+    consumed = serializers.DecimalField(max_digits=40, decimal_places=18)
+    available = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True)
+    utilisation = serializers.DecimalField(max_digits=20, decimal_places=6)
+    allocations = RiskAllocationSerializer(many=True)
+
+
+class PlanSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = StrategyPlan
+        fields = [
+            "plan_id",
+            "version",
+            "strategy",
+            "origin",
+            "regime",
+            "symbols",
+            "rules",
+            "fallback_reason",
+            "risk_multiplier",
+            "active",
+            "created_at",
+            "retired_at",
+            "correlation_id",
+            "chain",
+        ]
+
+
+class JudgementSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Judgement
+        fields = ["plan_id", "overall_score", "component_scores", "recommendations", "ts", "correlation_id", "chain"]
+
+
+class IntentSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Intent
+        fields = ["event_id", "action", "symbol", "params", "note", "source", "ts", "correlation_id", "chain"]
+
+
+class IntentInputSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=INTENT_ACTIONS)
+    symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    params = serializers.DictField(required=False, default=dict)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class LLMCallSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = LLMCall
+        fields = [
+            "event_id",
+            "ts",
+            "model",
+            "agent",
+            "prompt_hash",
+            "tokens_in",
+            "tokens_out",
+            "cost",
+            "latency_ms",
+            "outcome",
+            "run_id",
+            "correlation_id",
+            "chain",
+        ]
+
+
+class LLMSummaryRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    calls = serializers.IntegerField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=40, decimal_places=18)
+    avg_latency_ms = serializers.FloatField()
+    p95_latency_ms = serializers.FloatField(allow_null=True)
+    errors = serializers.IntegerField()
+
+
+class LLMSummarySerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    by_model = LLMSummaryRowSerializer(many=True)
+    by_agent = LLMSummaryRowSerializer(many=True)
+
+
+class AgentStatusSerializer(serializers.Serializer):
+    agent = serializers.CharField()
+    schedule = serializers.CharField(allow_null=True)
+    enabled = serializers.BooleanField()
+    last_run_at = serializers.DateTimeField(allow_null=True)
+    last_status = serializers.CharField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
+    last_error_at = serializers.DateTimeField(allow_null=True)
+    next_run_at = serializers.DateTimeField(allow_null=True)
+    runs = serializers.IntegerField()
+    errors = serializers.IntegerField()
+
+
+class RuntimeConfigSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RuntimeConfig
+        fields = ["mode", "kill_switch", *LIMIT_FIELDS, "updated_at", "updated_by"]
+
+
+class ModeInputSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=RuntimeConfig.Mode.choices)
+    confirmation = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class KillSwitchInputSerializer(serializers.Serializer):
+    engaged = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class LimitsInputSerializer(serializers.Serializer):
+    daily_risk_budget = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
+    risk_per_trade = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
+    risk_multiplier = serializers.DecimalField(max_digits=6, decimal_places=4, required=False)
+    max_trades_per_day = serializers.IntegerField(min_value=0, required=False)
+    max_trades_per_symbol_per_day = serializers.IntegerField(min_value=0, required=False)
+    max_open_positions = serializers.IntegerField(min_value=0, required=False)
+    min_notional = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0), required=False)
+    cooldown_after_loss_minutes = serializers.IntegerField(min_value=0, required=False)
+    fee_rate = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
+    slippage_bps = serializers.DecimalField(max_digits=8, decimal_places=3, required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

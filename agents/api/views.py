@@ -1,0 +1,226 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import selectors, services
+from tradingops.api.permissions import IsAdmin, ViewerReadsOperatorWrites
+
+from . import filters
+from . import serializers as s
+
+
+class TsCursorPagination(CursorPagination):
+    ordering = ("-ts", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+def _window(request, default: timedelta):
+    serializer = s.WindowInputSerializer(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    until = serializer.validated_data.get("until") or timezone.now()
+    since = serializer.validated_data.get("since") or until - default
+    return since, until
+
+
+class PositionListView(ListAPIView):
+    serializer_class = s.PositionSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.position_list(open_only=self.request.query_params.get("open") in ("1", "true"))
+
+
+class PortfolioView(APIView):
+    @extend_schema(responses=s.PortfolioSerializer)
+    def get(self, request):
+        return Response(s.PortfolioSerializer(selectors.portfolio_summary()).data)
+
+
+class OrderListView(ListAPIView):
+    serializer_class = s.OrderSerializer
+    filterset_class = filters.OrderFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.order_list()
+
+
+class FillListView(ListAPIView):
+    serializer_class = s.FillSerializer
+    filterset_class = filters.FillFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.fill_list()
+
+
+class BlockListView(ListAPIView):
+    serializer_class = s.BlockSerializer
+    filterset_class = filters.BlockFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.block_list()
+
+
+class BlockReasonsView(APIView):
+    """Blocked trades counted by reason and class over a window (default: the last 24 hours)."""
+
+    @extend_schema(parameters=[s.WindowInputSerializer], responses=s.BlockReasonsSerializer)
+    def get(self, request):
+        since, until = _window(request, timedelta(hours=24))
+        reasons = selectors.block_reason_counts(since=since, until=until)
+        by_class: dict[str, int] = {}
+        for row in reasons:
+            by_class[row["reason_class"]] = by_class.get(row["reason_class"], 0) + row["count"]
+        data = {
+            "since": since,
+            "until": until,
+            "total": sum(by_class.values()),
+            "by_class": by_class,
+            "reasons": reasons,
+        }
+        return Response(s.BlockReasonsSerializer(data).data)
+
+
+class RiskBudgetView(APIView):
+    """Today's risk budget: claimed, used, released, utilisation and the allocations (UTC day)."""
+
+    @extend_schema(responses=s.RiskBudgetSerializer)
+    def get(self, request):
+        budget = selectors.risk_budget(day=timezone.now().date())
+        return Response(s.RiskBudgetSerializer(budget, context={"request": request}).data)
+
+
+class PositionSnapshotListView(ListAPIView):
+    serializer_class = s.PositionSnapshotSerializer
+    filterset_class = filters.PositionSnapshotFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.position_snapshot_list()
+
+
+class PlanCursorPagination(TsCursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class PlanListView(ListAPIView):
+    serializer_class = s.PlanSerializer
+    filterset_class = filters.PlanFilterSet
+    pagination_class = PlanCursorPagination
+
+    def get_queryset(self):
+        return selectors.plan_list()
+
+
+class JudgementListView(ListAPIView):
+    serializer_class = s.JudgementSerializer
+    filterset_class = filters.JudgementFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.judgement_list()
+
+
+class IntentListCreateView(ListAPIView):
+    """Operator intents. POST one (operator): pause, resume, flatten, replan, set_risk_multiplier, note."""
+
+    permission_classes = [ViewerReadsOperatorWrites]
+    serializer_class = s.IntentSerializer
+    filterset_class = filters.IntentFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.intent_list()
+
+    @extend_schema(request=s.IntentInputSerializer, responses={202: s.IntentSerializer})
+    def post(self, request):
+        serializer = s.IntentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = services.intent_submit(user=request.user, **serializer.validated_data)
+        intent = selectors.intent_list().get(event_id=event.event_id)
+        return Response(s.IntentSerializer(intent, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LLMCallListView(ListAPIView):
+    serializer_class = s.LLMCallSerializer
+    filterset_class = filters.LLMCallFilterSet
+    pagination_class = TsCursorPagination
+
+    def get_queryset(self):
+        return selectors.llm_call_list()
+
+
+class LLMSummaryView(APIView):
+    @extend_schema(parameters=[s.WindowInputSerializer], responses=s.LLMSummarySerializer)
+    def get(self, request):
+        since, until = _window(request, timedelta(hours=24))
+        return Response(s.LLMSummarySerializer(selectors.llm_summary(since=since, until=until)).data)
+
+
+class AgentStatusView(APIView):
+    @extend_schema(responses=s.AgentStatusSerializer(many=True))
+    def get(self, request):
+        return Response(s.AgentStatusSerializer(selectors.agent_status_overview(), many=True).data)
+
+
+class RuntimeConfigView(APIView):
+    """Mode, kill switch and risk limits. PATCH changes limits (admin); every change is an event."""
+
+    def get_permissions(self):
+        return [IsAdmin()] if self.request.method not in ("GET", "HEAD", "OPTIONS") else super().get_permissions()
+
+    @extend_schema(responses=s.RuntimeConfigSerializer)
+    def get(self, request):
+        return Response(s.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
+
+    @extend_schema(request=s.LimitsInputSerializer, responses=s.RuntimeConfigSerializer)
+    def patch(self, request):
+        serializer = s.LimitsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason")
+        config = services.runtime_limits_update(user=request.user, changes=changes, reason=reason)
+        return Response(s.RuntimeConfigSerializer(config).data)
+
+
+class ModeView(APIView):
+    """Switch paper/live (admin). Live needs LIVE_TRADING_ALLOWED, exchange credentials and
+    ``confirmation`` equal to the word asked for."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses=s.RuntimeConfigSerializer)
+    def get(self, request):
+        return Response(s.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
+
+    @extend_schema(request=s.ModeInputSerializer, responses=s.RuntimeConfigSerializer)
+    def post(self, request):
+        serializer = s.ModeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        config = services.runtime_mode_switch(user=request.user, **serializer.validated_data)
+        return Response(s.RuntimeConfigSerializer(config).data)
+
+
+class KillSwitchView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses=s.RuntimeConfigSerializer)
+    def get(self, request):
+        return Response(s.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
+
+    @extend_schema(request=s.KillSwitchInputSerializer, responses=s.RuntimeConfigSerializer)
+    def post(self, request):
+        serializer = s.KillSwitchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        config = services.kill_switch_set(user=request.user, **serializer.validated_data)
+        return Response(s.RuntimeConfigSerializer(config).data)

@@ -1,0 +1,95 @@
+"""Brokers behind one interface: ``submit(order) -> list[FillReport]``.
+
+The paper broker fills a market order at once at the reference price moved by the configured
+slippage, charging the fee rate (the same fill model as backtests, ``engine.fills``). The exchange
+broker places, polls and cancels through ccxt and is used only in live mode.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from django.conf import settings
+
+from .engine.fills import market_fill, to_decimal
+
+
+@dataclass(frozen=True)
+class OrderTicket:
+    order_id: str
+    symbol: str
+    side: str  # buy | sell
+    qty: Decimal
+    reference_price: Decimal
+
+
+@dataclass(frozen=True)
+class FillReport:
+    fill_id: str
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+
+
+class Broker(Protocol):
+    def submit(self, ticket: OrderTicket) -> list[FillReport]: ...
+
+
+class PaperBroker:
+    def __init__(self, *, slippage_bps: Decimal, fee_rate: Decimal):
+        self.slippage_bps = float(slippage_bps)
+        self.fee_rate = float(fee_rate)
+
+    def submit(self, ticket: OrderTicket) -> list[FillReport]:
+        quote = market_fill(
+            ticket.side,
+            float(ticket.reference_price),
+            float(ticket.qty),
+            slippage_bps=self.slippage_bps,
+            fee_rate=self.fee_rate,
+        )
+        return [FillReport(f"{ticket.order_id}-1", quote.price_decimal, ticket.qty, to_decimal(quote.fee))]
+
+
+class ExchangeBroker:
+    """Market orders on a ccxt exchange: place, then poll until filled or the deadline, else cancel."""
+
+    def __init__(self, exchange=None, *, poll_seconds: float = 0.5, deadline_seconds: float = 20.0):
+        import ccxt
+
+        self.exchange = exchange or getattr(ccxt, settings.EXCHANGE_ID)(
+            {"apiKey": settings.EXCHANGE_API_KEY, "secret": settings.EXCHANGE_API_SECRET, "enableRateLimit": True}
+        )
+        self.poll_seconds = poll_seconds
+        self.deadline_seconds = deadline_seconds
+
+    def submit(self, ticket: OrderTicket) -> list[FillReport]:
+        import time
+
+        market = ticket.symbol.replace("-", "/")
+        order = self.exchange.create_order(
+            market, "market", ticket.side, float(ticket.qty), params={"clientOrderId": ticket.order_id}
+        )
+        deadline = time.monotonic() + self.deadline_seconds
+        while order.get("status") not in ("closed", "canceled") and time.monotonic() < deadline:
+            time.sleep(self.poll_seconds)
+            order = self.exchange.fetch_order(order["id"], market)
+        if order.get("status") != "closed":
+            self.exchange.cancel_order(order["id"], market)
+            if not order.get("filled"):
+                return []
+        fee = (order.get("fee") or {}).get("cost") or 0
+        return [
+            FillReport(
+                fill_id=str(order["id"]),
+                price=Decimal(str(order.get("average") or order.get("price"))),
+                qty=Decimal(str(order.get("filled"))),
+                fee=Decimal(str(fee)),
+            )
+        ]
+
+
+def broker_for(config) -> Broker:
+    if config.mode == "live":
+        return ExchangeBroker()
+    return PaperBroker(slippage_bps=config.slippage_bps, fee_rate=config.fee_rate)

@@ -1,0 +1,76 @@
+"""Event types the agents app writes, registered at ``AgentsConfig.ready()`` through the registry."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from events.types import EventType, NonNegativeDecimal, Payload, PositiveDecimal, Symbol, register
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RuntimeChangedPayload(Payload):
+    """Each changed field with its old and new value (as strings)."""
+
+    changes: dict[str, dict[Literal["old", "new"], Any]] = Field(min_length=1)
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class RiskClaimedPayload(Payload):
+    allocation_id: Identifier
+    day: date
+    symbol: Symbol
+    amount: PositiveDecimal
+    budget: PositiveDecimal
+    order_id: Identifier | None = None
+
+
+class RiskReleasedPayload(Payload):
+    allocation_id: Identifier
+    status: Literal["used", "released", "expired"]
+
+
+class MarksPayload(Payload):
+    """Latest prices, used to mark open positions."""
+
+    prices: dict[Symbol, PositiveDecimal] = Field(min_length=1)
+
+
+class SnapshotPosition(Payload):
+    symbol: Symbol
+    qty: Decimal
+    avg_entry_price: NonNegativeDecimal
+    mark_price: NonNegativeDecimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+
+
+class PositionsSnapshottedPayload(Payload):
+    positions: list[SnapshotPosition]
+
+
+class PlanRetiredPayload(Payload):
+    plan_id: Identifier
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class AgentRunPayload(Payload):
+    agent: Literal["planner", "judge", "execution", "broker", "snapshot"]
+    status: Literal["ok", "error"]
+    duration_ms: Annotated[int, Field(ge=0)]
+    error: Annotated[str, Field(max_length=2000)] | None = None
+
+
+def register_all() -> None:
+    for event_type in (
+        EventType("runtime_changed", RuntimeChangedPayload, description="Mode, kill switch or limits changed."),
+        EventType("risk_claimed", RiskClaimedPayload),
+        EventType("risk_released", RiskReleasedPayload),
+        EventType("marks_updated", MarksPayload),
+        EventType("positions_snapshotted", PositionsSnapshottedPayload),
+        EventType("plan_retired", PlanRetiredPayload),
+        EventType("agent_run", AgentRunPayload),
+    ):
+        register(event_type)

@@ -1,0 +1,452 @@
+"""The execution agent: each closed candle goes through the engine's live path, and every
+decision it makes becomes an event (trigger, block, risk claim, order, fill, risk release).
+
+One decision at a time: candles are processed under a Postgres advisory lock, so concurrent
+workers cannot interleave two decisions. The engine for the active plan is kept in the worker's
+memory; a worker that does not have it (a restart, another worker) rebuilds it by replaying the
+plan's processed candles with the controls recorded for each (``ExecutionStep``), so it is in
+exactly the state the previous worker left. Every event has a dedupe key derived from the plan,
+the engine's chain number and the step, so a task retried after a crash writes nothing twice.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from events.models import Event, RunSummary
+from events.services import emit
+from market.timeframes import duration
+
+from .brokers import OrderTicket, broker_for
+from .engine.bars import Candle as EngineCandle
+from .engine.sizing import Instrument as EngineInstrument
+from .engine.step import LiveEngine
+from .limits import limits_from_config
+from .market_data import candles_between, lot_sizes
+from .models import ExecutionStep, FlattenRequest, Position, RiskAllocation, RiskBudgetDay, StrategyPlan
+from .selectors import plan_active, runtime_config_get
+from .services import LIVE_RUN_ID
+
+logger = logging.getLogger(__name__)
+SOURCE = "agent:execution"
+EXECUTION_LOCK_KEY = 7_201_001  # pg advisory lock: one execution decision at a time
+
+
+@dataclass
+class _CachedEngine:
+    engine: LiveEngine
+    last_open_time: dict[str, datetime] = field(default_factory=dict)
+    last_step_id: int = 0
+
+
+_engines: dict[uuid.UUID, _CachedEngine] = {}
+
+
+def _dec(value) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+
+
+def engine_plan(plan: StrategyPlan):
+    from .planner import LIVE_PLAN_OPTIONS, build_live_plan
+
+    options = plan.rules.get("options") or LIVE_PLAN_OPTIONS
+    return build_live_plan(plan.rules["preset"], plan.rules.get("params") or {}, plan.symbols, options)
+
+
+def _new_engine(plan: StrategyPlan, config) -> LiveEngine:
+    plan_ = engine_plan(plan)
+    instruments = {s: EngineInstrument(s, lot) for s, lot in lot_sizes(plan.symbols).items()}
+    return LiveEngine(
+        plan_,
+        limits_from_config(config),
+        initial_cash=float(plan.rules.get("cash", settings.PAPER_INITIAL_CASH)),
+        timeframe_s=int(plan.rules.get("timeframe_s", 3600)),
+        instruments=instruments,
+        mode=config.mode,
+        live_confirmed=config.mode == "live",
+    )
+
+
+def _engine_for(plan: StrategyPlan, config) -> _CachedEngine:
+    """The plan's engine, brought up to date by replaying the steps other workers recorded."""
+    cached = _engines.get(plan.event_id)
+    if cached is None:
+        _engines.clear()  # only the active plan's engine is kept
+        cached = _engines[plan.event_id] = _CachedEngine(_new_engine(plan, config))
+    steps = list(ExecutionStep.objects.filter(plan_event_id=plan.event_id, id__gt=cached.last_step_id).order_by("id"))
+    if not steps:
+        return cached
+    timeframe = plan.rules.get("timeframe", settings.AGENT_TIMEFRAME)
+    candles: dict[str, dict[int, EngineCandle]] = {}
+    for symbol in {step.symbol for step in steps}:
+        times = [step.open_time for step in steps if step.symbol == symbol]
+        rows = candles_between(
+            symbol=symbol, timeframe=timeframe, after=min(times) - duration(timeframe), until=max(times)
+        )
+        candles[symbol] = {candle.ts: candle for candle in rows}
+    for step in steps:
+        candle = candles[step.symbol].get(int(step.open_time.timestamp()))
+        if candle is not None:
+            _step(cached, step.symbol, candle, step.entries_allowed, step.kill_switch, step.force_exit)
+        cached.last_step_id = step.id
+    return cached
+
+
+def _step(cached: _CachedEngine, symbol: str, candle: EngineCandle, entries: bool, kill: bool, force_exit: bool):
+    engine = cached.engine
+    engine.state.kill_switch = kill
+    decisions = engine.step(symbol, candle, allow_entry=entries, force_exit=force_exit)
+    cached.last_open_time[symbol] = datetime.fromtimestamp(candle.ts, tz=UTC)
+    return decisions
+
+
+def _advisory_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EXECUTION_LOCK_KEY])
+
+
+def _paused() -> bool:
+    state = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()
+    return state in (RunSummary.ControlState.PAUSED, RunSummary.ControlState.STOPPED)
+
+
+def execution_on_candle(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
+    """Process the closed candle (and any of the symbol's candles missed before it). Returns the
+    number of decisions recorded."""
+    try:
+        return _execute(symbol=symbol, timeframe=timeframe, open_time=open_time)
+    except BaseException:
+        _engines.clear()  # the transaction rolled back: the in-memory engine is ahead of the database
+        raise
+
+
+@transaction.atomic(durable=True)
+def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
+    started = time.monotonic()
+    if timeframe != settings.AGENT_TIMEFRAME:
+        return 0
+    open_time = open_time if isinstance(open_time, datetime) else datetime.fromisoformat(open_time)
+    _advisory_lock()
+    plan = plan_active()
+    if plan is None or symbol not in plan.symbols:
+        return 0
+    config = runtime_config_get()
+    cached = _engine_for(plan, config)
+    cached.engine.machine.limits = limits_from_config(config)
+    last = cached.last_open_time.get(symbol)
+    if last is None:  # the plan's first candle of this symbol: warm the indicators up on history
+        warmup = cached.engine.plan.warmup_bars
+        history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time)[-(warmup + 1) :]
+        candles = history
+        warm = {c.ts for c in history[:-1]}
+    else:
+        candles = candles_between(symbol=symbol, timeframe=timeframe, after=last, until=open_time)
+        warm = set()
+    entries_allowed = not _paused()
+    flattens = list(FlattenRequest.objects.select_for_update().filter(symbol=symbol, applied_at__isnull=True))
+    recorded = 0
+    recorder = _Recorder(plan, symbol)
+    for candle in candles:
+        force_exit = bool(flattens) and candle.ts not in warm
+        entries = entries_allowed and candle.ts not in warm
+        decisions = _step(cached, symbol, candle, entries, config.kill_switch, force_exit)
+        step = ExecutionStep.objects.create(
+            plan_event_id=plan.event_id,
+            symbol=symbol,
+            open_time=datetime.fromtimestamp(candle.ts, tz=UTC),
+            entries_allowed=entries,
+            kill_switch=config.kill_switch,
+            force_exit=force_exit,
+        )
+        cached.last_step_id = step.id
+        if force_exit:
+            FlattenRequest.objects.filter(pk__in=[f.pk for f in flattens]).update(applied_at=recorder.now)
+            flattens = []
+        recorded += recorder.record(decisions, candle, config)
+    if candles and symbol in cached.engine.state.positions:
+        emit(
+            "marks_updated",
+            {"prices": {symbol: _dec(candles[-1].close)}},
+            source=SOURCE,
+            dedupe_key=f"mark:{symbol}:{candles[-1].ts}",
+        )
+    emit(
+        "agent_run",
+        {"agent": "execution", "status": "ok", "duration_ms": int((time.monotonic() - started) * 1000)},
+        source=SOURCE,
+        correlation_id=plan.correlation_id,
+    )
+    return recorded
+
+
+class _Recorder:
+    """Turns engine decisions into events, threading causation through each chain."""
+
+    def __init__(self, plan: StrategyPlan, symbol: str):
+        self.plan = plan
+        self.symbol = symbol
+        self.tag = plan.event_id.hex[:8]
+        self.now = datetime.now(tz=UTC)
+        self.triggers: dict[int, Event] = {}
+        self.orders: dict[int, Event] = {}
+
+    def _key(self, chain: int, kind: str) -> str:
+        return f"exec:{self.plan.event_id}:{self.symbol}:{chain}:{kind}"
+
+    def order_id(self, chain: int) -> str:
+        return f"{self.tag}-{self.symbol}-{chain}"
+
+    def _emit(self, event_type, payload, *, chain, kind, causation_id=None):
+        """Decisions are stamped with the time they were made; the bar's time is in the payload."""
+        return emit(
+            event_type,
+            payload,
+            source=SOURCE,
+            run_id=LIVE_RUN_ID,
+            correlation_id=self.plan.correlation_id,
+            causation_id=causation_id,
+            dedupe_key=self._key(chain, kind),
+        )
+
+    def _plan_cause(self):
+        judged = (
+            Event.objects.filter(
+                correlation_id=self.plan.correlation_id, type="plan_judged", ts__gte=self.plan.created_at
+            )
+            .order_by("-ts", "-id")
+            .values_list("event_id", flat=True)
+            .first()
+        )
+        return judged or self.plan.event_id
+
+    def _lookup(self, chain: int, kind: str) -> Event | None:
+        return Event.objects.filter(dedupe_key=self._key(chain, kind)).first()
+
+    def record(self, decisions, candle: EngineCandle, config) -> int:
+        for d in decisions:
+            handler = getattr(self, f"_on_{d.kind}")
+            handler(d, candle, config)
+        return len(decisions)
+
+    def _trigger_of(self, chain: int) -> Event | None:
+        return self.triggers.get(chain) or self._lookup(chain, "trigger")
+
+    def _on_trigger(self, d, candle, config):
+        rules = self.plan.rules.get("plans") or []
+        sp = next((r for r in rules if r.get("symbol") == self.symbol), {})
+        self.triggers[d.chain] = self._emit(
+            "trigger_fired",
+            {
+                "plan_id": self.plan.plan_id,
+                "symbol": self.symbol,
+                "side": "buy" if d.rule == "entry" else "sell",
+                "rule": f"{d.rule}: {sp.get(d.rule) or d.rule}",
+                "price": _dec(candle.close),
+                "bar_open_time": datetime.fromtimestamp(candle.ts, tz=UTC),
+            },
+            chain=d.chain,
+            kind="trigger",
+            causation_id=self._plan_cause(),
+        )
+
+    def _block(self, d, *, reason: str, reason_class: str, detail: dict) -> None:
+        trigger = self._trigger_of(d.chain)
+        self._emit(
+            "trade_blocked",
+            {
+                "symbol": self.symbol,
+                "side": d.side or "buy",
+                "reason": reason,
+                "reason_class": reason_class,
+                "detail": detail,
+                "plan_id": self.plan.plan_id,
+            },
+            chain=d.chain,
+            kind="block",
+            causation_id=trigger.event_id if trigger else None,
+        )
+
+    def _on_block(self, d, candle, config):
+        self._block(d, reason=d.block.reason, reason_class=d.block.reason_class, detail=d.block.payload()["detail"])
+        allocation = RiskAllocation.objects.filter(allocation_id=self.order_id(d.chain), status="claimed").first()
+        if allocation is not None:  # blocked at the fill: give the claim back
+            self._release(d, allocation.allocation_id, "expired", cause=None)
+
+    def _release(self, d, allocation_id: str, status: str, *, cause: Event | None) -> None:
+        self._emit(
+            "risk_released",
+            {"allocation_id": allocation_id, "status": status},
+            chain=d.chain,
+            kind=f"risk-{status}:{allocation_id}",
+            causation_id=cause.event_id if cause else None,
+        )
+
+    def _submit(self, d) -> Event:
+        trigger = self._trigger_of(d.chain)
+        order = self._emit(
+            "order_submitted",
+            {"order_id": self.order_id(d.chain), "symbol": self.symbol, "side": d.side, "qty": _dec(d.qty)},
+            chain=d.chain,
+            kind="order",
+            causation_id=trigger.event_id if trigger else None,
+        )
+        self.orders[d.chain] = order
+        return order
+
+    def _on_order(self, d, candle, config):
+        if d.intent == "entry":
+            refused = risk_claim(
+                allocation_id=self.order_id(d.chain),
+                symbol=self.symbol,
+                amount=_dec(d.risk),
+                config=config,
+                day=self.now.date(),
+                correlation_id=self.plan.correlation_id,
+                dedupe_key=self._key(d.chain, "risk-claim"),
+            )
+            if refused is not None:  # the database's budget refused: the engine must not wait for a fill
+                self._block(d, reason="risk_budget_exhausted", reason_class="risk_valid", detail=refused)
+                _engine_forget_entry(self.symbol)
+                return
+        self._submit(d)
+
+    def _on_fill(self, d, candle, config):
+        # stops and targets fill without a separate order decision
+        order = self.orders.get(d.chain) or self._lookup(d.chain, "order") or self._submit(d)
+        order_id = self.order_id(d.chain)
+        if config.mode == "live":
+            reports = broker_for(config).submit(OrderTicket(order_id, self.symbol, d.side, _dec(d.qty), _dec(d.price)))
+            fills = [(r.fill_id, r.price, r.qty, r.fee) for r in reports]
+        else:  # paper: the engine's own fill model is the paper broker's, at the bar's open
+            fills = [(f"{order_id}-1", _dec(d.price), _dec(d.qty), _dec(d.fee))]
+        for fill_id, price, qty, fee in fills:
+            self._emit(
+                "fill",
+                {
+                    "fill_id": fill_id,
+                    "order_id": order_id,
+                    "symbol": self.symbol,
+                    "side": d.side,
+                    "qty": qty,
+                    "price": price,
+                    "fee": fee,
+                },
+                chain=d.chain,
+                kind=f"fill:{fill_id}",
+                causation_id=order.event_id,
+            )
+        if d.intent == "entry":
+            self._release(d, order_id, "used", cause=order)
+        else:
+            used = RiskAllocation.objects.filter(symbol=self.symbol, status="used").values_list(
+                "allocation_id", flat=True
+            )
+            for allocation_id in used:
+                self._release(d, allocation_id, "released", cause=order)
+
+
+def _engine_forget_entry(symbol: str) -> None:
+    """Forget an entry the database refused, so the engine does not wait for its fill."""
+    for cached in _engines.values():
+        cached.engine.machine.pending.pop(symbol, None)
+        cached.engine.state.drop_claim(symbol)
+
+
+def risk_claim(*, allocation_id, symbol, amount, config, day, correlation_id, dedupe_key) -> dict | None:
+    """Claim risk from the day's budget under the budget row's lock. None when claimed, else the
+    numbers that refused it. However many workers claim at once, the budget is never exceeded."""
+    from .selectors import portfolio_summary
+
+    equity = portfolio_summary()["equity"] or Decimal(settings.PAPER_INITIAL_CASH)
+    budget_amount = (config.daily_risk_budget * equity).quantize(Decimal("0.00000001"))
+    RiskBudgetDay.objects.get_or_create(day=day, defaults={"budget": budget_amount})
+    budget = RiskBudgetDay.objects.select_for_update().get(day=day)
+    if RiskAllocation.objects.filter(allocation_id=allocation_id).exists():
+        return None
+    if budget.consumed + amount > budget.budget:
+        return {
+            "budget": str(budget.budget),
+            "consumed": str(budget.consumed),
+            "trade_risk": str(amount),
+            "available": str(budget.budget - budget.consumed),
+        }
+    emit(
+        "risk_claimed",
+        {
+            "allocation_id": allocation_id,
+            "day": day,
+            "symbol": symbol,
+            "amount": amount,
+            "budget": budget.budget,
+            "order_id": allocation_id,
+        },
+        source=SOURCE,
+        run_id=LIVE_RUN_ID,
+        correlation_id=correlation_id,
+        dedupe_key=dedupe_key,
+    )
+    return None
+
+
+def flatten_request_in_transaction(*, symbols: list[str] | None, intent: Event) -> int:
+    """Ask the execution agent to exit positions at its next candle (``None``: every open position)."""
+    held = Position.objects.exclude(qty=0)
+    if symbols:
+        held = held.filter(symbol__in=symbols)
+    requests = [
+        FlattenRequest(
+            symbol=s, intent_event_id=intent.event_id, correlation_id=intent.correlation_id, requested_at=intent.ts
+        )
+        for s in held.values_list("symbol", flat=True)
+    ]
+    FlattenRequest.objects.bulk_create(requests, ignore_conflicts=True)
+    return len(requests)
+
+
+@transaction.atomic(durable=True)
+def positions_snapshot() -> Event | None:
+    positions = list(Position.objects.exclude(qty=0).order_by("symbol"))
+    now = datetime.now(tz=UTC).replace(second=0, microsecond=0)
+    return emit(
+        "positions_snapshotted",
+        {
+            "positions": [
+                {
+                    "symbol": p.symbol,
+                    "qty": p.qty,
+                    "avg_entry_price": p.avg_entry_price,
+                    "mark_price": p.mark_price,
+                    "unrealized_pnl": p.unrealized_pnl,
+                    "realized_pnl": p.realized_pnl,
+                }
+                for p in positions
+            ]
+        },
+        source="agent:snapshot",
+        dedupe_key=f"snapshot:{now.isoformat()}",
+        ts=now,
+    )
+
+
+@transaction.atomic(durable=True)
+def risk_expire_stale_claims() -> int:
+    """Claims from earlier days that never turned into a position expire."""
+    today = datetime.now(tz=UTC).date()
+    stale = list(RiskAllocation.objects.filter(status="claimed", day__lt=today).values_list("allocation_id", flat=True))
+    for allocation_id in stale:
+        emit(
+            "risk_released",
+            {"allocation_id": allocation_id, "status": "expired"},
+            source=SOURCE,
+            dedupe_key=f"risk-expired:{allocation_id}",
+        )
+    return len(stale)

@@ -1,0 +1,53 @@
+"""The candles the agents decide on, read from the market app as engine ``Bars``/``Candle``s."""
+
+from datetime import datetime
+
+import numpy as np
+
+from market.models import Candle, Instrument
+from market.timeframes import SECONDS as TIMEFRAME_SECONDS
+
+from .engine.bars import Bars
+from .engine.bars import Candle as EngineCandle
+
+
+def _query(symbol: str, timeframe: str):
+    return Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe)
+
+
+def recent_bars(*, symbol: str, timeframe: str, until: datetime | None = None, count: int = 500) -> Bars:
+    """The last ``count`` bars up to and including the bar opening at ``until``."""
+    queryset = _query(symbol, timeframe)
+    if until is not None:
+        queryset = queryset.filter(open_time__lte=until)
+    rows = list(
+        queryset.order_by("-open_time").values_list("open_time", "open", "high", "low", "close", "volume")[:count]
+    )
+    rows.reverse()
+    tf = TIMEFRAME_SECONDS[timeframe]
+    if not rows:
+        empty = np.empty(0)
+        return Bars(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty, tf)
+    times, *columns = zip(*rows, strict=True)
+    return Bars(
+        np.array([int(t.timestamp()) for t in times], dtype=np.int64),
+        *(np.array(c, dtype=np.float64) for c in columns),
+        tf,
+    )
+
+
+def candles_between(*, symbol: str, timeframe: str, after: datetime | None, until: datetime) -> list[EngineCandle]:
+    """Closed candles with ``after < open_time <= until``, oldest first."""
+    queryset = _query(symbol, timeframe).filter(open_time__lte=until)
+    if after is not None:
+        queryset = queryset.filter(open_time__gt=after)
+    rows = queryset.order_by("open_time").values_list("open_time", "open", "high", "low", "close", "volume")
+    return [EngineCandle.of(*row) for row in rows]
+
+
+def trading_symbols() -> list[str]:
+    return list(Instrument.objects.filter(active=True).order_by("symbol").values_list("symbol", flat=True))
+
+
+def lot_sizes(symbols: list[str]) -> dict:
+    return dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "lot_size"))

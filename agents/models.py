@@ -1,0 +1,354 @@
+"""Read models of live and paper trading, projected from events, plus the runtime control row.
+
+Every table here except ``RuntimeConfig`` is written only by ``agents.projectors`` (from events) so
+that ``rebuild_projections`` reproduces it exactly. ``RuntimeConfig`` is written only by
+``agents.services`` and every change is also an event naming the user.
+"""
+
+from django.db import models
+
+from tradingops.fields import MoneyField, PriceField, QuantityField
+
+SIDES = [("buy", "buy"), ("sell", "sell")]
+
+
+class RuntimeConfig(models.Model):
+    """The one row of runtime control: mode, kill switch and risk limits (admin-editable)."""
+
+    class Mode(models.TextChoices):
+        PAPER = "paper", "paper"
+        LIVE = "live", "live"
+
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
+    kill_switch = models.BooleanField(default=False, help_text="When on, every new order is blocked.")
+    daily_risk_budget = models.DecimalField(
+        max_digits=8, decimal_places=6, default="0.02", help_text="Fraction of equity that may be put at risk per day."
+    )
+    risk_per_trade = models.DecimalField(
+        max_digits=8, decimal_places=6, default="0.005", help_text="Fraction of equity risked by one trade."
+    )
+    risk_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default="1")
+    max_trades_per_day = models.PositiveIntegerField(default=20)
+    max_trades_per_symbol_per_day = models.PositiveIntegerField(default=5)
+    max_open_positions = models.PositiveIntegerField(default=5)
+    min_notional = MoneyField(default="10")
+    cooldown_after_loss_minutes = models.PositiveIntegerField(default=60)
+    fee_rate = models.DecimalField(max_digits=8, decimal_places=6, default="0.001")
+    slippage_bps = models.DecimalField(max_digits=8, decimal_places=3, default="5")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = "runtime configuration"
+        verbose_name_plural = "runtime configuration"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="runtime_config_singleton")]
+
+    def __str__(self) -> str:
+        return f"{self.mode}{' (KILL SWITCH)' if self.kill_switch else ''}"
+
+
+class StrategyPlan(models.Model):
+    """A versioned plan: per-symbol rules in the plan language, projected from ``plan_generated``."""
+
+    plan_id = models.CharField(max_length=64)
+    version = models.PositiveIntegerField(default=1)
+    strategy = models.CharField(max_length=64)
+    origin = models.CharField(max_length=16)
+    regime = models.CharField(max_length=32, blank=True, default="")
+    symbols = models.JSONField(default=list)
+    rules = models.JSONField(default=dict)
+    fallback_reason = models.TextField(blank=True, default="")
+    risk_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default="1")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+    correlation_id = models.UUIDField()
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan_id", "version"], name="plan_version_unique")]
+        indexes = [models.Index(fields=["active", "created_at"], name="plan_active")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} v{self.version} ({self.strategy})"
+
+
+class Judgement(models.Model):
+    """The judge's score of a plan, projected from ``plan_judged``."""
+
+    plan_id = models.CharField(max_length=64)
+    overall_score = models.DecimalField(max_digits=6, decimal_places=2)
+    component_scores = models.JSONField(default=dict)
+    recommendations = models.JSONField(default=list)
+    ts = models.DateTimeField()
+    correlation_id = models.UUIDField()
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ts", "id"], name="judgement_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}: {self.overall_score}"
+
+
+class Intent(models.Model):
+    """An operator intent, projected from ``intent``; the first link of its chain."""
+
+    action = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32, blank=True, default="")
+    params = models.JSONField(default=dict)
+    note = models.TextField(blank=True, default="")
+    source = models.CharField(max_length=128)
+    ts = models.DateTimeField()
+    correlation_id = models.UUIDField()
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ts", "id"], name="intent_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.symbol}".strip()
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "submitted"
+        FILLED = "filled", "filled"
+        CANCELLED = "cancelled", "cancelled"
+        REJECTED = "rejected", "rejected"
+
+    order_id = models.CharField(max_length=64, unique=True)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=SIDES)
+    qty = QuantityField()
+    order_type = models.CharField(max_length=8, default="market")
+    limit_price = PriceField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    filled_qty = QuantityField(default=0)
+    ts = models.DateTimeField()
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    correlation_id = models.UUIDField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ts", "id"], name="order_ts"),
+            models.Index(fields=["symbol", "ts"], name="order_symbol_ts"),
+            models.Index(fields=["status", "ts"], name="order_status_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.side} {self.qty} {self.symbol}"
+
+
+class Fill(models.Model):
+    fill_id = models.CharField(max_length=64, unique=True)
+    order_id = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=SIDES)
+    qty = QuantityField()
+    price = PriceField()
+    fee = MoneyField(default=0)
+    realized_pnl = MoneyField(default=0)
+    ts = models.DateTimeField()
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    correlation_id = models.UUIDField()
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ts", "id"], name="fill_ts"),
+            models.Index(fields=["symbol", "ts"], name="fill_symbol_ts"),
+            models.Index(fields=["run_id", "ts"], name="fill_run_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fill_id} {self.side} {self.qty} {self.symbol} @ {self.price}"
+
+
+class Position(models.Model):
+    """Long-only net position per symbol, updated by each fill."""
+
+    symbol = models.CharField(max_length=32, unique=True)
+    qty = QuantityField(default=0)
+    avg_entry_price = PriceField(default=0)
+    mark_price = PriceField(default=0)
+    realized_pnl = MoneyField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.qty}"
+
+    @property
+    def unrealized_pnl(self):
+        return (self.mark_price - self.avg_entry_price) * self.qty if self.qty else 0
+
+    @property
+    def market_value(self):
+        return self.mark_price * self.qty
+
+
+class PositionSnapshot(models.Model):
+    symbol = models.CharField(max_length=32)
+    ts = models.DateTimeField()
+    qty = QuantityField()
+    avg_entry_price = PriceField()
+    mark_price = PriceField()
+    unrealized_pnl = MoneyField()
+    realized_pnl = MoneyField()
+    event_id = models.UUIDField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id", "symbol"], name="snapshot_unique")]
+        indexes = [
+            models.Index(fields=["ts", "id"], name="snapshot_ts"),
+            models.Index(fields=["symbol", "ts"], name="snapshot_symbol_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.ts:%Y-%m-%d %H:%M}"
+
+
+class Portfolio(models.Model):
+    """The one row of paper/live portfolio totals, kept by the fill and mark projectors."""
+
+    cash = MoneyField()
+    initial_cash = MoneyField()
+    realized_pnl = MoneyField(default=0)
+    fees_paid = MoneyField(default=0)
+    day = models.DateField(null=True, blank=True)
+    day_start_equity = MoneyField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"cash {self.cash}"
+
+
+class BlockEvent(models.Model):
+    """A trade that did not happen and the rule that stopped it, projected from ``trade_blocked``."""
+
+    ts = models.DateTimeField()
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=SIDES)
+    reason = models.CharField(max_length=64)
+    reason_class = models.CharField(max_length=16)
+    detail = models.JSONField(default=dict)
+    plan_id = models.CharField(max_length=64, blank=True, default="")
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    correlation_id = models.UUIDField()
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ts", "id"], name="block_ts"),
+            models.Index(fields=["reason", "ts"], name="block_reason_ts"),
+            models.Index(fields=["reason_class", "ts"], name="block_class_ts"),
+            models.Index(fields=["symbol", "ts"], name="block_symbol_ts"),
+            models.Index(fields=["run_id", "ts"], name="block_run_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.side} blocked: {self.reason}"
+
+
+class RiskBudgetDay(models.Model):
+    """A day's risk budget and how much of it is in each state (amounts in the quote currency)."""
+
+    day = models.DateField(primary_key=True)
+    budget = MoneyField()
+    claimed = MoneyField(default=0)
+    used = MoneyField(default=0)
+    released = MoneyField(default=0)
+    expired = MoneyField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.claimed + self.used + self.released} of {self.budget}"
+
+    @property
+    def consumed(self):
+        return self.claimed + self.used + self.released
+
+
+class RiskAllocation(models.Model):
+    """One claim on the day's budget: claimed → used → released | expired."""
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", "claimed"
+        USED = "used", "used"
+        RELEASED = "released", "released"
+        EXPIRED = "expired", "expired"
+
+    allocation_id = models.CharField(max_length=64, unique=True)
+    day = models.DateField()
+    symbol = models.CharField(max_length=32)
+    amount = MoneyField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CLAIMED)
+    order_id = models.CharField(max_length=64, blank=True, default="")
+    correlation_id = models.UUIDField()
+    claimed_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day", "status"], name="allocation_day_status"),
+            models.Index(fields=["symbol", "status"], name="allocation_symbol_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.allocation_id} {self.status} {self.amount}"
+
+
+class AgentStatus(models.Model):
+    """Each agent's last run and last error, projected from ``agent_run``."""
+
+    agent = models.CharField(max_length=32, primary_key=True)
+    last_run_at = models.DateTimeField()
+    last_status = models.CharField(max_length=8)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "agent statuses"
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.last_status}"
+
+
+class ExecutionStep(models.Model):
+    """The execution agent's checkpoint: one row per candle it processed for a plan, with the
+    controls in force then. A worker that restarts replays these to rebuild the engine exactly,
+    and knows which candles are done (a candle is processed once)."""
+
+    plan_event_id = models.UUIDField()
+    symbol = models.CharField(max_length=32)
+    open_time = models.DateTimeField()
+    entries_allowed = models.BooleanField()
+    kill_switch = models.BooleanField()
+    force_exit = models.BooleanField()
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["plan_event_id", "symbol", "open_time"], name="execution_step_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class FlattenRequest(models.Model):
+    """An operator's flatten, waiting for the execution agent's next candle of the symbol."""
+
+    symbol = models.CharField(max_length=32)
+    intent_event_id = models.UUIDField()
+    correlation_id = models.UUIDField()
+    requested_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["intent_event_id", "symbol"], name="flatten_request_unique")]
+
+    def __str__(self) -> str:
+        return f"flatten {self.symbol}"

@@ -1,0 +1,375 @@
+"""Events → the trading read models, in the transaction that writes the events.
+
+Registered at ``AgentsConfig.ready()``. Each projector is idempotent per event (rows carry the
+event id or a unique business id) and processes a batch in log order.
+"""
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import F
+
+from events.models import Event
+from events.projectors import Projector, register
+
+from .models import (
+    AgentStatus,
+    BlockEvent,
+    Fill,
+    Intent,
+    Judgement,
+    Order,
+    Portfolio,
+    Position,
+    PositionSnapshot,
+    RiskAllocation,
+    RiskBudgetDay,
+    StrategyPlan,
+)
+
+ZERO = Decimal(0)
+
+
+def _portfolio(ts) -> Portfolio:
+    portfolio = Portfolio.objects.select_for_update().filter(pk=1).first()
+    if portfolio is None:
+        cash = Decimal(settings.PAPER_INITIAL_CASH)
+        portfolio = Portfolio.objects.create(
+            pk=1, cash=cash, initial_cash=cash, day=ts.date(), day_start_equity=cash, updated_at=ts
+        )
+    if portfolio.day != ts.date():
+        portfolio.day = ts.date()
+        portfolio.day_start_equity = portfolio.cash + sum(
+            (p.qty * p.mark_price for p in Position.objects.exclude(qty=0)), ZERO
+        )
+    return portfolio
+
+
+# --- Orders, fills, positions, portfolio -----------------------------------------------------
+
+
+def project_orders(events: Sequence[Event]) -> None:
+    Order.objects.bulk_create(
+        [
+            Order(
+                order_id=e.payload["order_id"],
+                symbol=e.payload["symbol"],
+                side=e.payload["side"],
+                qty=Decimal(e.payload["qty"]),
+                order_type=e.payload.get("order_type", "market"),
+                limit_price=e.payload.get("limit_price"),
+                ts=e.ts,
+                run_id=e.run_id,
+                correlation_id=e.correlation_id,
+            )
+            for e in events
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def project_fills(events: Sequence[Event]) -> None:
+    for event in events:
+        _apply_fill(event)
+
+
+def _apply_fill(event: Event) -> None:
+    p = event.payload
+    if Fill.objects.filter(event_id=event.event_id).exists():
+        return
+    qty, price, fee = Decimal(p["qty"]), Decimal(p["price"]), Decimal(p.get("fee", "0"))
+    position, _ = Position.objects.select_for_update().get_or_create(
+        symbol=p["symbol"], defaults={"updated_at": event.ts}
+    )
+    portfolio = _portfolio(event.ts)
+    realized = ZERO
+    if p["side"] == "buy":
+        new_qty = position.qty + qty
+        position.avg_entry_price = (position.avg_entry_price * position.qty + price * qty) / new_qty
+        if position.qty == 0:
+            position.opened_at = event.ts
+        position.qty = new_qty
+        portfolio.cash -= price * qty + fee
+    else:
+        closing = min(qty, position.qty)
+        realized = (price - position.avg_entry_price) * closing
+        position.qty -= closing
+        position.realized_pnl += realized
+        if position.qty == 0:
+            position.avg_entry_price = ZERO
+            position.opened_at = None
+        portfolio.cash += price * qty - fee
+    position.mark_price = price
+    position.updated_at = event.ts
+    position.save()
+    portfolio.realized_pnl += realized
+    portfolio.fees_paid += fee
+    portfolio.updated_at = event.ts
+    portfolio.save()
+    Fill.objects.create(
+        fill_id=p["fill_id"],
+        order_id=p["order_id"],
+        symbol=p["symbol"],
+        side=p["side"],
+        qty=qty,
+        price=price,
+        fee=fee,
+        realized_pnl=realized,
+        ts=event.ts,
+        run_id=event.run_id,
+        correlation_id=event.correlation_id,
+        event_id=event.event_id,
+    )
+    Order.objects.filter(order_id=p["order_id"]).update(status=Order.Status.FILLED, filled_qty=F("filled_qty") + qty)
+
+
+def project_marks(events: Sequence[Event]) -> None:
+    for event in events:
+        for symbol, price in sorted(event.payload["prices"].items()):
+            Position.objects.filter(symbol=symbol).update(mark_price=Decimal(price), updated_at=event.ts)
+
+
+def project_position_updates(events: Sequence[Event]) -> None:
+    """``position_update`` comes from an exchange (live) and states the position outright."""
+    for event in events:
+        p = event.payload
+        defaults = {
+            "qty": Decimal(p["qty"]),
+            "avg_entry_price": Decimal(p["avg_entry_price"]),
+            "updated_at": event.ts,
+        }
+        if p.get("mark_price") is not None:
+            defaults["mark_price"] = Decimal(p["mark_price"])
+        Position.objects.update_or_create(symbol=p["symbol"], defaults=defaults)
+
+
+def project_snapshots(events: Sequence[Event]) -> None:
+    PositionSnapshot.objects.bulk_create(
+        [
+            PositionSnapshot(
+                symbol=row["symbol"],
+                ts=event.ts,
+                qty=Decimal(row["qty"]),
+                avg_entry_price=Decimal(row["avg_entry_price"]),
+                mark_price=Decimal(row["mark_price"]),
+                unrealized_pnl=Decimal(row["unrealized_pnl"]),
+                realized_pnl=Decimal(row["realized_pnl"]),
+                event_id=event.event_id,
+            )
+            for event in events
+            for row in event.payload["positions"]
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def reset_trading() -> None:
+    for model in (Fill, Order, Position, PositionSnapshot, Portfolio):
+        model.objects.all().delete()
+
+
+register(
+    Projector(
+        "trading",
+        frozenset({"order_submitted", "fill", "marks_updated", "position_update", "positions_snapshotted"}),
+        lambda events: _dispatch(
+            events,
+            {
+                "order_submitted": project_orders,
+                "fill": project_fills,
+                "marks_updated": project_marks,
+                "position_update": project_position_updates,
+                "positions_snapshotted": project_snapshots,
+            },
+        ),
+        reset_trading,
+    )
+)
+
+
+def _dispatch(events: Sequence[Event], handlers) -> None:
+    """Apply each run of same-typed events in log order (a fill must see the order before it)."""
+    start = 0
+    for index in range(1, len(events) + 1):
+        if index == len(events) or events[index].type != events[start].type:
+            handlers[events[start].type](events[start:index])
+            start = index
+
+
+# --- Blocks ----------------------------------------------------------------------------------
+
+
+def project_blocks(events: Sequence[Event]) -> None:
+    BlockEvent.objects.bulk_create(
+        [
+            BlockEvent(
+                ts=e.ts,
+                symbol=e.payload["symbol"],
+                side=e.payload["side"],
+                reason=e.payload["reason"],
+                reason_class=e.payload["reason_class"],
+                detail=e.payload.get("detail", {}),
+                plan_id=e.payload.get("plan_id") or "",
+                run_id=e.run_id,
+                correlation_id=e.correlation_id,
+                event_id=e.event_id,
+            )
+            for e in events
+        ],
+        ignore_conflicts=True,
+    )
+
+
+register(Projector("blocks", frozenset({"trade_blocked"}), project_blocks, lambda: BlockEvent.objects.all().delete()))
+
+
+# --- Risk allocations ------------------------------------------------------------------------
+
+
+def project_risk(events: Sequence[Event]) -> None:
+    for event in events:
+        p = event.payload
+        if event.type == "risk_claimed":
+            amount = Decimal(p["amount"])
+            _, created = RiskAllocation.objects.get_or_create(
+                allocation_id=p["allocation_id"],
+                defaults={
+                    "day": p["day"],
+                    "symbol": p["symbol"],
+                    "amount": amount,
+                    "order_id": p.get("order_id") or "",
+                    "correlation_id": event.correlation_id,
+                    "claimed_at": event.ts,
+                    "updated_at": event.ts,
+                },
+            )
+            if created:
+                day, _ = RiskBudgetDay.objects.get_or_create(day=p["day"], defaults={"budget": Decimal(p["budget"])})
+                RiskBudgetDay.objects.filter(day=p["day"]).update(claimed=F("claimed") + amount)
+            continue
+        allocation = RiskAllocation.objects.select_for_update().filter(allocation_id=p["allocation_id"]).first()
+        new_status = p["status"]
+        if allocation is None or allocation.status == new_status:
+            continue
+        RiskBudgetDay.objects.filter(day=allocation.day).update(
+            **{
+                allocation.status: F(allocation.status) - allocation.amount,
+                new_status: F(new_status) + allocation.amount,
+            }
+        )
+        allocation.status = new_status
+        allocation.updated_at = event.ts
+        allocation.save(update_fields=["status", "updated_at"])
+
+
+def reset_risk() -> None:
+    RiskAllocation.objects.all().delete()
+    RiskBudgetDay.objects.all().delete()
+
+
+register(Projector("risk", frozenset({"risk_claimed", "risk_released"}), project_risk, reset_risk))
+
+
+# --- Plans, judgements, intents, agent status ------------------------------------------------
+
+
+def project_plans(events: Sequence[Event]) -> None:
+    for event in events:
+        p = event.payload
+        if event.type == "plan_retired":
+            StrategyPlan.objects.filter(plan_id=p["plan_id"], active=True).update(active=False, retired_at=event.ts)
+            continue
+        if StrategyPlan.objects.filter(event_id=event.event_id).exists():
+            continue
+        StrategyPlan.objects.filter(active=True).update(active=False, retired_at=event.ts)
+        StrategyPlan.objects.create(
+            plan_id=p["plan_id"],
+            version=p.get("version", 1),
+            strategy=p["strategy"],
+            origin=p.get("origin", "template"),
+            regime=p.get("regime") or "",
+            symbols=p["symbols"],
+            rules=p.get("rules", {}),
+            fallback_reason=p.get("fallback_reason") or "",
+            created_at=event.ts,
+            correlation_id=event.correlation_id,
+            event_id=event.event_id,
+        )
+
+
+def project_judgements(events: Sequence[Event]) -> None:
+    Judgement.objects.bulk_create(
+        [
+            Judgement(
+                plan_id=e.payload["plan_id"],
+                overall_score=Decimal(e.payload["overall_score"]),
+                component_scores=e.payload.get("component_scores", {}),
+                recommendations=e.payload.get("recommendations", []),
+                ts=e.ts,
+                correlation_id=e.correlation_id,
+                event_id=e.event_id,
+            )
+            for e in events
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def project_intents(events: Sequence[Event]) -> None:
+    Intent.objects.bulk_create(
+        [
+            Intent(
+                action=e.payload["action"],
+                symbol=e.payload.get("symbol") or "",
+                params=e.payload.get("params", {}),
+                note=e.payload.get("note") or "",
+                source=e.source,
+                ts=e.ts,
+                correlation_id=e.correlation_id,
+                event_id=e.event_id,
+            )
+            for e in events
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def project_agent_runs(events: Sequence[Event]) -> None:
+    for event in events:
+        p = event.payload
+        status, _ = AgentStatus.objects.select_for_update().get_or_create(
+            agent=p["agent"], defaults={"last_run_at": event.ts, "last_status": p["status"]}
+        )
+        status.last_run_at = max(status.last_run_at, event.ts)
+        status.last_status = p["status"]
+        status.runs += 1
+        if p["status"] == "error":
+            status.errors += 1
+            status.last_error = p.get("error") or ""
+            status.last_error_at = event.ts
+        status.save()
+
+
+def reset_decisions() -> None:
+    for model in (StrategyPlan, Judgement, Intent, AgentStatus):
+        model.objects.all().delete()
+
+
+register(
+    Projector(
+        "decisions",
+        frozenset({"plan_generated", "plan_retired", "plan_judged", "intent", "agent_run"}),
+        lambda events: _dispatch(
+            events,
+            {
+                "plan_generated": project_plans,
+                "plan_retired": project_plans,
+                "plan_judged": project_judgements,
+                "intent": project_intents,
+                "agent_run": project_agent_runs,
+            },
+        ),
+        reset_decisions,
+    )
+)

@@ -1,0 +1,236 @@
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from .models import (
+    AgentStatus,
+    BlockEvent,
+    Fill,
+    Intent,
+    Judgement,
+    Order,
+    Portfolio,
+    Position,
+    PositionSnapshot,
+    RiskAllocation,
+    RiskBudgetDay,
+    RuntimeConfig,
+    StrategyPlan,
+)
+
+ZERO = Decimal(0)
+
+
+def runtime_config_get() -> RuntimeConfig:
+    """The runtime configuration; the defaults until a service has saved one (no write here)."""
+    return RuntimeConfig.objects.filter(pk=1).first() or RuntimeConfig(pk=1)
+
+
+def runtime_mode() -> str:
+    return runtime_config_get().mode
+
+
+def position_list(*, open_only: bool = False) -> QuerySet[Position]:
+    queryset = Position.objects.order_by("symbol")
+    return queryset.exclude(qty=0) if open_only else queryset
+
+
+def order_list() -> QuerySet[Order]:
+    return Order.objects.order_by("-ts", "-id")
+
+
+def fill_list() -> QuerySet[Fill]:
+    return Fill.objects.order_by("-ts", "-id")
+
+
+def block_list() -> QuerySet[BlockEvent]:
+    return BlockEvent.objects.order_by("-ts", "-id")
+
+
+def position_snapshot_list() -> QuerySet[PositionSnapshot]:
+    return PositionSnapshot.objects.order_by("-ts", "-id")
+
+
+def plan_list() -> QuerySet[StrategyPlan]:
+    return StrategyPlan.objects.order_by("-created_at", "-id")
+
+
+def plan_active() -> StrategyPlan | None:
+    return StrategyPlan.objects.filter(active=True).order_by("-created_at").first()
+
+
+def judgement_list() -> QuerySet[Judgement]:
+    return Judgement.objects.order_by("-ts", "-id")
+
+
+def intent_list() -> QuerySet[Intent]:
+    return Intent.objects.order_by("-ts", "-id")
+
+
+def agent_status_list() -> QuerySet[AgentStatus]:
+    return AgentStatus.objects.order_by("agent")
+
+
+def portfolio_summary() -> dict:
+    """Cash, equity and P&L from the projected portfolio row and the open positions (two queries)."""
+    portfolio = Portfolio.objects.filter(pk=1).first()
+    positions = list(position_list(open_only=True))
+    market_value = sum((p.qty * p.mark_price for p in positions), ZERO)
+    unrealized = sum(((p.mark_price - p.avg_entry_price) * p.qty for p in positions), ZERO)
+    if portfolio is None:
+        return {
+            "cash": None,
+            "equity": None,
+            "market_value": market_value,
+            "unrealized_pnl": unrealized,
+            "realized_pnl": ZERO,
+            "fees_paid": ZERO,
+            "day_pnl": ZERO,
+            "total_pnl": ZERO,
+            "initial_cash": None,
+            "open_positions": len(positions),
+            "updated_at": None,
+        }
+    equity = portfolio.cash + market_value
+    today = timezone.now().date()
+    day_start = portfolio.day_start_equity if portfolio.day == today else equity
+    return {
+        "cash": portfolio.cash,
+        "equity": equity,
+        "market_value": market_value,
+        "unrealized_pnl": unrealized,
+        "realized_pnl": portfolio.realized_pnl,
+        "fees_paid": portfolio.fees_paid,
+        "day_pnl": equity - day_start,
+        "total_pnl": equity - portfolio.initial_cash,
+        "initial_cash": portfolio.initial_cash,
+        "open_positions": len(positions),
+        "updated_at": portfolio.updated_at,
+    }
+
+
+def block_reason_counts(*, since: datetime, until: datetime) -> list[dict]:
+    return list(
+        BlockEvent.objects.filter(ts__gte=since, ts__lt=until)
+        .values("reason", "reason_class")
+        .annotate(count=Count("id"))
+        .order_by("-count", "reason")
+    )
+
+
+def risk_budget(*, day: date) -> dict:
+    budget_day = RiskBudgetDay.objects.filter(day=day).first()
+    allocations = list(RiskAllocation.objects.filter(day=day).order_by("claimed_at", "id"))
+    if budget_day is None:
+        return {
+            "day": day,
+            "budget": None,
+            "claimed": ZERO,
+            "used": ZERO,
+            "released": ZERO,
+            "expired": ZERO,
+            "consumed": ZERO,
+            "available": None,
+            "utilisation": ZERO,
+            "allocations": allocations,
+        }
+    consumed = budget_day.consumed
+    return {
+        "day": day,
+        "budget": budget_day.budget,
+        "claimed": budget_day.claimed,
+        "used": budget_day.used,
+        "released": budget_day.released,
+        "expired": budget_day.expired,
+        "consumed": consumed,
+        "available": budget_day.budget - consumed,
+        "utilisation": (consumed / budget_day.budget) if budget_day.budget else ZERO,
+        "allocations": allocations,
+    }
+
+
+def llm_call_list() -> QuerySet:
+    from events.models import LLMCall
+
+    return LLMCall.objects.order_by("-ts", "-id")
+
+
+def llm_summary(*, since: datetime, until: datetime) -> dict:
+    """Tokens, cost and latency by model and by agent over a window (p95 on Postgres only)."""
+    from django.db import connection
+    from django.db.models import Aggregate, Avg, FloatField, Q, Sum
+
+    from events.models import LLMCall
+
+    class PercentileCont95(Aggregate):
+        function = "percentile_cont"
+        template = "%(function)s(0.95) WITHIN GROUP (ORDER BY %(expressions)s)"
+        output_field = FloatField()
+
+    aggregates = {
+        "calls": Count("id"),
+        "tokens_in": Sum("tokens_in"),
+        "tokens_out": Sum("tokens_out"),
+        "cost": Sum("cost"),
+        "avg_latency_ms": Avg("latency_ms"),
+        "errors": Count("id", filter=~Q(outcome="ok")),
+    }
+    if connection.vendor == "postgresql":
+        aggregates["p95_latency_ms"] = PercentileCont95("latency_ms")
+    window = LLMCall.objects.filter(ts__gte=since, ts__lt=until)
+
+    def rows(field: str) -> list[dict]:
+        result = []
+        for row in window.values(field).annotate(**aggregates).order_by(field):
+            row["key"] = row.pop(field)
+            row.setdefault("p95_latency_ms", None)
+            result.append(row)
+        return result
+
+    return {"since": since, "until": until, "by_model": rows("model"), "by_agent": rows("agent")}
+
+
+AGENT_TASKS = {
+    "planner": "agents.tasks.planner_run_task",
+    "judge": "agents.tasks.judge_run_task",
+    "execution": "agents.tasks.execution_on_candle_task",
+    "broker": "agents.tasks.intent_execute_task",
+    "snapshot": "agents.tasks.positions_snapshot_task",
+}
+
+
+def agent_status_overview() -> list[dict]:
+    """Each agent's last run and error (projected) with its schedule and next run (beat)."""
+    from django_celery_beat.models import PeriodicTask
+
+    statuses = {s.agent: s for s in AgentStatus.objects.all()}
+    schedules = {
+        t.task: t
+        for t in PeriodicTask.objects.filter(task__in=AGENT_TASKS.values()).select_related(
+            "interval", "crontab", "solar", "clocked"
+        )
+    }
+    rows = []
+    for agent, task_name in AGENT_TASKS.items():
+        status, task = statuses.get(agent), schedules.get(task_name)
+        next_run = None
+        if task is not None and task.enabled:
+            last = task.last_run_at or task.start_time or timezone.now()
+            next_run = last + task.schedule.remaining_estimate(last)
+        rows.append(
+            {
+                "agent": agent,
+                "schedule": str(task.interval or task.crontab) if task else None,
+                "enabled": bool(task and task.enabled),
+                "last_run_at": status.last_run_at if status else None,
+                "last_status": status.last_status if status else None,
+                "last_error": (status.last_error or None) if status else None,
+                "last_error_at": status.last_error_at if status else None,
+                "next_run_at": next_run,
+                "runs": status.runs if status else 0,
+                "errors": status.errors if status else 0,
+            }
+        )
+    return rows

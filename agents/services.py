@@ -1,0 +1,171 @@
+"""Writes of the agents app: runtime control and operator intents. Every change is an event that
+names the user (``source="user:<username>"``)."""
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from events.models import Event
+from events.services import emit
+from tradingops.roles import Role, has_role
+
+from .limits import limits_from_config
+from .models import RuntimeConfig
+
+LIMIT_FIELDS = (
+    "daily_risk_budget",
+    "risk_per_trade",
+    "risk_multiplier",
+    "max_trades_per_day",
+    "max_trades_per_symbol_per_day",
+    "max_open_positions",
+    "min_notional",
+    "cooldown_after_loss_minutes",
+    "fee_rate",
+    "slippage_bps",
+)
+INTENT_ACTIONS = ("pause", "resume", "flatten", "replan", "set_risk_multiplier", "note")
+RISK_MULTIPLIER_RANGE = (Decimal("0.1"), Decimal("2"))
+LIVE_RUN_ID = "live"
+
+
+def user_source(user) -> str:
+    return f"user:{user.get_username()}"
+
+
+def _require(user, role: Role) -> None:
+    if not has_role(user, role):
+        raise PermissionDenied(f"This needs the {role} role.")
+
+
+def _locked_config() -> RuntimeConfig:
+    RuntimeConfig.objects.get_or_create(pk=1)
+    return RuntimeConfig.objects.select_for_update().get(pk=1)
+
+
+def _validate_limits(config: RuntimeConfig) -> None:
+    """The engine's own validation (contradictions included), plus the multiplier's range."""
+    low, high = RISK_MULTIPLIER_RANGE
+    if not low <= config.risk_multiplier <= high:
+        raise ValidationError({"risk_multiplier": f"Must be between {low} and {high}."})
+    limits_from_config(config, apply_multiplier=False)
+
+
+def runtime_config_change(
+    *, changes: dict[str, Any], source: str, reason: str = "", correlation_id=None, causation_id=None
+) -> RuntimeConfig:
+    """Apply changes to the runtime configuration under its row lock and record them as one
+    ``runtime_changed`` event. Joins the caller's transaction; callers check permissions."""
+    config = _locked_config()
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(config, field)
+        if old != value:
+            diff[field] = {"old": str(old), "new": str(value)}
+            setattr(config, field, value)
+    if not diff:
+        return config
+    _validate_limits(config)
+    config.updated_by = source
+    config.save()
+    emit(
+        "runtime_changed",
+        {"changes": diff, "reason": reason or None},
+        source=source,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
+    return config
+
+
+@transaction.atomic(durable=True)
+def runtime_limits_update(*, user, changes: dict[str, Any], reason: str = "") -> RuntimeConfig:
+    """Change risk limits (admin). Limits that contradict each other are refused, field by field."""
+    _require(user, Role.ADMIN)
+    unknown = set(changes) - set(LIMIT_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "Not a risk limit."))
+    return runtime_config_change(changes=changes, source=user_source(user), reason=reason)
+
+
+def live_mode_missing_conditions(*, confirmation: str) -> dict[str, str]:
+    missing = {}
+    if not settings.LIVE_TRADING_ALLOWED:
+        missing["mode"] = "Live trading is not allowed on this installation (set LIVE_TRADING_ALLOWED)."
+    if not (settings.EXCHANGE_API_KEY and settings.EXCHANGE_API_SECRET):
+        missing["exchange"] = "Exchange credentials are not configured (EXCHANGE_API_KEY, EXCHANGE_API_SECRET)."
+    if confirmation != settings.LIVE_CONFIRMATION_WORD:
+        missing["confirmation"] = f"Type {settings.LIVE_CONFIRMATION_WORD} to confirm live trading."
+    return missing
+
+
+@transaction.atomic(durable=True)
+def runtime_mode_switch(*, user, mode: str, confirmation: str = "", reason: str = "") -> RuntimeConfig:
+    """Switch paper/live (admin). Live needs the setting, credentials and the typed word."""
+    _require(user, Role.ADMIN)
+    if mode not in RuntimeConfig.Mode.values:
+        raise ValidationError({"mode": f"Must be one of: {', '.join(RuntimeConfig.Mode.values)}."})
+    if mode == RuntimeConfig.Mode.LIVE:
+        missing = live_mode_missing_conditions(confirmation=confirmation)
+        if missing:
+            raise ValidationError(missing)
+    return runtime_config_change(changes={"mode": mode}, source=user_source(user), reason=reason)
+
+
+@transaction.atomic(durable=True)
+def kill_switch_set(*, user, engaged: bool, reason: str = "") -> RuntimeConfig:
+    """Engage or release the kill switch (admin). Engaged, it blocks every new order at once."""
+    _require(user, Role.ADMIN)
+    if engaged and not reason:
+        raise ValidationError({"reason": "Say why the kill switch is pulled."})
+    return runtime_config_change(changes={"kill_switch": engaged}, source=user_source(user), reason=reason)
+
+
+@transaction.atomic(durable=True)
+def intent_submit(
+    *, user, action: str, symbol: str = "", params: dict[str, Any] | None = None, note: str = ""
+) -> Event:
+    """An operator intent: the first link of its chain. The broker agent carries it out."""
+    _require(user, Role.OPERATOR)
+    params = dict(params or {})
+    errors = {}
+    if action not in INTENT_ACTIONS:
+        errors["action"] = f"Unknown action {action!r}. Allowed: {', '.join(INTENT_ACTIONS)}."
+    if action == "set_risk_multiplier":
+        low, high = RISK_MULTIPLIER_RANGE
+        try:
+            multiplier = Decimal(str(params.get("multiplier")))
+        except ArithmeticError:
+            errors["params.multiplier"] = "A number is required."
+        else:
+            if not multiplier.is_finite() or not low <= multiplier <= high:
+                errors["params.multiplier"] = f"Must be between {low} and {high}."
+            params["multiplier"] = str(multiplier)
+    if symbol and not _known_symbol(symbol):
+        errors["symbol"] = f"Unknown symbol {symbol!r}."
+    if action == "note" and not note:
+        errors["note"] = "A note needs text."
+    if errors:
+        raise ValidationError(errors)
+    correlation_id = uuid.uuid4()
+    event = emit(
+        "intent",
+        {"action": action, "symbol": symbol or None, "params": params, "note": note or None},
+        source=user_source(user),
+        correlation_id=correlation_id,
+        run_id=LIVE_RUN_ID,
+    )
+    from .tasks import intent_execute_task
+
+    intent_execute_task.delay_on_commit(str(event.event_id))
+    return event
+
+
+def _known_symbol(symbol: str) -> bool:
+    from market.models import Instrument
+
+    return Instrument.objects.filter(symbol=symbol, active=True).exists()

@@ -1,0 +1,55 @@
+"""Celery tasks of the agents: thin, take ids and plain values, call one service each."""
+
+from celery import shared_task
+
+AGENT_TASK_OPTIONS = {
+    "acks_late": True,
+    "queue": "agents",
+    "soft_time_limit": 60,
+    "time_limit": 90,
+    "autoretry_for": (ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "max_retries": 3,
+}
+
+
+@shared_task(**AGENT_TASK_OPTIONS)
+def intent_execute_task(intent_event_id: str) -> None:
+    from .broker_agent import intent_execute
+
+    intent_execute(intent_event_id=intent_event_id)
+
+
+@shared_task(**AGENT_TASK_OPTIONS)
+def planner_run_task(correlation_id: str | None = None, causation_id: str | None = None) -> None:
+    from .planner import planner_run
+
+    planner_run(correlation_id=correlation_id, causation_id=causation_id)
+
+
+@shared_task(**AGENT_TASK_OPTIONS)
+def judge_run_task() -> None:
+    from .judge import judge_run
+
+    judge_run()
+
+
+@shared_task(**AGENT_TASK_OPTIONS)
+def execution_on_candle_task(symbol: str, timeframe: str, open_time: str) -> None:
+    from .execution import execution_on_candle
+
+    execution_on_candle(symbol=symbol, timeframe=timeframe, open_time=open_time)
+
+
+@shared_task(**AGENT_TASK_OPTIONS)
+def positions_snapshot_task() -> None:
+    from .execution import positions_snapshot
+
+    positions_snapshot()
+
+
+@shared_task(**AGENT_TASK_OPTIONS)
+def risk_expire_task() -> None:
+    from .execution import risk_expire_stale_claims
+
+    risk_expire_stale_claims()
