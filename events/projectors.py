@@ -67,6 +67,9 @@ def project_run_summaries(events: Sequence[Event]) -> None:
     if not by_run:
         return
     mode = _mode_provider()
+    if connection.vendor == "postgresql" and not any(event.type == "run_control" for event in events):
+        _upsert_run_summaries(by_run, mode)
+        return
     # Make sure each run has a row, then lock the rows in a fixed order: concurrent writers of
     # the same run serialise here instead of racing on an insert.
     RunSummary.objects.bulk_create(
@@ -108,6 +111,55 @@ def _increment_type_counts(counts: dict[tuple[str, str], int]) -> None:
             f"ON CONFLICT (run_id, type) DO UPDATE SET count = {table}.count + excluded.count",
             params,
         )
+
+
+def _upsert_run_summaries(by_run: dict[str, list[Event]], mode: str) -> None:
+    """Postgres, no control event in the batch: summaries and type counts in one statement.
+
+    Each run's row is created or folded into (first/last time, count) by an upsert; the upsert
+    row-locks in run_id order, so concurrent writers serialise as with the locking path above.
+    """
+    from .services import server_binding_cursor
+
+    runs = sorted(by_run)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for run_id in runs:
+        for event in by_run[run_id]:
+            counts[(run_id, event.type)] += 1
+    count_keys = sorted(counts)
+    params = {
+        "mode": mode,
+        "runs": runs,
+        "firsts": [min(event.ts for event in by_run[run_id]) for run_id in runs],
+        "lasts": [max(event.ts for event in by_run[run_id]) for run_id in runs],
+        "ns": [len(by_run[run_id]) for run_id in runs],
+        "count_runs": [run_id for run_id, _ in count_keys],
+        "count_types": [event_type for _, event_type in count_keys],
+        "counts": [counts[key] for key in count_keys],
+    }
+    with server_binding_cursor() as cursor:
+        cursor.execute(_UPSERT_RUN_SUMMARIES_SQL, params)
+
+
+_UPSERT_RUN_SUMMARIES_SQL = f"""
+WITH summaries AS (
+    INSERT INTO {RunSummary._meta.db_table} AS s
+        (run_id, first_event_at, last_event_at, event_count, control_state, control_at, mode)
+    SELECT run_id, first_at, last_at, n, '', NULL, %(mode)s
+    FROM unnest(%(runs)b::text[], %(firsts)b::timestamptz[], %(lasts)b::timestamptz[], %(ns)b::int8[])
+        AS u(run_id, first_at, last_at, n)
+    ORDER BY run_id
+    ON CONFLICT (run_id) DO UPDATE SET
+        first_event_at = LEAST(s.first_event_at, excluded.first_event_at),
+        last_event_at = GREATEST(s.last_event_at, excluded.last_event_at),
+        event_count = s.event_count + excluded.event_count
+)
+INSERT INTO {RunEventCount._meta.db_table} AS c (run_id, type, count)
+SELECT run_id, type, n
+FROM unnest(%(count_runs)b::text[], %(count_types)b::text[], %(counts)b::int8[]) AS u(run_id, type, n)
+ORDER BY run_id, type
+ON CONFLICT (run_id, type) DO UPDATE SET count = c.count + excluded.count
+"""  # noqa: S608 - table names are constants; values are bound parameters
 
 
 def reset_run_summaries() -> None:

@@ -5,13 +5,16 @@ and fewer than 100 characters). Each event goes to ``events.all``, ``events.type
 has one, ``events.run.<run_id>``; a subscriber joins exactly one kind, so it never sees an event twice.
 """
 
+import asyncio
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from .publisher import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +59,21 @@ def publish(frames: Sequence[dict]) -> None:
             by_group[group].append(frame)
     try:
         layer = get_channel_layer()
-        send = async_to_sync(_send_all)
-        send(layer, by_group)
+        if isinstance(layer, InMemoryChannelLayer):  # its queues belong to the caller's event loop
+            async_to_sync(_send_all)(layer, by_group)
+        else:  # Redis: sent in order by one long-lived loop, off this thread (see events.publisher)
+            _publisher.submit(layer, by_group, len(frames))
     except Exception:
         logger.exception("publishing %d events failed; they are stored and can be caught up", len(frames))
 
 
 async def _send_all(layer, by_group: dict[str, list[dict]]) -> None:
-    for group, frames in by_group.items():
-        await layer.group_send(group, {"type": MESSAGE_TYPE, "events": frames})
+    await asyncio.gather(
+        *(layer.group_send(group, {"type": MESSAGE_TYPE, "events": frames}) for group, frames in by_group.items())
+    )
+
+
+_publisher = Publisher(lambda frames: {"type": MESSAGE_TYPE, "events": frames})
 
 
 # --- market data (market.feed publishes, market.consumers subscribes) -----------------------------

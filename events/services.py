@@ -5,6 +5,7 @@ Each call is one transaction (joining the caller's, if any): insert the events (
 their types, and on commit publish them to their Channels groups.
 """
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+import psycopg
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import projectors, realtime, types
@@ -78,7 +81,8 @@ def emit_many(drafts: Sequence[EventDraft]) -> list[Event]:
 
 def _build(drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
     events, errors = [], []
-    for draft in drafts:
+    random = os.urandom(16 * len(drafts))  # uuid4's randomness for the whole batch in one system call
+    for index, draft in enumerate(drafts):
         error: dict[str, Any] = {}
         payload: dict[str, Any] = {}
         try:
@@ -97,20 +101,23 @@ def _build(drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
         errors.append(error)
         if error:
             continue
-        event_id = uuid.uuid4()
+        event_id = uuid.UUID(bytes=random[16 * index : 16 * index + 16], version=4)
+        # Positional arguments, in field order (id first): Model.__init__'s fast path, which
+        # matters at 1,000 events a batch.
         events.append(
             Event(
-                event_id=event_id,
-                ts=draft.ts or now,
-                recorded_at=now,
-                type=draft.type,
-                source=draft.source,
-                run_id=draft.run_id or "",
-                correlation_id=draft.correlation_id or event_id,
-                causation_id=draft.causation_id,
-                dedupe_key=draft.dedupe_key or None,
-                schema_version=event_type.version,
-                payload=payload,
+                None,
+                event_id,
+                draft.ts or now,
+                now,
+                draft.type,
+                draft.source,
+                draft.run_id or "",
+                draft.correlation_id or event_id,
+                draft.causation_id,
+                draft.dedupe_key or None,
+                event_type.version,
+                payload,
             )
         )
     if any(errors):
@@ -120,6 +127,8 @@ def _build(drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
 
 def _insert(events: list[Event]) -> list[Event]:
     """Insert what is new; map every repeated dedupe key to the event stored first."""
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(events)
     keys = {event.dedupe_key for event in events if event.dedupe_key}
     if not keys:
         Event.objects.bulk_create(events)
@@ -159,4 +168,84 @@ def _insert(events: list[Event]) -> list[Event]:
             stored.append(first_with_key[event.dedupe_key])
         else:
             stored.append(event)
+    return stored
+
+
+# Postgres: one statement per batch. The columns travel as arrays (server-side binding: no
+# quoting in Python) and come back as rows through unnest; a dedupe key already stored makes its
+# row a no-op and it is looked up afterwards, so the common case costs one round trip, not three.
+_EVENT_COLUMNS = (
+    ("event_id", "uuid"),
+    ("ts", "timestamptz"),
+    ("recorded_at", "timestamptz"),
+    ("type", "text"),
+    ("source", "text"),
+    ("run_id", "text"),
+    ("correlation_id", "uuid"),
+    ("causation_id", "uuid"),
+    ("dedupe_key", "text"),
+    ("schema_version", "int2"),
+    ("payload", "text"),
+)
+_INSERT_SQL = (
+    f"INSERT INTO {Event._meta.db_table} ({', '.join(name for name, _ in _EVENT_COLUMNS)}) "  # noqa: S608 - constants
+    f"SELECT {', '.join(name + '::jsonb' if name == 'payload' else name for name, _ in _EVENT_COLUMNS)} "
+    f"FROM unnest({', '.join(f'%b::{kind}[]' for _, kind in _EVENT_COLUMNS)}) "
+    f"AS u({', '.join(name for name, _ in _EVENT_COLUMNS)}) "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id"
+)
+_encode_payload = DjangoJSONEncoder(separators=(",", ":")).encode
+
+
+def server_binding_cursor():
+    """A Django cursor (counted and logged like any other) whose parameters are bound by the
+    server: lists go over as arrays without being quoted into the SQL text."""
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+def _insert_postgresql(events: list[Event]) -> list[Event]:
+    first_with_key: dict[str, Event] = {}
+    fresh = []
+    for event in events:
+        if event.dedupe_key:
+            if event.dedupe_key in first_with_key:
+                continue
+            first_with_key[event.dedupe_key] = event
+        fresh.append(event)
+    columns = [[] for _ in _EVENT_COLUMNS]
+    for e in fresh:
+        row = (
+            e.event_id,
+            e.ts,
+            e.recorded_at,
+            e.type,
+            e.source,
+            e.run_id,
+            e.correlation_id,
+            e.causation_id,
+            e.dedupe_key,
+            e.schema_version,
+            _encode_payload(e.payload),
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    with server_binding_cursor() as cursor:
+        cursor.execute(_INSERT_SQL, columns)
+        landed = dict(cursor.fetchall())
+    existing: dict[str, Event] = {}
+    lost_keys = [e.dedupe_key for e in fresh if e.event_id not in landed]
+    if lost_keys:
+        existing = {event.dedupe_key: event for event in Event.objects.filter(dedupe_key__in=lost_keys)}
+        for event in existing.values():
+            event.created = False
+    for event in fresh:
+        event.id = landed.get(event.event_id)
+        event.created = event.id is not None
+        event._state.adding = False
+        event._state.db = connection.alias
+    stored = []
+    for event in events:
+        key = event.dedupe_key
+        stored.append(existing[key] if key in existing else first_with_key[key] if key else event)
     return stored
