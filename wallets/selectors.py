@@ -1,29 +1,44 @@
 """Reads of the wallets app: querysets with their joins applied."""
 
-from django.db.models import Prefetch, QuerySet, TextField
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet, WalletBalance
 
 
 def wallet_list() -> QuerySet[Wallet]:
-    """Wallets; the API attaches a page's balances with ``wallet_balance_rows`` (one query)."""
-    return Wallet.objects.order_by("id")
+    """Wallets with ``balance_currencies`` and ``balance_amounts`` (decimal strings rendered by
+    Postgres, in currency order) from two indexed array subqueries: a page of 100 wallets and
+    its 2,000 balances is one query, without a model instance per balance."""
+    wallets = Wallet.objects.order_by("id")
+    if connection.vendor != "postgresql":
+        return wallets  # embedded SQLite: wallet_attach_balances fills them in
+    balances = WalletBalance.objects.filter(wallet=OuterRef("pk")).order_by("currency")
+    return wallets.annotate(
+        balance_currencies=ArraySubquery(balances.values("currency")),
+        balance_amounts=ArraySubquery(
+            balances.annotate(amount_text=Cast("amount", output_field=TextField())).values("amount_text")
+        ),
+    )
 
 
-def wallet_balance_rows(*, wallet_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """(currency, amount as a decimal string) per wallet, in currency order. One query, no model
-    instances, and Postgres renders the numeric itself (the same digits DRF would print): a page
-    of 100 wallets carries 2,000 balances."""
-    rows: dict[int, list[tuple[str, str]]] = {wallet_id: [] for wallet_id in wallet_ids}
-    for wallet_id, currency, amount in (
-        WalletBalance.objects.filter(wallet_id__in=wallet_ids)
-        .annotate(amount_text=Cast("amount", output_field=TextField()))
-        .order_by("wallet_id", "currency")
-        .values_list("wallet_id", "currency", "amount_text")
-    ):
-        rows[wallet_id].append((currency, amount))
-    return rows
+def wallet_attach_balances(wallets: list[Wallet]) -> list[Wallet]:
+    """Where ``wallet_list`` could not annotate (SQLite), one query for the page's balances."""
+    missing = [wallet for wallet in wallets if not hasattr(wallet, "balance_currencies")]
+    if missing:
+        rows: dict[int, list[tuple[str, str]]] = {wallet.pk: [] for wallet in missing}
+        for wallet_id, currency, amount in (
+            WalletBalance.objects.filter(wallet_id__in=list(rows))
+            .order_by("wallet_id", "currency")
+            .values_list("wallet_id", "currency", "amount")
+        ):
+            rows[wallet_id].append((currency, f"{amount:f}"))
+        for wallet in missing:
+            wallet.balance_currencies = [currency for currency, _ in rows[wallet.pk]]
+            wallet.balance_amounts = [amount for _, amount in rows[wallet.pk]]
+    return wallets
 
 
 def wallet_get(*, wallet_id: int) -> Wallet | None:

@@ -32,13 +32,12 @@ _PLAIN_WALLET_FIELDS = (
 
 
 class _WalletPageSerializer(serializers.ListSerializer):
-    """A page of wallets with their balances from one query, rendered without a serializer field
+    """A page of wallets with their balances (``selectors.wallet_list``), rendered without a serializer field
     per value: 100 wallets carry 2,000 balances, and GET /wallets must stay under 25 ms at p95.
     The output is exactly ``WalletSerializer``'s (a test holds them together)."""
 
     def to_representation(self, data):
-        wallets = list(data.all() if hasattr(data, "all") else data)
-        rows = selectors.wallet_balance_rows(wallet_ids=[wallet.pk for wallet in wallets])
+        wallets = selectors.wallet_attach_balances(list(data.all() if hasattr(data, "all") else data))
         stamp = serializers.DateTimeField().to_representation
         return [
             {
@@ -46,14 +45,17 @@ class _WalletPageSerializer(serializers.ListSerializer):
                 "status_changed_at": stamp(wallet.status_changed_at),
                 "last_run": wallet.last_run_id,
                 "last_reconciled_at": stamp(wallet.last_reconciled_at) if wallet.last_reconciled_at else None,
-                "balances": _balances(rows[wallet.pk]),
+                "balances": _balances(wallet),
             }
             for wallet in wallets
         ]
 
 
-def _balances(rows) -> list[dict[str, str]]:
-    return [{"currency": currency, "amount": amount} for currency, amount in rows]
+def _balances(wallet) -> list[dict[str, str]]:
+    return [
+        {"currency": currency, "amount": amount}
+        for currency, amount in zip(wallet.balance_currencies, wallet.balance_amounts, strict=True)
+    ]
 
 
 class WalletSerializer(serializers.ModelSerializer):
@@ -82,7 +84,7 @@ class WalletSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(BalanceBriefSerializer(many=True))
     def get_balances(self, wallet) -> list[dict[str, str]]:
-        return _balances(selectors.wallet_balance_rows(wallet_ids=[wallet.pk])[wallet.pk])
+        return _balances(selectors.wallet_attach_balances([wallet])[0])
 
 
 class DriftRecordSerializer(serializers.ModelSerializer):
