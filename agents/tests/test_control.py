@@ -95,3 +95,13 @@ def test_limits_change_is_one_event_with_old_and_new_values(client_for):
     assert response.data["max_trades_per_day"] == 7
     event = Event.objects.get(type="runtime_changed")
     assert event.payload == {"changes": {"max_trades_per_day": {"old": "20", "new": "7"}}, "reason": "calm"}
+
+
+def test_runs_take_their_mode_from_the_runtime_configuration(client_for, settings):
+    from events.services import emit
+
+    settings.LIVE_TRADING_ALLOWED = True
+    settings.EXCHANGE_API_KEY = settings.EXCHANGE_API_SECRET = "configured"
+    client_for("admin").post(MODE_URL, {"mode": "live", "confirmation": "LIVE"}, format="json")
+    emit("intent", {"action": "note", "note": "x"}, source="user:ada", run_id="after-switch")
+    assert client_for("viewer").get("/api/v1/runs/after-switch").data["mode"] == "live"
