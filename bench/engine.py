@@ -1,29 +1,31 @@
-"""Decision-engine micro-benchmark: an SMA-cross backtest over 1,000,000 synthetic 1m bars.
+"""Decision-engine benchmark: an SMA-cross backtest over 1,000,000 synthetic 1m bars, ours vs backtesting.py.
 
-Run: ``.venv/bin/python bench/engine.py [--bars 1000000] [--fast 10] [--slow 20]``
-Prints bars/s of ``run_backtest`` (indicators + rules + state machine + equity curve, best of
-``--repeat`` runs) and the peak traced memory of one run. Synthetic bars: seeded geometric
-Brownian motion, so every run sees the same prices.
+Run: ``.venv/bin/python bench/engine.py [--bars 1000000] [--fast 10] [--slow 20] [--no-reference]``
+
+Each side runs in its own subprocess on the same seeded GBM candles (so peak RSS is per side):
+``agents.engine.run_backtest`` (indicators + rules + state machine + equity curve; best of
+``--repeat`` wall times, then one run under tracemalloc) and backtesting.py 0.6.6 with the same
+strategy (next-open fills, no commission, all-in long). Prints bars/s, the ratio and peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from decimal import Decimal  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from agents.engine import Bars, Instrument, RiskLimits, run_backtest, sma_cross  # noqa: E402
-
-REFERENCE_BARS_PER_S = 130_000  # backtesting.py 0.6.6 on the same work, per issue 5
 
 
 def synthetic_bars(n: int, seed: int = 7) -> Bars:
@@ -41,17 +43,10 @@ def synthetic_bars(n: int, seed: int = 7) -> Bars:
     return Bars(ts, open_, high, low, close, rng.uniform(1, 100, n), 60)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--fast", type=int, default=10)
-    parser.add_argument("--slow", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def run_ours(args) -> dict:
     bars = synthetic_bars(args.bars)
     plan = sma_cross(args.fast, args.slow, symbols="SYN")
-    # All-in long with no commission and a fine lot, like backtesting.py's defaults; caps off so the
-    # run measures the engine (every crossing trades), not the caps.
+    # All-in long, no commission, a fine lot; caps off so every crossing trades (the engine's worst case).
     limits = RiskLimits(
         daily_risk_budget=None,
         risk_per_trade=None,
@@ -75,17 +70,94 @@ def main() -> None:
     run_backtest(plan, bars, limits, initial_cash=1_000_000, instruments=instruments)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rate = args.bars / best
-    print(
-        f"bars: {args.bars:,}  plan: {plan.name}  trades: {len(result.trades):,}  decisions: {len(result.decisions):,}"
+    return {
+        "seconds": best,
+        "cpu_seconds": best_cpu,
+        "trades": len(result.trades),
+        "decisions": len(result.decisions),
+        "final_equity": result.final_equity,
+        "peak_traced_mb": peak / 2**20,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_reference(args) -> dict:
+    import warnings
+
+    import pandas as pd
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+
+    warnings.filterwarnings("ignore")
+    bars = synthetic_bars(args.bars)
+    frame = pd.DataFrame(
+        {"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close, "Volume": bars.volume},
+        index=pd.to_datetime(bars.ts, unit="s"),
     )
+    fast, slow = args.fast, args.slow
+
+    def sma(values, n):
+        return pd.Series(values).rolling(n).mean()
+
+    class SmaCross(Strategy):
+        def init(self):
+            self.fast = self.I(sma, self.data.Close, fast)
+            self.slow = self.I(sma, self.data.Close, slow)
+
+        def next(self):
+            if crossover(self.fast, self.slow):
+                if not self.position:
+                    self.buy()
+            elif crossover(self.slow, self.fast):
+                self.position.close()
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    stats = Backtest(frame, SmaCross, cash=1_000_000, commission=0.0, finalize_trades=False).run()
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": time.process_time() - c0,
+        "trades": len(stats._trades),
+        "final_equity": float(stats["Equity Final [$]"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--fast", type=int, default=10)
+    parser.add_argument("--slow", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-reference", action="store_true", help="skip backtesting.py")
+    parser.add_argument("--only", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.only:
+        print(json.dumps(run_ours(args) if args.only == "ours" else run_reference(args)))
+        return
+
+    def side(name: str) -> dict:
+        cmd = [sys.executable, __file__, "--only", name, "--bars", str(args.bars), "--fast", str(args.fast)]
+        cmd += ["--slow", str(args.slow), "--repeat", str(args.repeat)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    ours = side("ours")
+    rate = args.bars / ours["seconds"]
+    print(f"SMA cross ({args.fast}/{args.slow}) over {args.bars:,} synthetic 1m bars (seeded GBM)")
     print(
-        f"wall: {best:.3f} s (best of {args.repeat})  bars/s: {rate:,.0f}  "
-        f"vs backtesting.py's 130,000: {rate / REFERENCE_BARS_PER_S:.1f}x   (cpu {best_cpu:.3f} s)"
+        f"agents.engine    : {ours['seconds']:.3f} s wall (best of {args.repeat}), cpu {ours['cpu_seconds']:.3f} s, "
+        f"{rate:,.0f} bars/s, {ours['trades']:,} trades, {ours['decisions']:,} decisions, "
+        f"peak traced {ours['peak_traced_mb']:.0f} MB, peak RSS {ours['peak_rss_mb']:.0f} MB, "
+        f"final equity {ours['final_equity']:,.2f}"
     )
-    print(f"peak traced memory (one run): {peak / 2**20:.0f} MB   peak RSS of the process: {rss_mb:.0f} MB")
-    print(f"final equity: {result.final_equity:.2f}")
+    if not args.no_reference:
+        ref = side("reference")
+        ref_rate = args.bars / ref["seconds"]
+        print(
+            f"backtesting.py   : {ref['seconds']:.3f} s wall, cpu {ref['cpu_seconds']:.3f} s, {ref_rate:,.0f} bars/s, "
+            f"{ref['trades']:,} trades, peak RSS {ref['peak_rss_mb']:.0f} MB, final equity {ref['final_equity']:,.2f}"
+        )
+        print(f"ratio            : {rate / ref_rate:.1f}x the bars/s of backtesting.py (target >= 10x)")
 
 
 if __name__ == "__main__":

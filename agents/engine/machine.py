@@ -326,7 +326,6 @@ class Machine:
         ts: int,
         close: float,
         env,
-        *,
         entry_signal: bool,
         exit_signal: bool,
         now_ts: int | None = None,
@@ -349,27 +348,33 @@ class Machine:
             return
         if not entry_signal:
             return
-        chain = self._next_chain()
-        self.decisions.append(Decision("trigger", close_ts, bar, symbol, chain, "entry"))
+        self._chain += 1
+        chain = self._chain
+        decisions = self.decisions
+        decisions.append(Decision("trigger", close_ts, bar, symbol, chain, "entry"))
         sp = self._plans[symbol]
         limits = self.limits
-        side = "buy" if sp.side == "long" else "sell"
-        price = close * (1.0 + self._slippage) if side == "buy" else close * (1.0 - self._slippage)
+        if sp.side == "long":
+            side, price = "buy", close * (1.0 + self._slippage)
+        else:
+            side, price = "sell", close * (1.0 - self._slippage)
         stop = target = None
         if sp.stop_rule is not None:
             stop = level_price(sp.stop_rule, "stop", sp.side, env, bar, price)
         if sp.target_rule is not None:
             target = level_price(sp.target_rule, "target", sp.side, env, bar, price)
-        qty = size_order(
-            sp.sizing,
-            instrument=self.instruments[symbol],
-            equity=state.equity(),
-            price=price,
-            stop=stop,
-            fee_rate=limits.fee_rate,
-            risk_per_trade=limits.risk_per_trade,
+        qty = float(
+            size_order(
+                sp.sizing,
+                instrument=self.instruments[symbol],
+                equity=state.equity(),
+                price=price,
+                stop=stop,
+                fee_rate=limits.fee_rate,
+                risk_per_trade=limits.risk_per_trade,
+            )
         )
-        order = OrderRequest(symbol, sp.side, float(qty), price, stop, target)
+        order = OrderRequest(symbol, sp.side, qty, price, stop, target)
         block = check_order(
             state,
             order,
@@ -381,22 +386,13 @@ class Machine:
             checks=self._checks,
         )
         if block is not None:
-            self._emit("block", symbol, bar, close_ts, chain, block=block)
+            decisions.append(Decision("block", close_ts, bar, symbol, chain, None, block))
             return
         risk = order.risk
-        self._emit(
-            "order",
-            symbol,
-            bar,
-            close_ts,
-            chain,
-            side=side,
-            intent="entry",
-            qty=float(qty),
-            price=price,
-            stop=stop,
-            target=target,
-            risk=risk,
+        decisions.append(
+            Decision(
+                "order", close_ts, bar, symbol, chain, None, None, side, "entry", qty, price, None, stop, target, risk
+            )
         )
         state.claim(symbol, risk)
-        self.pending[symbol] = _Pending("entry", side, float(qty), chain, bar, risk=risk, reason="entry")
+        self.pending[symbol] = _Pending("entry", side, qty, chain, bar, risk)

@@ -113,15 +113,19 @@ def _run(plan, bars, limits, *, initial_cash, instruments) -> BacktestResult:
     days = ts // DAY
     long = sp.side == "long"
     n_entry, n_exit = len(entry_idx), len(exit_idx)
+    on_close, on_open, pending = machine.on_close, machine.on_open, machine.pending
+
+    day_end = 0  # first bar of the day after the current one: bars before it need no roll
 
     def begin(k: int) -> None:
         """Roll the day as the live path would have on the first bar of bar ``k``'s day."""
-        day = int(ts[k]) // DAY
-        if day != state.day:
-            first = int(np.searchsorted(days, day))
-            if first > 0:
-                state.marks[symbol] = float(close[first - 1])
-            state.roll_day(day, state.equity())
+        nonlocal day_end
+        day = ts.item(k) // DAY
+        first = int(np.searchsorted(days, day))
+        day_end = int(np.searchsorted(days, day, side="right"))
+        if first > 0:
+            state.marks[symbol] = close.item(first - 1)
+        state.roll_day(day, state.equity())
 
     cursor = 0
     while cursor < n:
@@ -131,36 +135,39 @@ def _run(plan, bars, limits, *, initial_cash, instruments) -> BacktestResult:
             if p >= n_entry:
                 break
             s = entry_idx[p]
-            begin(s)
-            machine.on_close(
-                symbol, s, int(ts[s]), float(close[s]), env, entry_signal=True, exit_signal=bool(exit_sig[s])
-            )
+            if s >= day_end:
+                begin(s)
+            on_close(symbol, s, ts.item(s), close.item(s), env, True, exit_sig.item(s))
             cursor = s + 1
-            if symbol in machine.pending:
+            if symbol in pending:
                 if cursor >= n:
                     break
-                begin(cursor)
-                machine.on_open(symbol, cursor, int(ts[cursor]), float(open_[cursor]), env)
+                if cursor >= day_end:
+                    begin(cursor)
+                on_open(symbol, cursor, ts.item(cursor), open_.item(cursor), env)
             continue
         # In a position from bar `cursor` on: which comes first, the stop/target or an exit signal?
         j = _first_hit(low, high, cursor, pos.stop, pos.target, long)
         p = bisect_left(exit_idx, cursor)
         e = exit_idx[p] if p < n_exit else -1
         if j >= 0 and (e < 0 or j <= e):
-            begin(j)
-            machine.on_range(symbol, j, int(ts[j]), float(open_[j]), float(high[j]), float(low[j]))
+            if j >= day_end:
+                begin(j)
+            machine.on_range(symbol, j, ts.item(j), open_.item(j), high.item(j), low.item(j))
             # flat again: an entry signal on this bar's close is handled by the flat branch
             cursor = j
             continue
         if e < 0:
             break
-        begin(e)
-        machine.on_close(symbol, e, int(ts[e]), float(close[e]), env, entry_signal=bool(entry_sig[e]), exit_signal=True)
+        if e >= day_end:
+            begin(e)
+        on_close(symbol, e, ts.item(e), close.item(e), env, entry_sig.item(e), True)
         cursor = e + 1
         if cursor >= n:
             break
-        begin(cursor)
-        machine.on_open(symbol, cursor, int(ts[cursor]), float(open_[cursor]), env)
+        if cursor >= day_end:
+            begin(cursor)
+        on_open(symbol, cursor, ts.item(cursor), open_.item(cursor), env)
 
     equity = _equity_curve(machine.ledger[symbol], close, initial_cash)
     return BacktestResult(machine.decisions, machine.trades, ts, equity, state, float(initial_cash))
