@@ -79,7 +79,8 @@ SELECT * FROM (
     SELECT extract(epoch FROM open_time)::bigint,
            to_char(open_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
            trim_scale(open)::text, trim_scale(high)::text, trim_scale(low)::text,
-           trim_scale(close)::text, trim_scale(volume)::text
+           trim_scale(close)::text, trim_scale(volume)::text,
+           open::float8, high::float8, low::float8, close::float8, volume::float8
       FROM market_candle
      WHERE instrument_id = %s AND timeframe = %s AND open_time {cmp} %s {extra}
      ORDER BY open_time {direction}
@@ -115,7 +116,7 @@ def _arrays(rows) -> CandleArrays:
         return CandleArrays(np.empty(0, dtype=np.int64), [], {c: [] for c in COLUMNS}, dict.fromkeys(COLUMNS, empty))
     cols = list(zip(*rows, strict=True))
     text = {name: list(cols[i + 2]) for i, name in enumerate(COLUMNS)}
-    values = {name: np.array(text[name]).astype(np.float64) for name in COLUMNS}
+    values = {name: np.array(cols[i + 7], dtype=np.float64) for i, name in enumerate(COLUMNS)}
     return CandleArrays(np.array(cols[0], dtype=np.int64), list(cols[1]), text, values)
 
 

@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from drf_orjson_renderer.renderers import ORJSONRenderer
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -48,6 +50,9 @@ class CandleListView(APIView):
     computed over enough earlier bars that the first bar returned has its full-history value.
     """
 
+    # orjson: ~10x faster than json for thousands of floats, and NaN becomes null
+    renderer_classes = (ORJSONRenderer, BrowsableAPIRenderer)
+
     def get(self, request):
         query = CandleQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -71,7 +76,7 @@ class CandleListView(APIView):
             o, h, lo, c = (bars.values[k] for k in ("open", "high", "low", "close"))
             for spec in specs:
                 for name, values in indicators.compute(spec, o, h, lo, c).items():
-                    columns[name] = [None if v != v else v for v in values[skip:].tolist()]
+                    columns[name] = values[skip:].tolist()  # NaN (warm-up) renders as null
         out = bars.tail(count)
         names = ("open_time", "open", "high", "low", "close", "volume", *columns)
         series = [out.times, *(out.text[k] for k in selectors.COLUMNS), *columns.values()]
