@@ -66,7 +66,7 @@ class WalletAdmin(admin.ModelAdmin):
 
     @admin.display(description="balances")
     def balances_summary(self, wallet):
-        return ", ".join(f"{b.amount.normalize()} {b.currency}" for b in wallet.balances.all()[:6])
+        return ", ".join(f"{b.amount.normalize():f} {b.currency}" for b in wallet.balances.all()[:6])
 
     def has_delete_permission(self, request, obj=None):
         return False  # a wallet with a ledger is disabled, never deleted

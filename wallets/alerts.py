@@ -53,7 +53,7 @@ def _mail(run, breaches: list[dict]) -> None:
     subject = f"[TradingOps] reconciliation #{run.pk}: {run.breaches} drift breach(es), {run.wallets_failed} failed"
     lines = [
         f"Reconciliation #{run.pk} ({run.trigger}) finished {run.finished_at:%Y-%m-%d %H:%M:%S} UTC: {run.status}.",
-        f"Threshold: abs {run.threshold_abs.normalize()} + rel {run.threshold_rel.normalize()}.",
+        f"Threshold: abs {run.threshold_abs.normalize():f} + rel {run.threshold_rel.normalize():f}.",
         "",
     ]
     for record in breaches[:MAX_MAIL_LINES]:

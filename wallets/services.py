@@ -434,6 +434,27 @@ def paper_wallet_fund(
     )
 
 
+def paper_wallet_ensure(*, name: str = "paper", funds: Mapping[str, Decimal | str] | None = None) -> Wallet:
+    """The paper wallet the agents trade from, created and funded once (safe to call at every
+    start: the funding deposits are deduplicated by wallet name and currency)."""
+    wallet = Wallet.objects.filter(name=name).first()
+    if wallet is None:
+        try:
+            with transaction.atomic():
+                wallet = wallet_create(name=name, kind=Wallet.Kind.PAPER)
+        except ValidationError:
+            wallet = Wallet.objects.filter(name=name).first()  # created concurrently
+            if wallet is None:
+                raise
+    if wallet.kind != Wallet.Kind.PAPER:
+        raise ValidationError({"name": [f"Wallet {name!r} exists and is not a paper wallet."]})
+    for currency, amount in (funds or {}).items():
+        paper_wallet_fund(
+            wallet_id=wallet.pk, currency=currency, amount=amount, reference=f"initial:{name}:{currency.upper()}"
+        )
+    return wallet
+
+
 # --- Reconciliation -----------------------------------------------------------------------------
 
 

@@ -1,3 +1,4 @@
+import io
 import random
 import threading
 import uuid
@@ -169,3 +170,30 @@ def test_balances_rebuild_reproduces_incremental_balances(db):
     incremental = _balances(wallet.pk)
     assert services.wallet_balances_rebuild() == 2
     assert _balances(wallet.pk) == incremental == {"ETH": Decimal("2.8"), "USDT": Decimal("10")}
+
+
+def test_paper_wallet_setup_funds_both_sides_once(db):
+    from django.core.management import call_command
+
+    from wallets.models import PaperExchangeBalance
+
+    out = io.StringIO()
+    for _ in range(2):
+        call_command("wallets_paper_setup", "--fund", "USDT=100000", "--fund", "btc=0.5", stdout=out)
+    assert out.getvalue().splitlines()[-1].endswith("0.5 BTC, 100000 USDT")
+    wallet = services.paper_wallet_ensure(name="paper")
+    assert _balances(wallet.pk) == {"BTC": Decimal("0.5"), "USDT": Decimal("100000")}
+    paper_side = dict(PaperExchangeBalance.objects.filter(wallet=wallet).values_list("currency", "amount"))
+    assert paper_side == {"BTC": Decimal("0.5"), "USDT": Decimal("100000")}
+    assert services.wallet_reconcile().run.breaches == 0
+
+
+def test_paper_fill_settled_by_the_venue_and_booked_by_the_ledger_reconciles_clean(db):
+    wallet = services.paper_wallet_ensure(name="paper", funds={"USDT": "1000"})
+    fill = {"fill_id": "f1", "symbol": "BTC-USDT", "side": "buy", "qty": "0.01", "price": "65000", "fee": "0.65"}
+    services.paper_exchange_settle_fill(wallet_id=wallet.pk, **fill)  # the paper broker, at fill time
+    services.ledger_post_fill(wallet_id=wallet.pk, **fill)  # the agents' fill projector
+    assert services.paper_exchange_settle_fill(wallet_id=wallet.pk, **fill) is False  # a retry moves nothing
+    run = services.wallet_reconcile(threshold_abs="0", threshold_rel="0").run
+    assert (run.breaches, run.drift_records.count()) == (0, 2)
+    assert _balances(wallet.pk) == {"BTC": Decimal("0.01"), "USDT": Decimal("349.35")}
