@@ -82,7 +82,8 @@ def runtime_config_change(
     return config
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's change form calls it inside its own transaction.
+@transaction.atomic
 def runtime_limits_update(*, user, changes: dict[str, Any], reason: str = "") -> RuntimeConfig:
     """Change risk limits (admin). Limits that contradict each other are refused, field by field."""
     _require(user, Role.ADMIN)
@@ -103,7 +104,8 @@ def live_mode_missing_conditions(*, confirmation: str) -> dict[str, str]:
     return missing
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's change form calls it inside its own transaction.
+@transaction.atomic
 def runtime_mode_switch(*, user, mode: str, confirmation: str = "", reason: str = "") -> RuntimeConfig:
     """Switch paper/live (admin). Live needs the setting, credentials and the typed word."""
     _require(user, Role.ADMIN)
@@ -116,7 +118,8 @@ def runtime_mode_switch(*, user, mode: str, confirmation: str = "", reason: str 
     return runtime_config_change(changes={"mode": mode}, source=user_source(user), reason=reason)
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's change form calls it inside its own transaction.
+@transaction.atomic
 def kill_switch_set(*, user, engaged: bool, reason: str = "") -> RuntimeConfig:
     """Engage or release the kill switch (admin). Engaged, it blocks every new order at once."""
     _require(user, Role.ADMIN)

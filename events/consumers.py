@@ -49,6 +49,10 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         }
         await self.subscribe(request)
 
+    async def disconnect(self, code):
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
     async def receive_json(self, content, **kwargs):
         if isinstance(content, dict) and content.get("action") == "subscribe":
             await self.subscribe(content)

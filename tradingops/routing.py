@@ -1,5 +1,6 @@
+from agents.routing import websocket_urlpatterns as live_patterns
 from events.routing import websocket_urlpatterns as event_patterns
 from market.routing import websocket_urlpatterns as market_patterns
 from wallets.routing import websocket_urlpatterns as wallet_patterns
 
-websocket_urlpatterns = [*event_patterns, *market_patterns, *wallet_patterns]
+websocket_urlpatterns = [*event_patterns, *live_patterns, *market_patterns, *wallet_patterns]
