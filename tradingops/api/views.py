@@ -16,6 +16,8 @@ class ApiRootView(APIView):
             {
                 "events": link("events:event-list"),
                 "runs": link("events:run-list"),
+                "wallets": link("wallets:wallet-list"),
+                "reconciliations": link("wallets:reconcile-history"),
                 "health": link("events:health"),
                 "schema": link("schema"),
                 "docs": link("swagger-ui"),
