@@ -41,3 +41,22 @@ def drift_series(*, wallet_id: int, limit: int = 2000) -> dict[str, list[dict]]:
             {"ts": record.ts.isoformat(), "drift": str(record.drift), "breach": not record.within_threshold}
         )
     return dict(sorted(series.items()))
+
+
+def symbol_events(*, symbol: str, types: list[str], limit: int = 300) -> list[dict]:
+    """The newest events of these types about one symbol (fills and blocks marked on the chart)."""
+    events = Event.objects.filter(type__in=types, payload__symbol=symbol).order_by("-ts", "-id")[:limit]
+    return [
+        {"id": e.id, "ts": e.ts.isoformat(), "type": e.type, "side": e.payload.get("side"), **_marker_text(e)}
+        for e in events
+    ]
+
+
+def _marker_text(event: Event) -> dict:
+    p = event.payload
+    if event.type == "fill":
+        return {
+            "text": f"{p.get('side')} {p.get('qty')} @ {p.get('price')}",
+            "correlation_id": str(event.correlation_id),
+        }
+    return {"text": f"blocked: {p.get('reason')}", "correlation_id": str(event.correlation_id)}

@@ -16,6 +16,9 @@ from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
 from events.services import emit
+from market import selectors as market_selectors
+from market import timeframes
+from market.api.serializers import CandleQuerySerializer
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
@@ -193,3 +196,39 @@ class ReconcileNowView(RolePageMixin, View):
                 f"Reconciliation #{run.pk} {run.status}: {run.wallets_checked} checked, {run.breaches} breaches.",
             )
         return redirect(reverse("dashboard:wallets"))
+
+
+DEFAULT_INDICATORS = "sma_20,ema_50"
+MARKER_TYPES = ["fill", "trade_blocked"]
+
+
+class MarketView(RolePageMixin, View):
+    """A candlestick chart of one symbol and timeframe with indicators overlaid. The page opens
+    /ws/market/ first and then loads the bars from /api/v1/market/candles (the market API's
+    race-free order); the query is checked here with the API's own serializer."""
+
+    def get(self, request):
+        instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
+        params = {
+            "symbol": request.GET.get("symbol") or (instruments[0].symbol if instruments else ""),
+            "timeframe": request.GET.get("timeframe") or "1h",
+            "indicators": request.GET.get("indicators", DEFAULT_INDICATORS),
+        }
+        query = CandleQuerySerializer(data=params)
+        valid = query.is_valid()
+        instrument = None
+        if params["symbol"] and "symbol" not in query.errors:
+            instrument = market_selectors.instrument_get(symbol=params["symbol"])
+            if instrument is None:
+                raise Http404(f"No instrument {params['symbol']!r}.")
+        markers = selectors.symbol_events(symbol=instrument.symbol, types=MARKER_TYPES) if instrument and valid else []
+        context = {
+            "instruments": instruments,
+            "instrument": instrument,
+            "params": params,
+            "errors": query.errors,
+            "valid": valid and instrument is not None,
+            "timeframes": timeframes.ALL,
+            "markers": markers,
+        }
+        return render(request, "dashboard/market.html", context, status=200 if valid or not instruments else 400)

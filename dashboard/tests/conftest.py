@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -53,7 +54,7 @@ class Tab:
         return self.page.goto(self.base + path)
 
     def login(self, username: str, path: str = "/"):
-        self.goto(f"/accounts/login/?next={path}")
+        self.goto(f"/accounts/login/?next={quote(path)}")
         self.page.fill("#id_username", username)
         self.page.fill("#id_password", "pw-" + username)
         self.page.click("button[type=submit]")

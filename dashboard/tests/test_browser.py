@@ -235,3 +235,52 @@ def test_injected_drift_raises_the_banner_live_and_the_wallet_chart_draws(users,
 
     assert tab.goto("/wallets/424242/").status == 404
     assert [e for e in tab.errors if "404" not in e] == []
+
+
+def _feed(ticks):
+    """Run ticks through the real market feed: stored, rolled up and published to /ws/market/."""
+    from market import selectors as market_selectors
+    from market.feed import MarketFeed
+
+    class Source:  # a market source is anything with stream(): here, these ticks
+        def stream(self):
+            yield from ticks
+
+    feed = MarketFeed(Source(), instrument_ids=market_selectors.instrument_ids(symbols=["SOL-USDT"]))
+    return feed.run()
+
+
+def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, server_side):
+    import importlib
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from django.apps import apps
+
+    from market.services import TickInput
+
+    importlib.import_module("market.migrations.0002_seed_instruments").seed(apps, None)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    history = [TickInput("SOL-USDT", start + timedelta(minutes=m, seconds=5), Decimal(140 + m)) for m in range(25)]
+    server_side(_feed, history)
+    fill_at = start + timedelta(minutes=3, seconds=20)
+    server_side(emit, "fill", {**FILL, "fill_id": "m1"}, source="agent:execution", ts=fill_at)
+
+    tab = open_tab()
+    tab.login("vera", "/market/?symbol=SOL-USDT&timeframe=1m&indicators=sma_5,rsi_14")
+    _wait_live(tab)
+    count = "window.tradingopsChart && window.tradingopsChart.candles.data().length"
+    tab.page.wait_for_function(f"({count}) === 25", timeout=5000)
+    assert tab.page.evaluate("[...window.tradingopsChart.lines.keys()]") == ["sma_5", "rsi_14"]
+    expect(tab.page.locator("#marks tbody tr")).to_have_count(1)
+    expect(tab.page.locator("#chart canvas").first).to_be_visible()
+
+    # A live tick in a new minute opens a new bar and moves the last price, without a reload.
+    live = [TickInput("SOL-USDT", start + timedelta(minutes=25, seconds=1), Decimal("171.37"))]
+    server_side(_feed, live)
+    tab.page.wait_for_function(f"({count}) === 26", timeout=2000)
+    expect(tab.page.locator("#last-price")).to_have_text("171.37")
+    last = tab.page.evaluate("window.tradingopsChart.candles.data().at(-1)")
+    assert (last["open"], last["close"]) == (171.37, 171.37)
+    tab.screenshot("market")
+    assert tab.errors == []
