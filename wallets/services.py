@@ -574,23 +574,22 @@ def reconciliation_execute(
     now = timezone.now()
     records: list[DriftRecord] = []
     errors: dict[str, str] = {}
+    failed_by_reason: dict[str, list[int]] = defaultdict(list)
+    fetched: list[int] = []
     for wallet in wallets:
         result = results[wallet.id]
         wallet.last_run_id = run.pk
         wallet.last_reconciled_at = now
         if not result.ok:
             errors[wallet.name] = result.error
-            if wallet.status != Wallet.Status.ERROR or wallet.status_reason != result.error:
-                wallet.status_changed_at = now
-            wallet.status, wallet.status_reason = Wallet.Status.ERROR, result.error[:500]
+            failed_by_reason[result.error[:500]].append(wallet.id)
             wallet.drift_status, wallet.drift_breaches = Wallet.DriftStatus.ERROR, 0
             continue
         rows = drift.compare(
             ledger[wallet.id], result.balances, threshold_abs=run.threshold_abs, threshold_rel=run.threshold_rel
         )
         breaches = sum(1 for row in rows if not row.within_threshold)
-        if wallet.status == Wallet.Status.ERROR:
-            wallet.status, wallet.status_reason, wallet.status_changed_at = Wallet.Status.ACTIVE, "", now
+        fetched.append(wallet.id)
         wallet.drift_status = Wallet.DriftStatus.BREACH if breaches else Wallet.DriftStatus.OK
         wallet.drift_breaches = breaches
         records.extend(
@@ -621,18 +620,16 @@ def reconciliation_execute(
         if run.status != ReconciliationRun.Status.RUNNING:
             return run  # reaped as stale meanwhile: its results are not ours to write
         DriftRecord.objects.bulk_create(records, batch_size=2000)
+        # Only the columns a run owns: a name or a status an admin changed meanwhile stays.
         Wallet.objects.bulk_update(
-            wallets,
-            [
-                "status",
-                "status_reason",
-                "status_changed_at",
-                "last_run",
-                "last_reconciled_at",
-                "drift_status",
-                "drift_breaches",
-            ],
-            batch_size=500,
+            wallets, ["last_run", "last_reconciled_at", "drift_status", "drift_breaches"], batch_size=500
+        )
+        for reason, ids in failed_by_reason.items():
+            Wallet.objects.filter(id__in=ids).exclude(status=Wallet.Status.DISABLED).exclude(
+                status=Wallet.Status.ERROR, status_reason=reason
+            ).update(status=Wallet.Status.ERROR, status_reason=reason, status_changed_at=now)
+        Wallet.objects.filter(id__in=fetched, status=Wallet.Status.ERROR).update(
+            status=Wallet.Status.ACTIVE, status_reason="", status_changed_at=now
         )
         run.status = status
         run.finished_at = timezone.now()
