@@ -328,6 +328,7 @@ class _Recorder:
             fills = [(r.fill_id, r.price, r.qty, r.fee) for r in reports]
         else:  # paper: the engine's own fill model is the paper broker's, at the bar's open
             fills = [(f"{order_id}-1", _dec(d.price), _dec(d.qty), _dec(d.fee))]
+            _settle_on_paper_exchange(self.symbol, d.side, fills)
         for fill_id, price, qty, fee in fills:
             self._emit(
                 "fill",
@@ -352,6 +353,20 @@ class _Recorder:
             )
             for allocation_id in used:
                 self._release(d, allocation_id, "released", cause=order)
+
+
+def _settle_on_paper_exchange(symbol: str, side: str, fills) -> None:
+    """The paper venue's side of the fills; the ledger side is booked by the fill projector."""
+    from wallets.services import paper_exchange_settle_fill
+
+    from .projectors import paper_wallet_id
+
+    wallet_id = paper_wallet_id()
+    if wallet_id is None:
+        return
+    for fill_id, price, qty, fee in fills:
+        paper_exchange_settle_fill(wallet_id=wallet_id, fill_id=fill_id, symbol=symbol, side=side, qty=qty, price=price,
+                                   fee=fee)  # fmt: skip
 
 
 def _engine_forget_entry(symbol: str) -> None:

@@ -122,6 +122,32 @@ def _apply_fill(event: Event) -> None:
         event_id=event.event_id,
     )
     Order.objects.filter(order_id=p["order_id"]).update(status=Order.Status.FILLED, filled_qty=F("filled_qty") + qty)
+    _book_in_paper_wallet(event)
+
+
+def paper_wallet_id() -> int | None:
+    from wallets.models import Wallet
+
+    return (
+        Wallet.objects.filter(name=settings.PAPER_WALLET_NAME, kind=Wallet.Kind.PAPER)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _book_in_paper_wallet(event: Event) -> None:
+    """Paper fills move the paper wallet's ledger (idempotent by fill id, so replays book nothing twice)."""
+    wallet_id = paper_wallet_id()
+    if wallet_id is None or event.source.startswith("exchange:"):
+        return
+    from wallets.services import ledger_post_fill
+
+    p = event.payload
+    ledger_post_fill(
+        wallet_id=wallet_id, fill_id=p["fill_id"], symbol=p["symbol"], side=p["side"], qty=p["qty"], price=p["price"],
+        fee=p.get("fee", "0"), fee_currency=p.get("fee_currency"), event_id=event.event_id,
+        correlation_id=event.correlation_id, ts=event.ts,
+    )  # fmt: skip
 
 
 def project_marks(events: Sequence[Event]) -> None:

@@ -84,6 +84,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web process on Postgres: set DATABASE_POOL=true. Under ASGI every request runs in a thread
+# of its own, so CONN_MAX_AGE cannot keep a connection: each request would connect anew (~10 ms).
+# A psycopg pool hands connections across threads. Not for forking processes (Celery prefork).
+if env.bool("DATABASE_POOL", default=False) and "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool requires it; the pool keeps the connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery broker, cache -------------------------------------------------
@@ -176,6 +186,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tradingops@localhost
 
 # --- Agents and live trading -------------------------------------------------------------------
 PAPER_INITIAL_CASH = env.str("PAPER_INITIAL_CASH", default="100000")  # quote currency of the paper account
+PAPER_WALLET_NAME = env.str("PAPER_WALLET_NAME", default="paper")  # the wallet paper fills are booked in
 # Live mode needs all three: this flag, exchange credentials, and an admin typing the word below.
 LIVE_TRADING_ALLOWED = env.bool("LIVE_TRADING_ALLOWED", default=False)
 LIVE_CONFIRMATION_WORD = "LIVE"

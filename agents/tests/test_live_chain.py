@@ -142,3 +142,29 @@ def test_risk_claims_never_exceed_the_budget(planned, sol_candles):
 
         budget = RiskBudgetDay.objects.get(day=day)
         assert budget.claimed + budget.used + budget.released <= budget.budget
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paper_fills_move_the_paper_wallet_and_reconcile_clean(users, django_capture_on_commit_callbacks):
+    from agents.models import Portfolio
+    from agents.planner import planner_run
+    from agents.tests.conftest import load_sol_candles
+    from market.models import Instrument
+    from wallets.models import DriftRecord, WalletBalance
+    from wallets.services import paper_wallet_ensure, reconciliation_execute, reconciliation_start
+
+    sol, _ = Instrument.objects.get_or_create(symbol="SOL-USDT", defaults={"base": "SOL", "quote": "USDT",
+                                              "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"})  # fmt: skip
+    candles = load_sol_candles(sol)
+    wallet = paper_wallet_ensure(name="paper", funds={"USDT": "100000"})
+    planner_run()
+    _feed(candles[200:700])
+
+    assert Fill.objects.exists()
+    balances = dict(WalletBalance.objects.filter(wallet=wallet).values_list("currency", "amount"))
+    assert balances["USDT"] == Portfolio.objects.get().cash
+    assert balances.get("SOL", Decimal(0)) == Position.objects.get(symbol="SOL-USDT").qty
+    run = reconciliation_start(threshold_abs="0.00000001", threshold_rel="0").run
+    reconciliation_execute(run_id=run.pk)
+    assert DriftRecord.objects.filter(run_id=run.pk, within_threshold=False).count() == 0
+    assert DriftRecord.objects.filter(run_id=run.pk).count() >= 1
