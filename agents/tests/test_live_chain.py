@@ -153,8 +153,8 @@ def test_paper_fills_move_the_paper_wallet_and_reconcile_clean(users, django_cap
     from wallets.models import DriftRecord, WalletBalance
     from wallets.services import paper_wallet_ensure, reconciliation_execute, reconciliation_start
 
-    sol, _ = Instrument.objects.get_or_create(symbol="SOL-USDT", defaults={"base": "SOL", "quote": "USDT",
-                                              "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"})  # fmt: skip
+    defaults = {"base": "SOL", "quote": "USDT", "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"}
+    sol, _ = Instrument.objects.get_or_create(symbol="SOL-USDT", defaults=defaults)
     candles = load_sol_candles(sol)
     wallet = paper_wallet_ensure(name="paper", funds={"USDT": "100000"})
     planner_run()
