@@ -83,3 +83,9 @@ MARKET_MESSAGE_TYPE = "market.update"
 def market_symbol_group(symbol: str) -> str:
     """Ticks and candle updates of one instrument."""
     return f"market.symbol.{_safe(symbol)}"
+
+
+# --- backtests (backtests.services publishes progress, backtests.consumers subscribes) -------------
+def backtest_run_group(run_id) -> str:
+    """Progress and status of one backtest run."""
+    return f"backtests.run.{_safe(str(run_id))}"
