@@ -151,8 +151,9 @@ class Machine:
         self.pending: dict[str, _Pending] = {}
         self.decisions: list[Decision] = []
         self.trades: list[Trade] = []
-        # (bar, cash, signed qty) after every fill of the symbol: the runner rebuilds the equity curve from it
-        self.ledger: dict[str, list[tuple[int, float, float]]] = {sp.symbol: [] for sp in plan.symbols}
+        # after every fill: the runner rebuilds the equity curve from it
+        self.ledger: list[tuple[str, int, int, float, float]] = []  # (symbol, bar, ts, cash, signed qty)
+        self.state.symbol_order = {sp.symbol: i for i, sp in enumerate(plan.symbols)}
         self._chain = 0
         self._entry_bar: dict[str, int] = {}
         self._plans = {sp.symbol: sp for sp in plan.symbols}
@@ -213,7 +214,7 @@ class Machine:
         pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, pending.risk, ts, ts // DAY, pending.chain)
         state.open_position(pos, cash_delta, quote.fee)
         self._entry_bar[symbol] = bar
-        self.ledger[symbol].append((bar, state.cash, pos.signed_qty))
+        self.ledger.append((symbol, bar, ts, state.cash, pos.signed_qty))
         self.decisions.append(
             Decision(
                 "fill",
@@ -244,7 +245,7 @@ class Machine:
         pnl = gross - pos.entry_fee - fee
         state = self.state
         state.close_position(symbol, cash_delta, fee, pnl, ts)
-        self.ledger[symbol].append((bar, state.cash, 0.0))
+        self.ledger.append((symbol, bar, ts, state.cash, 0.0))
         self.trades.append(
             Trade(
                 symbol,

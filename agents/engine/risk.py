@@ -192,13 +192,18 @@ class RiskState:
     last_loss_ts: int | None = None
     kill_switch: bool = False
     pending_claims: dict[str, float] = field(default_factory=dict)  # entries ordered, not yet filled
+    symbol_order: dict[str, int] = field(default_factory=dict)  # equity sums positions in this order
     fees_paid: float = 0.0
     realized_pnl: float = 0.0
 
     def equity(self, marks: dict[str, float] | None = None) -> float:
         marks = self.marks if marks is None else marks
         value = self.cash
-        for sym, pos in self.positions.items():
+        items = self.positions.items()
+        if len(self.positions) > 1:  # one fixed order, so the float sum is the same on every path
+            order = self.symbol_order
+            items = sorted(items, key=lambda item: (order.get(item[0], len(order)), item[0]))
+        for sym, pos in items:
             value += pos.signed_qty * marks.get(sym, pos.entry_price)
         return value
 

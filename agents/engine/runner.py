@@ -8,13 +8,16 @@ comes first. Quiet bars cost nothing, so the loop runs per trade, not per bar. T
 rebuilt afterwards from the cash/position ledger in one vectorised pass.
 
 Driving the machine on fewer bars gives the same decisions as driving it on every bar (the live
-stepper), because on a quiet bar every handler is a no-op except marking the close, and the day
-roll is given the close before the day's first bar explicitly. The parity test checks it.
+stepper), because on a quiet bar every handler is a no-op except marking the close, and the marks
+the live path would hold (the day roll's, other symbols' positions') are looked up explicitly.
+Several symbols share one portfolio: their events are merged in (time, plan symbol order), the
+order the live path is fed in. The parity tests check both.
 """
 
 from __future__ import annotations
 
 import gc
+import heapq
 from bisect import bisect_left
 from dataclasses import dataclass
 
@@ -78,7 +81,11 @@ def run_backtest(
     initial_cash: float,
     instruments: dict[str, Instrument] | None = None,
 ) -> BacktestResult:
-    """Backtest ``plan`` over ``bars`` (one symbol). Deterministic: same input, same output, bit for bit."""
+    """Backtest ``plan`` over ``bars`` (one ``Bars``, or one per symbol of the plan, sharing one portfolio).
+
+    Deterministic: the same input gives the same output, bit for bit. With several symbols the
+    candles are taken in (time, plan symbol order), the order the live path must feed them in.
+    """
     # The loop allocates ~6 small tuples per trade and no reference cycles: the cyclic GC only
     # re-scans the growing decision list (a third of the run time on 1M bars), so it is paused.
     gc_was_enabled = gc.isenabled()
@@ -90,99 +97,179 @@ def run_backtest(
             gc.enable()
 
 
-def _run(plan, bars, limits, *, initial_cash, instruments) -> BacktestResult:
-    if isinstance(bars, dict):
-        if len(bars) != 1:
-            raise ConfigError({"symbols": "the backtest engine runs one symbol per run (fan out a sweep for more)"})
-        ((symbol, bars),) = bars.items()
-        sp = plan.for_symbol(symbol)
-    else:
+class _Symbol:
+    """One symbol's arrays, precomputed signals and cursor (the first bar not yet handled)."""
+
+    def __init__(self, index: int, sp, bars: Bars):
+        self.index = index
+        self.symbol = sp.symbol
+        self.sp = sp
+        self.bars = bars
+        self.n = len(bars)
+        self.ts, self.open, self.high, self.low, self.close = bars.ts, bars.open, bars.high, bars.low, bars.close
+        self.env = compute_columns(sp.rules, bars.open, bars.high, bars.low, bars.close, bars.volume)
+        self.entry_sig = sp.entry_rule.evaluate(self.env)
+        if sp.exit_rule is not None:
+            self.exit_sig = sp.exit_rule.evaluate(self.env)
+        else:
+            self.exit_sig = np.zeros(self.n, dtype=bool)
+        self.entry_idx = np.flatnonzero(self.entry_sig).tolist()
+        self.exit_idx = np.flatnonzero(self.exit_sig).tolist()
+        self.long = sp.side == "long"
+        self.cursor = 0
+
+
+def _resolve(plan: Plan, bars) -> list[_Symbol]:
+    if isinstance(bars, Bars):
         if len(plan.symbols) != 1:
-            raise ConfigError({"symbols": "pass bars per symbol as a dict"})
-        sp = plan.symbols[0]
-    symbol = sp.symbol
-    machine = Machine(plan, limits, initial_cash=initial_cash, timeframe_s=bars.timeframe_s, instruments=instruments)
+            raise ConfigError({"symbols": "the plan has several symbols: pass candles per symbol as a dict"})
+        bars = {plan.symbols[0].symbol: bars}
+    errors = {}
+    for symbol in bars:
+        try:
+            plan.for_symbol(symbol)
+        except KeyError:
+            errors["symbols"] = f"candles given for {symbol}, which the plan does not trade"
+    missing = [sp.symbol for sp in plan.symbols if sp.symbol not in bars]
+    if missing:
+        errors["symbols"] = f"no candles for {', '.join(missing)}"
+    if len({b.timeframe_s for b in bars.values()}) > 1:
+        errors["timeframe"] = "all symbols must have the same timeframe"
+    if errors:
+        raise ConfigError(errors)
+    return [_Symbol(i, sp, bars[sp.symbol]) for i, sp in enumerate(plan.symbols)]
+
+
+def _last_before(sym: _Symbol, ts: int, index: int) -> int:
+    """Index of ``sym``'s last candle fed before the candle (``ts``, symbol ``index``); -1 if none."""
+    side = "right" if sym.index < index else "left"
+    return int(np.searchsorted(sym.ts, ts, side=side)) - 1
+
+
+def _run(plan, bars, limits, *, initial_cash, instruments) -> BacktestResult:
+    syms = _resolve(plan, bars)
+    timeframe = syms[0].bars.timeframe_s
+    machine = Machine(plan, limits, initial_cash=initial_cash, timeframe_s=timeframe, instruments=instruments)
     state = machine.state
-    n = len(bars)
-    ts, open_, high, low, close = bars.ts, bars.open, bars.high, bars.low, bars.close
-    env = compute_columns(sp.rules, open_, high, low, close, bars.volume)
-    entry_sig = sp.entry_rule.evaluate(env)
-    exit_sig = sp.exit_rule.evaluate(env) if sp.exit_rule is not None else np.zeros(n, dtype=bool)
-    entry_idx = np.flatnonzero(entry_sig).tolist()
-    exit_idx = np.flatnonzero(exit_sig).tolist()
-    days = ts // DAY
-    long = sp.side == "long"
-    n_entry, n_exit = len(entry_idx), len(exit_idx)
-    on_close, on_open, pending = machine.on_close, machine.on_open, machine.pending
+    pending = machine.pending
+    on_close, on_open, on_range = machine.on_close, machine.on_open, machine.on_range
+    several = len(syms) > 1
+    by_name = {s.symbol: s for s in syms}
+    day_end_ts = -1  # first timestamp of the day after the current one
 
-    day_end = 0  # first bar of the day after the current one: bars before it need no roll
-
-    def begin(k: int) -> None:
-        """Roll the day as the live path would have on the first bar of bar ``k``'s day."""
-        nonlocal day_end
-        day = ts.item(k) // DAY
-        first = int(np.searchsorted(days, day))
-        day_end = int(np.searchsorted(days, day, side="right"))
-        if first > 0:
-            state.marks[symbol] = close.item(first - 1)
+    def roll(ts: int, index: int) -> None:
+        """Roll the day as the live path did on the day's first candle, marking positions as it saw them."""
+        nonlocal day_end_ts
+        day = ts // DAY
+        start = day * DAY
+        first = min(
+            ((s.ts.item(k), s.index) for s in syms if (k := int(np.searchsorted(s.ts, start))) < s.n),
+            default=(ts, index),
+        )
+        mark_positions(*first)
+        day_end_ts = start + DAY
         state.roll_day(day, state.equity())
 
-    cursor = 0
-    while cursor < n:
+    def mark_positions(ts: int, index: int) -> None:
+        for symbol in state.positions:
+            sym = by_name[symbol]
+            k = _last_before(sym, ts, index)
+            if k >= 0:
+                state.marks[symbol] = sym.close.item(k)
+
+    def next_event(sym: _Symbol):
+        """(bar, kind) of the symbol's next bar where something can happen, or None."""
+        cursor = sym.cursor
+        if cursor >= sym.n:
+            return None
+        symbol = sym.symbol
+        if symbol in pending:
+            return cursor, "open"
         pos = state.positions.get(symbol)
         if pos is None:
-            p = bisect_left(entry_idx, cursor)
-            if p >= n_entry:
-                break
-            s = entry_idx[p]
-            if s >= day_end:
-                begin(s)
-            on_close(symbol, s, ts.item(s), close.item(s), env, True, exit_sig.item(s))
-            cursor = s + 1
-            if symbol in pending:
-                if cursor >= n:
-                    break
-                if cursor >= day_end:
-                    begin(cursor)
-                on_open(symbol, cursor, ts.item(cursor), open_.item(cursor), env)
-            continue
-        # In a position from bar `cursor` on: which comes first, the stop/target or an exit signal?
-        j = _first_hit(low, high, cursor, pos.stop, pos.target, long)
-        p = bisect_left(exit_idx, cursor)
-        e = exit_idx[p] if p < n_exit else -1
+            p = bisect_left(sym.entry_idx, cursor)
+            return (sym.entry_idx[p], "close") if p < len(sym.entry_idx) else None
+        j = _first_hit(sym.low, sym.high, cursor, pos.stop, pos.target, sym.long)
+        p = bisect_left(sym.exit_idx, cursor)
+        e = sym.exit_idx[p] if p < len(sym.exit_idx) else -1
         if j >= 0 and (e < 0 or j <= e):
-            if j >= day_end:
-                begin(j)
-            machine.on_range(symbol, j, ts.item(j), open_.item(j), high.item(j), low.item(j))
-            # flat again: an entry signal on this bar's close is handled by the flat branch
-            cursor = j
-            continue
-        if e < 0:
-            break
-        if e >= day_end:
-            begin(e)
-        on_close(symbol, e, ts.item(e), close.item(e), env, entry_sig.item(e), True)
-        cursor = e + 1
-        if cursor >= n:
-            break
-        if cursor >= day_end:
-            begin(cursor)
-        on_open(symbol, cursor, ts.item(cursor), open_.item(cursor), env)
+            return j, "range"
+        return (e, "close") if e >= 0 else None
 
-    equity = _equity_curve(machine.ledger[symbol], close, initial_cash)
-    return BacktestResult(machine.decisions, machine.trades, ts, equity, state, float(initial_cash))
+    def handle(sym: _Symbol, k: int, kind: str, ts: int) -> None:
+        nonlocal day_end_ts
+        symbol = sym.symbol
+        if ts >= day_end_ts:
+            roll(ts, sym.index)
+        if several and state.positions:
+            mark_positions(ts, sym.index)
+        if kind == "open":
+            on_open(symbol, k, ts, sym.open.item(k), sym.env)
+            sym.cursor = k  # the bar's range and close are still to come
+        elif kind == "range":
+            on_range(symbol, k, ts, sym.open.item(k), sym.high.item(k), sym.low.item(k))
+            sym.cursor = k  # flat again: an entry signal on this bar's close is still to come
+        else:
+            on_close(symbol, k, ts, sym.close.item(k), sym.env, sym.entry_sig.item(k), sym.exit_sig.item(k))
+            sym.cursor = k + 1
+
+    if not several:
+        # The same steps as handle(), inlined: this loop runs once per event on a long history.
+        sym = syms[0]
+        symbol, ts_arr, env = sym.symbol, sym.ts, sym.env
+        open_arr, high_arr, low_arr, close_arr = sym.open, sym.high, sym.low, sym.close
+        entry_sig, exit_sig = sym.entry_sig, sym.exit_sig
+        while (event := next_event(sym)) is not None:
+            k, kind = event
+            ts = ts_arr.item(k)
+            if ts >= day_end_ts:
+                roll(ts, 0)
+            if kind == "open":
+                on_open(symbol, k, ts, open_arr.item(k), env)
+                sym.cursor = k
+            elif kind == "range":
+                on_range(symbol, k, ts, open_arr.item(k), high_arr.item(k), low_arr.item(k))
+                sym.cursor = k
+            else:
+                on_close(symbol, k, ts, close_arr.item(k), env, entry_sig.item(k), exit_sig.item(k))
+                sym.cursor = k + 1
+    else:
+        # Candles in (time, plan symbol order): a min-heap of each symbol's next event.
+        heap: list[tuple[int, int, int, str]] = []
+        for sym in syms:
+            if (event := next_event(sym)) is not None:
+                heapq.heappush(heap, (sym.ts.item(event[0]), sym.index, event[0], event[1]))
+        while heap:
+            ts, index, k, kind = heapq.heappop(heap)
+            sym = syms[index]
+            handle(sym, k, kind, ts)
+            if (event := next_event(sym)) is not None:
+                heapq.heappush(heap, (sym.ts.item(event[0]), index, event[0], event[1]))
+
+    ts_all, equity = _equity_curve(syms, machine.ledger, initial_cash)
+    return BacktestResult(machine.decisions, machine.trades, ts_all, equity, state, float(initial_cash))
 
 
-def _equity_curve(ledger, close: np.ndarray, initial_cash: float) -> np.ndarray:
-    n = len(close)
+def _equity_curve(syms: list[_Symbol], ledger, initial_cash: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equity after each timestamp's candles: cash + each position marked at its symbol's last close."""
+    ts_all = syms[0].ts if len(syms) == 1 else np.unique(np.concatenate([s.ts for s in syms]))
+    n = len(ts_all)
     if not ledger:
-        return np.full(n, float(initial_cash))
-    event_bar = np.fromiter((b for b, _, _ in ledger), dtype=np.int64, count=len(ledger))
-    event_cash = np.fromiter((c for _, c, _ in ledger), dtype=np.float64, count=len(ledger))
-    event_qty = np.fromiter((q for _, _, q in ledger), dtype=np.float64, count=len(ledger))
-    last = np.searchsorted(event_bar, np.arange(n), side="right") - 1
-    started = last >= 0
-    idx = np.maximum(last, 0)
-    cash = np.where(started, event_cash[idx], float(initial_cash))
-    qty = np.where(started, event_qty[idx], 0.0)
-    return cash + qty * close
+        return ts_all, np.full(n, float(initial_cash))
+    event_ts = np.fromiter((e[2] for e in ledger), dtype=np.int64, count=len(ledger))
+    event_cash = np.fromiter((e[3] for e in ledger), dtype=np.float64, count=len(ledger))
+    last = np.searchsorted(event_ts, ts_all, side="right") - 1
+    equity = np.where(last >= 0, event_cash[np.maximum(last, 0)], float(initial_cash))
+    for sym in syms:
+        mine = [e for e in ledger if e[0] == sym.symbol]
+        if not mine:
+            continue
+        qty_ts = np.fromiter((e[2] for e in mine), dtype=np.int64, count=len(mine))
+        qty_val = np.fromiter((e[4] for e in mine), dtype=np.float64, count=len(mine))
+        q_last = np.searchsorted(qty_ts, ts_all, side="right") - 1
+        qty = np.where(q_last >= 0, qty_val[np.maximum(q_last, 0)], 0.0)
+        c_last = np.searchsorted(sym.ts, ts_all, side="right") - 1
+        close = sym.close[np.maximum(c_last, 0)]
+        with np.errstate(invalid="ignore"):
+            equity = equity + np.where(qty != 0.0, qty * close, 0.0)
+    return ts_all, equity

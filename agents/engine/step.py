@@ -76,7 +76,8 @@ class LiveEngine:
             live_confirmed=live_confirmed,
         )
         self._buffers = {sp.symbol: _Buffer() for sp in plan.symbols}
-        self.equity: list[float] = []
+        self.equity: list[float] = []  # portfolio equity after each step
+        self.equity_ts: list[int] = []  # the stepped candle's open time, one per equity value
 
     @property
     def state(self):
@@ -116,11 +117,22 @@ class LiveEngine:
         exit_ = in_position and (force_exit or (sp.exit_rule is not None and sp.exit_rule.evaluate_at(env, i)))
         m.on_close(sp.symbol, i, candle.ts, candle.close, env, entry_signal=entry, exit_signal=exit_, now_ts=now_ts)
         self.equity.append(m.state.equity())
+        self.equity_ts.append(candle.ts)
         return m.decisions[start:]
 
-    def run(self, bars: Bars, symbol: str | None = None) -> list[Decision]:
-        """Step through ``bars`` candle by candle (the parity test's live side)."""
-        symbol = symbol or self.plan.symbols[0].symbol
-        for i in range(len(bars)):
-            self.step(symbol, bars.candle(i))
+    def run(self, bars: Bars | dict[str, Bars]) -> list[Decision]:
+        """Step through candles one at a time in (time, plan symbol order): the parity tests' live side."""
+        if isinstance(bars, Bars):
+            bars = {self.plan.symbols[0].symbol: bars}
+        order = {sp.symbol: i for i, sp in enumerate(self.plan.symbols)}
+        feed = sorted((int(b.ts[i]), order[symbol], i, symbol) for symbol, b in bars.items() for i in range(len(b)))
+        for _, _, i, symbol in feed:
+            self.step(symbol, bars[symbol].candle(i))
         return self.decisions
+
+    def equity_by_time(self) -> tuple[np.ndarray, np.ndarray]:
+        """(timestamps, equity after the last candle of each timestamp): comparable with a backtest's curve."""
+        ts = np.array(self.equity_ts, dtype=np.int64)
+        eq = np.array(self.equity, dtype=np.float64)
+        last = np.r_[ts[1:] != ts[:-1], True] if len(ts) else np.zeros(0, dtype=bool)
+        return ts[last], eq[last]

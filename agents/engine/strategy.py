@@ -5,10 +5,11 @@ A :class:`Plan` is validated when it is made: every rule is parsed (a bad rule r
 character position), so a Plan object is always runnable.
 
 Stops and targets: a rule that reads ``entry`` is a price level (``entry - 2 * atr_14``,
-``low_20``... well, ``low_20`` does not read entry, see next); a rule that does not read ``entry``
-is a DISTANCE from the entry (``2 * atr_14``): the stop sits that far below a long's entry (above a
-short's), the target that far above (below). Levels are evaluated on the signal bar's close, with
-``entry`` the actual fill price.
+``entry * 0.97``); a rule that does not read ``entry`` is a DISTANCE from the entry (``2 * atr_14``):
+the stop sits that far below a long's entry (above a short's), the target that far above (below).
+Levels are evaluated with the signal bar's indicator values and ``entry`` = the actual fill price
+(when sizing and checking, the expected fill price). A stop is checked against every bar's low/high
+from the fill bar on; a target likewise.
 """
 
 from __future__ import annotations

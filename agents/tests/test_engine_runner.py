@@ -355,13 +355,80 @@ def test_same_input_gives_bit_identical_output_across_processes():
     assert len(r.trades) == 18
 
 
-def test_the_backtest_runs_one_symbol_per_call():
-    p = sma_cross(10, 30, symbols=["SOLUSDT", "BTCUSDT"])
+def _other_symbols():
+    """Two more symbols on the real SOL timeline: one moving against SOL, one with a third of its candles missing."""
+    sol = _sol()
+    inverse = 20_000.0 / sol.close
+    inv = Bars(sol.ts, np.r_[inverse[0], inverse[:-1]], inverse * 1.004, inverse * 0.996, inverse, sol.volume, H)
+    keep = np.arange(len(sol)) % 3 != 1
+    gappy = Bars(
+        sol.ts[keep],
+        sol.open[keep] * 3,
+        sol.high[keep] * 3,
+        sol.low[keep] * 3,
+        sol.close[keep] * 3,
+        sol.volume[keep],
+        H,
+    )
+    return {"SOLUSDT": sol, "INVUSDT": inv, "GAPUSDT": gappy}
+
+
+def test_several_symbols_share_one_portfolio_and_the_live_feed_gives_the_same_decisions():
+    bars = _other_symbols()
+    sizing = Sizing("equity_fraction", 0.5)
+    p = Plan(
+        "three",
+        (
+            SymbolPlan(
+                "SOLUSDT",
+                "crosses_above(sma_5, sma_15)",
+                "crosses_below(sma_5, sma_15)",
+                "2 * atr_14",
+                None,
+                "long",
+                sizing,
+            ),
+            SymbolPlan(
+                "INVUSDT",
+                "crosses_above(sma_8, sma_21)",
+                "crosses_below(sma_8, sma_21)",
+                None,
+                "3 * atr_14",
+                "long",
+                sizing,
+            ),
+            SymbolPlan(
+                "GAPUSDT", "close < low_10[1]", "close > sma_10", "2 * atr_14", None, "short", Sizing("risk", 0.01)
+            ),
+        ),
+    )
+    lim = RiskLimits(max_open_positions=2, max_trades_per_day=6, max_trades_per_symbol_per_day=3, daily_risk_budget=0.5,
+                     risk_per_trade=0.5, cooldown_after_loss_s=3 * H)  # fmt: skip
+    result = run_backtest(p, bars, lim, initial_cash=10_000.0)
+    live = LiveEngine(p, lim, initial_cash=10_000.0, timeframe_s=H)
+    live.run(bars)
+    assert live.decisions == result.decisions
+    live_ts, live_equity = live.equity_by_time()
+    assert live_ts.tolist() == result.ts.tolist()
+    assert live_equity.tobytes() == result.equity.tobytes()
+    reasons = Counter(d.block.reason for d in result.decisions if d.kind == "block")
+    traded = Counter(t.symbol for t in result.trades)
+    assert set(traded) == {"SOLUSDT", "INVUSDT", "GAPUSDT"}
+    assert reasons["max_positions"] > 0  # a limit that only bites across symbols
+    assert {"cooldown", "insufficient_cash", "risk_budget_exhausted"} <= set(reasons)
+    # decisions come in time order, and within one timestamp in the plan's symbol order
+    order = {"SOLUSDT": 0, "INVUSDT": 1, "GAPUSDT": 2}
+    fills = [(d.ts, order[d.symbol]) for d in result.decisions if d.kind == "fill"]
+    assert fills == sorted(fills)
+
+
+def test_candles_for_a_symbol_the_plan_does_not_trade_are_refused():
     with pytest.raises(ConfigError) as caught:
-        run_backtest(p, _sol(), RiskLimits(), initial_cash=1000.0)
+        run_backtest(sma_cross(10, 30, symbols=["SOLUSDT"]), {"BTCUSDT": _sol()}, RiskLimits(), initial_cash=1000.0)
     assert list(caught.value.errors) == ["symbols"]
-    result = run_backtest(p, {"BTCUSDT": _sol()}, RiskLimits(), initial_cash=1000.0)
-    assert {d.symbol for d in result.decisions} == {"BTCUSDT"}
+    with pytest.raises(ConfigError) as caught:
+        run_backtest(sma_cross(10, 30, symbols=["SOLUSDT", "BTCUSDT"]), _sol(), RiskLimits(), initial_cash=1000.0)
+    assert list(caught.value.errors) == ["symbols"]
 
 
 def test_the_engine_imports_without_django():
