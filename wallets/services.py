@@ -462,7 +462,8 @@ class ReconciliationBusy(Exception):
     """Another reconciliation is running; this one was refused, not queued."""
 
     def __init__(self, running_run_id: int | None):
-        super().__init__(f"reconciliation {running_run_id or ''} is running".replace("  ", " "))
+        which = f"reconciliation #{running_run_id}" if running_run_id else "another reconciliation"
+        super().__init__(f"{which} is running")
         self.running_run_id = running_run_id
 
 
