@@ -141,11 +141,11 @@ class Machine:
         live_confirmed: bool = False,
     ):
         self.plan = plan
-        self.limits = limits
+        self._mode = mode
+        self.limits = limits  # the setter caches what the hot path needs
         self.timeframe_s = int(timeframe_s)
         self.instruments = {sp.symbol: Instrument(sp.symbol) for sp in plan.symbols}
         self.instruments.update(instruments or {})
-        self.mode = mode
         self.live_confirmed = live_confirmed
         self.state = RiskState(cash=float(initial_cash))
         self.pending: dict[str, _Pending] = {}
@@ -157,8 +157,29 @@ class Machine:
         self._chain = 0
         self._entry_bar: dict[str, int] = {}
         self._plans = {sp.symbol: sp for sp in plan.symbols}
+        # bar numbers count every candle of the symbol; ``env`` may hold only the newest ones (live
+        # history trimmed): env index = bar - bar_offset[symbol]
+        self.bar_offset = {sp.symbol: 0 for sp in plan.symbols}
+
+    @property
+    def limits(self) -> RiskLimits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: RiskLimits) -> None:
+        """Limits may change between candles (an admin edits them): the cached check list follows."""
+        self._limits = limits
         self._slippage = limits.slippage
-        self._checks = active_checks(limits, mode)
+        self._checks = active_checks(limits, self._mode)
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        self._mode = mode
+        self._checks = active_checks(self._limits, mode)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _next_chain(self) -> int:
@@ -206,9 +227,11 @@ class Machine:
         entry = quote.price
         stop = target = None
         if sp.stop_rule is not None:
-            stop = level_price(sp.stop_rule, "stop", sp.side, env, pending.signal_bar, entry)
+            stop = level_price(sp.stop_rule, "stop", sp.side, env, pending.signal_bar - self.bar_offset[symbol], entry)
         if sp.target_rule is not None:
-            target = level_price(sp.target_rule, "target", sp.side, env, pending.signal_bar, entry)
+            target = level_price(
+                sp.target_rule, "target", sp.side, env, pending.signal_bar - self.bar_offset[symbol], entry
+            )
         notional = entry * qty
         cash_delta = -(notional + quote.fee) if sp.side == "long" else notional - quote.fee
         pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, pending.risk, ts, ts // DAY, pending.chain)
@@ -361,9 +384,9 @@ class Machine:
             side, price = "sell", close * (1.0 - self._slippage)
         stop = target = None
         if sp.stop_rule is not None:
-            stop = level_price(sp.stop_rule, "stop", sp.side, env, bar, price)
+            stop = level_price(sp.stop_rule, "stop", sp.side, env, bar - self.bar_offset[symbol], price)
         if sp.target_rule is not None:
-            target = level_price(sp.target_rule, "target", sp.side, env, bar, price)
+            target = level_price(sp.target_rule, "target", sp.side, env, bar - self.bar_offset[symbol], price)
         qty = float(
             size_order(
                 sp.sizing,

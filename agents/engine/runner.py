@@ -80,8 +80,12 @@ def run_backtest(
     *,
     initial_cash: float,
     instruments: dict[str, Instrument] | None = None,
+    trade_from: int | dict[str, int] | None = None,
 ) -> BacktestResult:
     """Backtest ``plan`` over ``bars`` (one ``Bars``, or one per symbol of the plan, sharing one portfolio).
+
+    ``trade_from`` (a bar index, or one per symbol): the bars before it are indicator warm-up only,
+    no entry is taken on them (load ``plan.warmup_bars`` candles before a date range's start).
 
     Deterministic: the same input gives the same output, bit for bit. With several symbols the
     candles are taken in (time, plan symbol order), the order the live path must feed them in.
@@ -91,7 +95,7 @@ def run_backtest(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run(plan, bars, limits, initial_cash=initial_cash, instruments=instruments)
+        return _run(plan, bars, limits, initial_cash=initial_cash, instruments=instruments, trade_from=trade_from)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -146,8 +150,15 @@ def _last_before(sym: _Symbol, ts: int, index: int) -> int:
     return int(np.searchsorted(sym.ts, ts, side=side)) - 1
 
 
-def _run(plan, bars, limits, *, initial_cash, instruments) -> BacktestResult:
+def _run(plan, bars, limits, *, initial_cash, instruments, trade_from=None) -> BacktestResult:
     syms = _resolve(plan, bars)
+    for sym in syms:
+        start = trade_from.get(sym.symbol, 0) if isinstance(trade_from, dict) else (trade_from or 0)
+        if start < 0:
+            raise ConfigError({"trade_from": "must be a bar index, at least 0"})
+        if start:
+            sym.entry_sig[:start] = False
+            sym.entry_idx = np.flatnonzero(sym.entry_sig).tolist()
     timeframe = syms[0].bars.timeframe_s
     machine = Machine(plan, limits, initial_cash=initial_cash, timeframe_s=timeframe, instruments=instruments)
     state = machine.state

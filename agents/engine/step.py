@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bars import Bars, Candle
+from .errors import ConfigError
 from .machine import Decision, Machine
 from .risk import RiskLimits
 from .rules import compute_columns
@@ -45,6 +46,11 @@ class _Buffer:
     def view(self, name: str) -> np.ndarray:
         return self.cols[name][: self.n]
 
+    def drop_oldest(self, count: int) -> None:
+        self.ts = self.ts[count:].copy()
+        self.cols = {f: c[count:].copy() for f, c in self.cols.items()}
+        self.n -= count
+
 
 class LiveEngine:
     """Feed closed candles one at a time; get the decisions each one caused.
@@ -64,8 +70,14 @@ class LiveEngine:
         instruments: dict[str, Instrument] | None = None,
         mode: str = "paper",
         live_confirmed: bool = False,
+        max_history: int | None = None,
     ):
+        if max_history is not None and max_history < plan.warmup_bars:
+            raise ConfigError(
+                {"max_history": f"must be at least the plan's warm-up ({plan.warmup_bars} bars), got {max_history}"}
+            )
         self.plan = plan
+        self.max_history = max_history
         self.machine = Machine(
             plan,
             limits,
@@ -103,22 +115,41 @@ class LiveEngine:
         sp = self.plan.for_symbol(symbol)
         buf = self._buffers[sp.symbol]
         buf.append(candle)
-        i = buf.n - 1
         m = self.machine
+        if self.max_history is not None and buf.n > 2 * self.max_history:
+            drop = buf.n - self.max_history
+            buf.drop_oldest(drop)
+            m.bar_offset[sp.symbol] += drop
+        i = buf.n - 1  # index into env
+        bar = m.bar_offset[sp.symbol] + i  # the symbol's candle number since the engine started
         start = len(m.decisions)
         env = compute_columns(
             sp.rules, buf.view("open"), buf.view("high"), buf.view("low"), buf.view("close"), buf.view("volume")
         )
         m.roll_day_if_new(candle.ts)
-        m.on_open(sp.symbol, i, candle.ts, candle.open, env)
-        m.on_range(sp.symbol, i, candle.ts, candle.open, candle.high, candle.low)
+        m.on_open(sp.symbol, bar, candle.ts, candle.open, env)
+        m.on_range(sp.symbol, bar, candle.ts, candle.open, candle.high, candle.low)
         in_position = sp.symbol in m.state.positions
         entry = allow_entry and not in_position and sp.entry_rule.evaluate_at(env, i)
         exit_ = in_position and (force_exit or (sp.exit_rule is not None and sp.exit_rule.evaluate_at(env, i)))
-        m.on_close(sp.symbol, i, candle.ts, candle.close, env, entry_signal=entry, exit_signal=exit_, now_ts=now_ts)
+        m.on_close(sp.symbol, bar, candle.ts, candle.close, env, entry_signal=entry, exit_signal=exit_, now_ts=now_ts)
         self.equity.append(m.state.equity())
         self.equity_ts.append(candle.ts)
         return m.decisions[start:]
+
+    def prime(self, symbol: str, history: Bars) -> None:
+        """Load candles that came before the first live one: indicator history only, no decisions.
+
+        After a (re)start, prime with at least ``plan.warmup_bars`` candles; the marks are set from
+        the last one. ``run_backtest(..., trade_from={symbol: len(history)})`` over the same candles
+        gives the same decisions.
+        """
+        sp = self.plan.for_symbol(symbol)
+        buf = self._buffers[sp.symbol]
+        for i in range(len(history)):
+            buf.append(history.candle(i))
+        if len(history):
+            self.machine.state.marks[sp.symbol] = float(history.close[-1])
 
     def run(self, bars: Bars | dict[str, Bars]) -> list[Decision]:
         """Step through candles one at a time in (time, plan symbol order): the parity tests' live side."""

@@ -444,3 +444,64 @@ def test_the_engine_imports_without_django():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _sma_plan():
+    return sma_cross(10, 30, sizing=Sizing("equity_fraction", 0.5), stop="2 * atr_14")
+
+
+def test_priming_history_then_stepping_matches_a_backtest_that_trades_from_the_same_bar():
+    bars = _sol()
+    lim = RiskLimits(daily_risk_budget=0.5, risk_per_trade=0.5)
+    result = run_backtest(_sma_plan(), bars, lim, initial_cash=10_000.0, trade_from=300)
+    primed = LiveEngine(_sma_plan(), lim, initial_cash=10_000.0, timeframe_s=H)
+    primed.prime("SOLUSDT", bars.slice(0, 300))
+    for i in range(300, len(bars)):
+        primed.step("SOLUSDT", bars.candle(i))
+    assert primed.decisions == result.decisions
+    assert min(d.bar for d in result.decisions) >= 300
+    assert len(result.trades) >= 5
+    assert np.array(primed.equity).tobytes() == result.equity[300:].tobytes()
+    # stepping the warm-up with entries off (what the execution agent does) is the same thing
+    gated = LiveEngine(_sma_plan(), lim, initial_cash=10_000.0, timeframe_s=H)
+    for i in range(len(bars)):
+        gated.step("SOLUSDT", bars.candle(i), allow_entry=i >= 300)
+    assert gated.decisions == result.decisions
+
+
+def test_trimmed_live_history_keeps_bar_numbers_and_decisions_for_windowed_indicators():
+    bars = _sol()
+    p = sma_cross(10, 30, sizing=Sizing("equity_fraction", 0.5), stop="low_20[1]")  # windowed only: exact
+    lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
+    result = run_backtest(p, bars, lim, initial_cash=10_000.0)
+    trimmed = LiveEngine(p, lim, initial_cash=10_000.0, timeframe_s=H, max_history=p.warmup_bars)
+    trimmed.run(bars)
+    assert trimmed.machine.bar_offset["SOLUSDT"] > 900  # it really dropped old candles
+    assert trimmed.decisions == result.decisions
+    with pytest.raises(ConfigError) as caught:
+        LiveEngine(p, lim, initial_cash=1.0, timeframe_s=H, max_history=p.warmup_bars - 1)
+    assert list(caught.value.errors) == ["max_history"]
+
+
+def test_force_exit_closes_the_position_at_the_next_open_and_blocks_nothing():
+    bars = make_bars([(100, 100, 100, 100), (101, 101, 101, 101), (102, 102, 102, 102), (103, 103, 103, 103)])
+    live = LiveEngine(plan("close >= 100", "close < 50"), limits(), initial_cash=1000.0, timeframe_s=H)
+    live.step("TEST", bars.candle(0))
+    live.step("TEST", bars.candle(1))  # entry fill at 101
+    assert "TEST" in live.state.positions
+    decided = live.step("TEST", bars.candle(2), force_exit=True, allow_entry=False)
+    assert brief(decided) == [("trigger", 2, "exit"), ("order", 2, "exit")]
+    decided = live.step("TEST", bars.candle(3), allow_entry=False)
+    assert brief(decided) == [("fill", 3, "exit")]
+    assert (decided[0].price, decided[0].pnl) == (103.0, 2.0)
+    assert live.state.positions == {}
+
+
+def test_limits_changed_between_candles_take_effect_at_once():
+    bars = make_bars([(100, 100, 100, 100)] * 4)
+    live = LiveEngine(plan("close >= 100", "close < 50"), limits(), initial_cash=1000.0, timeframe_s=H)
+    live.machine.limits = limits(min_notional=1_000_000.0)
+    decided = live.step("TEST", bars.candle(0))
+    assert brief(decided) == [("trigger", 0, "entry"), ("block", 0, "min_notional")]
+    live.machine.mode = "live"
+    assert brief(live.step("TEST", bars.candle(1)))[1] == ("block", 1, "live_mode_not_confirmed")
