@@ -48,6 +48,16 @@ def event_summary(event: dict[str, Any]) -> str:
             f"LLM {p.get('model')} for {p.get('agent')}: {p.get('tokens_in')}→{p.get('tokens_out')} tokens, "
             f"{p.get('cost')} cost, {p.get('latency_ms')} ms, {p.get('outcome', 'ok')}"
         )
+    if kind == "reconciliation_completed":
+        return (
+            f"Reconciliation #{p.get('run_id')} {p.get('status')}: {p.get('wallets_checked')} checked, "
+            f"{p.get('wallets_failed')} failed, {p.get('breaches')} breaches"
+        )
+    if kind == "drift_detected":
+        return (
+            f"Drift {p.get('wallet')} {p.get('currency')}: {p.get('drift')} "
+            f"(ledger {p.get('ledger_balance')}, exchange {p.get('exchange_balance')})"
+        )
     if kind == "run_control":
         return f"Run {p.get('action')}" + (f" ({p['mode']})" if p.get("mode") else "")
     text = json.dumps(p, separators=(",", ":"), sort_keys=True, ensure_ascii=False)

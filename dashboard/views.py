@@ -30,7 +30,7 @@ from .filters import DecisionFilterSet
 from .forms import OperatorNoteForm
 from .presentation import event_row, payload_items
 
-OVERVIEW_LIVE_TYPES = ["fill", "trade_blocked"]
+OVERVIEW_LIVE_TYPES = ["fill", "trade_blocked", "reconciliation_completed"]
 WALLETS_SHOWN = 200
 
 
@@ -54,6 +54,7 @@ class OverviewView(RolePageMixin, View):
             "blocks": selectors.block_reasons(),
             "runs": list(event_selectors.run_summary_list()[:10]),
             "live_types": ",".join(OVERVIEW_LIVE_TYPES),
+            "reconciliation": wallet_selectors.reconciliation_run_latest(),
         }
         return render(request, "dashboard/overview.html", context)
 

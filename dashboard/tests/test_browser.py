@@ -138,6 +138,13 @@ def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab, server_si
     server_side(emit, "trade_blocked", BLOCK, source="agent:risk")
     row = tab.page.locator('#blocks tr[data-key="risk_budget_exceeded|risk_valid"]')
     expect(row.locator("td").nth(2)).to_have_text("2", timeout=2000)
+    from wallets import services
+
+    wallet = server_side(services.wallet_create, name="p1", kind="paper")
+    server_side(services.paper_wallet_fund, wallet_id=wallet.pk, currency="USDT", amount="10", reference="seed")
+    run = server_side(services.wallet_reconcile).run
+    expect(tab.page.locator("#recon-id")).to_have_text(str(run.pk), timeout=2000)
+    expect(tab.page.locator("#recon-breaches")).to_have_text("0 breaches")
     tab.screenshot("overview-live")
     tab.page.locator(f"#fills #ev-{fill.id} a.chain-link").click()
     tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")

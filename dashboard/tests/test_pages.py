@@ -182,7 +182,7 @@ def test_overview_query_count_does_not_grow_with_rows(login, django_assert_num_q
     client = login("viewer")
     _chain()
     client.get("/")
-    with django_assert_num_queries(9) as one:
+    with django_assert_num_queries(10) as one:
         client.get("/")
     for n in range(30):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x", run_id=f"run{n}")
@@ -244,3 +244,15 @@ def test_vendored_chart_library_is_the_version_the_lock_file_pins():
     pinned = lock["packages"]["node_modules/lightweight-charts"]["version"]
     vendored = (ROOT / "static/vendor/lightweight-charts/lightweight-charts.standalone.production.js").read_text()
     assert f"Lightweight Charts™ v{pinned}\n" in vendored[:300]
+
+
+def test_overview_shows_the_latest_reconciliation(login):
+    from wallets import services
+
+    wallet = services.wallet_create(name="p1", kind="paper")
+    services.paper_wallet_fund(wallet_id=wallet.pk, currency="USDT", amount="10", reference="seed")
+    services.paper_exchange_move(wallet_id=wallet.pk, deltas={"USDT": "-1"}, reference="leak")
+    run = services.wallet_reconcile().run
+    html = login("viewer").get("/").content.decode()
+    assert f'#<span id="recon-id">{run.pk}</span>' in html
+    assert '<strong id="recon-breaches" class="breach">⚠ 1 breach</strong>' in html

@@ -42,6 +42,12 @@ export function summarize(e) {
     case "llm_call":
       return `LLM ${orNone(p.model)} for ${orNone(p.agent)}: ${orNone(p.tokens_in)}→${orNone(p.tokens_out)} tokens, `
         + `${orNone(p.cost)} cost, ${orNone(p.latency_ms)} ms, ${p.outcome || "ok"}`;
+    case "reconciliation_completed":
+      return `Reconciliation #${orNone(p.run_id)} ${orNone(p.status)}: ${orNone(p.wallets_checked)} checked, `
+        + `${orNone(p.wallets_failed)} failed, ${orNone(p.breaches)} breaches`;
+    case "drift_detected":
+      return `Drift ${orNone(p.wallet)} ${orNone(p.currency)}: ${orNone(p.drift)} `
+        + `(ledger ${orNone(p.ledger_balance)}, exchange ${orNone(p.exchange_balance)})`;
     case "run_control":
       return `Run ${orNone(p.action)}${p.mode ? ` (${p.mode})` : ""}`;
     default: {

@@ -31,10 +31,25 @@ function countBlock(e) {
   blocks.closest("section").querySelector(".empty").hidden = true;
 }
 
+function reconciled(e) {
+  const p = e.payload;
+  const current = Number(document.getElementById("recon-id").textContent) || 0;
+  if (p.run_id < current) return;
+  document.getElementById("recon-id").textContent = String(p.run_id);
+  document.getElementById("recon-state").textContent = p.status;
+  document.getElementById("recon-counts").textContent = `${p.wallets_checked} checked, ${p.wallets_failed} failed`;
+  const breaches = document.getElementById("recon-breaches");
+  breaches.textContent = `${p.breaches ? "⚠ " : ""}${p.breaches} breach${p.breaches === 1 ? "" : "es"}`;
+  breaches.className = p.breaches ? "breach" : "";
+  document.getElementById("recon-status").hidden = false;
+  document.querySelector("#reconciliation .empty").hidden = true;
+}
+
 function show(events) {
   for (const e of events) {
     if (e.type === "fill") addFill(e);
     else if (e.type === "trade_blocked") countBlock(e);
+    else if (e.type === "reconciliation_completed") reconciled(e);
   }
   document.dispatchEvent(new CustomEvent("tradingops:rendered", { detail: { ids: events.map((e) => e.id), at: Date.now() } }));
 }
