@@ -66,10 +66,10 @@ def project_run_summaries(events: Sequence[Event]) -> None:
             by_run[event.run_id].append(event)
     if not by_run:
         return
-    mode = _mode_provider()
     if connection.vendor == "postgresql" and not any(event.type == "run_control" for event in events):
-        _upsert_run_summaries(by_run, mode)
+        _upsert_run_summaries(by_run)
         return
+    mode = _mode_provider()
     # Make sure each run has a row, then lock the rows in a fixed order: concurrent writers of
     # the same run serialise here instead of racing on an insert.
     RunSummary.objects.bulk_create(
@@ -113,15 +113,24 @@ def _increment_type_counts(counts: dict[tuple[str, str], int]) -> None:
         )
 
 
-def _upsert_run_summaries(by_run: dict[str, list[Event]], mode: str) -> None:
+_runs_seen: set[str] = set()
+"""Runs this process has upserted. The mode is only read for a run's first event, and reading it
+may cost a query (the agents' runtime configuration), so it is skipped for runs seen before."""
+
+
+def _upsert_run_summaries(by_run: dict[str, list[Event]]) -> None:
     """Postgres, no control event in the batch: summaries and type counts in one statement.
 
     Each run's row is created or folded into (first/last time, count) by an upsert; the upsert
     row-locks in run_id order, so concurrent writers serialise as with the locking path above.
+    A run seen before whose row has gone (rolled back, or reset by ``rebuild_projections``) comes
+    back as inserted without a mode, and gets it in a second statement.
     """
     from .services import server_binding_cursor
 
     runs = sorted(by_run)
+    seen = _runs_seen.issuperset(runs)
+    mode = "" if seen else _mode_provider()
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for run_id in runs:
         for event in by_run[run_id]:
@@ -139,6 +148,12 @@ def _upsert_run_summaries(by_run: dict[str, list[Event]], mode: str) -> None:
     }
     with server_binding_cursor() as cursor:
         cursor.execute(_UPSERT_RUN_SUMMARIES_SQL, params)
+        inserted = [run_id for (run_id,) in cursor.fetchall()]
+        if seen and inserted:
+            RunSummary.objects.filter(run_id__in=inserted).update(mode=_mode_provider())
+    if len(_runs_seen) > 100_000:
+        _runs_seen.clear()
+    _runs_seen.update(runs)
 
 
 _UPSERT_RUN_SUMMARIES_SQL = f"""
@@ -153,16 +168,20 @@ WITH summaries AS (
         first_event_at = LEAST(s.first_event_at, excluded.first_event_at),
         last_event_at = GREATEST(s.last_event_at, excluded.last_event_at),
         event_count = s.event_count + excluded.event_count
+    RETURNING run_id, xmax = 0 AS inserted
+), counts AS (
+    INSERT INTO {RunEventCount._meta.db_table} AS c (run_id, type, count)
+    SELECT run_id, type, n
+    FROM unnest(%(count_runs)b::text[], %(count_types)b::text[], %(counts)b::int8[]) AS u(run_id, type, n)
+    ORDER BY run_id, type
+    ON CONFLICT (run_id, type) DO UPDATE SET count = c.count + excluded.count
 )
-INSERT INTO {RunEventCount._meta.db_table} AS c (run_id, type, count)
-SELECT run_id, type, n
-FROM unnest(%(count_runs)b::text[], %(count_types)b::text[], %(counts)b::int8[]) AS u(run_id, type, n)
-ORDER BY run_id, type
-ON CONFLICT (run_id, type) DO UPDATE SET count = c.count + excluded.count
+SELECT run_id FROM summaries WHERE inserted
 """  # noqa: S608 - table names are constants; values are bound parameters
 
 
 def reset_run_summaries() -> None:
+    _runs_seen.clear()
     RunEventCount.objects.all().delete()
     RunSummary.objects.all().delete()
 

@@ -1,12 +1,11 @@
-"""Sends event frames to a Redis channel layer from plain sync code, off the caller's thread.
+"""Sends event frames to a Redis channel layer from sync code through one long-lived event loop.
 
 ``async_to_sync`` from a thread with no event loop (Celery workers, management commands,
 scripts) starts a new loop and thread per call, so channels-redis opened a new Redis connection
-for every ``emit``: about 4 ms, more than the emit itself. Here one long-lived event loop in a
-daemon thread keeps the layer's connection pool. The caller only enqueues; the loop waits
-``LINGER_SECONDS`` after the first frame, takes everything queued by then and sends one message
-per group (frames in commit order), so Redis costs a few commands per drain rather than per
-event. A failure is logged, as before; the events are in the store either way.
+for every ``emit``: about 4 ms, more than the emit itself. Here one event loop in a daemon thread
+keeps the layer's connection pool. ``submit`` returns once its frames are sent (or the failure is
+logged), as ``async_to_sync`` did, so a caller still knows its events are out when it goes on.
+Frames submitted meanwhile by other threads go out together, one message per group, in order.
 """
 
 import asyncio
@@ -22,9 +21,6 @@ Message = Callable[[list[dict]], dict]
 
 
 class Publisher:
-    LINGER_SECONDS = 0.02
-    """How long the first frame waits for others: at most 50 drains a second (~1 ms of CPU each),
-    whatever the event rate; 20 ms more latency is invisible on a dashboard."""
     MAX_PENDING = 10_000
     """Publishes waiting at most; past that the caller waits (back-pressure, not unbounded memory)."""
     WAIT_SECONDS = 10
@@ -41,10 +37,7 @@ class Publisher:
         atexit.register(self._flush_at_exit)
 
     def submit(self, layer, by_group: dict[str, list[dict]], count: int) -> None:
-        """Queue frames for their groups; they are sent after every frame queued before them.
-
-        Costs the caller a lock and an append; only the first frame after an idle spell wakes the loop.
-        """
+        """Send frames to their groups, after every frame submitted before them; wait until sent."""
         loop = self._ensure_loop()
         with self._lock:
             if len(self._pending) >= self.MAX_PENDING and not self._changed.wait_for(
@@ -54,9 +47,13 @@ class Publisher:
                 return
             self._pending.append((layer, by_group, count))
             self._submitted += 1
+            ticket = self._submitted
             wake = len(self._pending) == 1
         if wake:
             loop.call_soon_threadsafe(self._wake.set)
+        with self._lock:
+            if not self._changed.wait_for(lambda: self._done >= ticket, timeout=self.WAIT_SECONDS):
+                logger.error("publishing %d events: not sent after %d s, still queued", count, self.WAIT_SECONDS)
 
     def flush(self, timeout: float = WAIT_SECONDS) -> None:
         """Wait until everything submitted so far has been sent (or has failed and been logged)."""
@@ -87,7 +84,6 @@ class Publisher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(self.LINGER_SECONDS)
             with self._lock:
                 items, self._pending = self._pending, []
             if not items:
