@@ -26,7 +26,7 @@ def run_frame(run) -> dict:
     without the records that were within threshold."""
     from .api.serializers import DriftRecordSerializer, ReconciliationRunSerializer
 
-    breaches = [record for record in run.drift_records.all() if not record.within_threshold]
+    breaches = selectors.drift_record_breaches(run_id=run.pk)
     return {
         "type": "reconciliation_completed",
         "run": ReconciliationRunSerializer(run).data,
@@ -35,7 +35,7 @@ def run_frame(run) -> dict:
 
 
 def announce(run_id: int) -> None:
-    run = selectors.reconciliation_run_get(run_id=run_id)
+    run = selectors.reconciliation_run_list().filter(pk=run_id).first()
     if run is None:
         return
     frame = run_frame(run)

@@ -16,9 +16,7 @@ from . import alerts, selectors
 
 def _latest_frame() -> dict | None:
     latest = selectors.reconciliation_run_latest()
-    if latest is None:
-        return None
-    return alerts.run_frame(selectors.reconciliation_run_get(run_id=latest.pk))
+    return alerts.run_frame(latest) if latest is not None else None
 
 
 class WalletAlertsConsumer(AsyncJsonWebsocketConsumer):

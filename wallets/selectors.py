@@ -92,5 +92,13 @@ def reconciliation_run_get(*, run_id: int) -> ReconciliationRun | None:
     )
 
 
+def drift_record_breaches(*, run_id: int) -> list[DriftRecord]:
+    return list(
+        DriftRecord.objects.filter(run_id=run_id, within_threshold=False)
+        .select_related("wallet")
+        .order_by("wallet_id", "currency")
+    )
+
+
 def reconciliation_run_latest() -> ReconciliationRun | None:
     return reconciliation_run_list().order_by("-started_at", "-id").first()

@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -38,7 +39,8 @@ class _WalletPageSerializer(serializers.ListSerializer):
 
     def to_representation(self, data):
         wallets = selectors.wallet_attach_balances(list(data.all() if hasattr(data, "all") else data))
-        stamp = serializers.DateTimeField().to_representation
+        # One time zone lookup per page, not one per value (it goes through asgiref's Local).
+        stamp = serializers.DateTimeField(default_timezone=timezone.get_current_timezone()).to_representation
         return [
             {
                 **{name: getattr(wallet, name) for name in _PLAIN_WALLET_FIELDS},

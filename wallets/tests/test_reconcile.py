@@ -306,3 +306,16 @@ def test_drift_correction_without_reason_or_by_a_non_admin_writes_nothing(paper_
         services.drift_correct(drift_record_id=record.pk, user=users[role], reason=reason)
     assert LedgerEntry.objects.count() == entries_before
     assert not Event.objects.filter(type="ledger_adjusted").exists()
+
+
+def test_disabled_wallets_are_left_out_and_wallet_ids_narrow_the_run(paper_wallet):
+    kept = paper_wallet("kept", USDT="1")
+    other = paper_wallet("other", USDT="1")
+    disabled = paper_wallet("disabled", USDT="1")
+    services.wallet_update(wallet_id=disabled.pk, status="disabled", status_reason="closed account")
+    everything = services.wallet_reconcile().run
+    narrowed = services.wallet_reconcile(wallet_ids=[kept.pk, disabled.pk]).run
+    assert sorted(everything.drift_records.values_list("wallet_id", flat=True)) == [kept.pk, other.pk]
+    assert list(narrowed.drift_records.values_list("wallet_id", flat=True)) == [kept.pk]
+    disabled.refresh_from_db()
+    assert (disabled.status, disabled.drift_status, disabled.last_run_id) == ("disabled", "never", None)
