@@ -105,7 +105,8 @@ def _fetch(instrument_id: int, timeframe: str, cmp: str, bound: datetime, extra_
     order = "open_time" if direction == "ASC" else "-open_time"
     rows = Candle.objects.filter(flt, instrument_id=instrument_id, timeframe=timeframe).order_by(order)[:limit]
     out = [
-        (int(r[0].timestamp()), iso(r[0]), *(dec(v) for v in r[1:])) for r in rows.values_list("open_time", *COLUMNS)
+        (int(r[0].timestamp()), iso(r[0]), *(dec(v) for v in r[1:]), *(float(v) for v in r[1:]))
+        for r in rows.values_list("open_time", *COLUMNS)
     ]
     return sorted(out)
 

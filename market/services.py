@@ -63,7 +63,7 @@ def _upsert_rows_postgres(instrument_id: int, timeframe: str, rows: Sequence[fil
         )
         # Also emptied here: inside an outer transaction (a test, a caller's atomic) nothing commits between chunks.
         cursor.execute(f"TRUNCATE {_STAGE_TABLE}")
-        data = "".join(f"{r.epoch}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t{r.volume}\n" for r in rows)
+        data = files.copy_text(rows)
         with cursor.cursor.copy(f"COPY {_STAGE_TABLE} (t, o, h, l, c, v) FROM STDIN") as copy:
             copy.write(data)
         table = Candle._meta.db_table

@@ -73,10 +73,11 @@ class SyntheticSource:
                 sigma = self.vols[symbol]
                 shock = self.rng.gauss(0.0, 1.0)
                 self.prices[symbol] *= math.exp((self.drift - 0.5 * sigma * sigma) * dt + sigma * math.sqrt(dt) * shock)
-                price = self._quantize(self.prices[symbol])
+                mid = self.prices[symbol]
+                price = self._quantize(mid)
                 size = Decimal(f"{self.rng.lognormvariate(-2.0, 1.0):.6f}")
-                half_spread = self._quantize(self.prices[symbol] * 0.0001)
-                yield TickInput(symbol, self.now, price, size, price - half_spread, price + half_spread)
+                bid, ask = self._quantize(mid * 0.9999), self._quantize(mid * 1.0001)  # a 2 bp spread
+                yield TickInput(symbol, self.now, price, size, bid, ask)
                 emitted += 1
                 if self.limit is not None and emitted >= self.limit:
                     return

@@ -1,6 +1,7 @@
 import importlib
 
 import pytest
+from django.apps import apps
 
 from market.models import Instrument
 
@@ -8,11 +9,10 @@ _seed = importlib.import_module("market.migrations.0002_seed_instruments")
 
 
 @pytest.fixture
-def instruments(request):
-    """The seeded instruments, present even after a transactional test elsewhere flushed the tables."""
-    uses_transactions = "transactional_db" in request.fixturenames or "asgi_server" in request.fixturenames
-    request.getfixturevalue("transactional_db" if uses_transactions else "db")
-    from django.apps import apps
+def instruments(db):
+    """The seeded instruments, present even after a transactional test elsewhere flushed the tables.
 
+    (With ``transactional_db`` also requested, as ``asgi_server`` does, pytest-django uses that.)
+    """
     _seed.seed(apps, None)
     return {i.symbol: i for i in Instrument.objects.all()}
