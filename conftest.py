@@ -106,9 +106,9 @@ def asgi_server(transactional_db, settings):
     process.wait(timeout=10)
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, settings):
-    """A real Celery worker (solo pool) on the test database and Redis, consuming every queue."""
+def start_celery_worker(settings) -> tuple[str, subprocess.Popen]:
+    """Start a real Celery worker (solo pool) on the test database and Redis, consuming every
+    queue; returns its name and process once it answers a ping."""
     from django.db import connection
 
     from tradingops.celery import app
@@ -122,38 +122,27 @@ def celery_worker_process(transactional_db, settings):
         "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
     }
     name = f"test-{os.getpid()}-{_free_port()}@localhost"
-    app.control.purge()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tradingops",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            "agents,backtests,default",
-            "-n",
-            name,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    command = [sys.executable, "-m", "celery", "-A", "tradingops", "worker", "--pool", "solo", "-n", name]
+    command += ["-Q", "agents,backtests,default", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if app.control.ping(destination=[name], timeout=0.5):
-            break
+            return name, process
         if process.poll() is not None:
             raise RuntimeError("celery worker exited at start")
-    else:
-        process.kill()
-        raise RuntimeError("celery worker did not answer a ping in 30 s")
+    process.kill()
+    raise RuntimeError("celery worker did not answer a ping in 30 s")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker on the test database and Redis (see ``start_celery_worker``)."""
+    from tradingops.celery import app
+
+    app.control.purge()
+    name, process = start_celery_worker(settings)
     yield name
-    process.terminate()
-    process.wait(timeout=20)
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=20)

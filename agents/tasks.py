@@ -1,10 +1,11 @@
 """Celery tasks of the agents: thin, take ids and plain values, call one service each."""
 
+from contextlib import contextmanager
+
 from celery import shared_task
 
 AGENT_TASK_OPTIONS = {
     "acks_late": True,
-    "queue": "agents",
     "soft_time_limit": 60,
     "time_limit": 90,
     "autoretry_for": (ConnectionError, TimeoutError),
@@ -13,39 +14,60 @@ AGENT_TASK_OPTIONS = {
 }
 
 
+@contextmanager
+def _reported(agent: str):
+    """A failed run is recorded (``agent_run`` with the error) in its own transaction, then re-raised."""
+    try:
+        yield
+    except Exception as exc:
+        from events.services import emit
+
+        emit(
+            "agent_run",
+            {"agent": agent, "status": "error", "duration_ms": 0, "error": f"{exc.__class__.__name__}: {exc}"[:2000]},
+            source=f"agent:{agent}",
+        )
+        raise
+
+
 @shared_task(**AGENT_TASK_OPTIONS)
 def intent_execute_task(intent_event_id: str) -> None:
     from .broker_agent import intent_execute
 
-    intent_execute(intent_event_id=intent_event_id)
+    with _reported("broker"):
+        intent_execute(intent_event_id=intent_event_id)
 
 
 @shared_task(**AGENT_TASK_OPTIONS)
 def planner_run_task(correlation_id: str | None = None, causation_id: str | None = None) -> None:
     from .planner import planner_run
 
-    planner_run(correlation_id=correlation_id, causation_id=causation_id)
+    with _reported("planner"):
+        planner_run(correlation_id=correlation_id, causation_id=causation_id)
 
 
 @shared_task(**AGENT_TASK_OPTIONS)
 def judge_run_task() -> None:
     from .judge import judge_run
 
-    judge_run()
+    with _reported("judge"):
+        judge_run()
 
 
 @shared_task(**AGENT_TASK_OPTIONS)
 def execution_on_candle_task(symbol: str, timeframe: str, open_time: str) -> None:
     from .execution import execution_on_candle
 
-    execution_on_candle(symbol=symbol, timeframe=timeframe, open_time=open_time)
+    with _reported("execution"):
+        execution_on_candle(symbol=symbol, timeframe=timeframe, open_time=open_time)
 
 
 @shared_task(**AGENT_TASK_OPTIONS)
 def positions_snapshot_task() -> None:
     from .execution import positions_snapshot
 
-    positions_snapshot()
+    with _reported("snapshot"):
+        positions_snapshot()
 
 
 @shared_task(**AGENT_TASK_OPTIONS)

@@ -11,6 +11,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from .routing import websocket_urlpatterns  # noqa: E402
 
+if os.environ.get("TRADINGOPS_EMBEDDED_WORKERS") == "1":
+    from .embedded import start as start_embedded_workers
+
+    start_embedded_workers()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

@@ -1,0 +1,59 @@
+"""The embedded default's background work, in the web process: the market replay feed and Celery
+beat (tasks run in-process), so one command shows agents trading on paper with the dashboard live.
+
+Only for the embedded default (no REDIS_URL): the in-memory channel layer reaches WebSocket clients
+of this process only, so the feed must publish from here. With Redis, run the feed, worker and beat
+as their own processes (README).
+"""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+logger = logging.getLogger(__name__)
+_started = False
+
+
+def start() -> None:
+    global _started
+    if _started or not settings.EMBEDDED:
+        return
+    _started = True
+    threading.Thread(target=_run_feed, name="market-feed", daemon=True).start()
+    from celery.beat import EmbeddedService
+
+    from tradingops.celery import app
+
+    EmbeddedService(app, thread=True).start()
+    threading.Thread(target=_first_plan, name="first-plan", daemon=True).start()
+    logger.info("embedded: market replay feed and celery beat started in-process")
+
+
+def _first_plan() -> None:
+    """A fresh install gets a paper wallet and a first plan at once, rather than at the first beat."""
+    from agents.planner import planner_run
+    from agents.selectors import plan_active
+    from wallets.services import paper_wallet_ensure
+
+    try:
+        paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": settings.PAPER_INITIAL_CASH})
+        if plan_active() is None:
+            planner_run()
+    except Exception:
+        logger.exception("embedded: the first plan could not be made")
+    finally:
+        connection.close()
+
+
+def _run_feed() -> None:
+    from django.core.management import call_command
+
+    close_old_connections()
+    try:
+        call_command("run_market_feed", "--no-progress")
+    except Exception:
+        logger.exception("embedded: the market feed stopped")
+    finally:
+        connection.close()
