@@ -185,12 +185,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "CONN_MAX_AGE": "0"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    command = [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--log-level", "warning"],
+        [*command, "--log-level", "warning", "--workers", str(workers)],
         cwd=ROOT,
         env=env,
     )
@@ -339,6 +340,7 @@ def bench_fanout(server: str, user: User, clients: int, rate: int, seconds: floa
         "p50": statistics.median(latencies),
         "p95": pct(latencies, 95),
         "max": max(latencies),
+        "errors": state["errors"][:3],
     }
 
 
@@ -350,33 +352,42 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--batches", default="1,10", help="events per emit call in the fan-out runs")
+    parser.add_argument("--skip", default="", help="comma-separated: renders,dom,fanout")
     args = parser.parse_args()
+    skip = set(args.skip.split(","))
 
     assert "dash" in settings.DATABASES["default"]["NAME"], "use your own database (DATABASE_URL)"
     call_command("migrate", verbosity=0)
     copied = load_events(args.events)
     total = Event.objects.count()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"events stored: {total:,}" + (f" (COPY of the missing ones took {copied:.1f} s)" if copied else ""))
     user = viewer()
 
-    print("\n## server-side render, Django test client, ms")
-    print(f"| page | p50 | p95 | status |  ({args.renders} renders each)")
-    for label, p50, p95, status in bench_renders(user, args.renders):
-        print(f"| {label} | {p50:.1f} | {p95:.1f} | {status} |")
+    if "renders" not in skip:
+        print("\n## server-side render, Django test client, ms")
+        print(f"| page | p50 | p95 | status |  ({args.renders} renders each)")
+        for label, p50, p95, status in bench_renders(user, args.renders):
+            print(f"| {label} | {p50:.1f} | {p95:.1f} | {status} |")
 
-    process, server = start_server()
+    process, server = start_server(args.workers)
     try:
-        p50, p95, count = bench_dom_latency(server, args.dom_events)
-        print(
-            f"\n## event emitted -> row in the DOM (Chromium): p50 {p50:.1f} ms, p95 {p95:.1f} ms over {count} events"
-        )
-        for batch in (1, 10):
-            r = bench_fanout(server, user, args.clients, args.rate, args.seconds, batch)
+        if "dom" not in skip:
+            p50, p95, count = bench_dom_latency(server, args.dom_events)
             print(
-                f"\n## fan-out: {r['clients']} sockets, {r['events']} events at {r['achieved_rate']:.0f}/s "
-                f"({'one emit per event' if batch == 1 else f'emit_many of {batch}'}): {r['deliveries']:,} deliveries, "
-                f"missing {r['missing']}, connections dropped {r['dropped']}, event->client "
-                f"p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms"
+                f"\n## event emitted -> row in the DOM (Chromium): p50 {p50:.1f} ms, p95 {p95:.1f} ms, {count} events"
+            )
+        for batch in [] if "fanout" in skip else [int(b) for b in args.batches.split(",")]:
+            r = bench_fanout(server, user, args.clients, args.rate, args.seconds, batch)
+            how = "one emit per event" if batch == 1 else f"emit_many of {batch}"
+            print(
+                f"\n## fan-out, {args.workers} uvicorn worker(s): {r['clients']} sockets, {r['events']} events "
+                f"at {r['achieved_rate']:.0f}/s ({how}): {r['deliveries']:,} deliveries, missing {r['missing']}, "
+                f"connections dropped {r['dropped']}, event->client p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
+                f"max {r['max']:.1f} ms; load average {os.getloadavg()[0]:.1f}"
+                + (f"; client errors {r['errors']}" if r["errors"] else "")
             )
     finally:
         process.terminate()
