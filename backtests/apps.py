@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class BacktestsConfig(AppConfig):
     name = "backtests"
+    verbose_name = "Backtests"

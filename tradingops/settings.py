@@ -131,7 +131,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"agents.tasks.*": {"queue": "agents"}}
+CELERY_TASK_ROUTES = {"agents.tasks.*": {"queue": "agents"}, "backtests.tasks.*": {"queue": "backtests"}}
+# A running backtest whose worker has not written a heartbeat for this long is marked failed by the reaper.
+BACKTESTS_STALE_AFTER_S = env.int("BACKTESTS_STALE_AFTER_S", default=120)
 CELERY_TASK_TIME_LIMIT = 30 * 60
 # Must exceed the longest task time limit, or acks_late tasks are redelivered while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("wallets.api.urls")),
     path("", include("market.api.urls")),
     path("", include("agents.api.urls")),
+    path("", include("backtests.api.urls")),
 ]
 
 urlpatterns = [

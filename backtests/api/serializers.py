@@ -1,0 +1,114 @@
+from rest_framework import serializers
+
+from backtests.config import METRICS
+from backtests.models import OVERVIEW_POINTS, BacktestBlock, BacktestRun, BacktestTrade, DailyReport, Sweep
+
+
+class RunSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    progress = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = ["id", "name", "status", "candles_total", "candles_processed", "progress", "created_at",
+                  "started_at", "finished_at", "heartbeat_at", "worker", "error", "cancel_requested", "created_by",
+                  "sweep", "params", "rerun_of", "config", "results"]  # fmt: skip
+        read_only_fields = fields
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BacktestTrade
+        fields = ["seq", "symbol", "side", "qty", "entry_ts", "exit_ts", "entry_bar", "exit_bar", "entry_price",
+                  "exit_price", "entry_fee", "exit_fee", "pnl", "exit_reason", "chain"]  # fmt: skip
+        read_only_fields = fields
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BacktestBlock
+        fields = ["seq", "ts", "bar", "symbol", "reason", "reason_class", "message", "detail", "chain"]
+        read_only_fields = fields
+
+
+class DailyReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DailyReport
+        fields = ["day", "start_equity", "end_equity", "pnl", "return_pct", "entries", "exits", "realized_pnl",
+                  "fees", "blocks", "blocks_by_reason", "risk_claimed", "risk_used"]  # fmt: skip
+        read_only_fields = fields
+
+
+class EquityQuerySerializer(serializers.Serializer):
+    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=1000)
+
+
+class StateQuerySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    ids = serializers.CharField()
+    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=500)
+
+    def validate_ids(self, value):
+        import uuid
+
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not 2 <= len(parts) <= 5:
+            raise serializers.ValidationError("give 2 to 5 run ids separated by commas")
+        try:
+            return [uuid.UUID(p) for p in parts]
+        except ValueError:
+            raise serializers.ValidationError("every id must be a run id (UUID)") from None
+
+
+class StateSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    bar = serializers.IntegerField()
+    bar_open_time = serializers.DateTimeField()
+    cash = serializers.DecimalField(max_digits=36, decimal_places=18)
+    side = serializers.CharField(allow_null=True)
+    qty = serializers.DecimalField(max_digits=36, decimal_places=18)
+    entry_price = serializers.DecimalField(max_digits=36, decimal_places=18, allow_null=True)
+    entry_ts = serializers.DateTimeField(allow_null=True)
+    mark = serializers.DecimalField(max_digits=36, decimal_places=18)
+    equity = serializers.DecimalField(max_digits=36, decimal_places=18)
+    unrealized_pnl = serializers.DecimalField(max_digits=36, decimal_places=18)
+    realized_pnl = serializers.DecimalField(max_digits=36, decimal_places=18)
+    fees_paid = serializers.DecimalField(max_digits=36, decimal_places=18)
+    trades_closed = serializers.IntegerField()
+
+
+class SweepCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=200)
+    config = serializers.DictField()
+    grid = serializers.DictField(child=serializers.ListField(min_length=1))
+    metric = serializers.ChoiceField(choices=METRICS, default="sharpe")
+
+
+class SweepSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    runs_total = serializers.IntegerField(read_only=True)
+    runs_finished = serializers.IntegerField(read_only=True)
+    runs_completed = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Sweep
+        fields = ["id", "name", "base_config", "grid", "metric", "combinations", "skipped", "created_at", "created_by",
+                  "runs_total", "runs_finished", "runs_completed"]  # fmt: skip
+        read_only_fields = fields
+
+
+class RankedRunSerializer(serializers.ModelSerializer):
+    score = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = ["id", "name", "status", "params", "score", "error", "results"]
+        read_only_fields = fields
+
+
+class RankQuerySerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=METRICS, required=False)
+    order = serializers.ChoiceField(choices=("desc", "asc"), default="desc")

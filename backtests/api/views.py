@@ -1,0 +1,293 @@
+"""Thin views: generics for reads (selector + FilterSet + pagination), one service call per write."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.engine import PRESETS
+from agents.engine.fills import to_decimal
+from backtests import selectors, services
+from backtests.config import BacktestConfigSerializer
+from backtests.models import RunStatus
+from tradingops.api.permissions import ViewerReadsOperatorWrites
+
+from . import filters
+from . import serializers as s
+
+
+class _Cursor(CursorPagination):
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+class RunPagination(_Cursor):
+    ordering = ("-created_at", "-id")
+
+
+class SeqPagination(_Cursor):
+    ordering = ("seq",)
+
+
+class DayPagination(_Cursor):
+    ordering = ("day",)
+
+
+class RankPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+def _run_or_404(run_id):
+    run = selectors.run_get(run_id=run_id)
+    if run is None:
+        raise Http404("no such backtest run")
+    return run
+
+
+def _conflict(field: str, message: str) -> Response:
+    return Response({field: [message]}, status=status.HTTP_409_CONFLICT)
+
+
+def _not_completed(run) -> Response | None:
+    if run.status != RunStatus.COMPLETED:
+        detail = f"the run is {run.status}: results exist once it has completed"
+        if run.error:
+            detail += f" (error: {run.error})"
+        return _conflict("status", detail)
+    return None
+
+
+class RunListCreateView(ListAPIView):
+    """``GET``: runs, newest first (filter by status, time, sweep). ``POST``: start a run; an
+    ``Idempotency-Key`` header makes retries return the run the first request started."""
+
+    permission_classes = [ViewerReadsOperatorWrites]
+    serializer_class = s.RunSerializer
+    filterset_class = filters.RunFilterSet
+    pagination_class = RunPagination
+
+    def get_queryset(self):
+        return selectors.run_list()
+
+    @extend_schema(request=BacktestConfigSerializer, responses={201: s.RunSerializer, 200: s.RunSerializer})
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 200:
+            return Response({"Idempotency-Key": ["at most 200 characters"]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
+        except services.IdempotencyConflict as exc:
+            return _conflict("Idempotency-Key", str(exc))
+        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RunDetailView(RetrieveAPIView):
+    serializer_class = s.RunSerializer
+
+    def get_object(self):
+        return _run_or_404(self.kwargs["pk"])
+
+
+class RunResultsView(APIView):
+    def get(self, request, pk):
+        run = _run_or_404(pk)
+        return _not_completed(run) or Response({"id": str(run.pk), "status": run.status, "results": run.results})
+
+
+class RunEquityView(APIView):
+    """The equity and drawdown curve, LTTB-downsampled to ``max_points`` (default 1,000). ``t`` are bar
+    open times in epoch seconds (UTC), ``equity`` decimal strings, ``drawdown`` fractions (<= 0)."""
+
+    @extend_schema(parameters=[s.EquityQuerySerializer])
+    def get(self, request, pk):
+        query = s.EquityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = _run_or_404(pk)
+        blocked = _not_completed(run)
+        if blocked:
+            return blocked
+        curve = selectors.equity_curve(run_id=run.pk, max_points=query.validated_data["max_points"])
+        return Response(
+            {
+                "id": str(run.pk),
+                "bars": curve["bars"],
+                "points": len(curve["ts"]),
+                "t": curve["ts"].tolist(),
+                "equity": [str(to_decimal(v)) for v in curve["equity"].tolist()],
+                "drawdown": curve["drawdown"].tolist(),
+            }
+        )
+
+
+class RunTradesView(ListAPIView):
+    serializer_class = s.TradeSerializer
+    filterset_class = filters.TradeFilterSet
+    pagination_class = SeqPagination
+
+    def get_queryset(self):
+        _run_or_404(self.kwargs["pk"])
+        return selectors.trade_list(run_id=self.kwargs["pk"])
+
+
+class RunBlocksView(ListAPIView):
+    serializer_class = s.BlockSerializer
+    filterset_class = filters.BlockFilterSet
+    pagination_class = SeqPagination
+
+    def get_queryset(self):
+        _run_or_404(self.kwargs["pk"])
+        return selectors.block_list(run_id=self.kwargs["pk"])
+
+
+class RunDailyReportsView(ListAPIView):
+    serializer_class = s.DailyReportSerializer
+    filterset_class = filters.DailyReportFilterSet
+    pagination_class = DayPagination
+
+    def get_queryset(self):
+        _run_or_404(self.kwargs["pk"])
+        return selectors.daily_report_list(run_id=self.kwargs["pk"])
+
+
+class RunStateView(APIView):
+    """The portfolio at the close of the bar containing ``at``: stored snapshot + trades since."""
+
+    @extend_schema(parameters=[s.StateQuerySerializer], responses=s.StateSerializer)
+    def get(self, request, pk):
+        query = s.StateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = _run_or_404(pk)
+        blocked = _not_completed(run)
+        if blocked:
+            return blocked
+        at = query.validated_data["at"]
+        try:
+            state = selectors.state_at(run=run, at=at)
+        except selectors.StateError as exc:
+            return Response({"at": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        data = {**state, "at": at}
+        for key in ("cash", "qty", "mark", "equity", "unrealized_pnl", "realized_pnl", "fees_paid", "entry_price"):
+            if data[key] is not None:
+                data[key] = to_decimal(data[key])
+        return Response(s.StateSerializer(data).data)
+
+
+class RunCancelView(APIView):
+    permission_classes = [ViewerReadsOperatorWrites]
+
+    def post(self, request, pk):
+        _run_or_404(pk)
+        try:
+            run = services.backtest_run_cancel(run_id=pk)
+        except services.RunStateError as exc:
+            return _conflict("status", str(exc))
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CompareView(APIView):
+    """Metrics side by side and each run's equity curve (``?ids=a,b``)."""
+
+    @extend_schema(parameters=[s.CompareQuerySerializer])
+    def get(self, request):
+        query = s.CompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ids = query.validated_data["ids"]
+        runs = selectors.runs_by_ids(ids)
+        missing = sorted({str(i) for i in ids} - {str(r.pk) for r in runs})
+        if missing:
+            return Response({"ids": [f"no such run: {', '.join(missing)}"]}, status=status.HTTP_400_BAD_REQUEST)
+        unfinished = [f"{r.pk} is {r.status}" for r in runs if r.status != RunStatus.COMPLETED]
+        if unfinished:
+            return Response({"ids": [f"only completed runs compare: {'; '.join(unfinished)}"]}, status=409)
+        out = []
+        for run in runs:
+            curve = selectors.equity_curve(run_id=run.pk, max_points=query.validated_data["max_points"])
+            out.append(
+                {
+                    "id": str(run.pk),
+                    "name": run.name,
+                    "config": run.config,
+                    "results": run.results,
+                    "equity": {
+                        "t": curve["ts"].tolist(),
+                        "equity": [str(to_decimal(v)) for v in curve["equity"].tolist()],
+                        "drawdown": curve["drawdown"].tolist(),
+                    },
+                }
+            )
+        return Response({"runs": out})
+
+
+class PresetsView(APIView):
+    def get(self, request):
+        return Response(
+            [
+                {
+                    "name": p.name,
+                    "description": p.description,
+                    "params": [
+                        {"name": q.name, "type": q.type.__name__, "default": q.default, "min": q.low, "max": q.high}
+                        for q in p.params
+                    ],
+                }
+                for p in PRESETS.values()
+            ]
+        )
+
+
+class SweepListCreateView(ListAPIView):
+    permission_classes = [ViewerReadsOperatorWrites]
+    serializer_class = s.SweepSerializer
+    filterset_class = filters.SweepFilterSet
+    pagination_class = RunPagination
+
+    def get_queryset(self):
+        return selectors.sweep_list()
+
+    @extend_schema(request=s.SweepCreateSerializer, responses={201: s.SweepSerializer})
+    def post(self, request):
+        body = s.SweepCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        sweep = services.sweep_create(
+            data=data["config"], grid=data["grid"], metric=data["metric"], name=data.get("name"), user=request.user
+        )
+        return Response(s.SweepSerializer(selectors.sweep_get(sweep_id=sweep.pk)).data, status=201)
+
+
+class SweepDetailView(RetrieveAPIView):
+    serializer_class = s.SweepSerializer
+
+    def get_object(self):
+        sweep = selectors.sweep_get(sweep_id=self.kwargs["pk"])
+        if sweep is None:
+            raise Http404("no such sweep")
+        return sweep
+
+
+class SweepResultsView(ListAPIView):
+    """The sweep's runs ranked by its metric (or ``?metric=``), best first (``?order=asc`` reverses)."""
+
+    serializer_class = s.RankedRunSerializer
+    pagination_class = RankPagination
+
+    @extend_schema(parameters=[s.RankQuerySerializer, OpenApiParameter("page", int)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        sweep = selectors.sweep_get(sweep_id=self.kwargs["pk"])
+        if sweep is None:
+            raise Http404("no such sweep")
+        query = s.RankQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        metric = query.validated_data.get("metric") or sweep.metric
+        return selectors.sweep_ranked_runs(
+            sweep_id=sweep.pk, metric=metric, descending=query.validated_data["order"] == "desc"
+        )

@@ -1,0 +1,325 @@
+"""Backtest config: validated on submit, stored normalised, turned into the engine's inputs.
+
+The stored config is plain JSON (decimals as strings, times as ISO UTC). :func:`engine_inputs`
+builds the engine's plan, limits and instrument from it; validation calls the same function, so
+a config that passes validation is exactly what runs. Engine :class:`ConfigError`\\ s are mapped
+to DRF field errors under the request's own field names (``strategy.params.fast``,
+``risk.risk_per_trade``, ``strategy.plan.symbols.0.entry``...).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from agents.engine import PRESETS, ConfigError, Instrument, Plan, RiskLimits, build_preset
+from agents.engine.sizing import METHODS, Sizing
+from market import timeframes
+from market.models import Candle
+from market.models import Instrument as MarketInstrument
+
+MAX_SWEEP_COMBINATIONS = 10_000
+FILL_TIMINGS = ("next_open",)  # the engine's fill model: a signal on a close fills at the next bar's open
+METRICS = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown", "profit_factor", "win_rate",
+           "expectancy", "trades", "final_equity")  # fmt: skip
+RISK_FIELDS = ("daily_risk_budget", "risk_per_trade", "max_trades_per_day", "max_trades_per_symbol_per_day",
+               "max_open_positions", "min_notional", "cooldown_after_loss_s", "max_cost_to_reward")  # fmt: skip
+
+
+def nest(errors: dict[str, str], prefix: str = "") -> dict:
+    """``{"strategy.params.fast": "msg"}`` -> ``{"strategy": {"params": {"fast": ["msg"]}}}`` (DRF's shape)."""
+    out: dict = {}
+    for path, message in errors.items():
+        parts = f"{prefix}{path}".split(".")
+        node = out
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):  # a message already sits here: keep both readable
+                nxt = node[part] = {"non_field_errors": nxt}
+            node = nxt
+        node.setdefault(parts[-1], [])
+        if isinstance(node[parts[-1]], list):
+            node[parts[-1]].append(str(message))
+    return out
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown keys are refused by name instead of silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
+        return super().to_internal_value(data)
+
+
+def _dec(**kwargs):
+    return serializers.DecimalField(max_digits=36, decimal_places=18, **kwargs)
+
+
+class SizingSerializer(StrictSerializer):
+    method = serializers.ChoiceField(choices=METHODS, default="equity_fraction")
+    value = _dec(required=False, allow_null=True, min_value=Decimal(0))
+
+
+class RiskSerializer(StrictSerializer):
+    """The live runtime's limits (``fee_rate`` and ``slippage_bps`` are top-level config fields)."""
+
+    daily_risk_budget = _dec(required=False, allow_null=True)
+    risk_per_trade = _dec(required=False, allow_null=True)
+    max_trades_per_day = serializers.IntegerField(required=False, allow_null=True)
+    max_trades_per_symbol_per_day = serializers.IntegerField(required=False, allow_null=True)
+    max_open_positions = serializers.IntegerField(required=False, allow_null=True)
+    min_notional = _dec(required=False, min_value=Decimal(0))
+    cooldown_after_loss_s = serializers.IntegerField(required=False, min_value=0)
+    max_cost_to_reward = _dec(required=False, allow_null=True)
+
+
+class StrategySerializer(StrictSerializer):
+    preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
+    params = serializers.DictField(required=False, default=dict)
+    side = serializers.ChoiceField(choices=("long", "short"), required=False)
+    stop = serializers.CharField(required=False, allow_null=True, max_length=500)
+    target = serializers.CharField(required=False, allow_null=True, max_length=500)
+    plan = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        if ("preset" in attrs) == ("plan" in attrs):
+            raise serializers.ValidationError({"preset": ["give either a preset (with params) or a plan, not both"]})
+        if "plan" in attrs:
+            extra = sorted({"side", "stop", "target"} & set(attrs)) or (["params"] if attrs.get("params") else [])
+            if extra:
+                raise serializers.ValidationError({extra[0]: ["belongs in the plan's per-symbol rules"]})
+        return attrs
+
+
+class BacktestConfigSerializer(StrictSerializer):
+    name = serializers.CharField(required=False, max_length=200, allow_blank=False)
+    symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1)
+    timeframe = serializers.ChoiceField(choices=timeframes.ALL)
+    start = serializers.DateTimeField(required=False, allow_null=True)
+    end = serializers.DateTimeField(required=False, allow_null=True)
+    initial_cash = _dec(min_value=Decimal(1), max_value=Decimal(10) ** 15)
+    fee_rate = _dec(default=Decimal("0.001"), min_value=Decimal(0), max_value=Decimal("0.1"))
+    slippage_bps = _dec(default=Decimal(5), min_value=Decimal(0), max_value=Decimal(1000))
+    fill_timing = serializers.ChoiceField(choices=FILL_TIMINGS, default="next_open")
+    sizing = SizingSerializer(required=False)
+    risk = RiskSerializer(required=False)
+    strategy = StrategySerializer()
+
+    def validate(self, attrs):
+        config = normalise(attrs)
+        resolved = resolve(config)  # engine + database checks, field-named
+        attrs["_config"] = config
+        attrs["_resolved"] = resolved
+        return attrs
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def normalise(attrs: dict) -> dict:
+    """The JSON that is stored: every field present, decimals as strings, times ISO UTC."""
+    sizing = attrs.get("sizing") or {"method": "equity_fraction", "value": Decimal(1)}
+    strategy = dict(attrs["strategy"])
+    config = {
+        "symbols": [s.strip().upper() for s in attrs["symbols"]],
+        "timeframe": attrs["timeframe"],
+        "start": attrs.get("start"),
+        "end": attrs.get("end"),
+        "initial_cash": attrs["initial_cash"],
+        "fee_rate": attrs["fee_rate"],
+        "slippage_bps": attrs["slippage_bps"],
+        "fill_timing": attrs["fill_timing"],
+        "sizing": {"method": sizing.get("method", "equity_fraction"), "value": sizing.get("value")},
+        "risk": dict(attrs.get("risk") or {}),
+        "strategy": strategy,
+    }
+    return _plain(config)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    plan: Plan
+    limits: RiskLimits
+    instrument_id: int
+    instrument: Instrument
+    candles: int
+
+
+def _plan(config: dict) -> Plan:
+    symbol = config["symbols"][0]
+    sizing_data = {k: v for k, v in config["sizing"].items() if v is not None}
+    try:
+        sizing = Sizing.from_mapping(sizing_data)
+    except ConfigError as exc:
+        raise ConfigError({k if k.startswith("sizing") else f"sizing.{k}": v for k, v in exc.errors.items()}) from None
+    strategy = config["strategy"]
+    if "plan" in strategy:
+        data = dict(strategy["plan"])
+        items = data.get("symbols")
+        if isinstance(items, list):
+            data["symbols"] = [
+                {**item, "sizing": item.get("sizing", config["sizing"])} if isinstance(item, dict) else item
+                for item in items
+            ]
+        try:
+            plan = Plan.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError({f"strategy.plan.{k}": v for k, v in exc.errors.items()}) from None
+        planned = [sp.symbol for sp in plan.symbols]
+        if planned != [symbol]:
+            raise ConfigError(
+                {"strategy.plan.symbols": f"the plan must be for {symbol} (the run's symbol), got {planned}"}
+            )
+        return plan
+    options = {"symbols": [symbol], "sizing": sizing}
+    for key in ("side", "stop", "target"):
+        if key in strategy:
+            options[key] = strategy[key]
+    name = strategy["preset"]
+    if "side" in options and name != "sma_cross":
+        raise ConfigError({"strategy.side": f"{name} trades long only; write a plan for shorts"})
+    try:
+        return build_preset(name, strategy.get("params") or {}, **options)
+    except ConfigError as exc:
+        mapped = {}
+        for key, message in exc.errors.items():
+            if key.startswith("symbols."):
+                key = key.split(".", 2)[2]
+                mapped[key if key.startswith("sizing") else f"strategy.{key}"] = message
+            elif key in ("preset",):
+                mapped["strategy.preset"] = message
+            else:
+                mapped[f"strategy.params.{key}"] = message
+        raise ConfigError(mapped) from None
+    except TypeError as exc:  # a parameter of the wrong kind reaching the preset builder
+        raise ConfigError({"strategy.params": str(exc)}) from None
+
+
+def _limits(config: dict, default_min_notional: Decimal) -> RiskLimits:
+    risk = dict(config["risk"])
+    risk.setdefault("min_notional", str(default_min_notional))
+    data = {**risk, "fee_rate": config["fee_rate"], "slippage_bps": config["slippage_bps"], "max_data_age_s": None}
+    try:
+        return RiskLimits.from_mapping(data)
+    except ConfigError as exc:
+        raise ConfigError(
+            {(k if k in ("fee_rate", "slippage_bps") else f"risk.{k}"): v for k, v in exc.errors.items()}
+        ) from None
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def candle_range(config: dict, instrument_id: int):
+    qs = Candle.objects.filter(instrument_id=instrument_id, timeframe=config["timeframe"])
+    start, end = parse_time(config["start"]), parse_time(config["end"])
+    if start is not None:
+        qs = qs.filter(open_time__gte=start)
+    if end is not None:
+        qs = qs.filter(open_time__lt=end)
+    return qs
+
+
+def engine_parts(config: dict, instrument_row: dict) -> tuple[Plan, RiskLimits, Instrument]:
+    """Plan, limits and instrument (lot size from the market Instrument); ConfigError names the field."""
+    errors: dict[str, str] = {}
+    plan = limits = None
+    try:
+        plan = _plan(config)
+    except ConfigError as exc:
+        errors.update(exc.errors)
+    try:
+        limits = _limits(config, instrument_row["min_notional"])
+    except ConfigError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ConfigError(errors)
+    return plan, limits, Instrument(instrument_row["symbol"], instrument_row["lot_size"])
+
+
+def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
+    """Every semantic check (engine and database) at once; raises DRF ValidationError naming the fields."""
+    errors: dict[str, str] = {}
+    if len(config["symbols"]) != 1:
+        errors["symbols"] = "a run backtests one symbol (the engine runs one symbol per run): start one run per symbol"
+    start, end = parse_time(config["start"]), parse_time(config["end"])
+    if start is not None and end is not None and end <= start:
+        errors["end"] = f"end ({config['end']}) must be after start ({config['start']})"
+    symbol = config["symbols"][0]
+    row = MarketInstrument.objects.filter(symbol=symbol).values("id", "symbol", "lot_size", "min_notional").first()
+    if row is None:
+        errors["symbols"] = f"unknown symbol {symbol!r}"
+        row = {"id": None, "symbol": symbol, "lot_size": Decimal("0.001"), "min_notional": Decimal(0)}
+    parts = None
+    try:
+        parts = engine_parts(config, row)
+    except ConfigError as exc:
+        errors.update(exc.errors)
+    candles = 0
+    if not errors and count_candles:
+        candles = candle_range(config, row["id"]).count()
+        if candles == 0:
+            span = f"between {config['start'] or 'the beginning'} and {config['end'] or 'now'}"
+            errors["start"] = f"no {config['timeframe']} candles for {symbol} {span}"
+    if errors:
+        raise serializers.ValidationError(nest(errors))
+    plan, limits, instrument = parts
+    return Resolved(plan, limits, row["id"], instrument, candles)
+
+
+# --- sweeps -------------------------------------------------------------------------------------------
+def grid_combinations(config: dict, grid) -> tuple[list[dict], list[dict]]:
+    """Valid combinations (param dicts) and the skipped ones with their reason; refuses bad grids."""
+    if "preset" not in config["strategy"]:
+        raise serializers.ValidationError(
+            {"grid": ["a sweep varies a preset's parameters: the strategy needs a preset"]}
+        )
+    if not isinstance(grid, dict) or not grid:
+        raise serializers.ValidationError({"grid": ["must map parameter names to lists of values"]})
+    preset = PRESETS[config["strategy"]["preset"]]
+    known = {p.name for p in preset.params}
+    total = 1
+    for key, values in grid.items():
+        if key not in known:
+            raise serializers.ValidationError({"grid": {key: [f"{preset.name} has no parameter {key!r}"]}})
+        if not isinstance(values, list) or not values:
+            raise serializers.ValidationError({"grid": {key: ["must be a non-empty list of values"]}})
+        total *= len(values)
+    if total > MAX_SWEEP_COMBINATIONS:
+        raise serializers.ValidationError(
+            {"grid": [f"{total:,} combinations: at most {MAX_SWEEP_COMBINATIONS:,} per sweep"]}
+        )
+    keys = list(grid)
+    valid, skipped = [], []
+    base = config["strategy"].get("params") or {}
+    for values in itertools.product(*(grid[k] for k in keys)):
+        params = {**base, **dict(zip(keys, values, strict=True))}
+        candidate = {**config, "strategy": {**config["strategy"], "params": params}}
+        try:
+            _plan(candidate)
+        except ConfigError as exc:
+            skipped.append({"params": params, "errors": exc.errors})
+            continue
+        valid.append(params)
+    if not valid:
+        raise serializers.ValidationError(
+            {"grid": [f"none of the {total} combinations is valid: {skipped[0]['errors']}"]}
+        )
+    return valid, skipped

@@ -1,0 +1,171 @@
+"""Every read of the backtests app: runs, trades, blocks, daily reports, the curve, the state at a moment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+from django.db.models import Count, F, FloatField, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from . import metrics, portfolio
+from .models import (
+    BacktestBlock,
+    BacktestRun,
+    BacktestTrade,
+    CurveChunk,
+    CurveOverview,
+    DailyReport,
+    RunStatus,
+    Sweep,
+)
+
+
+def run_list() -> QuerySet[BacktestRun]:
+    return BacktestRun.objects.select_related("created_by")
+
+
+def run_get(*, run_id) -> BacktestRun | None:
+    return run_list().filter(pk=run_id).first()
+
+
+def trade_list(*, run_id) -> QuerySet[BacktestTrade]:
+    return BacktestTrade.objects.filter(run_id=run_id)
+
+
+def block_list(*, run_id) -> QuerySet[BacktestBlock]:
+    return BacktestBlock.objects.filter(run_id=run_id)
+
+
+def daily_report_list(*, run_id) -> QuerySet[DailyReport]:
+    return DailyReport.objects.filter(run_id=run_id)
+
+
+def equity_curve(*, run_id, max_points: int) -> dict | None:
+    """The curve downsampled (LTTB over the stored overview) to at most ``max_points`` points."""
+    overview = CurveOverview.objects.filter(run_id=run_id).first()
+    if overview is None:
+        return None
+    ts, equity, drawdown = overview.arrays()
+    picked = metrics.lttb(ts.astype(np.float64), equity, max_points)
+    return {"bars": overview.bars, "ts": ts[picked], "equity": equity[picked], "drawdown": drawdown[picked]}
+
+
+class StateError(ValueError):
+    pass
+
+
+def state_at(*, run: BacktestRun, at: datetime) -> dict:
+    """The portfolio at the close of the bar containing ``at``: the snapshot stored at the start of that
+    bar's curve chunk plus the fills since (one chunk and the trades touching the window; no replay)."""
+    epoch = int(at.timestamp())
+    chunk = (
+        CurveChunk.objects.filter(run_id=run.pk, start_ts__lte=epoch)
+        .order_by("-start_ts")
+        .only("start_bar", "start_ts", "end_ts", "ts", "equity", "close", "snapshot")
+        .first()
+    )
+    if chunk is None:
+        raise StateError("before the run's first bar")
+    ts, equity, close = chunk.arrays()
+    offset = int(np.searchsorted(ts, epoch, side="right")) - 1
+    bar = chunk.start_bar + offset
+    trades = list(
+        BacktestTrade.objects.filter(run_id=run.pk)
+        .filter(
+            Q(entry_bar__gte=chunk.start_bar, entry_bar__lte=bar) | Q(exit_bar__gte=chunk.start_bar, exit_bar__lte=bar)
+        )
+        .order_by("seq")
+        .values_list(
+            "side",
+            "qty",
+            "entry_bar",
+            "exit_bar",
+            "entry_ts",
+            "exit_ts",
+            "entry_price",
+            "exit_price",
+            "entry_fee",
+            "exit_fee",
+            "pnl",
+        )  # fmt: skip
+    )
+    fills = []
+    for side, qty, entry_bar, exit_bar, entry_ts, exit_ts, entry_price, exit_price, entry_fee, exit_fee, pnl in trades:
+        if entry_bar >= chunk.start_bar:
+            fills.append(
+                portfolio.Fill(
+                    entry_bar,
+                    int(entry_ts.timestamp()),
+                    "entry",
+                    side,
+                    float(qty),
+                    float(entry_price),
+                    float(entry_fee),
+                )
+            )
+        if exit_bar <= bar:
+            fills.append(
+                portfolio.Fill(
+                    exit_bar,
+                    int(exit_ts.timestamp()),
+                    "exit",
+                    side,
+                    float(qty),
+                    float(exit_price),
+                    float(exit_fee),
+                    float(pnl),
+                )
+            )
+    open_position = (run.results or {}).get("open_position")
+    if open_position is not None:
+        entry_epoch = int(datetime.fromisoformat(open_position["entry_ts"]).timestamp())
+        entry_bar_ts = entry_epoch
+        if entry_bar_ts >= chunk.start_ts and entry_bar_ts <= int(ts[offset]):
+            fills.append(
+                portfolio.Fill(
+                    -1,
+                    entry_epoch,
+                    "entry",
+                    open_position["side"],
+                    float(open_position["qty"]),
+                    float(open_position["entry_price"]),
+                    float(open_position["entry_fee"]),
+                )
+            )
+    state = chunk.snapshot
+    for fill in fills:
+        state = portfolio.apply_fill(state, fill)
+    out = portfolio.marked(state, float(close[offset]))
+    out["bar"] = bar
+    out["bar_open_time"] = datetime.fromtimestamp(int(ts[offset]), tz=UTC)
+    out["curve_equity"] = float(equity[offset])
+    out["entry_ts"] = None if state["entry_ts"] is None else datetime.fromtimestamp(state["entry_ts"], tz=UTC)
+    return out
+
+
+def runs_by_ids(ids: list) -> list[BacktestRun]:
+    runs = {str(r.pk): r for r in BacktestRun.objects.filter(pk__in=ids)}
+    return [runs[str(i)] for i in ids if str(i) in runs]
+
+
+def sweep_list() -> QuerySet[Sweep]:
+    return Sweep.objects.annotate(
+        runs_total=Count("runs"),
+        runs_finished=Count(
+            "runs", filter=Q(runs__status__in=[RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED])
+        ),  # fmt: skip
+        runs_completed=Count("runs", filter=Q(runs__status=RunStatus.COMPLETED)),
+    )
+
+
+def sweep_get(*, sweep_id) -> Sweep | None:
+    return sweep_list().filter(pk=sweep_id).first()
+
+
+def sweep_ranked_runs(*, sweep_id, metric: str, descending: bool = True) -> QuerySet[BacktestRun]:
+    """The sweep's runs ranked by a metric of their results (runs without it last)."""
+    score = Cast(KeyTextTransform(metric, "results"), FloatField())
+    order = F("score").desc(nulls_last=True) if descending else F("score").asc(nulls_last=True)
+    return BacktestRun.objects.filter(sweep_id=sweep_id).annotate(score=score).order_by(order, "created_at", "id")

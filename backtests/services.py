@@ -1,0 +1,652 @@
+"""Every write of the backtests app: start, cancel, rerun, execute (the Celery task's body), reap, sweeps."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, FloatField
+from django.db.models.functions import Cast, Extract
+from django.utils import timezone
+
+from agents.engine import Bars, run_backtest
+from agents.engine.fills import to_decimal
+from events import realtime
+from events.publisher import Publisher
+from market import timeframes
+from market.models import Candle
+from market.models import Instrument as MarketInstrument
+
+from . import config as cfg
+from . import metrics, portfolio
+from .models import (
+    CURVE_CHUNK,
+    FINISHED,
+    OVERVIEW_POINTS,
+    BacktestBlock,
+    BacktestRun,
+    BacktestTrade,
+    CurveChunk,
+    CurveOverview,
+    DailyReport,
+    RunStatus,
+    Sweep,
+)
+
+logger = logging.getLogger(__name__)
+
+DAY = 86_400
+LOAD_CHUNK = 100_000  # candles per query while loading (a cancel/heartbeat check between chunks)
+PROGRESS_EVERY_BARS = 20_000  # the engine calls back at most this often (in bars)
+PROGRESS_MIN_INTERVAL_S = 0.25  # ... and progress is written/pushed at most 4 times a second
+PROGRESS_MESSAGE_TYPE = "backtest.progress"
+
+
+class RunStateError(Exception):
+    """An action the run's status does not allow (the API answers 409 naming the status)."""
+
+    def __init__(self, run: BacktestRun, message: str):
+        self.run = run
+        super().__init__(message)
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used for a different config."""
+
+
+class Cancelled(Exception):
+    pass
+
+
+# --- realtime --------------------------------------------------------------------------------------
+_publisher = Publisher(lambda frames: {"type": PROGRESS_MESSAGE_TYPE, "frames": frames})
+
+
+def run_frame(run: BacktestRun) -> dict:
+    return {
+        "type": "progress",
+        "id": str(run.pk),
+        "status": run.status,
+        "candles_total": run.candles_total,
+        "candles_processed": run.candles_processed,
+        "error": run.error,
+        "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+    }
+
+
+def _publish(frame: dict) -> None:
+    """Send a frame to the run's group (called outside transactions or on commit; failures are logged)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    group = realtime.backtest_run_group(frame["id"])
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        if isinstance(layer, InMemoryChannelLayer):
+            async_to_sync(layer.group_send)(group, {"type": PROGRESS_MESSAGE_TYPE, "frames": [frame]})
+        else:
+            _publisher.submit(layer, {group: [frame]}, 1)
+    except Exception:
+        logger.exception("publishing progress of backtest %s failed; the API shows it", frame["id"])
+
+
+def _publish_on_commit(run_id) -> None:
+    def send():
+        run = BacktestRun.objects.filter(pk=run_id).first()
+        if run is not None:
+            _publish(run_frame(run))
+
+    transaction.on_commit(send)
+
+
+# --- start / cancel / rerun -----------------------------------------------------------------------
+def _enqueue(run_ids: list) -> None:
+    from .tasks import backtest_run_task
+
+    if len(run_ids) == 1:
+        backtest_run_task.delay_on_commit(str(run_ids[0]))
+        return
+    from celery import group
+
+    transaction.on_commit(lambda: group(backtest_run_task.s(str(rid)) for rid in run_ids).apply_async())
+
+
+def backtest_run_create(
+    *,
+    data: dict,
+    user=None,
+    idempotency_key: str | None = None,
+) -> tuple[BacktestRun, bool]:
+    """Validate ``data`` (the POST body), store a queued run and enqueue it on commit.
+
+    With ``idempotency_key``, the same key returns the run it created first (``created`` False);
+    the same key with a different config raises :class:`IdempotencyConflict`.
+    """
+    if idempotency_key:
+        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _same_request(existing, data), False
+    serializer = cfg.BacktestConfigSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    attrs = serializer.validated_data
+    config = attrs["_config"]
+    name = attrs.get("name") or _default_name(config)
+    try:
+        with transaction.atomic():
+            run = BacktestRun.objects.create(
+                name=name,
+                config=config,
+                candles_total=attrs["_resolved"].candles,
+                idempotency_key=idempotency_key or None,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+            )
+            _enqueue([run.pk])
+    except IntegrityError:
+        # a concurrent request with the same key won the race
+        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _same_request(existing, data), False
+    return run, True
+
+
+def _same_request(existing: BacktestRun, data: dict) -> BacktestRun:
+    serializer = cfg.BacktestConfigSerializer(data=data)
+    if serializer.is_valid() and serializer.validated_data["_config"] == existing.config:
+        return existing
+    raise IdempotencyConflict(f"this Idempotency-Key already started run {existing.pk} with a different config")
+
+
+def _default_name(config: dict) -> str:
+    strategy = config["strategy"]
+    label = strategy.get("preset") or (strategy.get("plan") or {}).get("name", "plan")
+    params = ",".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
+    return f"{label}({params}) {config['symbols'][0]} {config['timeframe']}"[:200]
+
+
+def backtest_run_cancel(*, run_id) -> BacktestRun:
+    """Queued: cancelled at once. Running: flagged; the worker stops within a second and marks it.
+
+    A finished run cannot be cancelled: :class:`RunStateError` names its status.
+    """
+    with transaction.atomic():
+        run = BacktestRun.objects.select_for_update().get(pk=run_id)
+        if run.status in FINISHED:
+            raise RunStateError(run, f"the run is {run.status}: only queued or running runs can be cancelled")
+        if run.status == RunStatus.QUEUED:
+            run.status = RunStatus.CANCELLED
+            run.finished_at = timezone.now()
+            run.error = "cancelled before it started"
+        run.cancel_requested = True
+        run.save(update_fields=["status", "finished_at", "error", "cancel_requested"])
+        _publish_on_commit(run.pk)
+    return run
+
+
+def backtest_run_rerun(*, run_id, user=None) -> BacktestRun:
+    """A new run of the same config (validated again: candles may have changed since)."""
+    original = BacktestRun.objects.get(pk=run_id)
+    run, _ = backtest_run_create(data={"name": original.name, **original.config}, user=user)
+    BacktestRun.objects.filter(pk=run.pk).update(rerun_of=original)
+    run.rerun_of = original
+    return run
+
+
+# --- sweeps ---------------------------------------------------------------------------------------------
+def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user=None) -> Sweep:
+    """One run per valid grid combination, enqueued as one Celery group on commit."""
+    serializer = cfg.BacktestConfigSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    attrs = serializer.validated_data
+    config = attrs["_config"]
+    valid, skipped = cfg.grid_combinations(config, grid)
+    total = 1
+    for values in grid.values():
+        total *= len(values)
+    candles = attrs["_resolved"].candles
+    owner = user if getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        sweep = Sweep.objects.create(
+            name=name or f"sweep {_default_name(config)}",
+            base_config=config,
+            grid=grid,
+            metric=metric,
+            combinations=total,
+            skipped=skipped,
+            created_by=owner,
+        )
+        runs = [
+            BacktestRun(
+                name=_default_name({**config, "strategy": {**config["strategy"], "params": params}}),
+                config={**config, "strategy": {**config["strategy"], "params": params}},
+                candles_total=candles,
+                created_by=owner,
+                sweep=sweep,
+                params=params,
+            )
+            for params in valid
+        ]
+        BacktestRun.objects.bulk_create(runs, batch_size=1000)
+        _enqueue([r.pk for r in runs])
+    return sweep
+
+
+# --- execution -----------------------------------------------------------------------------------------
+class _Progress:
+    """Throttled progress writes + pushes, heartbeat, and the cancel check (one UPDATE ... RETURNING)."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self.last = 0.0
+        self.total = 0
+        self.offset = 0  # warm-up bars before the range
+
+    def engine(self, bars_done: int) -> None:
+        """The engine's callback: bars handled, warm-up included."""
+        self(min(max(bars_done - self.offset, 0), self.total))
+
+    def __call__(self, done: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_MIN_INTERVAL_S:
+            return
+        self.last = now
+        beat = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE backtests_backtestrun SET candles_processed = %s, heartbeat_at = %s WHERE id = %s "
+                "RETURNING cancel_requested",
+                [done, beat, self.run_id],
+            )
+            row = cursor.fetchone()
+        _publish(
+            {
+                "type": "progress",
+                "id": str(self.run_id),
+                "status": RunStatus.RUNNING,
+                "candles_total": self.total,
+                "candles_processed": done,
+                "error": "",
+                "heartbeat_at": beat.isoformat(),
+            }
+        )
+        if row is None or row[0]:
+            raise Cancelled
+
+
+def _rows_to_arrays(rows, postgres: bool) -> tuple[np.ndarray, np.ndarray]:
+    if postgres:
+        ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    else:
+        ts = np.fromiter((int(r[0].timestamp()) for r in rows), dtype=np.int64, count=len(rows))
+    return ts, np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 5)
+
+
+def _load_bars(config: dict, instrument_id: int, warmup: int, progress: _Progress) -> tuple[Bars, int]:
+    """Candles as float64 arrays (values_list of casts, never model instances), in chunks by open time
+    with a heartbeat/cancel check between chunks; plus up to ``warmup`` bars before the range's start
+    for the indicators. Returns the bars and how many of them are warm-up."""
+    postgres = connection.vendor == "postgresql"
+    floats = {f"f_{c}": Cast(c, FloatField()) for c in ("open", "high", "low", "close", "volume")}
+
+    def annotate(qs):
+        if postgres:
+            return qs.annotate(epoch=Cast(Extract("open_time", "epoch"), BigIntegerField()), **floats)
+        return qs.annotate(**floats)
+
+    columns = ["epoch" if postgres else "open_time", *floats]
+    ts_parts: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    start = cfg.parse_time(config["start"])
+    warm = 0
+    if warmup and start is not None:
+        before = Candle.objects.filter(
+            instrument_id=instrument_id, timeframe=config["timeframe"], open_time__lt=start
+        ).order_by("-open_time")
+        rows = list(annotate(before).values_list(*columns)[:warmup])[::-1]
+        if rows:
+            ts, values = _rows_to_arrays(rows, postgres)
+            ts_parts.append(ts)
+            parts.append(values)
+            warm = len(rows)
+    qs = annotate(cfg.candle_range(config, instrument_id).order_by("open_time"))
+    last = None
+    while True:
+        page = qs if last is None else qs.filter(open_time__gt=last)
+        rows = list(page.values_list(*columns)[:LOAD_CHUNK])
+        if not rows:
+            break
+        ts, values = _rows_to_arrays(rows, postgres)
+        ts_parts.append(ts)
+        parts.append(values)
+        last = datetime.fromtimestamp(int(ts[-1]), tz=UTC)
+        progress(0)  # heartbeat + cancel check between chunks
+        if len(rows) < LOAD_CHUNK:
+            break
+    ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
+    values = np.concatenate(parts) if parts else np.empty((0, 5))
+    step = timeframes.SECONDS.get(config["timeframe"], 31 * DAY)
+    return Bars(ts, values[:, 0], values[:, 1], values[:, 2], values[:, 3], values[:, 4], step), warm
+
+
+def backtest_execute(*, run_id, worker: str = "") -> str:
+    """Run one queued backtest to the end (the task's body); returns the final status.
+
+    Only a queued run is claimed (a redelivered message of a run already taken is a no-op). Failures
+    are recorded with their error; a cancel request stops it at the next progress check.
+    """
+    now = timezone.now()
+    claimed = BacktestRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker[:200]
+    )
+    if not claimed:
+        return BacktestRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
+    run = BacktestRun.objects.get(pk=run_id)
+    _publish(run_frame(run))
+    progress = _Progress(run.pk)
+    progress.total = run.candles_total
+    try:
+        config = run.config
+        row = (
+            MarketInstrument.objects.filter(symbol=config["symbols"][0])
+            .values("id", "symbol", "lot_size", "min_notional")
+            .first()
+        )
+        if row is None:
+            raise ValueError(f"instrument {config['symbols'][0]} no longer exists")
+        plan, limits, instrument = cfg.engine_parts(config, row)
+        bars, warm = _load_bars(config, row["id"], plan.warmup_bars, progress)
+        total = len(bars) - warm
+        if total <= 0:
+            raise ValueError("no candles in the run's range any more")
+        progress.total = total
+        progress.offset = warm
+        BacktestRun.objects.filter(pk=run.pk).update(candles_total=total)
+        symbol = plan.symbols[0].symbol
+        result = run_backtest(
+            plan,
+            {symbol: bars},
+            limits,
+            initial_cash=float(config["initial_cash"]),
+            instruments={symbol: instrument},
+            trade_from=warm,
+            progress=progress.engine,
+            progress_every=PROGRESS_EVERY_BARS,
+        )
+        progress(total, force=True)  # last cancel check before writing
+        with transaction.atomic():
+            results = write_results(run, result, bars, warm)
+            BacktestRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.COMPLETED,
+                candles_processed=total,
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+                results=results,
+            )
+            _publish_on_commit(run.pk)
+        return RunStatus.COMPLETED
+    except Cancelled:
+        BacktestRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.CANCELLED, finished_at=timezone.now(), error="cancelled by an operator"
+        )
+        _publish(run_frame(BacktestRun.objects.get(pk=run.pk)))
+        return RunStatus.CANCELLED
+    except Exception as exc:
+        logger.exception("backtest %s failed", run.pk)
+        BacktestRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:5000]
+        )
+        _publish(run_frame(BacktestRun.objects.get(pk=run.pk)))
+        return RunStatus.FAILED
+
+
+# --- results ----------------------------------------------------------------------------------------------
+def _d(value: float | None) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+def _s(value: float | None) -> str | None:
+    return None if value is None else str(to_decimal(value))
+
+
+def _aware(epoch: int) -> datetime:
+    return datetime.fromtimestamp(int(epoch), tz=UTC)
+
+
+MONEY_METRICS = ("initial_cash", "final_equity", "gross_profit", "gross_loss", "expectancy", "avg_trade",
+                 "best_trade", "worst_trade", "fees")  # fmt: skip
+
+
+def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
+    """Trades, blocks, curve chunks with snapshots, the LTTB overview, daily reports; returns the results JSON.
+
+    The first ``warm`` bars were indicator warm-up (no trades there): they are left out, and bar
+    indices count from the range's first bar."""
+    w = warm
+    ts, close, equity = bars.ts[w:], bars.close[w:], result.equity[w:]
+    n = len(ts)
+    initial_cash = result.initial_cash
+    decisions = result.decisions
+    entry_fee_by_chain: dict[int, float] = {}
+    exit_fees: list[float] = []
+    fills: list[portfolio.Fill] = []
+    blocks = []
+    orders_risk_by_bar: list[tuple[int, float]] = []
+    side_by_chain: dict[int, str] = {}
+    for d in decisions:
+        if d.kind == "fill":
+            if d.intent == "entry":
+                entry_fee_by_chain[d.chain] = d.fee
+                side = "long" if d.side == "buy" else "short"
+                side_by_chain[d.chain] = side
+                fills.append(portfolio.Fill(d.bar - w, d.ts, "entry", side, d.qty, d.price, d.fee))
+            else:
+                exit_fees.append(d.fee)
+                side = "long" if d.side == "sell" else "short"
+                fills.append(portfolio.Fill(d.bar - w, d.ts, "exit", side, d.qty, d.price, d.fee, d.pnl))
+        elif d.kind == "block":
+            blocks.append(d)
+        elif d.kind == "order" and d.intent == "entry":
+            orders_risk_by_bar.append((d.bar - w, d.risk or 0.0))
+
+    trades = result.trades
+    BacktestTrade.objects.bulk_create(
+        [
+            BacktestTrade(
+                run=run,
+                seq=i + 1,
+                symbol=t.symbol,
+                side=t.side,
+                qty=_d(t.qty),
+                entry_ts=_aware(t.entry_ts),
+                exit_ts=_aware(t.exit_ts),
+                entry_bar=t.entry_bar - w,
+                exit_bar=t.exit_bar - w,
+                entry_price=_d(t.entry_price),
+                exit_price=_d(t.exit_price),
+                entry_fee=_d(entry_fee_by_chain[t.chain]),
+                exit_fee=_d(exit_fees[i]),
+                pnl=_d(t.pnl),
+                exit_reason=t.exit_reason,
+                chain=t.chain,
+            )
+            for i, t in enumerate(trades)
+        ],
+        batch_size=2000,
+    )
+    BacktestBlock.objects.bulk_create(
+        [
+            BacktestBlock(
+                run=run,
+                seq=i + 1,
+                ts=_aware(d.ts),
+                bar=d.bar - w,
+                symbol=d.symbol,
+                reason=d.block.reason,
+                reason_class=d.block.reason_class,
+                message=d.block.message,
+                detail=d.block.payload()["detail"],
+                chain=d.chain,
+            )
+            for i, d in enumerate(blocks)
+        ],
+        batch_size=2000,
+    )
+
+    # curve chunks, each with the portfolio before its first bar
+    state = portfolio.empty(initial_cash)
+    chunks = []
+    k = 0
+    for seq, start in enumerate(range(0, n, CURVE_CHUNK)):
+        while k < len(fills) and fills[k].bar < start:
+            state = portfolio.apply_fill(state, fills[k])
+            k += 1
+        stop = min(n, start + CURVE_CHUNK)
+        chunks.append(
+            CurveChunk(
+                run=run,
+                seq=seq,
+                start_bar=start,
+                start_ts=int(ts[start]),
+                end_ts=int(ts[stop - 1]),
+                ts=np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
+                equity=np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
+                close=np.ascontiguousarray(close[start:stop], dtype="<f8").tobytes(),
+                snapshot=state,
+            )
+        )
+    CurveChunk.objects.bulk_create(chunks, batch_size=20)
+    while k < len(fills):
+        state = portfolio.apply_fill(state, fills[k])
+        k += 1
+
+    dd = metrics.drawdown(equity, initial_cash)
+    picked = metrics.lttb(np.arange(n, dtype=np.float64), equity, OVERVIEW_POINTS)
+    CurveOverview.objects.create(
+        run=run,
+        points=len(picked),
+        bars=n,
+        ts=np.ascontiguousarray(ts[picked], dtype="<i8").tobytes(),
+        equity=np.ascontiguousarray(equity[picked], dtype="<f8").tobytes(),
+        drawdown=np.ascontiguousarray(dd[picked], dtype="<f8").tobytes(),
+    )
+
+    block_bars = [(d.bar - w, d.block.reason) for d in blocks]
+    _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk_by_bar)
+
+    bars_in_position = sum(t.exit_bar - t.entry_bar for t in trades)
+    if state["side"] is not None:
+        last_entry = next(f for f in reversed(fills) if f.intent == "entry")
+        bars_in_position += n - last_entry.bar
+    out = metrics.compute(
+        equity=equity,
+        ts=ts,
+        timeframe_s=bars.timeframe_s,
+        initial_cash=initial_cash,
+        pnls=[t.pnl for t in trades],
+        entry_values=[t.entry_price * t.qty for t in trades],
+        fees=result.state.fees_paid,
+        bars_in_position=bars_in_position,
+    )
+    for key in MONEY_METRICS:
+        out[key] = _s(out[key])
+    out["blocks"] = len(blocks)
+    out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for d in blocks).items()))
+    out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for d in blocks).items()))
+    out["final_cash"] = _s(result.state.cash)
+    out["realized_pnl"] = _s(result.state.realized_pnl)
+    if state["side"] is not None:
+        out["open_position"] = {
+            "side": state["side"],
+            "qty": _s(state["qty"]),
+            "entry_price": _s(state["entry_price"]),
+            "entry_fee": _s(state["entry_fee"]),
+            "entry_ts": _aware(state["entry_ts"]).isoformat(),
+        }
+    else:
+        out["open_position"] = None
+    return out
+
+
+def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_risk_by_bar) -> None:
+    n = len(ts)
+    days = ts // DAY
+    unique_days, first = np.unique(days, return_index=True)
+    last = np.concatenate((first[1:], [n])) - 1
+    end_eq = equity[last]
+    start_eq = np.concatenate(([initial_cash], end_eq[:-1]))
+    bar_day = {}  # bar index -> position of its day, via searchsorted on demand
+
+    def day_of(bar: int) -> int:
+        pos = bar_day.get(bar)
+        if pos is None:
+            pos = bar_day[bar] = int(np.searchsorted(first, bar, side="right") - 1)
+        return pos
+
+    per = defaultdict(
+        lambda: {"entries": 0, "exits": 0, "realized": 0.0, "fees": 0.0, "blocks": Counter(), "risk": 0.0}
+    )
+    for f in fills:
+        row = per[day_of(f.bar)]
+        row["fees"] += f.fee
+        if f.intent == "entry":
+            row["entries"] += 1
+        else:
+            row["exits"] += 1
+            row["realized"] += f.pnl
+    for bar, reason in blocks:
+        per[day_of(bar)]["blocks"][reason] += 1
+    for bar, risk in orders_risk_by_bar:
+        per[day_of(bar)]["risk"] += risk
+    reports = []
+    for i, day in enumerate(unique_days.tolist()):
+        row = per.get(i) or {"entries": 0, "exits": 0, "realized": 0.0, "fees": 0.0, "blocks": Counter(), "risk": 0.0}
+        start, end = float(start_eq[i]), float(end_eq[i])
+        reports.append(
+            DailyReport(
+                run=run,
+                day=(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).date(),
+                start_equity=_d(start),
+                end_equity=_d(end),
+                pnl=_d(end - start),
+                return_pct=end / start - 1.0 if start else 0.0,
+                entries=row["entries"],
+                exits=row["exits"],
+                realized_pnl=_d(row["realized"]),
+                fees=_d(row["fees"]),
+                blocks=sum(row["blocks"].values()),
+                blocks_by_reason=dict(sorted(row["blocks"].items())),
+                risk_claimed=_d(row["risk"]),
+                risk_used=row["risk"] / start if start else 0.0,
+            )
+        )
+    DailyReport.objects.bulk_create(reports, batch_size=2000)
+
+
+# --- reaper ---------------------------------------------------------------------------------------------------
+def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
+    """Mark running runs whose heartbeat stopped as failed, with the reason; returns their ids."""
+    stale_after_s = stale_after_s or settings.BACKTESTS_STALE_AFTER_S
+    cutoff = timezone.now() - timedelta(seconds=stale_after_s)
+    reaped = []
+    with transaction.atomic():
+        for run in BacktestRun.objects.select_for_update(skip_locked=True).filter(
+            status=RunStatus.RUNNING, heartbeat_at__lt=cutoff
+        ):
+            run.status = RunStatus.FAILED
+            run.finished_at = timezone.now()
+            run.error = (
+                f"worker {run.worker or '?'} stopped sending heartbeats: the last was at "
+                f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, more than {stale_after_s} s ago; presumed dead"
+            )
+            run.save(update_fields=["status", "finished_at", "error"])
+            reaped.append(run.pk)
+            _publish_on_commit(run.pk)
+    return reaped
