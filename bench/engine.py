@@ -5,7 +5,9 @@ Run: ``.venv/bin/python bench/engine.py [--bars 1000000] [--fast 10] [--slow 20]
 Each side runs in its own subprocess on the same seeded GBM candles (so peak RSS is per side):
 ``agents.engine.run_backtest`` (indicators + rules + state machine + equity curve; best of
 ``--repeat`` wall times, then one run under tracemalloc) and backtesting.py 0.6.6 with the same
-strategy (next-open fills, no commission, all-in long). Prints bars/s, the ratio and peak memory.
+strategy (next-open fills, no commission, all-in long). Prints bars/s, the ratio and peak memory;
+then the live path's candles/s (``LiveEngine.step`` for 20 symbols on a bounded history: the
+execution agent's engine work per candle, without the database).
 """
 
 from __future__ import annotations
@@ -81,6 +83,29 @@ def run_ours(args) -> dict:
     }
 
 
+def run_live(args) -> dict:
+    """The live path: 20 symbols, each candle stepped through LiveEngine on a bounded history."""
+    from agents.engine import LiveEngine
+
+    symbols = [f"S{i:02d}" for i in range(20)]
+    plan = sma_cross(10, 30, symbols=symbols, stop="2 * atr_14")
+    limits = RiskLimits(daily_risk_budget=None, risk_per_trade=None, max_open_positions=None, min_notional=0)
+    bars = synthetic_bars(args.live_history + args.live_steps)
+    engine = LiveEngine(plan, limits, initial_cash=1_000_000, timeframe_s=60, max_history=args.live_history)
+    warm = bars.slice(0, args.live_history)
+    for symbol in symbols:
+        engine.prime(symbol, warm)
+    steps = 0
+    t0 = time.perf_counter()
+    for i in range(args.live_history, len(bars)):
+        candle = bars.candle(i)
+        for symbol in symbols:
+            engine.step(symbol, candle)
+            steps += 1
+    seconds = time.perf_counter() - t0
+    return {"steps": steps, "seconds": seconds, "decisions": len(engine.decisions)}
+
+
 def run_reference(args) -> dict:
     import warnings
 
@@ -129,15 +154,19 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true", help="skip backtesting.py")
-    parser.add_argument("--only", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    parser.add_argument("--live-history", type=int, default=500, help="candles each live symbol keeps")
+    parser.add_argument("--live-steps", type=int, default=100, help="candles stepped per live symbol")
+    parser.add_argument("--only", choices=("ours", "reference", "live"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        print(json.dumps(run_ours(args) if args.only == "ours" else run_reference(args)))
+        runners = {"ours": run_ours, "reference": run_reference, "live": run_live}
+        print(json.dumps(runners[args.only](args)))
         return
 
     def side(name: str) -> dict:
         cmd = [sys.executable, __file__, "--only", name, "--bars", str(args.bars), "--fast", str(args.fast)]
         cmd += ["--slow", str(args.slow), "--repeat", str(args.repeat)]
+        cmd += ["--live-history", str(args.live_history), "--live-steps", str(args.live_steps)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -158,6 +187,12 @@ def main() -> None:
             f"{ref['trades']:,} trades, peak RSS {ref['peak_rss_mb']:.0f} MB, final equity {ref['final_equity']:,.2f}"
         )
         print(f"ratio            : {rate / ref_rate:.1f}x the bars/s of backtesting.py (target >= 10x)")
+    live = side("live")
+    print(
+        f"live path        : {live['steps'] / live['seconds']:,.0f} candles/s through LiveEngine.step "
+        f"(20 symbols, {args.live_history}-candle history each, {live['steps']:,} steps, "
+        f"{live['decisions']:,} decisions, {1000 * live['seconds'] / live['steps']:.2f} ms a candle)"
+    )
 
 
 if __name__ == "__main__":
