@@ -147,3 +147,59 @@ def test_evaluate_at_before_the_first_bar_of_a_lookback_is_false_or_nan():
     assert parse_rule("close[1] < close").evaluate_at(env, 1) is True
     assert math.isnan(parse_rule("entry - close[1]", "level").evaluate_at(env, 0, entry=5.0))
     assert parse_rule("entry - close[1]", "level").evaluate_at(env, 1, entry=5.0) == 4.0
+
+
+def _random_number_expr(rng, depth):
+    names = ["close", "open", "high", "low", "volume", "sma_5", "ema_10", "rsi_14", "atr_14", "high_20", "low_20"]
+    names += ["macd_12_26_9_hist", "bb_20_2_lower"]
+    pick = rng.integers(0, 6 if depth > 0 else 2)
+    if pick == 0:
+        return repr(round(float(rng.normal(0, 50)), 3))
+    if pick == 1:
+        name = names[rng.integers(len(names))]
+        return f"{name}[{rng.integers(0, 3)}]" if rng.random() < 0.3 else name
+    if pick == 2:
+        op = "+-*/"[rng.integers(4)]
+        return f"({_random_number_expr(rng, depth - 1)} {op} {_random_number_expr(rng, depth - 1)})"
+    if pick == 3:
+        return f"-{_random_number_expr(rng, depth - 1)}"
+    if pick == 4:
+        fn = ["abs", "min", "max"][rng.integers(3)]
+        args = [_random_number_expr(rng, depth - 1) for _ in range(1 if fn == "abs" else 2)]
+        return f"{fn}({', '.join(args)})"
+    return f"(close - close) / {_random_number_expr(rng, depth - 1)}"  # zeros and 0/0
+
+
+def _random_condition(rng, depth):
+    pick = rng.integers(0, 5 if depth > 0 else 2)
+    if pick == 0:
+        op = ["<", "<=", ">", ">=", "==", "!="][rng.integers(6)]
+        return f"{_random_number_expr(rng, 2)} {op} {_random_number_expr(rng, 2)}"
+    if pick == 1:
+        fn = ["crosses_above", "crosses_below"][rng.integers(2)]
+        return f"{fn}({_random_number_expr(rng, 1)}, {_random_number_expr(rng, 1)})"
+    if pick == 2:
+        return f"not ({_random_condition(rng, depth - 1)})"
+    op = ["and", "or"][rng.integers(2)]
+    return f"({_random_condition(rng, depth - 1)}) {op} ({_random_condition(rng, depth - 1)})"
+
+
+def test_random_rules_evaluate_the_same_vectorised_and_bar_by_bar():
+    rng = np.random.default_rng(7)
+    n = 120
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    close[40:43] = close[39]  # flat stretch: ties, zero differences
+    open_ = np.concatenate([[100.0], close[:-1]])
+    high, low = np.maximum(open_, close) * 1.01, np.minimum(open_, close) * 0.99
+    fired = 0
+    for _ in range(200):
+        cond = parse_rule(_random_condition(rng, 3))
+        level = parse_rule(_random_number_expr(rng, 3) + " + entry", "level")
+        env = compute_columns([cond, level], open_, high, low, close, rng.uniform(0, 10, n))
+        whole = cond.evaluate(env)
+        assert whole.tolist() == [cond.evaluate_at(env, i) for i in range(n)], cond.text
+        fired += int(whole.any())
+        lv = level.evaluate(env, entry=101.5)
+        per = np.array([level.evaluate_at(env, i, entry=101.5) for i in range(n)])
+        assert np.array_equal(lv, per, equal_nan=True), level.text
+    assert fired > 50
