@@ -1,21 +1,21 @@
-"""What the top bar shows on every page: the trading mode and the kill switch.
-
-HOOK for the agents app: once it has a runtime-configuration selector, make ``runtime_state`` read
-it (one query, or a cached value) and return ``kill_switch`` as True/False. Until then the mode is
-the ``TRADING_MODE`` setting and the kill switch is ``None`` ("not available"), never a guess.
-"""
+"""What the top bar shows on every page: the trading mode and the kill switch, read from the agents
+app's runtime configuration (one primary-key query per page). static/js/live.js keeps them current
+from ``runtime_changed`` events on any page whose socket carries them."""
 
 from dataclasses import dataclass
-
-from django.conf import settings
 
 
 @dataclass(frozen=True)
 class RuntimeState:
     mode: str  # "paper" or "live"
-    kill_switch: bool | None  # None: no runtime control yet, so the page says "unknown"
+    kill_switch: bool | None  # None would mean "unknown"; the runtime configuration always knows
     source: str  # where the values came from, shown as a tooltip
 
 
 def runtime_state() -> RuntimeState:
-    return RuntimeState(mode=settings.TRADING_MODE, kill_switch=None, source="TRADING_MODE setting")
+    from agents.selectors import runtime_config_get
+
+    config = runtime_config_get()
+    changed = f", changed {config.updated_at:%Y-%m-%d %H:%M} UTC" if config.updated_at else ""
+    by = f" by {config.updated_by}" if config.updated_by else ""
+    return RuntimeState(mode=config.mode, kill_switch=config.kill_switch, source=f"runtime configuration{changed}{by}")

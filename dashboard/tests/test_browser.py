@@ -122,6 +122,12 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     ids = [int(i) for i in tab.page.locator("#events tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")]
     assert len(ids) == len(set(ids)) == 10
 
+    # The top bar follows the runtime configuration live.
+    from agents.services import kill_switch_set
+
+    server_side(kill_switch_set, user=users["admin"], engaged=True, reason="exchange outage")
+    expect(tab.page.locator("#kill-switch")).to_have_text("Kill switch: ENGAGED", timeout=2000)
+
     # Chromium logs each refused reconnection while offline; nothing else may be logged.
     assert [e for e in tab.errors if not WS_FAILURE.match(e)] == []
 
@@ -161,7 +167,7 @@ def test_each_role_logs_in_and_only_operators_get_action_buttons(users, open_tab
     tab = open_tab(viewport={"width": 390, "height": 844}) if role == "viewer" else open_tab()
     tab.login(username, "/decisions/")
     expect(tab.page.locator("#mode")).to_have_text("Mode: PAPER")
-    expect(tab.page.locator("#kill-switch")).to_contain_text("unknown")
+    expect(tab.page.locator("#kill-switch")).to_have_text("Kill switch: off")
     expect(tab.page.locator("form.inline button")).to_have_text(f"Log out {username} ({role})")
     expect(tab.page.locator(ACTIONS)).to_have_count(actions)
     tab.screenshot(f"decisions-{role}")

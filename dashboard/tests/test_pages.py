@@ -77,7 +77,7 @@ def test_every_role_sees_every_page_with_mode_and_kill_switch(login, role, path,
     assert response.status_code == 200
     html = response.content.decode()
     assert re.search(r'id="mode"[^>]*>Mode: <strong>PAPER</strong>', html)
-    assert re.search(r'id="kill-switch"[^>]*>Kill switch:\s*<strong>unknown</strong>', html)
+    assert re.search(r'id="kill-switch"[^>]*>Kill switch:\s*<strong>off</strong>', html)
     assert "Times in UTC" in html
     assert f"({role})" in html
 
@@ -170,7 +170,7 @@ def test_decisions_query_count_does_not_grow_with_rows(login, django_assert_num_
     client = login("viewer")
     emit("intent", {"action": "one"}, source="x")
     client.get("/decisions/")  # warm the session and content types
-    with django_assert_num_queries(6) as one:
+    with django_assert_num_queries(7) as one:
         client.get("/decisions/")
     for n in range(60):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x")
@@ -182,7 +182,7 @@ def test_overview_query_count_does_not_grow_with_rows(login, django_assert_num_q
     client = login("viewer")
     _chain()
     client.get("/")
-    with django_assert_num_queries(10) as one:
+    with django_assert_num_queries(11) as one:
         client.get("/")
     for n in range(30):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x", run_id=f"run{n}")
@@ -256,3 +256,14 @@ def test_overview_shows_the_latest_reconciliation(login):
     html = login("viewer").get("/").content.decode()
     assert f'#<span id="recon-id">{run.pk}</span>' in html
     assert '<strong id="recon-breaches" class="breach">⚠ 1 breach</strong>' in html
+
+
+def test_top_bar_reads_mode_and_kill_switch_from_the_runtime_configuration(login, users):
+    from agents.services import kill_switch_set, runtime_config_change
+
+    runtime_config_change(changes={"mode": "live"}, source="test")
+    kill_switch_set(user=users["admin"], engaged=True, reason="exchange outage")
+    html = login("viewer").get("/decisions/").content.decode()
+    assert re.search(r'id="mode" class="badge mode-live"[^>]*>Mode: <strong>LIVE</strong>', html)
+    assert re.search(r'id="kill-switch" class="badge kill-on"[^>]*>Kill switch:\s*<strong>ENGAGED</strong>', html)
+    assert "by user:ada" in html

@@ -115,6 +115,7 @@ export class LiveConnection {
     for (const e of fresh) {
       this.seen.add(e.id);
       if (e.id > this.lastId) this.lastId = e.id;
+      if (e.type === "runtime_changed") showRuntime(e.payload.changes || {});
     }
     if (this.seen.size > SEEN_LIMIT) {
       const keep = [...this.seen].sort((a, b) => b - a).slice(0, SEEN_LIMIT / 2);
@@ -142,6 +143,21 @@ export class LiveConnection {
       next = page.next;
     }
     this.deliver(collected);
+  }
+}
+
+// The top bar's mode and kill switch follow runtime_changed events ({changes: {field: {old, new}}}).
+export function showRuntime(changes) {
+  if (changes.mode) {
+    const mode = document.getElementById("mode");
+    mode.className = `badge mode-${changes.mode.new}`;
+    mode.querySelector("strong").textContent = String(changes.mode.new).toUpperCase();
+  }
+  if (changes.kill_switch) {
+    const on = String(changes.kill_switch.new).toLowerCase() === "true";
+    const kill = document.getElementById("kill-switch");
+    kill.className = `badge kill-${on ? "on" : "off"}`;
+    kill.querySelector("strong").textContent = on ? "ENGAGED" : "off";
   }
 }
 
