@@ -193,9 +193,13 @@ def records(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 class RowTable(Sequence):
-    """Checked rows held as columns (what the vectorised reader returns); indexing gives :class:`Row`."""
+    """Checked rows held as Arrow columns (what the vectorised reader returns); indexing gives :class:`Row`.
 
-    def __init__(self, epochs: np.ndarray, values: list[list[str]], lines: np.ndarray):
+    ``values`` are the five price/volume columns as Arrow string arrays: slicing is zero-copy and the
+    COPY text is written by Arrow's CSV writer, so a million rows never become Python strings.
+    """
+
+    def __init__(self, epochs: np.ndarray, values: list, lines: np.ndarray):
         self.epochs, self.values, self.lines = epochs, values, lines
 
     def __len__(self) -> int:
@@ -204,16 +208,25 @@ class RowTable(Sequence):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return RowTable(self.epochs[index], [v[index] for v in self.values], self.lines[index])
-        return Row(int(self.lines[index]), int(self.epochs[index]), *(v[index] for v in self.values))
+        if index < 0:
+            index += len(self)
+        return Row(int(self.lines[index]), int(self.epochs[index]), *(v[index].as_py() for v in self.values))
+
+    def copy_text(self) -> bytes:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = pa.table([pa.array(self.epochs), *self.values], names=["t", *VALUE_COLUMNS])
+        sink = pa.BufferOutputStream()
+        options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+        pacsv.write_csv(table, sink, options)
+        return sink.getvalue().to_pybytes()
 
 
-def copy_text(rows: Sequence[Row]) -> str:
+def copy_text(rows: Sequence[Row]) -> str | bytes:
     """Tab-separated ``epoch open high low close volume`` lines for PostgreSQL COPY."""
     if isinstance(rows, RowTable):
-        return "".join(
-            f"{e}\t{o}\t{h}\t{lo}\t{c}\t{v}\n"
-            for e, o, h, lo, c, v in zip(rows.epochs.tolist(), *rows.values, strict=True)
-        )
+        return rows.copy_text()
     return "".join(f"{r.epoch}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t{r.volume}\n" for r in rows)
 
 
@@ -281,9 +294,9 @@ def _fast_csv(path: Path, timeframe: str, start_epoch: float, end_epoch: float) 
     mask = (epochs >= start_epoch) & (epochs < end_epoch)
     result = ParsedFile(out_of_range=int(len(epochs) - mask.sum()))
     kept = np.flatnonzero(mask)
-    values = [cols[i + 1].to_pylist() for i in range(5)]
+    values = [cols[i + 1].combine_chunks() if hasattr(cols[i + 1], "combine_chunks") else cols[i + 1] for i in range(5)]
     if len(kept) != len(epochs):
-        values = [[col[i] for i in kept.tolist()] for col in values]
+        values = [col.take(pa.array(kept)) for col in values]
     result.rows = RowTable(epochs[kept], values, lines[kept])
     in_range = epochs[kept]
     for i in np.flatnonzero(np.diff(in_range) != step).tolist():
