@@ -56,8 +56,11 @@ class LiveEngine:
     """Feed closed candles one at a time; get the decisions each one caused.
 
     ``state`` is the live portfolio view (set ``engine.state.kill_switch`` from the runtime
-    control); ``mode``/``live_confirmed`` feed the infra checks; ``now_ts`` passed to
-    :meth:`step` drives the stale-data gate (``limits.max_data_age_s``).
+    control; assign ``engine.machine.limits``/``engine.machine.mode`` when they change);
+    ``mode``/``live_confirmed`` feed the infra checks; ``now_ts`` passed to :meth:`step` drives the
+    stale-data gate (``limits.max_data_age_s``). ``max_history`` bounds the candles kept per symbol
+    (at least ``plan.warmup_bars``: windowed indicators stay exact, recursive ones within 1e-12);
+    ``keep_log=False`` keeps no decision/trade/equity log beyond what each step returns.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class LiveEngine:
         mode: str = "paper",
         live_confirmed: bool = False,
         max_history: int | None = None,
+        keep_log: bool = True,
     ):
         if max_history is not None and max_history < plan.warmup_bars:
             raise ConfigError(
@@ -78,6 +82,9 @@ class LiveEngine:
             )
         self.plan = plan
         self.max_history = max_history
+        # False for a long-running worker: step() still returns its decisions, but the engine keeps
+        # no decision/trade/equity log (memory stays bounded together with max_history)
+        self.keep_log = keep_log
         self.machine = Machine(
             plan,
             limits,
@@ -133,9 +140,15 @@ class LiveEngine:
         entry = allow_entry and not in_position and sp.entry_rule.evaluate_at(env, i)
         exit_ = in_position and (force_exit or (sp.exit_rule is not None and sp.exit_rule.evaluate_at(env, i)))
         m.on_close(sp.symbol, bar, candle.ts, candle.close, env, entry_signal=entry, exit_signal=exit_, now_ts=now_ts)
-        self.equity.append(m.state.equity())
-        self.equity_ts.append(candle.ts)
-        return m.decisions[start:]
+        new = m.decisions[start:]
+        if self.keep_log:
+            self.equity.append(m.state.equity())
+            self.equity_ts.append(candle.ts)
+        else:
+            m.decisions.clear()
+            m.trades.clear()
+            m.ledger.clear()
+        return new
 
     def prime(self, symbol: str, history: Bars) -> None:
         """Load candles that came before the first live one: indicator history only, no decisions.

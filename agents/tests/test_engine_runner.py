@@ -505,3 +505,19 @@ def test_limits_changed_between_candles_take_effect_at_once():
     assert brief(decided) == [("trigger", 0, "entry"), ("block", 0, "min_notional")]
     live.machine.mode = "live"
     assert brief(live.step("TEST", bars.candle(1)))[1] == ("block", 1, "live_mode_not_confirmed")
+
+
+def test_a_live_engine_without_a_log_returns_the_same_decisions_and_keeps_none():
+    bars = _sol()
+    lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
+    p = sma_cross(10, 30, stop="low_20[1]")
+    logged = LiveEngine(p, lim, initial_cash=10_000.0, timeframe_s=H)
+    bounded = LiveEngine(p, lim, initial_cash=10_000.0, timeframe_s=H, keep_log=False, max_history=p.warmup_bars)
+    returned = []
+    for i in range(len(bars)):
+        logged.step("SOLUSDT", bars.candle(i))
+        returned += bounded.step("SOLUSDT", bars.candle(i))
+    assert returned == logged.decisions
+    assert len(returned) > 50
+    assert (bounded.decisions, bounded.machine.trades, bounded.machine.ledger, bounded.equity) == ([], [], [], [])
+    assert bounded.state.cash == logged.state.cash
