@@ -521,3 +521,31 @@ def test_a_live_engine_without_a_log_returns_the_same_decisions_and_keeps_none()
     assert len(returned) > 50
     assert (bounded.decisions, bounded.machine.trades, bounded.machine.ledger, bounded.equity) == ([], [], [], [])
     assert bounded.state.cash == logged.state.cash
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_progress_reports_growing_bar_counts_without_changing_the_result_and_can_stop_the_run():
+    bars = _sol()
+    p = sma_cross(5, 15, stop="2 * atr_14")
+    lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
+    seen = []
+    with_progress = run_backtest(p, bars, lim, initial_cash=10_000.0, progress=seen.append, progress_every=100)
+    assert with_progress.decisions == run_backtest(p, bars, lim, initial_cash=10_000.0).decisions
+    assert len(seen) >= 5
+    assert seen == sorted(seen)
+    assert all(b - a >= 100 for a, b in zip(seen, seen[1:], strict=False))
+
+    def cancel(done):
+        raise _Stop(done)
+
+    with pytest.raises(_Stop):
+        run_backtest(p, bars, lim, initial_cash=10_000.0, progress=cancel, progress_every=100)
+    multi = _other_symbols()
+    several = sma_cross(5, 15, symbols=list(multi))
+    seen.clear()
+    run_backtest(several, multi, lim, initial_cash=10_000.0, progress=seen.append, progress_every=300)
+    assert seen
+    assert seen == sorted(seen)
