@@ -10,6 +10,7 @@ urlpatterns = [
     path("decisions/notes", views.OperatorNoteView.as_view(), name="note-add"),
     path("decisions/chains/<uuid:correlation_id>/", views.ChainView.as_view(), name="chain"),
     path("decisions/events/<uuid:event_id>/", views.EventView.as_view(), name="event"),
+    path("agents/", views.AgentsView.as_view(), name="agents"),
     path("market/", views.MarketView.as_view(), name="market"),
     path("wallets/", views.WalletsView.as_view(), name="wallets"),
     path("wallets/reconcile", views.ReconcileNowView.as_view(), name="reconcile"),

@@ -2,6 +2,8 @@
 (``last_id``); static/js/live.js then subscribes from that position, so nothing falls between the
 render and the socket."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,9 +11,11 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from rest_framework.request import Request
 
+from agents import selectors as agent_selectors
 from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
@@ -233,3 +237,30 @@ class MarketView(RolePageMixin, View):
             "markers": markers,
         }
         return render(request, "dashboard/market.html", context, status=200 if valid or not instruments else 400)
+
+
+AGENTS_LIVE_TYPES = ["plan_generated", "plan_judged", "intent", "llm_call"]
+
+
+class AgentsView(RolePageMixin, View):
+    """Plans with their rules, judgements with scores over time, operator intents, LLM calls."""
+
+    def get(self, request):
+        now = timezone.now()
+        last_id = event_selectors.event_last_id()
+        judgements = list(agent_selectors.judgement_list().order_by("-ts", "-id")[:200])
+        context = {
+            "last_id": last_id,
+            "live_types": ",".join(AGENTS_LIVE_TYPES),
+            "agents": agent_selectors.agent_status_overview(),
+            "plans": list(agent_selectors.plan_list().order_by("-created_at", "-id")[:10]),
+            "judgements": judgements[:20],
+            "scores": [
+                {"ts": j.ts.isoformat(), "plan_id": j.plan_id, "score": str(j.overall_score)}
+                for j in reversed(judgements)
+            ],
+            "intents": list(agent_selectors.intent_list().order_by("-ts", "-id")[:20]),
+            "llm": agent_selectors.llm_summary(since=now - timedelta(hours=24), until=now),
+            "llm_calls": list(agent_selectors.llm_call_list()[:20]),
+        }
+        return render(request, "dashboard/agents.html", context)

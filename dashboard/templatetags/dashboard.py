@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -47,3 +48,8 @@ def amount(value) -> str:
         return value
     text = format(number.normalize(), "f")
     return "0" if text in ("-0", "") else text
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)

@@ -297,3 +297,15 @@ def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, s
     assert (last["open"], last["close"]) == (171.37, 171.37)
     tab.screenshot("market")
     assert tab.errors == []
+
+
+def test_agents_page_adds_judgements_live_to_its_table_and_chart(users, open_tab, server_side):
+    tab = open_tab()
+    tab.login("vera", "/agents/")
+    _wait_live(tab)
+    judged = {"plan_id": "p1", "overall_score": "64", "component_scores": {"risk": "70"}}
+    server_side(emit, "plan_judged", judged, source="agent:judge")
+    expect(tab.page.locator("#judgements tbody tr").first).to_contain_text("p164risk 70", timeout=2000)
+    assert tab.page.evaluate("window.tradingopsChart.scores.data().map(p => p.value)") == [64]
+    tab.screenshot("agents")
+    assert tab.errors == []
