@@ -174,7 +174,7 @@ class RunStateView(APIView):
         data = {**state, "at": at}
         for key in ("cash", "qty", "mark", "equity", "unrealized_pnl", "realized_pnl", "fees_paid", "entry_price"):
             if data[key] is not None:
-                data[key] = to_decimal(data[key])
+                data[key] = str(to_decimal(data[key]))
         return Response(s.StateSerializer(data).data)
 
 
