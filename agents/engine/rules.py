@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -525,20 +526,24 @@ class Rule:
     node: object = field(repr=False)
     specs: tuple[IndicatorSpec, ...] = ()
 
-    @property
+    @cached_property
     def needs(self) -> frozenset[Need]:
         """(column, bars back) pairs read by the rule, ``entry`` excluded."""
         return frozenset(n for n in self.node.needs(0) if n[0] != ENTRY)
 
-    @property
+    @cached_property
+    def _needs_list(self) -> tuple[Need, ...]:
+        return tuple(sorted(self.needs))
+
+    @cached_property
     def columns(self) -> frozenset[str]:
         return frozenset(col for col, _ in self.needs)
 
-    @property
+    @cached_property
     def uses_entry(self) -> bool:
         return any(col == ENTRY for col, _ in self.node.needs(0))
 
-    @property
+    @cached_property
     def lookback(self) -> int:
         """Largest number of bars back the rule reads (0 if it reads only the current bar)."""
         return max((k for _, k in self.needs), default=0)
@@ -563,7 +568,7 @@ class Rule:
 
     def evaluate_at(self, env: dict[str, np.ndarray], i: int, *, entry: float | None = None) -> bool | float:
         """At one bar (live): the same value :meth:`evaluate` gives at index ``i``."""
-        for column, k in self.needs:
+        for column, k in self._needs_list:
             if i - k < 0 or math.isnan(env[column][i - k]):
                 return False if self.kind == "condition" else math.nan
         if self.uses_entry:
