@@ -44,6 +44,8 @@ BAR_FIELDS = ("open", "high", "low", "close", "volume")
 ENTRY = "entry"
 MAX_OFFSET = 1000
 MAX_LENGTH = 2000
+MAX_NESTING = 40  # parentheses, calls, '-' and 'not' inside one another
+MAX_DEPTH = 200  # levels of the expression tree (evaluation recurses over it)
 _COLUMN_SUFFIXES = ("_signal", "_hist", "_mid", "_upper", "_lower")
 _FUNCS = {"crosses_above": 2, "crosses_below": 2, "abs": 1, "min": 2, "max": 2}
 _KEYWORDS = {"and", "or", "not", "true", "false"}
@@ -354,6 +356,12 @@ class _Parser:
         self.i = 0
         self.allow_entry = allow_entry
         self.specs: dict[str, IndicatorSpec] = {}
+        self.nesting = 0
+
+    def enter(self, tok: Token) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.error(f"the rule is nested too deeply (at most {MAX_NESTING} levels)", tok.pos)
 
     def error(self, message: str, pos: int | None = None) -> RuleError:
         return RuleError(message, self.peek.pos if pos is None else pos, self.text)
@@ -413,7 +421,10 @@ class _Parser:
 
     def not_expr(self):
         if tok := self.accept("not"):
-            return Not(self.want(self.not_expr(), BOOL, "'not'"), tok.pos)
+            self.enter(tok)
+            node = Not(self.want(self.not_expr(), BOOL, "'not'"), tok.pos)
+            self.nesting -= 1
+            return node
         return self.comparison()
 
     def comparison(self):
@@ -447,7 +458,10 @@ class _Parser:
 
     def unary(self):
         if tok := self.accept("-"):
-            return Neg(self.want(self.unary(), NUM, "'-'"), tok.pos)
+            self.enter(tok)
+            node = Neg(self.want(self.unary(), NUM, "'-'"), tok.pos)
+            self.nesting -= 1
+            return node
         return self.primary()
 
     def primary(self):
@@ -460,8 +474,10 @@ class _Parser:
             return Num(value, tok.pos)
         if tok.kind == "op" and tok.text == "(":
             self.take()
+            self.enter(tok)
             node = self.expr()
             self.expect(")")
+            self.nesting -= 1
             return node
         if tok.kind == "name":
             self.take()
@@ -480,10 +496,12 @@ class _Parser:
         if name not in _FUNCS:
             raise self.error(f"unknown function '{name}' (known: {', '.join(sorted(_FUNCS))})", tok.pos)
         self.expect("(")
+        self.enter(tok)
         args = [self.want(self.expr(), NUM, f"argument of {name}()")]
         while self.accept(","):
             args.append(self.want(self.expr(), NUM, f"argument of {name}()"))
         close = self.expect(")")
+        self.nesting -= 1
         if len(args) != _FUNCS[name]:
             raise self.error(f"{name}() takes {_FUNCS[name]} argument(s), got {len(args)}", close.pos)
         return Call(name, tuple(args), tok.pos)
@@ -578,6 +596,20 @@ class Rule:
         return bool(value) if self.kind == "condition" else float(value)
 
 
+def _check_depth(root, text: str) -> None:
+    """Refuse trees deeper than MAX_DEPTH (long chains like ``a + a + ... + a``), without recursing."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RuleError(f"the rule has too many terms in a row (at most {MAX_DEPTH} levels)", node.pos, text)
+        for name in ("operand", "left", "right"):
+            child = getattr(node, name, None)
+            if child is not None:
+                stack.append((child, depth + 1))
+        stack.extend((arg, depth + 1) for arg in getattr(node, "args", ()))
+
+
 def parse_rule(text: str, kind: str = "condition") -> Rule:
     """Parse and type-check a rule; raise :class:`RuleError` with the position of the first problem."""
     if kind not in ("condition", "level"):
@@ -590,6 +622,7 @@ def parse_rule(text: str, kind: str = "condition") -> Rule:
         raise RuleError("the rule is empty", 0, text)
     parser = _Parser(text, allow_entry=kind == "level")
     node = parser.parse()
+    _check_depth(node, text)
     want = BOOL if kind == "condition" else NUM
     if node.type != want:
         what = "an entry/exit rule must be a condition (e.g. close > sma_50)"

@@ -203,3 +203,33 @@ def test_random_rules_evaluate_the_same_vectorised_and_bar_by_bar():
         per = np.array([level.evaluate_at(env, i, entry=101.5) for i in range(n)])
         assert np.array_equal(lv, per, equal_nan=True), level.text
     assert fired > 50
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("(" * 41 + "close > 1" + ")" * 41, "nested too deeply"),
+        ("-" * 41 + "close > 1", "nested too deeply"),
+        ("not " * 41 + "close > 1", "nested too deeply"),
+        ("abs(" * 41 + "close" + ")" * 41 + " > 1", "nested too deeply"),
+        ("+".join(["1"] * 300) + " > close", "too many terms in a row"),
+    ],
+)
+def test_pathological_rules_are_refused_with_a_rule_error_not_a_crash(text, message):
+    with pytest.raises(RuleError) as caught:
+        parse_rule(text)
+    assert message in caught.value.message
+
+
+def test_forty_levels_of_nesting_still_parse_and_evaluate():
+    rule = parse_rule("(" * 40 + "close > 1" + ")" * 40)
+    a = np.array([0.5, 2.0])
+    assert rule.evaluate({"open": a, "high": a, "low": a, "close": a, "volume": a}).tolist() == [False, True]
+
+
+def test_a_long_but_allowed_chain_evaluates_on_both_paths():
+    rule = parse_rule("+".join(["close"] * 150) + " > 150 * open")
+    a = np.array([1.0, 2.0, 3.0])
+    b = np.array([1.0, 1.0, 4.0])
+    env = {"open": b, "high": a, "low": a, "close": a, "volume": a}
+    assert rule.evaluate(env).tolist() == [rule.evaluate_at(env, i) for i in range(3)] == [False, True, False]
