@@ -319,3 +319,19 @@ def test_disabled_wallets_are_left_out_and_wallet_ids_narrow_the_run(paper_walle
     assert list(narrowed.drift_records.values_list("wallet_id", flat=True)) == [kept.pk]
     disabled.refresh_from_db()
     assert (disabled.status, disabled.drift_status, disabled.last_run_id) == ("disabled", "never", None)
+
+
+def test_an_exchange_echoing_the_api_key_never_gets_it_into_the_database_or_logs(kraken_wallet, exchange_http, caplog):
+    wallet = kraken_wallet()
+    kraken_markets(exchange_http)
+    exchange_http.post(
+        f"{KRAKEN_API}/private/BalanceEx", json={"error": [f"EGeneral:Invalid arguments:key {KRAKEN_KEY}"]}
+    )
+    with caplog.at_level("DEBUG"):
+        run = services.wallet_reconcile().run
+    wallet.refresh_from_db()
+    assert wallet.status_reason == 'ExchangeError: kraken {"error": ["EGeneral:Invalid arguments:key ***"]}'
+    assert KRAKEN_KEY not in caplog.text
+    assert KRAKEN_SECRET not in caplog.text
+    assert KRAKEN_KEY not in str(run.summary)
+    assert not Event.objects.filter(payload__errors__icontains=KRAKEN_KEY).exists()
