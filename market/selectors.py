@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from . import timeframes
 from .models import Candle, Instrument, Tick
-from .presentation import dec, iso
+from .presentation import dec
 
 
 def instrument_list(*, active: bool | None = None) -> QuerySet[Instrument]:
@@ -74,51 +74,62 @@ class CandleArrays:
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 
-_PG_SQL = """
+_PG_COLUMNS = """extract(epoch FROM open_time)::bigint AS t, trim_scale(open)::text, trim_scale(high)::text,
+       trim_scale(low)::text, trim_scale(close)::text, trim_scale(volume)::text
+  FROM market_candle WHERE instrument_id = %s AND timeframe = %s"""
+# The warm-up bars before ``start`` and the bars from it, in one statement (two index range scans).
+# Decimals leave as text (exact, trailing zeros trimmed); floats are parsed here, because casting
+# numeric to float8 in the server costs more than the whole rest of the query.
+_PG_FROM_START = f"""
 SELECT * FROM (
-    SELECT extract(epoch FROM open_time)::bigint,
-           to_char(open_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-           trim_scale(open)::text, trim_scale(high)::text, trim_scale(low)::text,
-           trim_scale(close)::text, trim_scale(volume)::text,
-           open::float8, high::float8, low::float8, close::float8, volume::float8
-      FROM market_candle
-     WHERE instrument_id = %s AND timeframe = %s AND open_time {cmp} %s {extra}
-     ORDER BY open_time {direction}
-     LIMIT %s
-) bars ORDER BY 1
-"""
+    (SELECT 0 AS part, {_PG_COLUMNS} AND open_time < %s ORDER BY open_time DESC LIMIT %s)
+    UNION ALL
+    (SELECT 1 AS part, {_PG_COLUMNS} AND open_time >= %s AND open_time < %s ORDER BY open_time LIMIT %s)
+) bars ORDER BY t
+"""  # noqa: S608 - composed from constants; every value is a parameter
+_PG_BEFORE_END = f"""
+SELECT * FROM (SELECT 1 AS part, {_PG_COLUMNS} AND open_time < %s ORDER BY open_time DESC LIMIT %s) bars ORDER BY t
+"""  # noqa: S608 - composed from constants; every value is a parameter
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timeframes.EPOCH.tzinfo)
 
 
-def _fetch(instrument_id: int, timeframe: str, cmp: str, bound: datetime, extra_bound, direction: str, limit: int):
+def _orm_rows(instrument_id: int, timeframe: str, part: int, flt: Q, order: str, limit: int) -> list[tuple]:
+    """The same rows as the PostgreSQL statements, through the ORM (the embedded SQLite)."""
     if limit <= 0:
         return []
+    qs = Candle.objects.filter(flt, instrument_id=instrument_id, timeframe=timeframe).order_by(order)[:limit]
+    return [(part, int(r[0].timestamp()), *(dec(v) for v in r[1:])) for r in qs.values_list("open_time", *COLUMNS)]
+
+
+def _fetch_from_start(instrument_id, timeframe, start, end, limit, warmup) -> list[tuple]:
     if connection.vendor == "postgresql":
-        extra = "" if extra_bound is None else f"AND open_time {extra_bound[0]} %s"
-        params = [instrument_id, timeframe, bound] + ([] if extra_bound is None else [extra_bound[1]]) + [limit]
+        params = [instrument_id, timeframe, start, warmup, instrument_id, timeframe, start, end, limit]
         with connection.cursor() as cursor:
-            cursor.execute(_PG_SQL.format(cmp=cmp, extra=extra, direction=direction), params)
+            cursor.execute(_PG_FROM_START, params)
             return cursor.fetchall()
-    lookups = {"<": "lt", ">=": "gte", "<=": "lte", ">": "gt"}
-    flt = Q(**{f"open_time__{lookups[cmp]}": bound})
-    if extra_bound is not None:
-        flt &= Q(**{f"open_time__{lookups[extra_bound[0]]}": extra_bound[1]})
-    order = "open_time" if direction == "ASC" else "-open_time"
-    rows = Candle.objects.filter(flt, instrument_id=instrument_id, timeframe=timeframe).order_by(order)[:limit]
-    out = [
-        (int(r[0].timestamp()), iso(r[0]), *(dec(v) for v in r[1:]), *(float(v) for v in r[1:]))
-        for r in rows.values_list("open_time", *COLUMNS)
-    ]
-    return sorted(out)
+    before = _orm_rows(instrument_id, timeframe, 0, Q(open_time__lt=start), "-open_time", warmup)
+    after = _orm_rows(instrument_id, timeframe, 1, Q(open_time__gte=start, open_time__lt=end), "open_time", limit)
+    return sorted(before + after, key=lambda r: r[1])
 
 
-def _arrays(rows) -> CandleArrays:
+def _fetch_before_end(instrument_id, timeframe, end, limit) -> list[tuple]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_BEFORE_END, [instrument_id, timeframe, end, limit])
+            return cursor.fetchall()
+    return sorted(_orm_rows(instrument_id, timeframe, 1, Q(open_time__lt=end), "-open_time", limit), key=lambda r: r[1])
+
+
+def _arrays(rows: list[tuple]) -> CandleArrays:
     if not rows:
         empty = np.empty(0)
         return CandleArrays(np.empty(0, dtype=np.int64), [], {c: [] for c in COLUMNS}, dict.fromkeys(COLUMNS, empty))
     cols = list(zip(*rows, strict=True))
+    epochs = np.array(cols[1], dtype=np.int64)
+    times = [t + "Z" for t in np.datetime_as_string(epochs.astype("datetime64[s]"), unit="s").tolist()]
     text = {name: list(cols[i + 2]) for i, name in enumerate(COLUMNS)}
-    values = {name: np.array(cols[i + 7], dtype=np.float64) for i, name in enumerate(COLUMNS)}
-    return CandleArrays(np.array(cols[0], dtype=np.int64), list(cols[1]), text, values)
+    values = {name: np.fromiter(map(float, text[name]), dtype=np.float64, count=len(rows)) for name in COLUMNS}
+    return CandleArrays(epochs, times, text, values)
 
 
 @dataclass
@@ -126,7 +137,7 @@ class CandleWindow:
     bars: CandleArrays  # warm-up bars first, then the ``count`` bars asked for
     count: int
     has_more_after: bool  # with ``start``: more bars after the last one, before ``end``
-    has_more_before: bool  # more bars before the first one returned (after ``start``)
+    has_more_before: bool  # more bars before the first one returned
 
 
 def candle_window(
@@ -139,16 +150,20 @@ def candle_window(
     warmup: int = 0,
 ) -> CandleWindow:
     """Bars in ``[start, end)``: the first ``limit`` from ``start``, or the last ``limit`` before ``end``
-    when there is no ``start``; plus up to ``warmup`` bars before them for indicators. Two indexed
-    range scans at most, whatever the table size."""
+    when there is no ``start``; plus up to ``warmup`` bars before them for indicators. One statement
+    of two indexed range scans at most, whatever the table size."""
+    end = end or FAR_FUTURE
     if start is not None:
-        main = _fetch(instrument_id, timeframe, ">=", start, None if end is None else ("<", end), "ASC", limit + 1)
-        has_after = len(main) > limit
-        main = main[:limit]
-        before = _fetch(instrument_id, timeframe, "<", start, None, "DESC", warmup) if main else []
-        return CandleWindow(_arrays(before + main), len(main), has_after, False)
-    bound = end if end is not None else datetime.max.replace(tzinfo=timeframes.EPOCH.tzinfo)
-    rows = _fetch(instrument_id, timeframe, "<", bound, None, "DESC", limit + warmup + 1)
+        rows = _fetch_from_start(instrument_id, timeframe, start, end, limit + 1, warmup)
+        main = sum(1 for r in rows if r[0] == 1)
+        has_after = main > limit
+        if has_after:
+            rows = rows[:-1]
+        count = min(main, limit)
+        if not count:
+            rows = []
+        return CandleWindow(_arrays(rows), count, has_after, False)
+    rows = _fetch_before_end(instrument_id, timeframe, end, limit + warmup + 1)
     older_than_warmup = len(rows) > limit + warmup
     if older_than_warmup:
         rows = rows[1:]
