@@ -244,4 +244,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # ccxt logs every request's headers, API key included, at DEBUG: never below INFO.
+    "loggers": {"ccxt": {"level": "INFO"}},
 }
