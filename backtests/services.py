@@ -11,8 +11,6 @@ from decimal import Decimal
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, FloatField
-from django.db.models.functions import Cast, Extract
 from django.utils import timezone
 
 from agents.engine import Bars, run_backtest
@@ -281,59 +279,87 @@ class _Progress:
             raise Cancelled
 
 
-def _rows_to_arrays(rows, postgres: bool) -> tuple[np.ndarray, np.ndarray]:
-    if postgres:
-        ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    else:
-        ts = np.fromiter((int(r[0].timestamp()) for r in rows), dtype=np.int64, count=len(rows))
+def _rows_to_arrays(rows) -> tuple[np.ndarray, np.ndarray]:
+    ts = np.fromiter((int(r[0].timestamp()) for r in rows), dtype=np.int64, count=len(rows))
     return ts, np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 5)
 
 
+# One row of six arrays in binary: the server casts to float8, psycopg's C loader builds the lists,
+# numpy takes them (no per-row round trip; ``date_part`` is float8, ``extract`` would be numeric).
+_ARRAYS_SQL = """
+SELECT array_agg(date_part('epoch', open_time)::int8 ORDER BY open_time), array_agg(open::float8 ORDER BY open_time),
+       array_agg(high::float8 ORDER BY open_time), array_agg(low::float8 ORDER BY open_time),
+       array_agg(close::float8 ORDER BY open_time), array_agg(volume::float8 ORDER BY open_time)
+  FROM (SELECT open_time, open, high, low, close, volume FROM {table}
+         WHERE instrument_id = %s AND timeframe = %s AND open_time {cmp} %s {end}
+         ORDER BY open_time {direction} LIMIT %s) bars
+"""
+
+
+def _copy_chunk(instrument_id: int, timeframe: str, cmp: str, bound: datetime, end, direction: str, limit: int):
+    import psycopg
+
+    sql = _ARRAYS_SQL.format(
+        table=Candle._meta.db_table, cmp=cmp, end="" if end is None else "AND open_time < %s", direction=direction
+    )
+    params = [instrument_id, timeframe, bound, *([] if end is None else [end]), limit]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # Django's cursors bind client-side: no binary results
+        cursor.execute(sql, params, binary=True)
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return np.empty(0, dtype=np.int64), np.empty((0, 5))
+    values = np.column_stack([np.asarray(col, dtype=np.float64) for col in row[1:]])
+    return np.asarray(row[0], dtype=np.int64), values
+
+
 def _load_bars(config: dict, instrument_id: int, warmup: int, progress: _Progress) -> tuple[Bars, int]:
-    """Candles as float64 arrays (values_list of casts, never model instances), in chunks by open time
-    with a heartbeat/cancel check between chunks; plus up to ``warmup`` bars before the range's start
-    for the indicators. Returns the bars and how many of them are warm-up."""
+    """Candles as float64 arrays, in chunks by open time with a heartbeat/cancel check between chunks; plus
+    up to ``warmup`` bars before the range's start for the indicators. Returns the bars and how many of them
+    are warm-up. PostgreSQL: arrays in binary (see ``_ARRAYS_SQL``); elsewhere values_list (no model instances).
+    """
     postgres = connection.vendor == "postgresql"
-    floats = {f"f_{c}": Cast(c, FloatField()) for c in ("open", "high", "low", "close", "volume")}
-
-    def annotate(qs):
-        if postgres:
-            return qs.annotate(epoch=Cast(Extract("open_time", "epoch"), BigIntegerField()), **floats)
-        return qs.annotate(**floats)
-
-    columns = ["epoch" if postgres else "open_time", *floats]
+    timeframe = config["timeframe"]
+    start, end = cfg.parse_time(config["start"]), cfg.parse_time(config["end"])
     ts_parts: list[np.ndarray] = []
     parts: list[np.ndarray] = []
-    start = cfg.parse_time(config["start"])
     warm = 0
     if warmup and start is not None:
-        before = Candle.objects.filter(
-            instrument_id=instrument_id, timeframe=config["timeframe"], open_time__lt=start
-        ).order_by("-open_time")
-        rows = list(annotate(before).values_list(*columns)[:warmup])[::-1]
-        if rows:
-            ts, values = _rows_to_arrays(rows, postgres)
-            ts_parts.append(ts)
-            parts.append(values)
-            warm = len(rows)
-    qs = annotate(cfg.candle_range(config, instrument_id).order_by("open_time"))
-    last = None
-    while True:
-        page = qs if last is None else qs.filter(open_time__gt=last)
-        rows = list(page.values_list(*columns)[:LOAD_CHUNK])
-        if not rows:
-            break
-        ts, values = _rows_to_arrays(rows, postgres)
+        if postgres:
+            ts, values = _copy_chunk(instrument_id, timeframe, "<", start, None, "DESC", warmup)
+        else:
+            before = Candle.objects.filter(instrument_id=instrument_id, timeframe=timeframe, open_time__lt=start)
+            rows = list(before.order_by("-open_time").values_list("open_time", *_FLOATS)[:warmup])[::-1]
+            ts, values = _rows_to_arrays(rows)
         ts_parts.append(ts)
         parts.append(values)
-        last = datetime.fromtimestamp(int(ts[-1]), tz=UTC)
-        progress(0)  # heartbeat + cancel check between chunks
-        if len(rows) < LOAD_CHUNK:
+        warm = len(ts)
+    last, cmp = start or datetime(1970, 1, 1, tzinfo=UTC), ">="
+    while True:
+        if postgres:
+            ts, values = _copy_chunk(instrument_id, timeframe, cmp, last, end, "ASC", LOAD_CHUNK)
+        else:
+            page = cfg.candle_range(config, instrument_id).filter(
+                **{f"open_time__{'gte' if cmp == '>=' else 'gt'}": last}
+            )
+            ts, values = _rows_to_arrays(
+                list(page.order_by("open_time").values_list("open_time", *_FLOATS)[:LOAD_CHUNK])
+            )
+        if not len(ts):
             break
-    ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
+        ts_parts.append(ts)
+        parts.append(values)
+        last, cmp = datetime.fromtimestamp(int(ts[-1]), tz=UTC), ">"
+        progress(0)  # heartbeat + cancel check between chunks
+        if len(ts) < LOAD_CHUNK:
+            break
+    ts = np.ascontiguousarray(np.concatenate(ts_parts)) if ts_parts else np.empty(0, dtype=np.int64)
     values = np.concatenate(parts) if parts else np.empty((0, 5))
-    step = timeframes.SECONDS.get(config["timeframe"], 31 * DAY)
+    step = timeframes.SECONDS.get(timeframe, 31 * DAY)
     return Bars(ts, values[:, 0], values[:, 1], values[:, 2], values[:, 3], values[:, 4], step), warm
+
+
+_FLOATS = ("open", "high", "low", "close", "volume")
 
 
 def backtest_execute(*, run_id, worker: str = "") -> str:
@@ -424,6 +450,43 @@ MONEY_METRICS = ("initial_cash", "final_equity", "gross_profit", "gross_loss", "
                  "best_trade", "worst_trade", "fees")  # fmt: skip
 
 
+TRADE_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("symbol", "text"), ("side", "text"), ("qty", "numeric"),
+    ("entry_ts", "timestamptz"), ("exit_ts", "timestamptz"), ("entry_bar", "int4"), ("exit_bar", "int4"),
+    ("entry_price", "numeric"), ("exit_price", "numeric"), ("entry_fee", "numeric"), ("exit_fee", "numeric"),
+    ("pnl", "numeric"), ("exit_reason", "text"), ("chain", "int4"),
+)  # fmt: skip
+BLOCK_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("ts", "timestamptz"), ("bar", "int4"), ("symbol", "text"),
+    ("reason", "text"), ("reason_class", "text"), ("message", "text"), ("detail", "jsonb"), ("chain", "int4"),
+)  # fmt: skip
+CHUNK_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("start_bar", "int4"), ("start_ts", "int8"), ("end_ts", "int8"),
+    ("ts", "bytea"), ("equity", "bytea"), ("close", "bytea"), ("snapshot", "jsonb"),
+)  # fmt: skip
+
+
+def _insert(model, columns, rows) -> None:
+    """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
+    elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
+    names = [c for c, _ in columns]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
+        return
+    from psycopg.types.json import Jsonb
+
+    json_at = [i for i, (_, kind) in enumerate(columns) if kind == "jsonb"]
+    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.set_types([kind for _, kind in columns])
+        for row in rows:
+            if json_at:
+                row = list(row)
+                for i in json_at:
+                    row[i] = Jsonb(row[i])
+            copy.write_row(row)
+
+
 def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
     """Trades, blocks, curve chunks with snapshots, the LTTB overview, daily reports; returns the results JSON.
 
@@ -457,47 +520,49 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
             orders_risk_by_bar.append((d.bar - w, d.risk or 0.0))
 
     trades = result.trades
-    BacktestTrade.objects.bulk_create(
-        [
-            BacktestTrade(
-                run=run,
-                seq=i + 1,
-                symbol=t.symbol,
-                side=t.side,
-                qty=_d(t.qty),
-                entry_ts=_aware(t.entry_ts),
-                exit_ts=_aware(t.exit_ts),
-                entry_bar=t.entry_bar - w,
-                exit_bar=t.exit_bar - w,
-                entry_price=_d(t.entry_price),
-                exit_price=_d(t.exit_price),
-                entry_fee=_d(entry_fee_by_chain[t.chain]),
-                exit_fee=_d(exit_fees[i]),
-                pnl=_d(t.pnl),
-                exit_reason=t.exit_reason,
-                chain=t.chain,
-            )
+    _insert(
+        BacktestTrade,
+        TRADE_COLUMNS,
+        (
+            (
+                run.pk,
+                i + 1,
+                t.symbol,
+                t.side,
+                _d(t.qty),
+                _aware(t.entry_ts),
+                _aware(t.exit_ts),
+                t.entry_bar - w,
+                t.exit_bar - w,
+                _d(t.entry_price),
+                _d(t.exit_price),
+                _d(entry_fee_by_chain[t.chain]),
+                _d(exit_fees[i]),
+                _d(t.pnl),
+                t.exit_reason,
+                t.chain,
+            )  # fmt: skip
             for i, t in enumerate(trades)
-        ],
-        batch_size=2000,
+        ),
     )
-    BacktestBlock.objects.bulk_create(
-        [
-            BacktestBlock(
-                run=run,
-                seq=i + 1,
-                ts=_aware(d.ts),
-                bar=d.bar - w,
-                symbol=d.symbol,
-                reason=d.block.reason,
-                reason_class=d.block.reason_class,
-                message=d.block.message,
-                detail=d.block.payload()["detail"],
-                chain=d.chain,
-            )
+    _insert(
+        BacktestBlock,
+        BLOCK_COLUMNS,
+        (
+            (
+                run.pk,
+                i + 1,
+                _aware(d.ts),
+                d.bar - w,
+                d.symbol,
+                d.block.reason,
+                d.block.reason_class,
+                d.block.message,
+                d.block.payload()["detail"],
+                d.chain,
+            )  # fmt: skip
             for i, d in enumerate(blocks)
-        ],
-        batch_size=2000,
+        ),
     )
 
     # curve chunks, each with the portfolio before its first bar
@@ -510,19 +575,19 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
             k += 1
         stop = min(n, start + CURVE_CHUNK)
         chunks.append(
-            CurveChunk(
-                run=run,
-                seq=seq,
-                start_bar=start,
-                start_ts=int(ts[start]),
-                end_ts=int(ts[stop - 1]),
-                ts=np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
-                equity=np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
-                close=np.ascontiguousarray(close[start:stop], dtype="<f8").tobytes(),
-                snapshot=state,
+            (
+                run.pk,
+                seq,
+                start,
+                int(ts[start]),
+                int(ts[stop - 1]),
+                np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
+                np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
+                np.ascontiguousarray(close[start:stop], dtype="<f8").tobytes(),
+                state,
             )
         )
-    CurveChunk.objects.bulk_create(chunks, batch_size=20)
+    _insert(CurveChunk, CHUNK_COLUMNS, chunks)
     while k < len(fills):
         state = portfolio.apply_fill(state, fills[k])
         k += 1
