@@ -197,3 +197,18 @@ def test_paper_fill_settled_by_the_venue_and_booked_by_the_ledger_reconciles_cle
     run = services.wallet_reconcile(threshold_abs="0", threshold_rel="0").run
     assert (run.breaches, run.drift_records.count()) == (0, 2)
     assert _balances(wallet.pk) == {"BTC": Decimal("0.01"), "USDT": Decimal("349.35")}
+
+
+def test_check_balances_command_finds_and_repairs_a_broken_balance(db):
+    from django.core.management import CommandError, call_command
+
+    wallet = services.wallet_create(name="w", kind="paper")
+    services.ledger_post(wallet_id=wallet.pk, currency="BTC", amount="1.5", kind="deposit")
+    out = io.StringIO()
+    call_command("wallets_check_balances", stdout=out)
+    assert out.getvalue() == "1 balances match their entries.\n"
+    WalletBalance.objects.filter(wallet=wallet).update(amount=Decimal("9"))  # a bug, or a hand edit
+    with pytest.raises(CommandError, match="1 balance"):
+        call_command("wallets_check_balances", stdout=io.StringIO())
+    call_command("wallets_check_balances", "--repair", stdout=io.StringIO())
+    assert _balances(wallet.pk) == {"BTC": Decimal("1.5")}
