@@ -46,6 +46,7 @@ MAX_OFFSET = 1000
 MAX_LENGTH = 2000
 MAX_NESTING = 40  # parentheses, calls, '-' and 'not' inside one another
 MAX_DEPTH = 200  # levels of the expression tree (evaluation recurses over it)
+_PRICE_SPECS = frozenset({"sma", "ema", "high", "low", "bb"})  # indicators in price units and at price level
 _COLUMN_SUFFIXES = ("_signal", "_hist", "_mid", "_upper", "_lower")
 _FUNCS = {"crosses_above": 2, "crosses_below": 2, "abs": 1, "min": 2, "max": 2}
 _KEYWORDS = {"and", "or", "not", "true", "false"}
@@ -556,6 +557,18 @@ class Rule:
     @cached_property
     def columns(self) -> frozenset[str]:
         return frozenset(col for col, _ in self.needs)
+
+    @cached_property
+    def is_price_level(self) -> bool:
+        """A level rule that reads a price (``entry``, a bar price, a moving average, a rolling
+        high/low, a Bollinger band) gives a price; one built only from ATR/MACD/RSI/volume and
+        numbers (``2 * atr_14``) gives a distance from the entry. See :func:`strategy.level_price`."""
+        if self.uses_entry:
+            return True
+        for column in self.columns:
+            if column in ("open", "high", "low", "close") or column.split("_")[0] in _PRICE_SPECS:
+                return True
+        return False
 
     @cached_property
     def uses_entry(self) -> bool:

@@ -4,9 +4,12 @@ A :class:`Plan` is validated when it is made: every rule is parsed (a bad rule r
 :class:`~agents.engine.errors.ConfigError` naming the field, e.g. ``symbols.0.entry``, with the
 character position), so a Plan object is always runnable.
 
-Stops and targets: a rule that reads ``entry`` is a price level (``entry - 2 * atr_14``,
-``entry * 0.97``); a rule that does not read ``entry`` is a DISTANCE from the entry (``2 * atr_14``):
-the stop sits that far below a long's entry (above a short's), the target that far above (below).
+Stops and targets: a rule that reads a price (``entry``, ``open/high/low/close``, ``sma_N``,
+``ema_N``, ``high_N``, ``low_N``, Bollinger bands) is a price LEVEL (``entry - 2 * atr_14``,
+``entry * 0.97``, ``low_20[1]``, ``sma_50 - atr_14``); a rule built only from ATR, MACD, RSI,
+volume and numbers is a DISTANCE from the entry (``2 * atr_14``, ``3``): the stop sits that far
+below a long's entry (above a short's), the target that far above (below). (A percentage distance
+is written from the entry: ``entry * 0.97``.)
 Levels are evaluated with the signal bar's indicator values and ``entry`` = the actual fill price
 (when sizing and checking, the expected fill price). A stop is checked against every bar's low/high
 from the fill bar on; a target likewise.
@@ -201,7 +204,7 @@ def level_price(rule: Rule | None, kind: str, side: str, env, i: int, entry: flo
     if rule is None:
         return None
     value = rule.evaluate_at(env, i, entry=entry)
-    if rule.uses_entry or math.isnan(value):
+    if rule.is_price_level or math.isnan(value):
         return value
     below = (kind == "stop") == (side == "long")
     return entry - value if below else entry + value

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from agents.engine import ConfigError, Instrument, Plan, Sizing, build_preset, sma_cross
@@ -158,3 +159,27 @@ def test_invalid_plans_are_refused_naming_the_field(item, field):
     with pytest.raises(ConfigError) as caught:
         Plan.from_dict({"name": "p", "symbols": [item]})
     assert field in caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "side", "expected"),
+    [
+        ("entry - 2 * atr_14", "stop", "long", 100.0 - 2 * 1.5),  # reads entry: a price
+        ("low_20[1]", "stop", "long", 95.0),  # a rolling low: a price
+        ("sma_20 - atr_14", "stop", "long", 99.0 - 1.5),  # a moving average: a price
+        ("2 * atr_14", "stop", "long", 100.0 - 3.0),  # ATR only: a distance below a long's entry
+        ("2 * atr_14", "stop", "short", 100.0 + 3.0),  # ... above a short's
+        ("4 * atr_14", "target", "long", 100.0 + 6.0),
+        ("4 * atr_14", "target", "short", 100.0 - 6.0),
+        ("3", "stop", "long", 97.0),
+    ],
+)
+def test_stop_and_target_rules_are_prices_when_they_read_a_price_and_distances_otherwise(text, kind, side, expected):
+    from agents.engine.rules import parse_rule
+    from agents.engine.strategy import level_price
+
+    n = 30
+    ones = np.ones(n)
+    env = {"open": ones, "high": ones, "low": ones, "close": ones, "volume": ones}
+    env |= {"atr_14": ones * 1.5, "low_20": ones * 95.0, "sma_20": ones * 99.0}
+    assert level_price(parse_rule(text, "level"), kind, side, env, 25, 100.0) == expected
