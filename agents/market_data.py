@@ -2,38 +2,13 @@
 
 from datetime import datetime
 
-import numpy as np
-
 from market.models import Candle, Instrument
-from market.timeframes import SECONDS as TIMEFRAME_SECONDS
 
-from .engine.bars import Bars
 from .engine.bars import Candle as EngineCandle
 
 
 def _query(symbol: str, timeframe: str):
     return Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe)
-
-
-def recent_bars(*, symbol: str, timeframe: str, until: datetime | None = None, count: int = 500) -> Bars:
-    """The last ``count`` bars up to and including the bar opening at ``until``."""
-    queryset = _query(symbol, timeframe)
-    if until is not None:
-        queryset = queryset.filter(open_time__lte=until)
-    rows = list(
-        queryset.order_by("-open_time").values_list("open_time", "open", "high", "low", "close", "volume")[:count]
-    )
-    rows.reverse()
-    tf = TIMEFRAME_SECONDS[timeframe]
-    if not rows:
-        empty = np.empty(0)
-        return Bars(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty, tf)
-    times, *columns = zip(*rows, strict=True)
-    return Bars(
-        np.array([int(t.timestamp()) for t in times], dtype=np.int64),
-        *(np.array(c, dtype=np.float64) for c in columns),
-        tf,
-    )
 
 
 def candles_between(*, symbol: str, timeframe: str, after: datetime | None, until: datetime) -> list[EngineCandle]:

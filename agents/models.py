@@ -5,6 +5,8 @@ that ``rebuild_projections`` reproduces it exactly. ``RuntimeConfig`` is written
 ``agents.services`` and every change is also an event naming the user.
 """
 
+from decimal import Decimal
+
 from django.db import models
 
 from tradingops.fields import MoneyField, PriceField, QuantityField
@@ -22,19 +24,22 @@ class RuntimeConfig(models.Model):
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
     kill_switch = models.BooleanField(default=False, help_text="When on, every new order is blocked.")
     daily_risk_budget = models.DecimalField(
-        max_digits=8, decimal_places=6, default="0.02", help_text="Fraction of equity that may be put at risk per day."
+        max_digits=8,
+        decimal_places=6,
+        default=Decimal("0.02"),
+        help_text="Fraction of equity that may be put at risk per day.",
     )
     risk_per_trade = models.DecimalField(
-        max_digits=8, decimal_places=6, default="0.005", help_text="Fraction of equity risked by one trade."
+        max_digits=8, decimal_places=6, default=Decimal("0.005"), help_text="Fraction of equity risked by one trade."
     )
-    risk_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default="1")
+    risk_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal(1))
     max_trades_per_day = models.PositiveIntegerField(default=20)
     max_trades_per_symbol_per_day = models.PositiveIntegerField(default=5)
     max_open_positions = models.PositiveIntegerField(default=5)
-    min_notional = MoneyField(default="10")
+    min_notional = MoneyField(default=Decimal(10))
     cooldown_after_loss_minutes = models.PositiveIntegerField(default=60)
-    fee_rate = models.DecimalField(max_digits=8, decimal_places=6, default="0.001")
-    slippage_bps = models.DecimalField(max_digits=8, decimal_places=3, default="5")
+    fee_rate = models.DecimalField(max_digits=8, decimal_places=6, default=Decimal("0.001"))
+    slippage_bps = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal(5))
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=150, blank=True, default="")
 
@@ -58,7 +63,7 @@ class StrategyPlan(models.Model):
     symbols = models.JSONField(default=list)
     rules = models.JSONField(default=dict)
     fallback_reason = models.TextField(blank=True, default="")
-    risk_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default="1")
+    risk_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal(1))
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
     retired_at = models.DateTimeField(null=True, blank=True)

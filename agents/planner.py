@@ -14,13 +14,14 @@ from django.db import transaction
 
 from events.services import emit
 from market import indicators
+from market.selectors import candle_window, instrument_ids
 from market.timeframes import duration
 
 from . import llm
 from .engine.errors import ConfigError
 from .engine.presets import PRESETS, build_preset
 from .engine.sizing import Sizing
-from .market_data import recent_bars, trading_symbols
+from .market_data import trading_symbols
 from .models import StrategyPlan
 from .selectors import portfolio_summary
 
@@ -132,8 +133,16 @@ def planner_run(*, correlation_id: str | None = None, causation_id: str | None =
     symbols = trading_symbols()
     if not symbols:
         return None
-    bars = recent_bars(symbol=symbols[0], timeframe=settings.AGENT_TIMEFRAME, count=REGIME_LOOKBACK * 4)
-    regime = measure_regime(bars.close, bars.high, bars.low)
+    ids = instrument_ids(symbols=symbols[:1])
+    window = candle_window(
+        instrument_id=ids[symbols[0]],
+        timeframe=settings.AGENT_TIMEFRAME,
+        start=None,
+        end=None,
+        limit=REGIME_LOOKBACK * 4,
+    )
+    values = window.bars.values
+    regime = measure_regime(values["close"], values["high"], values["low"])
     preset, params = TEMPLATES[regime.name]
     origin, fallback_reason = "template", None
     if llm.configured():

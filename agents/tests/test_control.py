@@ -105,3 +105,13 @@ def test_runs_take_their_mode_from_the_runtime_configuration(client_for, setting
     client_for("admin").post(MODE_URL, {"mode": "live", "confirmation": "LIVE"}, format="json")
     emit("intent", {"action": "note", "note": "x"}, source="user:ada", run_id="after-switch")
     assert client_for("viewer").get("/api/v1/runs/after-switch").data["mode"] == "live"
+
+
+def test_the_default_configuration_is_usable_before_it_is_saved(db):
+    from agents.limits import limits_from_config
+    from agents.selectors import runtime_config_get
+
+    RuntimeConfig.objects.all().delete()
+    config = runtime_config_get()
+    limits = limits_from_config(config)
+    assert (limits.daily_risk_budget, limits.risk_per_trade, limits.cooldown_after_loss_s) == (0.02, 0.005, 3600)

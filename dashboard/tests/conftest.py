@@ -22,7 +22,9 @@ def _ensure_chromium() -> str | None:
     return None if Path(CHROMIUM).exists() else f"{CHROMIUM} is absent and `apt-get install chromium` failed"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is open,
+# and async tests in later modules (pytest-asyncio) cannot start theirs until it is stopped.
+@pytest.fixture(scope="module")
 def chromium():
     reason = _ensure_chromium()
     if reason:
