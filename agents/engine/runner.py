@@ -218,7 +218,10 @@ def _run(
         if pos is None:
             p = bisect_left(sym.entry_idx, cursor)
             return (sym.entry_idx[p], "close") if p < len(sym.entry_idx) else None
-        j = _first_hit(sym.low, sym.high, cursor, pos.stop, pos.target, sym.long)
+        if pos.stop is None and pos.target is None:
+            j = -1
+        else:
+            j = _first_hit(sym.low, sym.high, cursor, pos.stop, pos.target, sym.long)
         p = bisect_left(sym.exit_idx, cursor)
         e = sym.exit_idx[p] if p < len(sym.exit_idx) else -1
         if j >= 0 and (e < 0 or j <= e):
@@ -296,18 +299,15 @@ def _equity_curve(syms: list[_Symbol], ledger, initial_cash: float) -> tuple[np.
     n = len(ts_all)
     if not ledger:
         return ts_all, np.full(n, float(initial_cash))
-    event_ts = np.fromiter((e[2] for e in ledger), dtype=np.int64, count=len(ledger))
-    event_cash = np.fromiter((e[3] for e in ledger), dtype=np.float64, count=len(ledger))
+    symbols, _, event_ts, event_cash, event_qty = (np.array(col) for col in zip(*ledger, strict=True))
     last = np.searchsorted(event_ts, ts_all, side="right") - 1
     equity = np.where(last >= 0, event_cash[np.maximum(last, 0)], float(initial_cash))
     for sym in syms:
-        mine = [e for e in ledger if e[0] == sym.symbol]
-        if not mine:
+        mine = symbols == sym.symbol
+        if not mine.any():
             continue
-        qty_ts = np.fromiter((e[2] for e in mine), dtype=np.int64, count=len(mine))
-        qty_val = np.fromiter((e[4] for e in mine), dtype=np.float64, count=len(mine))
-        q_last = np.searchsorted(qty_ts, ts_all, side="right") - 1
-        qty = np.where(q_last >= 0, qty_val[np.maximum(q_last, 0)], 0.0)
+        q_last = np.searchsorted(event_ts[mine], ts_all, side="right") - 1
+        qty = np.where(q_last >= 0, event_qty[mine][np.maximum(q_last, 0)], 0.0)
         c_last = np.searchsorted(sym.ts, ts_all, side="right") - 1
         close = sym.close[np.maximum(c_last, 0)]
         with np.errstate(invalid="ignore"):
