@@ -41,8 +41,9 @@ logger = logging.getLogger(__name__)
 
 DAY = 86_400
 LOAD_CHUNK = 100_000  # candles per query while loading (a cancel/heartbeat check between chunks)
-PROGRESS_EVERY_BARS = 20_000  # the engine calls back at most this often (in bars)
-PROGRESS_MIN_INTERVAL_S = 0.25  # ... and progress is written/pushed at most 4 times a second
+# the engine calls back at most this often (in bars); then progress is written at most every interval
+PROGRESS_EVERY_BARS = settings.BACKTESTS_PROGRESS_EVERY_BARS
+PROGRESS_MIN_INTERVAL_S = settings.BACKTESTS_PROGRESS_INTERVAL_S  # written and pushed at most this often
 PROGRESS_MESSAGE_TYPE = "backtest.progress"
 
 
@@ -408,7 +409,7 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         )
         progress(total, force=True)  # last cancel check before writing
         with transaction.atomic():
-            results = write_results(run, result, bars, warm)
+            results = write_results(run, result, bars, warm, check=lambda: progress(total))
             BacktestRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.COMPLETED,
                 candles_processed=total,
@@ -487,12 +488,14 @@ def _insert(model, columns, rows) -> None:
             copy.write_row(row)
 
 
-def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
+def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=None) -> dict:
     """Trades, blocks, curve chunks with snapshots, the LTTB overview, daily reports; returns the results JSON.
 
     The first ``warm`` bars were indicator warm-up (no trades there): they are left out, and bar
-    indices count from the range's first bar."""
+    indices count from the range's first bar. ``check()`` is called between the writes (the caller's
+    cancel check: raising there rolls the whole write back)."""
     w = warm
+    check = check or (lambda: None)
     ts, close, equity = bars.ts[w:], bars.close[w:], result.equity[w:]
     n = len(ts)
     initial_cash = result.initial_cash
@@ -545,6 +548,7 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
             for i, t in enumerate(trades)
         ),
     )
+    check()
     _insert(
         BacktestBlock,
         BLOCK_COLUMNS,
@@ -587,7 +591,9 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
                 state,
             )
         )
+    check()
     _insert(CurveChunk, CHUNK_COLUMNS, chunks)
+    check()
     while k < len(fills):
         state = portfolio.apply_fill(state, fills[k])
         k += 1
@@ -604,6 +610,7 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0) -> dict:
     )
 
     block_bars = [(d.bar - w, d.block.reason) for d in blocks]
+    check()
     _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk_by_bar)
 
     bars_in_position = sum(t.exit_bar - t.entry_bar for t in trades)

@@ -134,6 +134,10 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"agents.tasks.*": {"queue": "agents"}, "backtests.tasks.*": {"queue": "backtests"}}
 # A running backtest whose worker has not written a heartbeat for this long is marked failed by the reaper.
 BACKTESTS_STALE_AFTER_S = env.int("BACKTESTS_STALE_AFTER_S", default=120)
+# How often (in bars) the backtest engine reports progress, and the least time between two progress
+# writes/pushes (0.25 s: at most 4 a second).
+BACKTESTS_PROGRESS_EVERY_BARS = env.int("BACKTESTS_PROGRESS_EVERY_BARS", default=20_000)
+BACKTESTS_PROGRESS_INTERVAL_S = env.float("BACKTESTS_PROGRESS_INTERVAL_S", default=0.25)
 CELERY_TASK_TIME_LIMIT = 30 * 60
 # Must exceed the longest task time limit, or acks_late tasks are redelivered while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
