@@ -250,7 +250,7 @@ def _run(
         sym = syms[0]
         symbol, ts_arr, env = sym.symbol, sym.ts, sym.env
         open_arr, high_arr, low_arr, close_arr = sym.open, sym.high, sym.low, sym.close
-        entry_sig, exit_sig = sym.entry_sig, sym.exit_sig
+        entry_sig, exit_sig, n = sym.entry_sig, sym.exit_sig, sym.n
         report_at = progress_every if progress is not None else sym.n + 1
         while (event := next_event(sym)) is not None:
             k, kind = event
@@ -268,7 +268,13 @@ def _run(
                 sym.cursor = k
             else:
                 on_close(symbol, k, ts, close_arr.item(k), env, entry_sig.item(k), exit_sig.item(k))
-                sym.cursor = k + 1
+                k += 1
+                sym.cursor = k
+                if symbol in pending and k < n:  # what next_event would return: the fill at the next open
+                    ts = ts_arr.item(k)
+                    if ts >= day_end_ts:
+                        roll(ts, 0)
+                    on_open(symbol, k, ts, open_arr.item(k), env)
     else:
         # Candles in (time, plan symbol order): a min-heap of each symbol's next event.
         heap: list[tuple[int, int, int, str]] = []
