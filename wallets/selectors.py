@@ -102,3 +102,8 @@ def drift_record_breaches(*, run_id: int) -> list[DriftRecord]:
 
 def reconciliation_run_latest() -> ReconciliationRun | None:
     return reconciliation_run_list().order_by("-started_at", "-id").first()
+
+
+def paper_wallet_get(*, name: str = "paper") -> Wallet | None:
+    """The paper wallet the agents book paper fills into (see ``services.paper_wallet_ensure``)."""
+    return Wallet.objects.filter(name=name, kind=Wallet.Kind.PAPER).first()
