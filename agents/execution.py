@@ -55,8 +55,11 @@ def _dec(value) -> Decimal | None:
 
 
 def engine_plan(plan: StrategyPlan):
+    from .engine.strategy import Plan
     from .planner import LIVE_PLAN_OPTIONS, build_live_plan
 
+    if "plan" in plan.rules:
+        return Plan.from_dict(plan.rules["plan"])
     options = plan.rules.get("options") or LIVE_PLAN_OPTIONS
     return build_live_plan(plan.rules["preset"], plan.rules.get("params") or {}, plan.symbols, options)
 

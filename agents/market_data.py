@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from django.db.models import Exists, OuterRef
+
 from market.models import Candle, Instrument
 
 from .engine.bars import Candle as EngineCandle
@@ -20,8 +22,11 @@ def candles_between(*, symbol: str, timeframe: str, after: datetime | None, unti
     return [EngineCandle.of(*row) for row in rows]
 
 
-def trading_symbols() -> list[str]:
-    return list(Instrument.objects.filter(active=True).order_by("symbol").values_list("symbol", flat=True))
+def trading_symbols(*, timeframe: str) -> list[str]:
+    """Active instruments that have candles of the agents' timeframe: the ones a plan can trade."""
+    has_candles = Candle.objects.filter(instrument=OuterRef("pk"), timeframe=timeframe)
+    active = Instrument.objects.filter(active=True).filter(Exists(has_candles))
+    return list(active.order_by("symbol").values_list("symbol", flat=True))
 
 
 def lot_sizes(symbols: list[str]) -> dict:

@@ -43,6 +43,17 @@ class Regime:
     volatility_ratio: float
 
 
+def plan_rules(plan) -> dict:
+    """What the execution agent needs besides the strategy to run a stored plan."""
+    return {
+        "plans": [sp.to_dict() for sp in plan.symbols],
+        "timeframe": settings.AGENT_TIMEFRAME,
+        "timeframe_s": int(duration(settings.AGENT_TIMEFRAME).total_seconds()),
+        # the engine starts from the cash the portfolio holds when the plan is made
+        "cash": str(portfolio_summary()["cash"] or Decimal(settings.PAPER_INITIAL_CASH)),
+    }
+
+
 def build_live_plan(preset: str, params: dict, symbols: list[str], options: dict):
     """The engine plan of a stored live plan (the execution agent rebuilds it the same way)."""
     sizing = Sizing(options["sizing"]["method"], options["sizing"]["value"])
@@ -130,7 +141,7 @@ def planner_run(*, correlation_id: str | None = None, causation_id: str | None =
     """Make a new plan for every active symbol. Returns the ``plan_generated`` event."""
     started = time.monotonic()
     correlation_id = uuid.UUID(str(correlation_id)) if correlation_id else uuid.uuid4()
-    symbols = trading_symbols()
+    symbols = trading_symbols(timeframe=settings.AGENT_TIMEFRAME)
     if not symbols:
         return None
     ids = instrument_ids(symbols=symbols[:1])
@@ -160,16 +171,7 @@ def planner_run(*, correlation_id: str | None = None, causation_id: str | None =
             "version": (previous.first() or 0) + 1,
             "strategy": preset,
             "symbols": symbols,
-            "rules": {
-                "preset": preset,
-                "params": params,
-                "options": LIVE_PLAN_OPTIONS,
-                "plans": [sp.to_dict() for sp in plan.symbols],
-                "timeframe": settings.AGENT_TIMEFRAME,
-                "timeframe_s": int(duration(settings.AGENT_TIMEFRAME).total_seconds()),
-                # the engine starts from the cash the portfolio holds when the plan is made
-                "cash": str(portfolio_summary()["cash"] or Decimal(settings.PAPER_INITIAL_CASH)),
-            },
+            "rules": {"preset": preset, "params": params, "options": LIVE_PLAN_OPTIONS, **plan_rules(plan)},
             "origin": origin,
             "regime": regime.name,
             "fallback_reason": fallback_reason,

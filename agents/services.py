@@ -14,7 +14,7 @@ from events.services import emit
 from tradingops.roles import Role, has_role
 
 from .limits import limits_from_config
-from .models import RuntimeConfig
+from .models import RuntimeConfig, StrategyPlan
 
 LIMIT_FIELDS = (
     "daily_risk_budget",
@@ -169,6 +169,65 @@ def intent_submit(
 
 
 def _known_symbol(symbol: str) -> bool:
+    return symbol in _active_symbols()
+
+
+@transaction.atomic(durable=True)
+def plan_submit(
+    *, user, preset: str = "", params: dict[str, Any] | None = None, plan: dict[str, Any] | None = None, note: str = ""
+) -> Event:
+    """An operator's plan: a preset with parameters, or a full plan in the rule language. Every
+    rule is parsed now; a bad one is refused naming its field and the position of the error."""
+    from .engine.errors import ConfigError
+    from .engine.strategy import Plan
+    from .market_data import trading_symbols
+    from .planner import LIVE_PLAN_OPTIONS, build_live_plan, plan_rules
+
+    _require(user, Role.OPERATOR)
+    if bool(preset) == bool(plan):
+        raise ValidationError({"non_field_errors": "Give either a preset (with params) or a full plan."})
+    try:
+        if plan:
+            built = Plan.from_dict(plan)
+            symbols = [sp.symbol for sp in built.symbols]
+            rules = {"plan": plan}
+        else:
+            symbols = trading_symbols(timeframe=settings.AGENT_TIMEFRAME)
+            if not symbols:
+                raise ValidationError({"preset": "No active instrument has candles to trade yet."})
+            built = build_live_plan(preset, params or {}, symbols, LIVE_PLAN_OPTIONS)
+            rules = {"preset": preset, "params": params or {}, "options": LIVE_PLAN_OPTIONS}
+    except ConfigError as exc:
+        prefix = "plan." if plan else "params." if preset in _presets() else ""
+        raise ValidationError({f"{prefix}{field}": message for field, message in exc.errors.items()}) from None
+    unknown = sorted(set(symbols) - _active_symbols())
+    if unknown:
+        raise ValidationError({"plan.symbols": f"Unknown symbols: {', '.join(unknown)}."})
+    previous = (
+        StrategyPlan.objects.filter(plan_id=built.name[:64]).order_by("-version").values_list("version", flat=True)
+    )
+    return emit(
+        "plan_generated",
+        {
+            "plan_id": built.name[:64],
+            "version": (previous.first() or 0) + 1,
+            "strategy": preset or "custom",
+            "symbols": symbols,
+            "rules": {**rules, **plan_rules(built)},
+            "origin": "operator",
+            "fallback_reason": None,
+        },
+        source=user_source(user),
+    )
+
+
+def _active_symbols() -> set[str]:
     from market.models import Instrument
 
-    return Instrument.objects.filter(symbol=symbol, active=True).exists()
+    return set(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
+
+
+def _presets() -> set[str]:
+    from .engine.presets import PRESETS
+
+    return set(PRESETS)

@@ -210,6 +210,17 @@ class IntentSerializer(ChainLinkMixin, serializers.ModelSerializer):
         fields = ["event_id", "action", "symbol", "params", "note", "source", "ts", "correlation_id", "chain"]
 
 
+class PlanInputSerializer(serializers.Serializer):
+    preset = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. sma_cross")
+    params = serializers.DictField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
+    plan = serializers.DictField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text='A full plan: {"name": ..., "symbols": [{"symbol", "entry", "exit", "stop", "target", "sizing"}]}',
+    )
+
+
 class IntentInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=INTENT_ACTIONS)
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")

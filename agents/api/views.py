@@ -114,12 +114,23 @@ class PlanCursorPagination(TsCursorPagination):
 
 
 class PlanListView(ListAPIView):
+    """Plans, newest first. POST (operator) makes a plan from a preset or a full rule-language plan."""
+
+    permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.PlanSerializer
     filterset_class = filters.PlanFilterSet
     pagination_class = PlanCursorPagination
 
     def get_queryset(self):
         return selectors.plan_list()
+
+    @extend_schema(request=s.PlanInputSerializer, responses={201: s.PlanSerializer})
+    def post(self, request):
+        serializer = s.PlanInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = services.plan_submit(user=request.user, **serializer.validated_data)
+        plan = selectors.plan_list().get(event_id=event.event_id)
+        return Response(s.PlanSerializer(plan, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class JudgementListView(ListAPIView):
