@@ -126,13 +126,10 @@ def _apply_fill(event: Event) -> None:
 
 
 def paper_wallet_id() -> int | None:
-    from wallets.models import Wallet
+    from wallets.selectors import paper_wallet_get
 
-    return (
-        Wallet.objects.filter(name=settings.PAPER_WALLET_NAME, kind=Wallet.Kind.PAPER)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    wallet = paper_wallet_get(name=settings.PAPER_WALLET_NAME)
+    return wallet.pk if wallet else None
 
 
 def _book_in_paper_wallet(event: Event) -> None:
