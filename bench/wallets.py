@@ -1,7 +1,8 @@
 """Wallets benchmark: reconciliation of 100 wallets x 20 currencies over 1,000,000 ledger entries
 against the paper exchange, and GET /api/v1/wallets latency at 100 wallets.
 
-Run (Postgres and Redis up; the bench makes and drops its own database ``<DATABASE name>_bench``):
+Run (Postgres and Redis up; the bench makes and drops its own database ``<DATABASE name>_bench``;
+``BENCH_PROFILE=tottime`` also prints a cProfile of 50 list requests):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradingops_wallets REDIS_URL=redis://127.0.0.1:6379/4 \\
         .venv/bin/python bench/wallets.py
@@ -154,6 +155,16 @@ def bench_wallet_list(requests: int) -> tuple[list[float], list[float]]:
     body = response.json()
     assert len(body["results"]) == 100
     assert len(body["results"][0]["balances"]) == len(CURRENCIES)
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(50):
+            client.get("/api/v1/wallets")
+        profile.disable()
+        pstats.Stats(profile).sort_stats(os.environ["BENCH_PROFILE"]).print_stats(40)
     timings, cpu = [], []
     for _ in range(requests):
         started, cpu_started = time.perf_counter(), time.process_time()

@@ -12,7 +12,7 @@ def wallet_list() -> QuerySet[Wallet]:
     """Wallets with ``balance_currencies`` and ``balance_amounts`` (decimal strings rendered by
     Postgres, in currency order) from two indexed array subqueries: a page of 100 wallets and
     its 2,000 balances is one query, without a model instance per balance."""
-    wallets = Wallet.objects.order_by("id")
+    wallets = Wallet.objects.order_by("id").defer("created_at")  # not shown; each timestamp costs a parse
     if connection.vendor != "postgresql":
         return wallets  # embedded SQLite: wallet_attach_balances fills them in
     balances = WalletBalance.objects.filter(wallet=OuterRef("pk")).order_by("currency")
