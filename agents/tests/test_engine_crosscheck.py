@@ -8,6 +8,10 @@ spread/slippage (backtesting.py 0.6.6 applies ``spread`` to entries only, the en
 on both sides); every risk cap off; cash large enough that no order is refused. backtesting.py's
 ``crossover`` is strict on the previous bar (``<``) where the rule language's ``crosses_above`` is
 ``<=``: they differ only on an exact tie of the two SMAs, which these candles do not have.
+
+With a stop: the plan's ``stop="low_N"`` (a price level read on the signal bar) against
+``buy(sl=low_N[-1])``; both fill a touched stop at the stop price, or at the open when the bar
+gaps through it, checked from the entry bar on.
 """
 
 from decimal import Decimal
@@ -30,16 +34,22 @@ def _sma(values, n):
     return pd.Series(values).rolling(n).mean()
 
 
-def _reference(fast: int, slow: int):
+def _low(values, n):
+    return pd.Series(values).rolling(n).min()
+
+
+def _reference(fast: int, slow: int, stop_lookback: int | None = None):
     class SmaCross(Strategy):
         def init(self):
             self.fast = self.I(_sma, self.data.Close, fast)
             self.slow = self.I(_sma, self.data.Close, slow)
+            if stop_lookback:
+                self.low = self.I(_low, self.data.Low, stop_lookback)
 
         def next(self):
             if crossover(self.fast, self.slow):
                 if not self.position:
-                    self.buy(size=SIZE)
+                    self.buy(size=SIZE, sl=self.low[-1] if stop_lookback else None)
             elif crossover(self.slow, self.fast):
                 self.position.close()
 
@@ -48,9 +58,11 @@ def _reference(fast: int, slow: int):
     return bt.run()
 
 
-@pytest.mark.parametrize(("fast", "slow"), [(10, 30), (5, 20), (20, 50)])
-def test_sma_cross_matches_backtesting_py_trade_for_trade_and_in_final_equity(fast, slow):
-    stats = _reference(fast, slow)
+@pytest.mark.parametrize(
+    ("fast", "slow", "stop_lookback"), [(10, 30, None), (5, 20, None), (20, 50, None), (10, 30, 3), (10, 30, 10)]
+)
+def test_sma_cross_matches_backtesting_py_trade_for_trade_and_in_final_equity(fast, slow, stop_lookback):
+    stats = _reference(fast, slow, stop_lookback)
     ref = stats._trades
     limits = RiskLimits(
         daily_risk_budget=None,
@@ -63,8 +75,9 @@ def test_sma_cross_matches_backtesting_py_trade_for_trade_and_in_final_equity(fa
         fee_rate=0.001,
         slippage_bps=0,
     )
+    stop = f"low_{stop_lookback}" if stop_lookback else None
     ours = run_backtest(
-        sma_cross(fast, slow, sizing=Sizing("fixed_qty", SIZE)),
+        sma_cross(fast, slow, sizing=Sizing("fixed_qty", SIZE), stop=stop),
         Bars.from_csv(SOL),
         limits,
         initial_cash=100_000,
@@ -78,5 +91,7 @@ def test_sma_cross_matches_backtesting_py_trade_for_trade_and_in_final_equity(fa
         assert trade.exit_price == pytest.approx(row.ExitPrice, rel=1e-12)
         assert trade.pnl == pytest.approx(row.PnL, rel=1e-9)
     assert ours.final_equity == pytest.approx(stats["Equity Final [$]"], rel=1e-6)
+    stops = sum(t.exit_reason == "stop" for t in ours.trades)
+    assert stops >= 3 if stop_lookback else stops == 0
     # a position still open at the end is marked at the last close by both
     assert bool(ours.state.positions) == bool(stats._strategy.position)
