@@ -26,7 +26,7 @@ from agents.engine import Bars, Instrument, RiskLimits, Sizing, run_backtest, sm
 
 pytestmark = pytest.mark.filterwarnings("ignore:DatetimeIndex.dayofweek is deprecated")
 
-SOL = Path(__file__).resolve().parent / "data" / "SOLUSDT-1h.csv"
+SOL = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h.csv"  # shipped with the product
 SIZE = 50
 
 

@@ -27,7 +27,7 @@ from agents.engine import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SOL = Path(__file__).resolve().parent / "data" / "SOLUSDT-1h.csv"
+SOL = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h.csv"  # shipped with the product
 H = 3600
 T0 = 1_726_790_400  # 2024-09-20 00:00:00 UTC, a midnight
 NO_CAPS = {"daily_risk_budget": None, "risk_per_trade": None, "max_trades_per_day": None}
