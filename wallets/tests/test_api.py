@@ -233,3 +233,21 @@ def test_the_fast_wallet_page_renders_exactly_what_the_serializer_does(paper_wal
     one_by_one = [WalletSerializer(wallet).data for wallet in Wallet.objects.order_by("id")]
     assert listed == [dict(item) for item in one_by_one]
     assert listed[1]["balances"] == [{"currency": "ETH", "amount": "0.000000000000000001"}]
+
+
+@pytest.mark.parametrize("runs", [1, 12])
+def test_drift_series_and_history_query_counts_do_not_grow(
+    paper_wallet, users, client_for, django_assert_num_queries, runs
+):
+    wallet = paper_wallet("w", BTC="1", USDT="5")
+    for i in range(runs):
+        services.paper_exchange_move(wallet_id=wallet.pk, deltas={"BTC": "0.01"}, reference=f"d{i}")
+        services.wallet_reconcile(user=users["operator"])
+    client = client_for("viewer")
+    with django_assert_num_queries(3):  # the role check, the wallet exists, the page (wallet joined)
+        assert len(client.get(f"{URL}/{wallet.pk}/drift").json()["results"]) == 2 * runs
+    with django_assert_num_queries(2):  # the role check, the page (user joined)
+        history = client.get(f"{URL}/reconcile/history").json()["results"]
+    assert [run["started_by"] for run in history] == ["otto"] * runs
+    with django_assert_num_queries(3):  # the role check, the run, its records (wallets joined)
+        assert len(client.get(f"{URL}/reconcile/{history[0]['id']}").json()["drift_records"]) == 2
