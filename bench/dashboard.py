@@ -31,7 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingops.tests.settings")
+# --layer pubsub (read before Django starts): server and emitter on the Redis Pub/Sub channel layer.
+PUBSUB = "--layer=pubsub" in sys.argv or " ".join(sys.argv).find("--layer pubsub") >= 0
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.dashboard_pubsub_settings" if PUBSUB else "tradingops.tests.settings"
 os.environ["CHANNELS_PREFIX"] = "bench-dash"
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API keeps a loop in this thread
@@ -355,6 +357,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--batches", default="1,10", help="events per emit call in the fan-out runs")
     parser.add_argument("--skip", default="", help="comma-separated: renders,dom,fanout")
+    parser.add_argument("--layer", choices=["redis", "pubsub"], default="redis", help="channel layer of the runs")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
 
@@ -383,7 +386,8 @@ def main() -> None:
             r = bench_fanout(server, user, args.clients, args.rate, args.seconds, batch)
             how = "one emit per event" if batch == 1 else f"emit_many of {batch}"
             print(
-                f"\n## fan-out, {args.workers} uvicorn worker(s): {r['clients']} sockets, {r['events']} events "
+                f"\n## fan-out, {args.layer} layer, {args.workers} uvicorn worker(s): "
+                f"{r['clients']} sockets, {r['events']} events "
                 f"at {r['achieved_rate']:.0f}/s ({how}): {r['deliveries']:,} deliveries, missing {r['missing']}, "
                 f"connections dropped {r['dropped']}, event->client p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
                 f"max {r['max']:.1f} ms; load average {os.getloadavg()[0]:.1f}"
