@@ -70,3 +70,24 @@ def test_files_the_fast_reader_cannot_vouch_for_take_the_slow_path(tmp_path, row
         + "\n"
     )
     assert files._fast_csv(path, "1h", float("-inf"), float("inf")) is None
+
+
+def test_parquet_file_loads_the_same_rows_as_its_csv(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    reference = files.read_candles(DATA / "SOLUSDT-1h.csv", "1h")
+    rows = list(reference.rows)
+    table = pa.table(
+        {
+            "timestamp": pa.array([r.open_time for r in rows], pa.timestamp("s", tz="UTC")),
+            **{name: pa.array([float(getattr(r, name)) for r in rows]) for name in files.VALUE_COLUMNS},
+        }
+    )
+    path = tmp_path / "sol.parquet"
+    pq.write_table(table, path)
+
+    parsed = files.read_candles(path, "1h")
+
+    assert parsed.bad == []
+    assert as_list(parsed) == as_list(reference)
