@@ -313,7 +313,9 @@ def fill_legs(
     if side not in ("buy", "sell"):
         raise ValidationError({"side": ["Must be 'buy' or 'sell'."]})
     base, quote = parts
-    qty, price, fee = Decimal(str(qty)), Decimal(str(price)), Decimal(str(fee))
+    # Rounded to the ledger's 18 places here, once, so that the venue and the ledger move the
+    # same amounts and a fee computed in floats upstream never makes a fill unbookable.
+    qty, price, fee = quantize(Decimal(str(qty))), Decimal(str(price)), quantize(Decimal(str(fee)))
     notional = quantize(qty * price)
     sign = 1 if side == "buy" else -1
     legs = [

@@ -212,3 +212,19 @@ def test_check_balances_command_finds_and_repairs_a_broken_balance(db):
         call_command("wallets_check_balances", stdout=io.StringIO())
     call_command("wallets_check_balances", "--repair", stdout=io.StringIO())
     assert _balances(wallet.pk) == {"BTC": Decimal("1.5")}
+
+
+def test_fill_amounts_beyond_18_places_are_rounded_the_same_on_both_sides(db):
+    wallet = services.paper_wallet_ensure(name="paper", funds={"USDT": "100"})
+    fill = {
+        "fill_id": "f",
+        "symbol": "SOL-USDT",
+        "side": "buy",
+        "qty": "0.1",
+        "price": "140.123",
+        "fee": "0.0140123000000000004",
+    }
+    services.paper_exchange_settle_fill(wallet_id=wallet.pk, **fill)
+    entries = services.ledger_post_fill(wallet_id=wallet.pk, **fill)
+    assert [e.amount for e in entries] == [Decimal("0.1"), Decimal("-14.0123"), Decimal("-0.014012300000000000")]
+    assert services.wallet_reconcile(threshold_abs="0", threshold_rel="0").run.breaches == 0
