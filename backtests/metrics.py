@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 YEAR_S = 365 * 86_400
+SMALL_BUCKET = 48  # LTTB buckets narrower than this are scanned in plain Python
 
 
 def _finite(value) -> float | None:
@@ -151,25 +152,29 @@ def lttb(x: np.ndarray, y: np.ndarray, threshold: int) -> np.ndarray:
     """Largest-Triangle-Three-Buckets: the indices of ``threshold`` points that keep the curve's shape.
 
     First and last points are always kept; with ``threshold >= len(x)`` every index is returned.
-    One loop over the buckets, numpy inside each bucket.
+    The selection is sequential (each bucket's pick depends on the previous one): small buckets are
+    scanned in plain Python (numpy's per-call overhead would dominate), large ones with numpy.
     """
     n = len(x)
-    if threshold >= n or threshold < 3:
-        return np.arange(n) if threshold >= n else np.array([0, n - 1][: max(threshold, 0)], dtype=np.int64)
+    if threshold >= n:
+        return np.arange(n)
+    if threshold < 3:
+        return np.array([0, n - 1][: max(threshold, 0)], dtype=np.int64)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     edges = np.floor(np.linspace(1, n - 1, threshold - 1)).astype(np.int64)  # threshold-2 buckets over 1..n-2
+    edges = np.maximum(edges, np.arange(1, threshold))  # every bucket at least one point wide
+    edges[-1] = n - 1
+    if (n - 2) / (threshold - 2) < SMALL_BUCKET:
+        return _lttb_small(x.tolist(), y.tolist(), edges.tolist(), threshold)
     out = np.empty(threshold, dtype=np.int64)
     out[0] = 0
     out[-1] = n - 1
     a = 0
     for i in range(threshold - 2):
         lo, hi = edges[i], edges[i + 1]
-        if hi <= lo:
-            hi = lo + 1
-        # average of the next bucket (the last point for the last bucket)
         if i + 2 < len(edges):
-            nlo, nhi = edges[i + 1], max(edges[i + 2], edges[i + 1] + 1)
+            nlo, nhi = edges[i + 1], edges[i + 2]
             avg_x, avg_y = x[nlo:nhi].mean(), y[nlo:nhi].mean()
         else:
             avg_x, avg_y = x[n - 1], y[n - 1]
@@ -178,3 +183,30 @@ def lttb(x: np.ndarray, y: np.ndarray, threshold: int) -> np.ndarray:
         a = lo + int(np.argmax(area))
         out[i + 1] = a
     return out
+
+
+def _lttb_small(x: list, y: list, edges: list, threshold: int) -> np.ndarray:
+    n = len(x)
+    out = [0] * threshold
+    out[-1] = n - 1
+    a = 0
+    buckets = len(edges) - 1
+    for i in range(buckets):
+        lo, hi = edges[i], edges[i + 1]
+        if i + 1 < buckets:
+            nlo, nhi = hi, edges[i + 2]
+            count = nhi - nlo
+            avg_x = sum(x[nlo:nhi]) / count
+            avg_y = sum(y[nlo:nhi]) / count
+        else:
+            avg_x, avg_y = x[n - 1], y[n - 1]
+        ax, ay = x[a], y[a]
+        dx, dy = ax - avg_x, avg_y - ay
+        best, pick = -1.0, lo
+        for j in range(lo, hi):
+            area = abs(dx * (y[j] - ay) - (ax - x[j]) * dy)
+            if area > best:
+                best, pick = area, j
+        a = pick
+        out[i + 1] = a
+    return np.array(out, dtype=np.int64)

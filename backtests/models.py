@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tradingops.fields import MoneyField, PriceField, QuantityField
 
-CURVE_CHUNK = 10_000
+CURVE_CHUNK = 2_000
 OVERVIEW_POINTS = 10_000
 
 

@@ -288,9 +288,8 @@ def _rows_to_arrays(rows) -> tuple[np.ndarray, np.ndarray]:
 # One row of six arrays in binary: the server casts to float8, psycopg's C loader builds the lists,
 # numpy takes them (no per-row round trip; ``date_part`` is float8, ``extract`` would be numeric).
 _ARRAYS_SQL = """
-SELECT array_agg(date_part('epoch', open_time)::int8 ORDER BY open_time), array_agg(open::float8 ORDER BY open_time),
-       array_agg(high::float8 ORDER BY open_time), array_agg(low::float8 ORDER BY open_time),
-       array_agg(close::float8 ORDER BY open_time), array_agg(volume::float8 ORDER BY open_time)
+SELECT array_agg(date_part('epoch', open_time)::int8), array_agg(open::float8), array_agg(high::float8),
+       array_agg(low::float8), array_agg(close::float8), array_agg(volume::float8)
   FROM (SELECT open_time, open, high, low, close, volume FROM {table}
          WHERE instrument_id = %s AND timeframe = %s AND open_time {cmp} %s {end}
          ORDER BY open_time {direction} LIMIT %s) bars
@@ -310,8 +309,12 @@ def _copy_chunk(instrument_id: int, timeframe: str, cmp: str, bound: datetime, e
         row = cursor.fetchone()
     if row is None or row[0] is None:
         return np.empty(0, dtype=np.int64), np.empty((0, 5))
+    ts = np.asarray(row[0], dtype=np.int64)
     values = np.column_stack([np.asarray(col, dtype=np.float64) for col in row[1:]])
-    return np.asarray(row[0], dtype=np.int64), values
+    if len(ts) > 1 and not np.all(np.diff(ts) > 0):  # the aggregate keeps the scan's order; sort if it did not
+        order = np.argsort(ts, kind="stable")
+        ts, values = ts[order], values[order]
+    return ts, values
 
 
 def _load_bars(config: dict, instrument_id: int, warmup: int, progress: _Progress) -> tuple[Bars, int]:

@@ -93,3 +93,16 @@ def test_lttb_keeps_the_ends_and_the_spike():
     assert picked[0] == 0
     assert picked[-1] == 99_999
     assert np.all(np.diff(picked) > 0)
+
+
+def test_lttb_python_and_numpy_scans_pick_the_same_points(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = np.arange(20_000, dtype=float)
+    y = np.cumsum(rng.normal(size=20_000))
+    for threshold in (3, 100, 1000, 5000):
+        monkeypatch.setattr(metrics, "SMALL_BUCKET", 0)
+        numpy_scan = metrics.lttb(x, y, threshold)
+        monkeypatch.setattr(metrics, "SMALL_BUCKET", 10**9)
+        python_scan = metrics.lttb(x, y, threshold)
+        assert np.array_equal(numpy_scan, python_scan)
+        assert len(numpy_scan) == threshold
