@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,23 @@ def test_beat_fires_the_scheduled_reconciliation_on_a_real_worker(paper_wallet, 
     completed = Event.objects.get(type="reconciliation_completed")
     assert completed.source == f"schedule:{SCHEDULE_NAME}"
     assert PeriodicTask.objects.get(name=SCHEDULE_NAME).last_run_at > timezone.now() - timedelta(minutes=2)
+
+
+def test_the_task_skips_when_a_run_is_going_and_runs_otherwise(paper_wallet):
+    from wallets.tasks import wallet_reconcile_task
+
+    paper_wallet("w", USDT="1")
+    going = services.reconciliation_start().run
+    assert wallet_reconcile_task.run() is None  # refused, not queued
+    assert ReconciliationRun.objects.count() == 1
+    services.reconciliation_execute(run_id=going.pk)
+    run_id = wallet_reconcile_task.run(threshold_abs="0.5")
+    run = ReconciliationRun.objects.get(pk=run_id)
+    assert (run.trigger, run.schedule_name, run.threshold_abs, run.status) == (
+        "schedule",
+        SCHEDULE_NAME,
+        Decimal("0.5"),
+        "succeeded",
+    )
+    assert wallet_reconcile_task.acks_late is True
+    assert (wallet_reconcile_task.soft_time_limit, wallet_reconcile_task.time_limit) == (300, 360)
