@@ -86,7 +86,7 @@ class FillSerializer(ChainLinkMixin, serializers.ModelSerializer):
         ]
 
 
-class BlockSerializer(ChainLinkMixin, serializers.ModelSerializer):
+class LiveBlockSerializer(ChainLinkMixin, serializers.ModelSerializer):
     class Meta:
         model = BlockEvent
         fields = [

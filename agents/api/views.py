@@ -63,7 +63,7 @@ class FillListView(ListAPIView):
 
 
 class BlockListView(ListAPIView):
-    serializer_class = s.BlockSerializer
+    serializer_class = s.LiveBlockSerializer
     filterset_class = filters.BlockFilterSet
     pagination_class = TsCursorPagination
 
