@@ -19,6 +19,7 @@ give it its own database.
 import argparse
 import asyncio
 import http.client
+import logging
 import os
 import random
 import socket
@@ -117,7 +118,9 @@ def free_port() -> int:
 
 def start_server() -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING"}
+    # The web process as deployed on Postgres: a connection pool (each ASGI request runs in a thread
+    # of its own, so without it every request would open a new connection).
+    env = {**os.environ, "DATABASE_POOL": "true", "LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port)]
     process = subprocess.Popen([*command, "--log-level", "warning", "--lifespan", "off"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
@@ -200,6 +203,9 @@ class ListedSource:
 
 
 def phase_feed(instrument: Instrument, ticks: int) -> tuple[float, int, int]:
+    # The listener is never read: past channels_redis' capacity (100) frames to it are dropped with
+    # an INFO line each, which would only flood the output.
+    logging.getLogger("channels_redis").setLevel(logging.WARNING)
     layer = get_channel_layer()
     listener = asyncio.run(layer.new_channel())
     asyncio.run(layer.group_add(realtime.market_symbol_group(SYMBOL), listener))
@@ -214,6 +220,10 @@ def phase_feed(instrument: Instrument, ticks: int) -> tuple[float, int, int]:
     assert stats.ticks == ticks
     assert Tick.objects.filter(instrument=instrument).count() == ticks
     return ticks / elapsed, stats.flushes, stats.published
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -234,6 +244,7 @@ def main() -> None:
         write_csv(path, args.rows)
         print(f"wrote {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s")
         fresh, again = phase_load(path, args.rows)
+    print(load())
     print(f"load_candles {args.rows:,} rows: {fresh:,.0f} rows/s into an empty range; {again:,.0f} rows/s re-run")
 
     queries = candle_queries(args.rows, args.requests)
@@ -246,11 +257,13 @@ def main() -> None:
             f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms (n={len(samples)})"
         )
 
+    print(load())
     rate, flushes, frames = phase_feed(instrument, args.ticks)
     print(
         f"feed {args.ticks:,} ticks (store + roll up 1m..1d + publish): "
         f"{rate:,.0f} ticks/s, {flushes} batches, {frames} frames"
     )
+    print(load())
 
 
 if __name__ == "__main__":

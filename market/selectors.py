@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,25 +51,52 @@ def instruments_for_symbols(symbols: list[str]):
 
 
 # --- candles --------------------------------------------------------------------------------------
+class FloatColumns(Mapping):
+    """Float64 arrays parsed from the decimal text on first use: most indicators need only close."""
+
+    def __init__(self, text: dict[str, list[str]], cache: dict[str, np.ndarray] | None = None):
+        self._text = text
+        self._cache = cache or {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            column = self._text[name]
+            self._cache[name] = np.fromiter(map(float, column), dtype=np.float64, count=len(column))
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._text)
+
+    def __len__(self) -> int:
+        return len(self._text)
+
+    def sliced(self, start: int) -> FloatColumns:
+        return FloatColumns(
+            {k: v[start:] for k, v in self._text.items()}, {k: v[start:] for k, v in self._cache.items()}
+        )
+
+
 @dataclass
 class CandleArrays:
-    """Bars oldest first. ``times``/``*_text`` are for output, the float arrays for indicators."""
+    """Bars oldest first. ``times``/``text`` are for output, the float arrays for indicators."""
 
     epochs: np.ndarray  # int64 Unix seconds
     times: list[str]
     text: dict[str, list[str]]  # open/high/low/close/volume as exact decimal strings
-    values: dict[str, np.ndarray]  # the same as float64
+    values: Mapping[str, np.ndarray]  # the same as float64 (parsed when first read)
 
     def __len__(self) -> int:
         return len(self.times)
 
     def tail(self, n: int) -> CandleArrays:
         start = max(len(self) - n, 0)
+        values = (
+            self.values.sliced(start)
+            if isinstance(self.values, FloatColumns)
+            else {k: v[start:] for k, v in self.values.items()}
+        )
         return CandleArrays(
-            self.epochs[start:],
-            self.times[start:],
-            {k: v[start:] for k, v in self.text.items()},
-            {k: v[start:] for k, v in self.values.items()},
+            self.epochs[start:], self.times[start:], {k: v[start:] for k, v in self.text.items()}, values
         )
 
 
@@ -122,14 +150,13 @@ def _fetch_before_end(instrument_id, timeframe, end, limit) -> list[tuple]:
 
 def _arrays(rows: list[tuple]) -> CandleArrays:
     if not rows:
-        empty = np.empty(0)
-        return CandleArrays(np.empty(0, dtype=np.int64), [], {c: [] for c in COLUMNS}, dict.fromkeys(COLUMNS, empty))
+        text = {c: [] for c in COLUMNS}
+        return CandleArrays(np.empty(0, dtype=np.int64), [], text, FloatColumns(text))
     cols = list(zip(*rows, strict=True))
     epochs = np.array(cols[1], dtype=np.int64)
     times = [t + "Z" for t in np.datetime_as_string(epochs.astype("datetime64[s]"), unit="s").tolist()]
     text = {name: list(cols[i + 2]) for i, name in enumerate(COLUMNS)}
-    values = {name: np.fromiter(map(float, text[name]), dtype=np.float64, count=len(rows)) for name in COLUMNS}
-    return CandleArrays(epochs, times, text, values)
+    return CandleArrays(epochs, times, text, FloatColumns(text))
 
 
 @dataclass
@@ -155,7 +182,8 @@ def candle_window(
     end = end or FAR_FUTURE
     if start is not None:
         rows = _fetch_from_start(instrument_id, timeframe, start, end, limit + 1, warmup)
-        main = sum(1 for r in rows if r[0] == 1)
+        # warm-up rows (part 0) sort before the rest: the first part-1 row ends them
+        main = len(rows) - next((i for i, r in enumerate(rows) if r[0] == 1), len(rows))
         has_after = main > limit
         if has_after:
             rows = rows[:-1]

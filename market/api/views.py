@@ -73,9 +73,11 @@ class CandleListView(APIView):
         skip = len(bars) - count
         columns: dict[str, list] = {}
         if specs and count:
-            o, h, lo, c = (bars.values[k] for k in ("open", "high", "low", "close"))
+            ranged = any(s.name in ("atr", "high", "low") for s in specs)  # the others read close only
+            c = bars.values["close"]
+            h, lo = (bars.values["high"], bars.values["low"]) if ranged else (None, None)
             for spec in specs:
-                for name, values in indicators.compute(spec, o, h, lo, c).items():
+                for name, values in indicators.compute(spec, None, h, lo, c).items():
                     columns[name] = values[skip:].tolist()  # NaN (warm-up) renders as null
         out = bars.tail(count)
         names = ("open_time", "open", "high", "low", "close", "volume", *columns)
