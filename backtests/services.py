@@ -106,6 +106,29 @@ def _publish_on_commit(run_id) -> None:
     transaction.on_commit(send)
 
 
+# --- events -----------------------------------------------------------------------------------------------
+def _emit_finished(run_id, status: str, *, error: str = "", processed: int = 0, results: dict | None = None) -> None:
+    from events.services import emit
+
+    results = results or {}
+    emit(
+        "backtest_finished",
+        {
+            "backtest_id": str(run_id),
+            "status": str(status),
+            "error": error[:5000],
+            "candles_processed": processed,
+            "trades": results.get("trades"),
+            "blocks": results.get("blocks"),
+            "total_return": results.get("total_return"),
+            "final_equity": results.get("final_equity"),
+        },
+        source="backtests",
+        run_id=str(run_id),
+        dedupe_key=f"backtest:{run_id}:finished",
+    )
+
+
 # --- start / cancel / rerun -----------------------------------------------------------------------
 def _enqueue(run_ids: list) -> None:
     from .tasks import backtest_run_task
@@ -186,6 +209,8 @@ def backtest_run_cancel(*, run_id) -> BacktestRun:
             run.error = "cancelled before it started"
         run.cancel_requested = True
         run.save(update_fields=["status", "finished_at", "error", "cancel_requested"])
+        if run.status == RunStatus.CANCELLED:
+            _emit_finished(run.pk, run.status, error=run.error)
         _publish_on_commit(run.pk)
     return run
 
@@ -379,6 +404,16 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
     if not claimed:
         return BacktestRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     run = BacktestRun.objects.get(pk=run_id)
+    from events.services import emit
+
+    emit(
+        "backtest_started",
+        {"backtest_id": str(run.pk), "name": run.name, "symbols": run.config["symbols"],
+         "timeframe": run.config["timeframe"], "candles": run.candles_total, "worker": run.worker},
+        source="backtests",
+        run_id=str(run.pk),
+        dedupe_key=f"backtest:{run.pk}:started",
+    )  # fmt: skip
     _publish(run_frame(run))
     progress = _Progress(run.pk)
     progress.total = run.candles_total
@@ -420,21 +455,23 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
                 heartbeat_at=timezone.now(),
                 results=results,
             )
+            _emit_finished(run.pk, RunStatus.COMPLETED, processed=total, results=results)
             _publish_on_commit(run.pk)
         return RunStatus.COMPLETED
     except Cancelled:
-        BacktestRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.CANCELLED, finished_at=timezone.now(), error="cancelled by an operator"
-        )
-        _publish(run_frame(BacktestRun.objects.get(pk=run.pk)))
-        return RunStatus.CANCELLED
+        return _finish(run.pk, RunStatus.CANCELLED, "cancelled by an operator")
     except Exception as exc:
         logger.exception("backtest %s failed", run.pk)
-        BacktestRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:5000]
-        )
-        _publish(run_frame(BacktestRun.objects.get(pk=run.pk)))
-        return RunStatus.FAILED
+        return _finish(run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000])
+
+
+def _finish(run_id, status: str, error: str) -> str:
+    with transaction.atomic():
+        BacktestRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error)
+        processed = BacktestRun.objects.filter(pk=run_id).values_list("candles_processed", flat=True).get()
+        _emit_finished(run_id, status, error=error, processed=processed)
+        _publish_on_commit(run_id)
+    return status
 
 
 # --- results ----------------------------------------------------------------------------------------------
@@ -722,6 +759,7 @@ def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
                 f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, more than {stale_after_s} s ago; presumed dead"
             )
             run.save(update_fields=["status", "finished_at", "error"])
+            _emit_finished(run.pk, run.status, error=run.error, processed=run.candles_processed)
             reaped.append(run.pk)
             _publish_on_commit(run.pk)
     return reaped

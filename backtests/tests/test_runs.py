@@ -11,6 +11,7 @@ from agents.engine import Bars, Instrument, RiskLimits, run_backtest, sma_cross
 from agents.engine.fills import to_decimal
 from backtests import selectors, services
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, CurveChunk, DailyReport, RunStatus
+from events.models import Event
 
 from .conftest import OPEN_LIMITS, SOL_FILE, sma_config
 
@@ -79,6 +80,13 @@ def test_sol_run_gives_the_engines_trades_equity_and_metrics(sol_candles):
     assert reports[-1].end_equity == dec(expected.final_equity)
     assert sum(r.exits for r in reports) == 18
     assert sum(r.pnl for r in reports) == pytest.approx(reports[-1].end_equity - Decimal(10000), abs=Decimal("1e-9"))
+    # the run's start and end are in the event stream under its id
+    events = list(Event.objects.filter(run_id=str(run.pk)).order_by("id").values_list("type", "payload"))
+    assert [t for t, _ in events] == ["backtest_started", "backtest_finished"]
+    assert events[0][1]["candles"] == 1000
+    assert events[1][1]["status"] == "completed"
+    assert events[1][1]["final_equity"] == results["final_equity"]
+    assert events[1][1]["trades"] == 18
 
 
 def test_a_start_date_uses_warm_up_candles_before_it_and_counts_only_the_range(sol_candles):
@@ -157,6 +165,9 @@ def test_a_run_that_fails_records_its_error(sol_candles):
     assert run.status == RunStatus.FAILED
     assert run.error == "ValueError: no candles in the run's range any more"
     assert not BacktestTrade.objects.filter(run=run).exists()
+    finished = Event.objects.get(run_id=str(run.pk), type="backtest_finished")
+    assert finished.payload["status"] == "failed"
+    assert finished.payload["error"] == run.error
 
 
 def test_a_run_is_executed_once_even_if_its_message_is_delivered_twice(sol_candles):

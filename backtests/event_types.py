@@ -1,0 +1,44 @@
+"""Event types the backtests app writes (a run's start and end), registered at ``BacktestsConfig.ready()``.
+
+Each is emitted with ``run_id`` = the backtest's id, so the event stream can follow one backtest.
+"""
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from events.types import EventType, Payload, register
+
+Text = Annotated[str, Field(max_length=5000)]
+
+
+class BacktestStartedPayload(Payload):
+    backtest_id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(max_length=200)]
+    symbols: list[Annotated[str, Field(max_length=32)]]
+    timeframe: Annotated[str, Field(max_length=3)]
+    candles: Annotated[int, Field(ge=0)]
+    worker: Annotated[str, Field(max_length=200)]
+
+
+class BacktestFinishedPayload(Payload):
+    backtest_id: Annotated[str, Field(min_length=1, max_length=64)]
+    status: Literal["completed", "failed", "cancelled"]
+    error: Text = ""
+    candles_processed: Annotated[int, Field(ge=0)]
+    trades: Annotated[int, Field(ge=0)] | None = None
+    blocks: Annotated[int, Field(ge=0)] | None = None
+    total_return: float | None = None
+    final_equity: Decimal | None = None
+
+
+def register_all() -> None:
+    register(EventType("backtest_started", BacktestStartedPayload, description="A backtest run started on a worker."))
+    register(
+        EventType(
+            "backtest_finished",
+            BacktestFinishedPayload,
+            description="A backtest run completed, failed or was cancelled.",
+        )
+    )
