@@ -174,19 +174,22 @@ def phase_api_http(token: str, queries: list[str]) -> list[float]:
         process.wait(timeout=10)
 
 
-def phase_api_inprocess(user: User, queries: list[str]) -> list[float]:
+def phase_api_inprocess(user: User, queries: list[str]) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds per request (CPU: this process only, i.e. Django + DRF + numpy +
+    rendering, without the PostgreSQL server's share): the CPU figure does not move with the load."""
     client = APIClient()
     client.force_authenticate(user)
-    samples = []
+    wall, cpu = [], []
     for i, query in enumerate(queries):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(query)
         _ = response.content
-        elapsed = time.perf_counter() - started
+        elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
         assert response.status_code == 200
         if i >= 10:
-            samples.append(elapsed * 1000)
-    return samples
+            wall.append(elapsed * 1000)
+            cpu.append(elapsed_cpu * 1000)
+    return wall, cpu
 
 
 class ListedSource:
@@ -249,8 +252,8 @@ def main() -> None:
 
     queries = candle_queries(args.rows, args.requests)
     http_ms = phase_api_http(token, queries)
-    local_ms = phase_api_inprocess(user, queries)
-    for label, samples in (("HTTP (uvicorn)", http_ms), ("in-process", local_ms)):
+    local_ms, local_cpu_ms = phase_api_inprocess(user, queries)
+    for label, samples in (("HTTP (uvicorn)", http_ms), ("in-process", local_ms), ("in-process CPU", local_cpu_ms)):
         p50, p95, p99 = percentiles(samples)
         print(
             f"GET candles 2,000 bars + 5 indicators, {label}: "

@@ -82,7 +82,7 @@ class CandleListView(APIView):
         out = bars.tail(count)
         names = ("open_time", "open", "high", "low", "close", "volume", *columns)
         series = [out.times, *(out.text[k] for k in selectors.COLUMNS), *columns.values()]
-        results = [dict(zip(names, row, strict=True)) for row in zip(*series, strict=True)]
+        results = [dict(zip(names, row)) for row in zip(*series)]  # noqa: B905 - equal lengths by construction
         return Response(
             {
                 "symbol": instrument.symbol,
