@@ -151,7 +151,7 @@ def runs_by_ids(ids: list) -> list[BacktestRun]:
 
 
 def sweep_list() -> QuerySet[Sweep]:
-    return Sweep.objects.annotate(
+    return Sweep.objects.select_related("created_by").annotate(
         runs_total=Count("runs"),
         runs_finished=Count(
             "runs", filter=Q(runs__status__in=[RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED])

@@ -268,3 +268,17 @@ def test_trades_and_blocks_query_count_does_not_grow(sol_candles, client_for, dj
         client.get(f"{URL}/{run.pk}/state", {"at": "2024-10-20T00:00:00Z"})
     with django_assert_num_queries(3):  # role + run + overview
         client.get(f"{URL}/{run.pk}/equity")
+
+
+@pytest.mark.parametrize("sweeps", [1, 6])
+def test_sweep_list_and_ranking_query_counts_do_not_grow(sol_candles, client_for, django_assert_num_queries, sweeps):
+    for _ in range(sweeps):
+        body = {"config": sma_config(), "grid": {"fast": [5, 10]}}
+        assert client_for("operator").post(f"{URL}/sweeps", body, format="json").status_code == 201
+    client = client_for("viewer")
+    client.get(f"{URL}/sweeps")
+    with django_assert_num_queries(2):  # role + page (run counts are annotated)
+        assert len(client.get(f"{URL}/sweeps").json()["results"]) == sweeps
+    sweep_id = Sweep.objects.first().pk
+    with django_assert_num_queries(4):  # role + sweep + count + page
+        assert len(client.get(f"{URL}/sweeps/{sweep_id}/results").json()["results"]) == 2
