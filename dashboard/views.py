@@ -13,9 +13,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
+from backtests import selectors as backtest_selectors
+from backtests import services as backtest_services
+from backtests.api.serializers import BlockSerializer, TradeSerializer
+from backtests.models import RunStatus
 from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
@@ -30,6 +35,7 @@ from wallets import services as wallet_services
 from wallets.models import Wallet, WalletBalance
 
 from . import selectors
+from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import OperatorNoteForm
 from .presentation import event_row, payload_items
@@ -264,3 +270,68 @@ class AgentsView(RolePageMixin, View):
             "llm_calls": list(agent_selectors.llm_call_list()[:20]),
         }
         return render(request, "dashboard/agents.html", context)
+
+
+def _backtests_page(request, form: BacktestForm, status: int = 200):
+    runs = list(backtest_selectors.run_list().order_by("-created_at", "-id")[:50])
+    instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
+    context = {"runs": runs, "form": form, "instruments": instruments}
+    return render(request, "dashboard/backtests.html", context, status=status)
+
+
+class BacktestsView(RolePageMixin, View):
+    def get(self, request):
+        return _backtests_page(request, BacktestForm())
+
+
+class BacktestStartView(RolePageMixin, View):
+    """Operators start a run from the form, through the same service as ``POST /api/v1/backtests``."""
+
+    role = Role.OPERATOR
+
+    def post(self, request):
+        form = BacktestForm(request.POST)
+        if form.is_valid():
+            try:
+                run, _ = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
+            except DRFValidationError as error:
+                form.add_api_errors(error.detail)
+            else:
+                return redirect(reverse("dashboard:backtest", args=[run.pk]))
+        return _backtests_page(request, form, status=400)
+
+
+class BacktestDetailView(RolePageMixin, View):
+    def get(self, request, run_id):
+        run = backtest_selectors.run_get(run_id=run_id)
+        if run is None:
+            raise Http404(f"No backtest {run_id}.")
+        completed = run.status == RunStatus.COMPLETED
+        trades = TradeSerializer(backtest_selectors.trade_list(run_id=run.pk)[:50], many=True).data if completed else []
+        blocks = BlockSerializer(backtest_selectors.block_list(run_id=run.pk)[:50], many=True).data if completed else []
+        context = {
+            "run": run,
+            "completed": completed,
+            "finished": run.status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED),
+            "percent": round(100 * run.candles_processed / run.candles_total) if run.candles_total else 0,
+            "results": payload_items(run.results or {}),
+            "trades": trades,
+            "blocks": blocks,
+            "config": run.config,
+        }
+        return render(request, "dashboard/backtest.html", context)
+
+
+class BacktestCancelView(RolePageMixin, View):
+    role = Role.OPERATOR
+
+    def post(self, request, run_id):
+        if backtest_selectors.run_get(run_id=run_id) is None:
+            raise Http404(f"No backtest {run_id}.")
+        try:
+            backtest_services.backtest_run_cancel(run_id=run_id)
+        except backtest_services.RunStateError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Cancel requested; the run stops within a second.")
+        return redirect(reverse("dashboard:backtest", args=[run_id]))

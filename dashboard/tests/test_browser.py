@@ -1,5 +1,6 @@
 """The dashboard in real Chromium against a real uvicorn + Redis channel layer (asgi_server)."""
 
+import json
 import re
 import time
 
@@ -308,4 +309,50 @@ def test_agents_page_adds_judgements_live_to_its_table_and_chart(users, open_tab
     expect(tab.page.locator("#judgements tbody tr").first).to_contain_text("p164risk 70", timeout=2000)
     assert tab.page.evaluate("window.tradingopsChart.scores.data().map(p => p.value)") == [64]
     tab.screenshot("agents")
+    assert tab.errors == []
+
+
+@pytest.fixture
+def fine_backtest_progress(monkeypatch):
+    """The worker reports every 2,000 bars, pushed at most every 0.05 s (set before it starts)."""
+    monkeypatch.setenv("BACKTESTS_PROGRESS_EVERY_BARS", "2000")
+    monkeypatch.setenv("BACKTESTS_PROGRESS_INTERVAL_S", "0.05")
+
+
+def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equity(
+    users, fine_backtest_progress, celery_worker_process, open_tab
+):
+    from decimal import Decimal
+
+    from backtests.tests.conftest import synthetic_rows
+    from market.models import Instrument
+    from market.services import candle_rows_upsert
+
+    instrument = Instrument.objects.create(
+        symbol="SYN-USD", base="SYN", quote="USD", price_tick=Decimal("0.000001"), lot_size=Decimal("0.00000001"),
+        min_notional=Decimal(0),
+    )  # fmt: skip
+    rows = synthetic_rows(100_000)
+    for i in range(0, len(rows), 50_000):
+        candle_rows_upsert(instrument_id=instrument.pk, timeframe="1m", rows=rows[i : i + 50_000])
+
+    tab = open_tab()
+    tab.login("otto", "/backtests/")
+    seen: list[int] = []
+    tab.page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: seen.append(json.loads(payload)["candles_processed"])),
+    )
+    tab.page.select_option("#id_symbol", "SYN-USD")
+    tab.page.select_option("#id_timeframe", "1m")
+    tab.page.fill("#id_initial_cash", "1000000")
+    tab.page.fill("#id_params", "fast=2, slow=5")
+    tab.page.click("form[data-action=backtest-start] button[type=submit]")
+    tab.page.wait_for_url(re.compile(r"/backtests/[0-9a-f-]{36}/$"))
+    expect(tab.page.locator("#bt-status")).to_have_text("completed", timeout=60000)
+    expect(tab.page.locator("#bt-percent")).to_have_text("100%")
+    tab.page.wait_for_function("window.tradingopsChart && window.tradingopsChart.equity.data().length > 100")
+    assert any(0 < n < 100_000 for n in seen), seen  # the bar moved part-way before it finished
+    expect(tab.page.locator("#results dt", has_text="trades").first).to_be_visible()
+    tab.screenshot("backtest-results")
     assert tab.errors == []
