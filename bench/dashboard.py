@@ -164,6 +164,8 @@ def bench_renders(user: User, n: int) -> list[tuple[str, float, float, int]]:
         ("Chain /decisions/chains/<id>/", f"/decisions/chains/{chain.correlation_id}/"),
         ("Market /market/", f"/market/?symbol={symbol}"),
         ("Wallets /wallets/", "/wallets/"),
+        ("Agents /agents/", "/agents/"),
+        ("Backtests /backtests/", "/backtests/"),
     ]
     first = client.get("/decisions/")
     older = first.content.decode().split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
