@@ -23,6 +23,7 @@ from market.models import Candle
 from market.models import Instrument as MarketInstrument
 
 MAX_SWEEP_COMBINATIONS = 10_000
+MAX_SYMBOLS = 20
 FILL_TIMINGS = ("next_open",)  # the engine's fill model: a signal on a close fills at the next bar's open
 METRICS = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown", "profit_factor", "win_rate",
            "expectancy", "trades", "final_equity")  # fmt: skip
@@ -156,13 +157,12 @@ def normalise(attrs: dict) -> dict:
 class Resolved:
     plan: Plan
     limits: RiskLimits
-    instrument_id: int
-    instrument: Instrument
+    instruments: dict[str, Instrument]
     candles: int
 
 
 def _plan(config: dict) -> Plan:
-    symbol = config["symbols"][0]
+    symbols = config["symbols"]
     sizing_data = {k: v for k, v in config["sizing"].items() if v is not None}
     try:
         sizing = Sizing.from_mapping(sizing_data)
@@ -182,12 +182,12 @@ def _plan(config: dict) -> Plan:
         except ConfigError as exc:
             raise ConfigError({f"strategy.plan.{k}": v for k, v in exc.errors.items()}) from None
         planned = [sp.symbol for sp in plan.symbols]
-        if planned != [symbol]:
+        if sorted(planned) != sorted(symbols):
             raise ConfigError(
-                {"strategy.plan.symbols": f"the plan must be for {symbol} (the run's symbol), got {planned}"}
+                {"strategy.plan.symbols": f"the plan must cover the run's symbols {symbols}, got {planned}"}
             )
         return plan
-    options = {"symbols": [symbol], "sizing": sizing}
+    options = {"symbols": list(symbols), "sizing": sizing}
     for key in ("side", "stop", "target"):
         if key in strategy:
             options[key] = strategy[key]
@@ -237,8 +237,15 @@ def candle_range(config: dict, instrument_id: int):
     return qs
 
 
-def engine_parts(config: dict, instrument_row: dict) -> tuple[Plan, RiskLimits, Instrument]:
-    """Plan, limits and instrument (lot size from the market Instrument); ConfigError names the field."""
+def instrument_rows(symbols: list[str]) -> dict[str, dict]:
+    rows = MarketInstrument.objects.filter(symbol__in=symbols).values("id", "symbol", "lot_size", "min_notional")
+    return {row["symbol"]: row for row in rows}
+
+
+def engine_parts(config: dict, rows: dict[str, dict]) -> tuple[Plan, RiskLimits, dict[str, Instrument]]:
+    """Plan, limits and instruments (lot sizes from the market Instruments); ConfigError names the field.
+
+    Without ``risk.min_notional`` the largest of the instruments' minimum notionals applies."""
     errors: dict[str, str] = {}
     plan = limits = None
     try:
@@ -246,42 +253,47 @@ def engine_parts(config: dict, instrument_row: dict) -> tuple[Plan, RiskLimits, 
     except ConfigError as exc:
         errors.update(exc.errors)
     try:
-        limits = _limits(config, instrument_row["min_notional"])
+        limits = _limits(config, max(row["min_notional"] for row in rows.values()))
     except ConfigError as exc:
         errors.update(exc.errors)
     if errors:
         raise ConfigError(errors)
-    return plan, limits, Instrument(instrument_row["symbol"], instrument_row["lot_size"])
+    return plan, limits, {sym: Instrument(sym, row["lot_size"]) for sym, row in rows.items()}
 
 
 def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
     """Every semantic check (engine and database) at once; raises DRF ValidationError naming the fields."""
     errors: dict[str, str] = {}
-    if len(config["symbols"]) != 1:
-        errors["symbols"] = "a run backtests one symbol (the engine runs one symbol per run): start one run per symbol"
+    symbols = config["symbols"]
+    if len(set(symbols)) != len(symbols):
+        errors["symbols"] = "each symbol at most once"
+    elif len(symbols) > MAX_SYMBOLS:
+        errors["symbols"] = f"at most {MAX_SYMBOLS} symbols per run"
     start, end = parse_time(config["start"]), parse_time(config["end"])
     if start is not None and end is not None and end <= start:
         errors["end"] = f"end ({config['end']}) must be after start ({config['start']})"
-    symbol = config["symbols"][0]
-    row = MarketInstrument.objects.filter(symbol=symbol).values("id", "symbol", "lot_size", "min_notional").first()
-    if row is None:
-        errors["symbols"] = f"unknown symbol {symbol!r}"
-        row = {"id": None, "symbol": symbol, "lot_size": Decimal("0.001"), "min_notional": Decimal(0)}
+    rows = instrument_rows(symbols)
+    unknown = [sym for sym in symbols if sym not in rows]
+    if unknown:
+        errors["symbols"] = f"unknown symbol{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}"
+    placeholder = {"id": None, "symbol": "", "lot_size": Decimal("0.001"), "min_notional": Decimal(0)}
     parts = None
     try:
-        parts = engine_parts(config, row)
+        parts = engine_parts(config, {sym: rows.get(sym, {**placeholder, "symbol": sym}) for sym in symbols})
     except ConfigError as exc:
         errors.update(exc.errors)
     candles = 0
     if not errors and count_candles:
-        candles = candle_range(config, row["id"]).count()
-        if candles == 0:
+        counts = {sym: candle_range(config, rows[sym]["id"]).count() for sym in symbols}
+        empty = [sym for sym, count in counts.items() if count == 0]
+        if empty:
             span = f"between {config['start'] or 'the beginning'} and {config['end'] or 'now'}"
-            errors["start"] = f"no {config['timeframe']} candles for {symbol} {span}"
+            errors["start"] = f"no {config['timeframe']} candles for {', '.join(empty)} {span}"
+        candles = sum(counts.values())
     if errors:
         raise serializers.ValidationError(nest(errors))
-    plan, limits, instrument = parts
-    return Resolved(plan, limits, row["id"], instrument, candles)
+    plan, limits, instruments = parts
+    return Resolved(plan, limits, instruments, candles)
 
 
 # --- sweeps -------------------------------------------------------------------------------------------

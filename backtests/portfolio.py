@@ -2,8 +2,8 @@
 
 Pure Python. :func:`apply_fill` does exactly the float operations of the engine's state machine
 (``agents.engine.machine``) in the same order, so a state rebuilt from a snapshot has the engine's
-cash to the last bit; the equity at a bar is ``cash + signed qty * close``, the formula of the
-runner's equity curve.
+cash to the last bit; :func:`marked` values the positions the way the runner's equity curve does
+(cash, then each open position's ``signed qty * close`` added in the plan's symbol order).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import NamedTuple
 
 
 class Fill(NamedTuple):
-    bar: int
+    bar: int  # index in the run's curve
     ts: int
+    symbol: str
     intent: str  # entry | exit
     side: str  # position side: long | short
     qty: float
@@ -23,28 +24,24 @@ class Fill(NamedTuple):
 
 
 def empty(initial_cash: float) -> dict:
-    return {
-        "cash": float(initial_cash),
-        "side": None,
-        "qty": 0.0,
-        "entry_price": None,
-        "entry_fee": 0.0,
-        "entry_ts": None,
-        "realized_pnl": 0.0,
-        "fees_paid": 0.0,
-        "trades_closed": 0,
-    }
+    return {"cash": float(initial_cash), "positions": {}, "realized_pnl": 0.0, "fees_paid": 0.0, "trades_closed": 0}
 
 
 def apply_fill(state: dict, fill: Fill) -> dict:
-    """The state after ``fill`` (a new dict)."""
-    state = dict(state)
+    """The state after ``fill`` (a new dict; the snapshot it came from is not changed)."""
+    state = {**state, "positions": dict(state["positions"])}
     if fill.intent == "entry":
         notional = fill.price * fill.qty
         cash_delta = -(notional + fill.fee) if fill.side == "long" else notional - fill.fee
         state["cash"] += cash_delta
         state["fees_paid"] += fill.fee
-        state.update(side=fill.side, qty=fill.qty, entry_price=fill.price, entry_fee=fill.fee, entry_ts=fill.ts)
+        state["positions"][fill.symbol] = {
+            "side": fill.side,
+            "qty": fill.qty,
+            "entry_price": fill.price,
+            "entry_fee": fill.fee,
+            "entry_ts": fill.ts,
+        }
         return state
     if fill.side == "long":
         cash_delta = fill.price * fill.qty - fill.fee
@@ -54,23 +51,25 @@ def apply_fill(state: dict, fill: Fill) -> dict:
     state["fees_paid"] += fill.fee
     state["realized_pnl"] += fill.pnl
     state["trades_closed"] += 1
-    state.update(side=None, qty=0.0, entry_price=None, entry_fee=0.0, entry_ts=None)
+    state["positions"].pop(fill.symbol, None)
     return state
 
 
-def signed_qty(state: dict) -> float:
-    if state["side"] is None:
-        return 0.0
-    return state["qty"] if state["side"] == "long" else -state["qty"]
-
-
-def marked(state: dict, close: float) -> dict:
-    """Equity and unrealised P&L at ``close`` (the same formulas as the engine)."""
-    qty = signed_qty(state)
-    equity = state["cash"] + qty * close
-    unrealized = 0.0
-    if state["side"] == "long":
-        unrealized = (close - state["entry_price"]) * state["qty"]
-    elif state["side"] == "short":
-        unrealized = (state["entry_price"] - close) * state["qty"]
-    return {**state, "mark": close, "equity": equity, "unrealized_pnl": unrealized}
+def marked(state: dict, closes: dict[str, float], symbols: list[str]) -> dict:
+    """Equity and each position's mark and unrealised P&L at ``closes`` (the runner's formula and order)."""
+    equity = state["cash"]
+    positions = []
+    for symbol in symbols:
+        pos = state["positions"].get(symbol)
+        if pos is None:
+            continue
+        close = closes[symbol]
+        signed = pos["qty"] if pos["side"] == "long" else -pos["qty"]
+        if signed != 0.0:
+            equity = equity + signed * close
+        if pos["side"] == "long":
+            unrealized = (close - pos["entry_price"]) * pos["qty"]
+        else:
+            unrealized = (pos["entry_price"] - close) * pos["qty"]
+        positions.append({"symbol": symbol, **pos, "mark": close, "unrealized_pnl": unrealized})
+    return {**state, "positions": positions, "equity": equity}

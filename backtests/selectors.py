@@ -57,27 +57,30 @@ class StateError(ValueError):
 
 
 def state_at(*, run: BacktestRun, at: datetime) -> dict:
-    """The portfolio at the close of the bar containing ``at``: the snapshot stored at the start of that
-    bar's curve chunk plus the fills since (one chunk and the trades touching the window; no replay)."""
+    """The portfolio at the close of the curve bar containing ``at``: the snapshot stored at the start of
+    that bar's chunk plus the fills since (one chunk and the trades touching the window; no replay)."""
     epoch = int(at.timestamp())
     chunk = (
         CurveChunk.objects.filter(run_id=run.pk, start_ts__lte=epoch)
         .order_by("-start_ts")
-        .only("start_bar", "start_ts", "end_ts", "ts", "equity", "close", "snapshot")
+        .only("start_bar", "start_ts", "ts", "equity", "close", "snapshot")
         .first()
     )
     if chunk is None:
         raise StateError("before the run's first bar")
+    results = run.results or {}
+    symbols = results.get("symbols") or run.config["symbols"]
     ts, equity, close = chunk.arrays()
+    close = close.reshape(len(ts), len(symbols))
     offset = int(np.searchsorted(ts, epoch, side="right")) - 1
     bar = chunk.start_bar + offset
-    trades = list(
+    rows = (
         BacktestTrade.objects.filter(run_id=run.pk)
         .filter(
             Q(entry_bar__gte=chunk.start_bar, entry_bar__lte=bar) | Q(exit_bar__gte=chunk.start_bar, exit_bar__lte=bar)
         )
-        .order_by("seq")
         .values_list(
+            "symbol",
             "side",
             "qty",
             "entry_bar",
@@ -92,56 +95,74 @@ def state_at(*, run: BacktestRun, at: datetime) -> dict:
         )  # fmt: skip
     )
     fills = []
-    for side, qty, entry_bar, exit_bar, entry_ts, exit_ts, entry_price, exit_price, entry_fee, exit_fee, pnl in trades:
+    for (
+        sym,
+        side,
+        qty,
+        entry_bar,
+        exit_bar,
+        entry_ts,
+        exit_ts,
+        entry_price,
+        exit_price,
+        entry_fee,
+        exit_fee,
+        pnl,
+    ) in rows:
         if entry_bar >= chunk.start_bar:
             fills.append(
                 portfolio.Fill(
                     entry_bar,
                     int(entry_ts.timestamp()),
+                    sym,
                     "entry",
                     side,
                     float(qty),
                     float(entry_price),
                     float(entry_fee),
-                )
+                )  # fmt: skip
             )
         if exit_bar <= bar:
             fills.append(
                 portfolio.Fill(
                     exit_bar,
                     int(exit_ts.timestamp()),
+                    sym,
                     "exit",
                     side,
                     float(qty),
                     float(exit_price),
                     float(exit_fee),
                     float(pnl),
-                )
+                )  # fmt: skip
             )
-    open_position = (run.results or {}).get("open_position")
-    if open_position is not None:
-        entry_epoch = int(datetime.fromisoformat(open_position["entry_ts"]).timestamp())
-        entry_bar_ts = entry_epoch
-        if entry_bar_ts >= chunk.start_ts and entry_bar_ts <= int(ts[offset]):
+    for pos in results.get("open_positions") or []:
+        entry_ts = int(datetime.fromisoformat(pos["entry_ts"]).timestamp())
+        if chunk.start_ts <= entry_ts <= int(ts[offset]):
             fills.append(
                 portfolio.Fill(
-                    -1,
-                    entry_epoch,
+                    bar,
+                    entry_ts,
+                    pos["symbol"],
                     "entry",
-                    open_position["side"],
-                    float(open_position["qty"]),
-                    float(open_position["entry_price"]),
-                    float(open_position["entry_fee"]),
-                )
+                    pos["side"],
+                    float(pos["qty"]),
+                    float(pos["entry_price"]),
+                    float(pos["entry_fee"]),
+                )  # fmt: skip
             )
+    # the engine's order: by time, then plan symbol order; an entry (at the open) before a stop/target exit
+    order = {sym: k for k, sym in enumerate(symbols)}
+    fills.sort(key=lambda f: (f.ts, order[f.symbol], f.intent == "exit"))
     state = chunk.snapshot
     for fill in fills:
         state = portfolio.apply_fill(state, fill)
-    out = portfolio.marked(state, float(close[offset]))
+    out = portfolio.marked(state, {sym: float(close[offset, k]) for k, sym in enumerate(symbols)}, symbols)
     out["bar"] = bar
     out["bar_open_time"] = datetime.fromtimestamp(int(ts[offset]), tz=UTC)
     out["curve_equity"] = float(equity[offset])
-    out["entry_ts"] = None if state["entry_ts"] is None else datetime.fromtimestamp(state["entry_ts"], tz=UTC)
+    for pos in out["positions"]:
+        pos["entry_ts"] = datetime.fromtimestamp(pos["entry_ts"], tz=UTC)
     return out
 
 

@@ -19,7 +19,6 @@ from events import realtime
 from events.publisher import Publisher
 from market import timeframes
 from market.models import Candle
-from market.models import Instrument as MarketInstrument
 
 from . import config as cfg
 from . import metrics, portfolio
@@ -191,7 +190,7 @@ def _default_name(config: dict) -> str:
     strategy = config["strategy"]
     label = strategy.get("preset") or (strategy.get("plan") or {}).get("name", "plan")
     params = ",".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
-    return f"{label}({params}) {config['symbols'][0]} {config['timeframe']}"[:200]
+    return f"{label}({params}) {','.join(config['symbols'])} {config['timeframe']}"[:200]
 
 
 def backtest_run_cancel(*, run_id) -> BacktestRun:
@@ -419,28 +418,27 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
     progress.total = run.candles_total
     try:
         config = run.config
-        row = (
-            MarketInstrument.objects.filter(symbol=config["symbols"][0])
-            .values("id", "symbol", "lot_size", "min_notional")
-            .first()
-        )
-        if row is None:
-            raise ValueError(f"instrument {config['symbols'][0]} no longer exists")
-        plan, limits, instrument = cfg.engine_parts(config, row)
-        bars, warm = _load_bars(config, row["id"], plan.warmup_bars, progress)
-        total = len(bars) - warm
-        if total <= 0:
-            raise ValueError("no candles in the run's range any more")
+        rows = cfg.instrument_rows(config["symbols"])
+        missing = [sym for sym in config["symbols"] if sym not in rows]
+        if missing:
+            raise ValueError(f"instrument {', '.join(missing)} no longer exists")
+        plan, limits, instruments = cfg.engine_parts(config, rows)
+        bars: dict[str, Bars] = {}
+        warm: dict[str, int] = {}
+        for sp in plan.symbols:
+            bars[sp.symbol], warm[sp.symbol] = _load_bars(config, rows[sp.symbol]["id"], plan.warmup_bars, progress)
+            if len(bars[sp.symbol]) <= warm[sp.symbol]:
+                raise ValueError(f"no candles of {sp.symbol} in the run's range any more")
+        total = sum(len(b) for b in bars.values()) - sum(warm.values())
         progress.total = total
-        progress.offset = warm
+        progress.offset = sum(warm.values())
         BacktestRun.objects.filter(pk=run.pk).update(candles_total=total)
-        symbol = plan.symbols[0].symbol
         result = run_backtest(
             plan,
-            {symbol: bars},
+            bars,
             limits,
             initial_cash=float(config["initial_cash"]),
-            instruments={symbol: instrument},
+            instruments=instruments,
             trade_from=warm,
             progress=progress.engine,
             progress_every=PROGRESS_EVERY_BARS,
@@ -448,6 +446,7 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         progress(total, force=True)  # last cancel check before writing
         with transaction.atomic():
             results = write_results(run, result, bars, warm, check=lambda: progress(total))
+            results["candles"] = total
             BacktestRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.COMPLETED,
                 candles_processed=total,
@@ -528,41 +527,54 @@ def _insert(model, columns, rows) -> None:
             copy.write_row(row)
 
 
-def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=None) -> dict:
+def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check=None) -> dict:
     """Trades, blocks, curve chunks with snapshots, the LTTB overview, daily reports; returns the results JSON.
 
-    The first ``warm`` bars were indicator warm-up (no trades there): they are left out, and bar
-    indices count from the range's first bar. ``check()`` is called between the writes (the caller's
-    cancel check: raising there rolls the whole write back)."""
-    w = warm
+    The curve runs over the union of the symbols' bar times (the engine's); the warm-up bars before
+    the range are left out, and every stored bar index is an index into the stored curve. ``check()``
+    is called between the writes (the caller's cancel check: raising there rolls the whole write back).
+    """
     check = check or (lambda: None)
-    ts, close, equity = bars.ts[w:], bars.close[w:], result.equity[w:]
+    symbols = list(bars)  # the plan's order: the equity adds positions in it
+    ts_all = result.ts
+    w = int(np.searchsorted(ts_all, min(int(b.ts[warm[sym]]) for sym, b in bars.items())))
+    ts, equity = ts_all[w:], result.equity[w:]
     n = len(ts)
+    # each symbol's last close at each curve time (NaN before its first bar), in plan order
+    closes = np.empty((n, len(symbols)))
+    for k, sym in enumerate(symbols):
+        last = np.searchsorted(bars[sym].ts, ts, side="right") - 1
+        closes[:, k] = np.where(last >= 0, bars[sym].close[np.maximum(last, 0)], np.nan)
+
+    def at(symbol: str, bar: int) -> int:
+        return int(np.searchsorted(ts_all, bars[symbol].ts[bar])) - w
+
     initial_cash = result.initial_cash
-    decisions = result.decisions
     entry_fee_by_chain: dict[int, float] = {}
-    exit_fees: list[float] = []
+    exit_fee_by_chain: dict[int, float] = {}
     fills: list[portfolio.Fill] = []
     blocks = []
-    orders_risk_by_bar: list[tuple[int, float]] = []
-    side_by_chain: dict[int, str] = {}
-    for d in decisions:
+    orders_risk: list[tuple[int, float]] = []
+    for d in result.decisions:
         if d.kind == "fill":
             if d.intent == "entry":
                 entry_fee_by_chain[d.chain] = d.fee
                 side = "long" if d.side == "buy" else "short"
-                side_by_chain[d.chain] = side
-                fills.append(portfolio.Fill(d.bar - w, d.ts, "entry", side, d.qty, d.price, d.fee))
+                fills.append(portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "entry", side, d.qty, d.price, d.fee))
             else:
-                exit_fees.append(d.fee)
                 side = "long" if d.side == "sell" else "short"
-                fills.append(portfolio.Fill(d.bar - w, d.ts, "exit", side, d.qty, d.price, d.fee, d.pnl))
+                fill = portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "exit", side, d.qty, d.price, d.fee, d.pnl)
+                fills.append(fill)
         elif d.kind == "block":
-            blocks.append(d)
+            blocks.append((at(d.symbol, d.bar), d))
         elif d.kind == "order" and d.intent == "entry":
-            orders_risk_by_bar.append((d.bar - w, d.risk or 0.0))
-
+            orders_risk.append((at(d.symbol, d.bar), d.risk or 0.0))
+    # an exit fill's fee, by the trade it closes: the engine appends both when it closes a position
+    exit_fills = [f for f in fills if f.intent == "exit"]
+    for t, f in zip(result.trades, exit_fills, strict=True):
+        exit_fee_by_chain[t.chain] = f.fee
     trades = result.trades
+    trades = sorted(trades, key=lambda t: (t.entry_ts, symbols.index(t.symbol)))
     _insert(
         BacktestTrade,
         TRADE_COLUMNS,
@@ -575,12 +587,12 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=Non
                 _d(t.qty),
                 _aware(t.entry_ts),
                 _aware(t.exit_ts),
-                t.entry_bar - w,
-                t.exit_bar - w,
+                at(t.symbol, t.entry_bar),
+                at(t.symbol, t.exit_bar),
                 _d(t.entry_price),
                 _d(t.exit_price),
                 _d(entry_fee_by_chain[t.chain]),
-                _d(exit_fees[i]),
+                _d(exit_fee_by_chain[t.chain]),
                 _d(t.pnl),
                 t.exit_reason,
                 t.chain,
@@ -597,7 +609,7 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=Non
                 run.pk,
                 i + 1,
                 _aware(d.ts),
-                d.bar - w,
+                bar,
                 d.symbol,
                 d.block.reason,
                 d.block.reason_class,
@@ -605,7 +617,7 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=Non
                 d.block.payload()["detail"],
                 d.chain,
             )  # fmt: skip
-            for i, d in enumerate(blocks)
+            for i, (bar, d) in enumerate(blocks)
         ),
     )
 
@@ -627,7 +639,7 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=Non
                 int(ts[stop - 1]),
                 np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
                 np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
-                np.ascontiguousarray(close[start:stop], dtype="<f8").tobytes(),
+                np.ascontiguousarray(closes[start:stop], dtype="<f8").tobytes(),
                 state,
             )
         )
@@ -649,41 +661,47 @@ def write_results(run: BacktestRun, result, bars: Bars, warm: int = 0, check=Non
         drawdown=np.ascontiguousarray(dd[picked], dtype="<f8").tobytes(),
     )
 
-    block_bars = [(d.bar - w, d.block.reason) for d in blocks]
     check()
-    _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk_by_bar)
+    block_bars = [(bar, d.block.reason) for bar, d in blocks]
+    _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk)
 
-    bars_in_position = sum(t.exit_bar - t.entry_bar for t in trades)
-    if state["side"] is not None:
-        last_entry = next(f for f in reversed(fills) if f.intent == "entry")
-        bars_in_position += n - last_entry.bar
+    # exposure: curve bars with at least one open position
+    held = np.zeros(n + 1, dtype=np.int64)
+    for t in trades:
+        held[at(t.symbol, t.entry_bar)] += 1
+        held[at(t.symbol, t.exit_bar)] -= 1
+    for sym in state["positions"]:
+        entry = next(f for f in reversed(fills) if f.intent == "entry" and f.symbol == sym)
+        held[entry.bar] += 1
     out = metrics.compute(
         equity=equity,
         ts=ts,
-        timeframe_s=bars.timeframe_s,
+        timeframe_s=next(iter(bars.values())).timeframe_s,
         initial_cash=initial_cash,
         pnls=[t.pnl for t in trades],
         entry_values=[t.entry_price * t.qty for t in trades],
         fees=result.state.fees_paid,
-        bars_in_position=bars_in_position,
+        bars_in_position=int(np.count_nonzero(np.cumsum(held[:n]))),
     )
     for key in MONEY_METRICS:
         out[key] = _s(out[key])
+    out["symbols"] = symbols
     out["blocks"] = len(blocks)
-    out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for d in blocks).items()))
-    out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for d in blocks).items()))
+    out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for _, d in blocks).items()))
+    out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for _, d in blocks).items()))
     out["final_cash"] = _s(result.state.cash)
     out["realized_pnl"] = _s(result.state.realized_pnl)
-    if state["side"] is not None:
-        out["open_position"] = {
-            "side": state["side"],
-            "qty": _s(state["qty"]),
-            "entry_price": _s(state["entry_price"]),
-            "entry_fee": _s(state["entry_fee"]),
-            "entry_ts": _aware(state["entry_ts"]).isoformat(),
+    out["open_positions"] = [
+        {
+            "symbol": sym,
+            "side": pos["side"],
+            "qty": _s(pos["qty"]),
+            "entry_price": _s(pos["entry_price"]),
+            "entry_fee": _s(pos["entry_fee"]),
+            "entry_ts": _aware(pos["entry_ts"]).isoformat(),
         }
-    else:
-        out["open_position"] = None
+        for sym, pos in state["positions"].items()
+    ]
     return out
 
 

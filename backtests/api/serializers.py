@@ -63,21 +63,26 @@ class CompareQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError("every id must be a run id (UUID)") from None
 
 
+class PositionStateSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    qty = serializers.CharField(help_text="decimal string")
+    entry_price = serializers.CharField(help_text="decimal string")
+    entry_ts = serializers.DateTimeField()
+    mark = serializers.CharField(help_text="decimal string: the symbol's last close")
+    unrealized_pnl = serializers.CharField(help_text="decimal string")
+
+
 class StateSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     bar = serializers.IntegerField()
     bar_open_time = serializers.DateTimeField()
     cash = serializers.CharField(help_text="decimal string")
-    side = serializers.CharField(allow_null=True)
-    qty = serializers.CharField(help_text="decimal string")
-    entry_price = serializers.CharField(allow_null=True, help_text="decimal string")
-    entry_ts = serializers.DateTimeField(allow_null=True)
-    mark = serializers.CharField(help_text="decimal string")
     equity = serializers.CharField(help_text="decimal string")
-    unrealized_pnl = serializers.CharField(help_text="decimal string")
     realized_pnl = serializers.CharField(help_text="decimal string")
     fees_paid = serializers.CharField(help_text="decimal string")
     trades_closed = serializers.IntegerField()
+    positions = PositionStateSerializer(many=True)
 
 
 class SweepCreateSerializer(serializers.Serializer):

@@ -172,9 +172,12 @@ class RunStateView(APIView):
         except selectors.StateError as exc:
             return Response({"at": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         data = {**state, "at": at}
-        for key in ("cash", "qty", "mark", "equity", "unrealized_pnl", "realized_pnl", "fees_paid", "entry_price"):
-            if data[key] is not None:
-                data[key] = str(to_decimal(data[key]))
+        for key in ("cash", "equity", "realized_pnl", "fees_paid"):
+            data[key] = str(to_decimal(data[key]))
+        data["positions"] = [
+            {**pos, **{k: str(to_decimal(pos[k])) for k in ("qty", "entry_price", "mark", "unrealized_pnl")}}
+            for pos in state["positions"]
+        ]
         return Response(s.StateSerializer(data).data)
 
 

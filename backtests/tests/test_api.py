@@ -52,7 +52,8 @@ BAD = [
     ({"start": "2024-10-10T00:00:00Z", "end": "2024-10-01T00:00:00Z"}, ["end"]),
     ({"start": "2025-01-01T00:00:00Z", "end": "2025-02-01T00:00:00Z"}, ["start"]),
     ({"symbols": ["DOGE-USDT"]}, ["symbols"]),
-    ({"symbols": ["SOL-USDT", "BTC-USD"]}, ["symbols"]),
+    ({"symbols": ["SOL-USDT", "SOL-USDT"]}, ["symbols"]),
+    ({"symbols": ["SOL-USDT", "NOPE-USD"]}, ["symbols"]),
     ({"timeframe": "2h"}, ["timeframe"]),
     ({"strategy": {"preset": "moon", "params": {}}}, ["strategy", "preset"]),
     ({"strategy": {"preset": "sma_cross", "params": {"fast": 30, "slow": 30}}}, ["strategy", "params", "fast"]),
@@ -127,7 +128,7 @@ def test_a_failed_run_shows_its_error(sol_candles, client_for):
 
     body = client_for("viewer").get(f"{URL}/{run.pk}").json()
     assert body["status"] == "failed"
-    assert body["error"] == "ValueError: no candles in the run's range any more"
+    assert body["error"] == "ValueError: no candles of SOL-USDT in the run's range any more"
     results = client_for("viewer").get(f"{URL}/{run.pk}/results")
     assert results.status_code == 409
     assert "no candles" in results.json()["status"][0]

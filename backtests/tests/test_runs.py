@@ -7,7 +7,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from agents.engine import Bars, Instrument, RiskLimits, run_backtest, sma_cross
+from agents.engine import Bars, Instrument, RiskLimits, Sizing, run_backtest, sma_cross
 from agents.engine.fills import to_decimal
 from backtests import selectors, services
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, CurveChunk, DailyReport, RunStatus
@@ -163,7 +163,7 @@ def test_a_run_that_fails_records_its_error(sol_candles):
     assert services.backtest_execute(run_id=run.pk) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert run.error == "ValueError: no candles in the run's range any more"
+    assert run.error == "ValueError: no candles of SOL-USDT in the run's range any more"
     assert not BacktestTrade.objects.filter(run=run).exists()
     finished = Event.objects.get(run_id=str(run.pk), type="backtest_finished")
     assert finished.payload["status"] == "failed"
@@ -175,3 +175,44 @@ def test_a_run_is_executed_once_even_if_its_message_is_delivered_twice(sol_candl
 
     assert services.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     assert BacktestTrade.objects.filter(run=run).count() == 18
+
+
+def test_several_symbols_share_one_portfolio_like_the_engine(sol_candles):
+    from market.models import Instrument as MarketInstrument
+    from market.services import candles_load_file
+
+    twin = MarketInstrument.objects.create(
+        symbol="SOLX-USDT", base="SOLX", quote="USDT", price_tick=Decimal("0.01"), lot_size=Decimal("0.001"),
+        min_notional=Decimal("5"),
+    )  # fmt: skip
+    candles_load_file(instrument=twin, timeframe="1h", path=SOL_FILE, start=datetime(2024, 10, 5, tzinfo=UTC))
+    bars = Bars.from_csv(SOL_FILE, 3600)
+    k = int(np.searchsorted(bars.ts, int(datetime(2024, 10, 5, tzinfo=UTC).timestamp())))
+    plan = sma_cross(10, 30, symbols=["SOL-USDT", "SOLX-USDT"], sizing=Sizing("equity_fraction", 0.5))
+    limits = RiskLimits.from_mapping({**OPEN_LIMITS, "fee_rate": "0.001", "slippage_bps": "5"})
+    lots = {s: Instrument(s, Decimal("0.001")) for s in ("SOL-USDT", "SOLX-USDT")}
+    expected = run_backtest(
+        plan, {"SOL-USDT": bars, "SOLX-USDT": bars.slice(k, len(bars))}, limits, initial_cash=10_000.0,
+        instruments=lots,
+    )  # fmt: skip
+
+    run = start_and_run(
+        sma_config(symbols=["SOL-USDT", "SOLX-USDT"], sizing={"method": "equity_fraction", "value": "0.5"})
+    )
+    assert run.candles_total == 1000 + (1000 - k)
+    assert run.results["symbols"] == ["SOL-USDT", "SOLX-USDT"]
+    assert run.results["final_equity"] == str(to_decimal(expected.final_equity))
+    trades = list(BacktestTrade.objects.filter(run=run).order_by("seq").values_list("symbol", "entry_ts", "pnl"))
+    assert len(trades) == len(expected.trades)
+    assert {sym for sym, _, _ in trades} == {"SOL-USDT", "SOLX-USDT"}
+    assert sorted(trades) == sorted(
+        (t.symbol, datetime.fromtimestamp(t.entry_ts, tz=UTC), dec(t.pnl)) for t in expected.trades
+    )
+    curve = selectors.equity_curve(run_id=run.pk, max_points=10_000)
+    assert np.array_equal(curve["equity"], expected.equity)
+    both_open = 0
+    for i in range(0, 1000, 5):
+        state = selectors.state_at(run=run, at=datetime.fromtimestamp(int(expected.ts[i]), tz=UTC))
+        assert state["equity"] == pytest.approx(float(expected.equity[i]), rel=1e-12)
+        both_open += len(state["positions"]) == 2
+    assert both_open > 0  # the state holds both symbols' positions at once
