@@ -34,6 +34,13 @@ export class LiveConnection {
     this.state = "idle";
     window.addEventListener("online", () => this.reconnectNow());
     window.addEventListener("pagehide", () => this.stop());
+    // Back/forward cache: a restored page reconnects and catches up from its last event.
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) {
+        this.stopped = false;
+        this.reconnectNow();
+      }
+    });
   }
 
   url() {
@@ -66,6 +73,7 @@ export class LiveConnection {
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.socket) this.socket.close(1000);
+    this.setState("idle", "Not live");
   }
 
   reconnectNow() {
