@@ -18,6 +18,7 @@ from tradingops.fields import MoneyField, PriceField, QuantityField
 
 CURVE_CHUNK = 2_000
 OVERVIEW_POINTS = 10_000
+DEFAULT_POINTS = 1_000  # /equity without max_points
 
 
 class RunStatus(models.TextChoices):
@@ -192,6 +193,9 @@ class CurveOverview(models.Model):
     ts = models.BinaryField()
     equity = models.BinaryField()
     drawdown = models.BinaryField()
+    preview = models.BinaryField(
+        default=b"", help_text="int32 positions in the overview of its DEFAULT_POINTS-point LTTB (the default GET)"
+    )
 
     def __str__(self) -> str:
         return f"curve overview ({self.points} points)"

@@ -11,6 +11,7 @@ from django.db.models.functions import Cast
 
 from . import metrics, portfolio
 from .models import (
+    DEFAULT_POINTS,
     BacktestBlock,
     BacktestRun,
     BacktestTrade,
@@ -48,7 +49,10 @@ def equity_curve(*, run_id, max_points: int) -> dict | None:
     if overview is None:
         return None
     ts, equity, drawdown = overview.arrays()
-    picked = metrics.lttb(ts.astype(np.float64), equity, max_points)
+    if max_points == DEFAULT_POINTS and overview.preview:  # computed when the run was written
+        picked = np.frombuffer(bytes(overview.preview), dtype="<i4")
+    else:
+        picked = metrics.lttb(ts.astype(np.float64), equity, max_points)
     return {"bars": overview.bars, "ts": ts[picked], "equity": equity[picked], "drawdown": drawdown[picked]}
 
 

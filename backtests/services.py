@@ -24,6 +24,7 @@ from . import config as cfg
 from . import metrics, portfolio
 from .models import (
     CURVE_CHUNK,
+    DEFAULT_POINTS,
     FINISHED,
     OVERVIEW_POINTS,
     BacktestBlock,
@@ -652,7 +653,9 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
 
     dd = metrics.drawdown(equity, initial_cash)
     picked = metrics.lttb(np.arange(n, dtype=np.float64), equity, OVERVIEW_POINTS)
+    preview = metrics.lttb(ts[picked].astype(np.float64), equity[picked], DEFAULT_POINTS)
     CurveOverview.objects.create(
+        preview=np.ascontiguousarray(preview, dtype="<i4").tobytes(),
         run=run,
         points=len(picked),
         bars=n,

@@ -1,7 +1,15 @@
 from rest_framework import serializers
 
 from backtests.config import METRICS
-from backtests.models import OVERVIEW_POINTS, BacktestBlock, BacktestRun, BacktestTrade, DailyReport, Sweep
+from backtests.models import (
+    DEFAULT_POINTS,
+    OVERVIEW_POINTS,
+    BacktestBlock,
+    BacktestRun,
+    BacktestTrade,
+    DailyReport,
+    Sweep,
+)
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -40,7 +48,7 @@ class DailyReportSerializer(serializers.ModelSerializer):
 
 
 class EquityQuerySerializer(serializers.Serializer):
-    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=1000)
+    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=DEFAULT_POINTS)
 
 
 class StateQuerySerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ import pytest
 
 from agents.engine import Bars, Instrument, RiskLimits, Sizing, run_backtest, sma_cross
 from agents.engine.fills import to_decimal
-from backtests import selectors, services
+from backtests import metrics, selectors, services
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, CurveChunk, DailyReport, RunStatus
 from events.models import Event
 
@@ -216,3 +216,27 @@ def test_several_symbols_share_one_portfolio_like_the_engine(sol_candles):
         assert state["equity"] == pytest.approx(float(expected.equity[i]), rel=1e-12)
         both_open += len(state["positions"]) == 2
     assert both_open > 0  # the state holds both symbols' positions at once
+
+
+def test_the_default_equity_view_is_the_lttb_of_the_stored_overview(db):
+    from backtests.models import CurveOverview
+    from market.models import Instrument as MarketInstrument
+    from market.services import candle_rows_upsert
+
+    from .conftest import synthetic_rows
+
+    syn = MarketInstrument.objects.create(
+        symbol="SYN-USD", base="SYN", quote="USD", price_tick=Decimal("0.000001"), lot_size=Decimal("0.0001"),
+        min_notional=Decimal(0),
+    )  # fmt: skip
+    candle_rows_upsert(instrument_id=syn.pk, timeframe="1m", rows=synthetic_rows(5000))
+    run = start_and_run(sma_config(symbols=["SYN-USD"], timeframe="1m"))
+    ts, equity, _ = CurveOverview.objects.get(run=run).arrays()
+    assert len(ts) == 5000
+
+    default = selectors.equity_curve(run_id=run.pk, max_points=1000)
+    picked = metrics.lttb(ts.astype(float), equity, 1000)
+    assert np.array_equal(default["ts"], ts[picked])
+    assert np.array_equal(default["equity"], equity[picked])
+    other = selectors.equity_curve(run_id=run.pk, max_points=999)
+    assert np.array_equal(other["ts"], ts[metrics.lttb(ts.astype(float), equity, 999)])
