@@ -547,8 +547,11 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
         last = np.searchsorted(bars[sym].ts, ts, side="right") - 1
         closes[:, k] = np.where(last >= 0, bars[sym].close[np.maximum(last, 0)], np.nan)
 
+    # a symbol's bar index -> its index in the stored curve (negative inside the warm-up)
+    curve_index = {sym: (np.searchsorted(ts_all, b.ts) - w).tolist() for sym, b in bars.items()}
+
     def at(symbol: str, bar: int) -> int:
-        return int(np.searchsorted(ts_all, bars[symbol].ts[bar])) - w
+        return curve_index[symbol][bar]
 
     initial_cash = result.initial_cash
     entry_fee_by_chain: dict[int, float] = {}
