@@ -12,6 +12,7 @@ urlpatterns = [
     path("decisions/events/<uuid:event_id>/", views.EventView.as_view(), name="event"),
     path("agents/", views.AgentsView.as_view(), name="agents"),
     path("backtests/", views.BacktestsView.as_view(), name="backtests"),
+    path("backtests/compare", views.BacktestCompareView.as_view(), name="backtest-compare"),
     path("backtests/start", views.BacktestStartView.as_view(), name="backtest-start"),
     path("backtests/<uuid:run_id>/", views.BacktestDetailView.as_view(), name="backtest"),
     path("backtests/<uuid:run_id>/cancel", views.BacktestCancelView.as_view(), name="backtest-cancel"),

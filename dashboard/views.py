@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from agents import selectors as agent_selectors
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
-from backtests.api.serializers import BlockSerializer, TradeSerializer
+from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
 from backtests.models import RunStatus
 from events import selectors as event_selectors
 from events import types
@@ -309,6 +309,8 @@ class BacktestDetailView(RolePageMixin, View):
         completed = run.status == RunStatus.COMPLETED
         trades = TradeSerializer(backtest_selectors.trade_list(run_id=run.pk)[:50], many=True).data if completed else []
         blocks = BlockSerializer(backtest_selectors.block_list(run_id=run.pk)[:50], many=True).data if completed else []
+        days = backtest_selectors.daily_report_list(run_id=run.pk)[:62] if completed else []
+        daily = DailyReportSerializer(days, many=True).data if completed else []
         context = {
             "run": run,
             "completed": completed,
@@ -317,6 +319,7 @@ class BacktestDetailView(RolePageMixin, View):
             "results": payload_items(run.results or {}),
             "trades": trades,
             "blocks": blocks,
+            "daily": daily,
             "config": run.config,
         }
         return render(request, "dashboard/backtest.html", context)
@@ -335,3 +338,25 @@ class BacktestCancelView(RolePageMixin, View):
         else:
             messages.success(request, "Cancel requested; the run stops within a second.")
         return redirect(reverse("dashboard:backtest", args=[run_id]))
+
+
+class BacktestCompareView(RolePageMixin, View):
+    """Two to five completed runs: metrics side by side and their equity curves on one chart."""
+
+    def get(self, request):
+        ids = ",".join(request.GET.getlist("ids"))
+        query = CompareQuerySerializer(data={"ids": ids})
+        runs, errors = [], []
+        if query.is_valid():
+            runs = backtest_selectors.runs_by_ids(query.validated_data["ids"])
+            found = {str(r.pk) for r in runs}
+            errors += [f"No backtest {i}." for i in query.validated_data["ids"] if str(i) not in found]
+            errors += [f"{r.name} is {r.status}: only completed runs compare." for r in runs if r.status != "completed"]
+        elif not ids:
+            errors.append("No run picked.")
+        else:
+            errors += [str(e) for e in query.errors.get("ids", [])]
+        metrics = sorted({k for r in runs for k, v in (r.results or {}).items() if not isinstance(v, dict | list)})
+        rows = [(m, [(r.results or {}).get(m) for r in runs]) for m in metrics]
+        context = {"runs": runs, "rows": rows, "errors": errors, "ids": ids}
+        return render(request, "dashboard/backtest_compare.html", context, status=400 if errors else 200)

@@ -93,3 +93,26 @@ def test_unknown_backtest_gives_the_404_page(login):
     response = login("viewer").get(f"/backtests/{uuid.uuid4()}/")
     assert response.status_code == 404
     assert b"<h1>Not found</h1>" in response.content
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "No run picked."),
+        (f"ids={uuid.UUID(int=1)}", "give 2 to 5 run ids separated by commas"),
+        (f"ids={uuid.UUID(int=1)}&ids={uuid.UUID(int=2)}", f"No backtest {uuid.UUID(int=1)}."),
+    ],
+)
+def test_compare_with_bad_ids_says_what_to_pick(login, query, message):
+    response = login("viewer").get(f"/backtests/compare?{query}")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_compare_refuses_runs_that_have_not_completed(login, sol_candles):
+    client = login("operator")
+    client.post("/backtests/start", FORM)
+    client.post("/backtests/start", {**FORM, "params": "fast=5, slow=20"})
+    ids = "&".join(f"ids={run.pk}" for run in BacktestRun.objects.all())
+    html = client.get(f"/backtests/compare?{ids}").content.decode()
+    assert "is queued: only completed runs compare." in html

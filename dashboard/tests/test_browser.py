@@ -354,5 +354,34 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
     tab.page.wait_for_function("window.tradingopsChart && window.tradingopsChart.equity.data().length > 100")
     assert any(0 < n < 100_000 for n in seen), seen  # the bar moved part-way before it finished
     expect(tab.page.locator("#results dt", has_text="trades").first).to_be_visible()
+    expect(tab.page.locator("#daily tbody tr").first).to_be_visible()
     tab.screenshot("backtest-results")
+
+    # Playback: the slider's first position shows the portfolio at the first bar.
+    expect(tab.page.locator("#playback")).to_be_enabled()
+    tab.page.evaluate(
+        "() => { const s = document.getElementById('playback'); s.value = '0'; s.dispatchEvent(new Event('input')); }"
+    )
+    first = tab.page.evaluate("new Date(window.tradingopsChart.equity.data()[0].time * 1000).toISOString()")
+    tab.page.wait_for_function(f"document.getElementById('playback').dataset.shown === '{first}'")
+    expect(tab.page.locator("#playback-state")).to_contain_text("equity1000000")
+
+    # A second run, then both compared on one chart.
+    from backtests import services as backtest_services
+    from backtests.models import BacktestRun
+
+    other = {"symbols": ["SYN-USD"], "timeframe": "1m", "initial_cash": "1000000",
+             "strategy": {"preset": "sma_cross", "params": {"fast": 3, "slow": 8}}}  # fmt: skip
+    second, _ = backtest_services.backtest_run_create(data=other)
+    deadline = time.monotonic() + 60
+    while BacktestRun.objects.get(pk=second.pk).status != "completed" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    tab.goto("/backtests/")
+    for box in tab.page.locator("input[name=ids]").all():
+        box.check()
+    tab.page.get_by_role("button", name="Compare selected (2 to 5 completed runs)").click()
+    tab.page.wait_for_url(re.compile(r"/backtests/compare\?ids="))
+    tab.page.wait_for_function("window.tradingopsChart && window.tradingopsChart.series.length === 2")
+    expect(tab.page.locator("#compare-metrics thead th")).to_have_count(3)
+    tab.screenshot("backtest-compare")
     assert tab.errors == []

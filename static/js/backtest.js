@@ -43,6 +43,50 @@ async function drawEquity() {
   drawdown.setData(curve.t.map((t, i) => ({ time: t, value: 100 * curve.drawdown[i] })));
   chart.timeScale().fitContent();
   window.tradingopsChart = { chart, equity, drawdown };
+  playback(curve.t);
+}
+
+// The slider walks the curve's bar times; each position shows the portfolio from /state?at=.
+function playback(times) {
+  const slider = document.getElementById("playback");
+  if (!slider || !times.length) return;
+  slider.max = String(times.length - 1);
+  slider.value = slider.max;
+  slider.disabled = false;
+  let timer = null;
+  let asked = 0;
+  const show = async () => {
+    const at = new Date(times[Number(slider.value)] * 1000).toISOString();
+    document.getElementById("playback-at").textContent = utc(at);
+    const ticket = ++asked;
+    const response = await fetch(`/api/v1/backtests/${config.runId}/state?at=${encodeURIComponent(at)}`, { headers: { Accept: "application/json" } });
+    if (!response.ok || ticket !== asked) return;
+    const state = await response.json();
+    const dl = document.getElementById("playback-state");
+    dl.replaceChildren(...["equity", "cash", "realized_pnl", "fees_paid", "trades_closed"].map((key) => {
+      const div = document.createElement("div");
+      const dt = document.createElement("dt");
+      const dd = document.createElement("dd");
+      dt.textContent = key;
+      dd.className = "num";
+      dd.textContent = String(state[key]);
+      div.append(dt, dd);
+      return div;
+    }));
+    const tbody = document.querySelector("#playback-positions tbody");
+    tbody.replaceChildren(...state.positions.map((p) => {
+      const tr = document.createElement("tr");
+      for (const text of [p.symbol, p.side, p.qty, p.entry_price, p.mark, p.unrealized_pnl]) tr.insertCell(-1).textContent = text;
+      return tr;
+    }));
+    document.getElementById("playback-flat").hidden = state.positions.length > 0;
+    slider.dataset.shown = at;
+  };
+  slider.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(show, 120);
+  });
+  show();
 }
 
 const live = config.wsPath ? connectLive({ path: config.wsPath, handlers: { progress } }) : null;
