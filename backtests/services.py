@@ -718,13 +718,7 @@ def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_ri
     last = np.concatenate((first[1:], [n])) - 1
     end_eq = equity[last]
     start_eq = np.concatenate(([initial_cash], end_eq[:-1]))
-    bar_day = {}  # bar index -> position of its day, via searchsorted on demand
-
-    def day_of(bar: int) -> int:
-        pos = bar_day.get(bar)
-        if pos is None:
-            pos = bar_day[bar] = int(np.searchsorted(first, bar, side="right") - 1)
-        return pos
+    day_of = np.repeat(np.arange(len(first)), np.diff(np.append(first, n))).tolist().__getitem__  # bar -> day
 
     per = defaultdict(
         lambda: {"entries": 0, "exits": 0, "realized": 0.0, "fees": 0.0, "blocks": Counter(), "risk": 0.0}
