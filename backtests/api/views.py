@@ -1,6 +1,7 @@
 """Thin views: generics for reads (selector + FilterSet + pagination), one service call per write."""
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -12,7 +13,7 @@ from agents.engine import PRESETS
 from agents.engine.fills import to_decimal
 from backtests import selectors, services
 from backtests.config import BacktestConfigSerializer
-from backtests.models import RunStatus
+from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 
 from . import filters
@@ -95,6 +96,7 @@ class RunDetailView(RetrieveAPIView):
 
 
 class RunResultsView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
         return _not_completed(run) or Response({"id": str(run.pk), "status": run.status, "results": run.results})
@@ -104,7 +106,7 @@ class RunEquityView(APIView):
     """The equity and drawdown curve, LTTB-downsampled to ``max_points`` (default 1,000). ``t`` are bar
     open times in epoch seconds (UTC), ``equity`` decimal strings, ``drawdown`` fractions (<= 0)."""
 
-    @extend_schema(parameters=[s.EquityQuerySerializer])
+    @extend_schema(parameters=[s.EquityQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         query = s.EquityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -131,6 +133,8 @@ class RunTradesView(ListAPIView):
     pagination_class = SeqPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return BacktestTrade.objects.none()
         _run_or_404(self.kwargs["pk"])
         return selectors.trade_list(run_id=self.kwargs["pk"])
 
@@ -141,6 +145,8 @@ class RunBlocksView(ListAPIView):
     pagination_class = SeqPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return BacktestBlock.objects.none()
         _run_or_404(self.kwargs["pk"])
         return selectors.block_list(run_id=self.kwargs["pk"])
 
@@ -151,6 +157,8 @@ class RunDailyReportsView(ListAPIView):
     pagination_class = DayPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return DailyReport.objects.none()
         _run_or_404(self.kwargs["pk"])
         return selectors.daily_report_list(run_id=self.kwargs["pk"])
 
@@ -184,6 +192,7 @@ class RunStateView(APIView):
 class RunCancelView(APIView):
     permission_classes = [ViewerReadsOperatorWrites]
 
+    @extend_schema(request=None, responses={202: s.RunSerializer})
     def post(self, request, pk):
         _run_or_404(pk)
         try:
@@ -196,7 +205,7 @@ class RunCancelView(APIView):
 class CompareView(APIView):
     """Metrics side by side and each run's equity curve (``?ids=a,b``)."""
 
-    @extend_schema(parameters=[s.CompareQuerySerializer])
+    @extend_schema(parameters=[s.CompareQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         query = s.CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -228,6 +237,7 @@ class CompareView(APIView):
 
 
 class PresetsView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(
             [
@@ -285,6 +295,8 @@ class SweepResultsView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return BacktestRun.objects.none()
         sweep = selectors.sweep_get(sweep_id=self.kwargs["pk"])
         if sweep is None:
             raise Http404("no such sweep")
