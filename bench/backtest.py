@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--sweep-bars", type=int, default=200_000)
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--sweep-only", action="store_true", help="only the 1 vs 2 worker sweep")
     parser.add_argument("--only", choices=("service", "candles"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only == "service":
@@ -258,6 +259,9 @@ def main() -> None:
     # report this one's (1M Row objects) as theirs.
     subprocess.run([sys.executable, __file__, "--only", "candles", "--bars", str(args.bars)], check=True, cwd=ROOT)
     django_setup()
+    if args.sweep_only:
+        bench_sweeps(args)
+        return
     common = ["--bars", str(args.bars), "--fast", str(args.fast), "--slow", str(args.slow)]
     ours = side(__file__, "--only", "service", *common)
     if ours["status"] != "completed":
@@ -297,21 +301,25 @@ def main() -> None:
             f"over {args.requests} requests (target p95 < 30 ms: {'PASS' if r['p95'] < 30 else 'FAIL'})"
         )
     if not args.no_sweep:
-        grid = {"fast": [5, 10, 15, 20], "slow": [30, 50]}
-        load_before = os.getloadavg()[0]
-        one, runs, one_info = bench_sweep(1, args.sweep_bars, grid)
-        two, _, two_info = bench_sweep(2, args.sweep_bars, grid)
-        print(
-            f"sweep of {runs} runs x {args.sweep_bars:,} bars: 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
-            f"speedup {one / two:.2f}x (target >= 1.7x; load average before {load_before:.1f} on "
-            f"{os.cpu_count()} CPUs)"
-        )
-        for label, info in (("1 worker ", one_info), ("2 workers", two_info)):
-            print(
-                f"  {label}: runs per worker {info['runs_per_worker']}, mean run {info['run_seconds_mean']:.2f} s, "
-                f"runs in flight on average {info['concurrency']:.2f}"
-            )
+        bench_sweeps(args)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (shared)")
+
+
+def bench_sweeps(args) -> None:
+    grid = {"fast": [5, 10, 15, 20], "slow": [30, 50]}
+    load_before = os.getloadavg()[0]
+    one, runs, one_info = bench_sweep(1, args.sweep_bars, grid)
+    two, _, two_info = bench_sweep(2, args.sweep_bars, grid)
+    print(
+        f"sweep of {runs} runs x {args.sweep_bars:,} bars: 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
+        f"speedup {one / two:.2f}x (target >= 1.7x; load average before {load_before:.1f} on "
+        f"{os.cpu_count()} CPUs)"
+    )
+    for label, info in (("1 worker ", one_info), ("2 workers", two_info)):
+        print(
+            f"  {label}: runs per worker {info['runs_per_worker']}, mean run {info['run_seconds_mean']:.2f} s, "
+            f"runs in flight on average {info['concurrency']:.2f}"
+        )
 
 
 if __name__ == "__main__":
