@@ -240,3 +240,21 @@ def test_the_default_equity_view_is_the_lttb_of_the_stored_overview(db):
     assert np.array_equal(default["equity"], equity[picked])
     other = selectors.equity_curve(run_id=run.pk, max_points=999)
     assert np.array_equal(other["ts"], ts[metrics.lttb(ts.astype(float), equity, 999)])
+
+
+def test_shorts_when_the_config_asks(sol_candles):
+    plan = sma_cross(10, 30, symbols="SOL-USDT", side="short")
+    limits = RiskLimits.from_mapping({**OPEN_LIMITS, "fee_rate": "0.001", "slippage_bps": "5"})
+    expected = run_backtest(
+        plan, Bars.from_csv(SOL_FILE, 3600), limits, initial_cash=10_000.0,
+        instruments={"SOL-USDT": Instrument("SOL-USDT", Decimal("0.001"))},
+    )  # fmt: skip
+    run = start_and_run(
+        sma_config(strategy={"preset": "sma_cross", "params": {"fast": 10, "slow": 30}, "side": "short"})
+    )
+
+    assert run.results["final_equity"] == str(to_decimal(expected.final_equity))
+    assert set(BacktestTrade.objects.filter(run=run).values_list("side", flat=True)) == {"short"}
+    assert BacktestTrade.objects.filter(run=run).count() == len(expected.trades) > 0
+    last = selectors.state_at(run=run, at=datetime.fromtimestamp(int(expected.ts[-1]), tz=UTC))
+    assert last["equity"] == pytest.approx(float(expected.equity[-1]), rel=1e-12)
