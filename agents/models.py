@@ -245,7 +245,8 @@ class BlockEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["ts", "id"], name="block_ts"),
+            # reason and class ride along so /live/block-reasons counts a window by an index-only scan
+            models.Index(fields=["ts", "id"], include=["reason", "reason_class"], name="block_ts"),
             models.Index(fields=["reason", "ts"], name="block_reason_ts"),
             models.Index(fields=["reason_class", "ts"], name="block_class_ts"),
             models.Index(fields=["symbol", "ts"], name="block_symbol_ts"),
