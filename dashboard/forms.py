@@ -6,3 +6,48 @@ class OperatorNoteForm(forms.Form):
 
     note = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     symbol = forms.CharField(max_length=32, required=False, help_text="Optional, e.g. SOL-USDT.")
+
+
+class OperatorIntentForm(forms.Form):
+    """Pause, resume, flatten, replan or set the risk multiplier: an operator intent, as in the API."""
+
+    action = forms.ChoiceField(
+        choices=[
+            ("pause", "Pause"),
+            ("resume", "Resume"),
+            ("flatten", "Flatten"),
+            ("replan", "Replan"),
+            ("set_risk_multiplier", "Set risk multiplier"),
+        ]
+    )
+    symbol = forms.CharField(max_length=32, required=False, help_text="Flatten one symbol; empty flattens all.")
+    multiplier = forms.DecimalField(required=False, min_value=0, max_digits=6, decimal_places=4)
+    note = forms.CharField(max_length=2000, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "set_risk_multiplier" and data.get("multiplier") is None:
+            self.add_error("multiplier", "Give the new multiplier.")
+        return data
+
+
+class KillSwitchForm(forms.Form):
+    """Admins: engaging or releasing the kill switch needs the word typed and a reason."""
+
+    WORD = "KILL"
+    engaged = forms.TypedChoiceField(choices=[("1", "Engage"), ("0", "Release")], coerce=lambda v: v == "1")
+    reason = forms.CharField(max_length=500)
+    confirmation = forms.CharField(max_length=16, help_text=f"Type {WORD} to confirm.")
+
+    def clean_confirmation(self):
+        if self.cleaned_data["confirmation"] != self.WORD:
+            raise forms.ValidationError(f"Type {self.WORD} to confirm.")
+        return self.cleaned_data["confirmation"]
+
+
+class ModeForm(forms.Form):
+    """Admins: paper or live; live also needs the word the service asks for."""
+
+    mode = forms.ChoiceField(choices=[("paper", "Paper"), ("live", "Live")])
+    confirmation = forms.CharField(max_length=16, required=False)
+    reason = forms.CharField(max_length=500, required=False)

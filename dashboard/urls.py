@@ -6,6 +6,9 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.OverviewView.as_view(), name="overview"),
+    path("actions/intent", views.OperatorIntentView.as_view(), name="intent"),
+    path("actions/kill-switch", views.KillSwitchView.as_view(), name="kill-switch"),
+    path("actions/mode", views.ModeView.as_view(), name="mode"),
     path("decisions/", views.DecisionsView.as_view(), name="decisions"),
     path("decisions/notes", views.OperatorNoteView.as_view(), name="note-add"),
     path("decisions/chains/<uuid:correlation_id>/", views.ChainView.as_view(), name="chain"),

@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
+from agents import services as agent_services
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
@@ -24,7 +25,6 @@ from backtests.models import RunStatus
 from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
-from events.services import emit
 from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
@@ -37,10 +37,18 @@ from wallets.models import Wallet, WalletBalance
 from . import selectors
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
-from .forms import OperatorNoteForm
+from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
 from .presentation import event_row, payload_items
 
-OVERVIEW_LIVE_TYPES = ["fill", "trade_blocked", "reconciliation_completed"]
+OVERVIEW_LIVE_TYPES = [
+    "fill",
+    "trade_blocked",
+    "reconciliation_completed",
+    "marks_updated",
+    "risk_claimed",
+    "risk_released",
+    "agent_run",
+]
 WALLETS_SHOWN = 200
 
 
@@ -55,18 +63,97 @@ class RolePageMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
+def _overview(request, *, forms: dict | None = None, status: int = 200):
+    last_id = event_selectors.event_last_id()
+    context = {
+        "last_id": last_id,
+        "fills": selectors.latest_events(event_type="fill", limit=10),
+        "blocks": selectors.block_reasons(),
+        "runs": list(event_selectors.run_summary_list()[:10]),
+        "live_types": ",".join(OVERVIEW_LIVE_TYPES),
+        "reconciliation": wallet_selectors.reconciliation_run_latest(),
+        "portfolio": agent_selectors.portfolio_summary(),
+        "positions": list(agent_selectors.position_list(open_only=True)),
+        "risk": agent_selectors.risk_budget(day=timezone.now().date()),
+        "agents": agent_selectors.agent_status_overview(),
+        "intent_form": OperatorIntentForm(),
+        "kill_form": KillSwitchForm(),
+        "mode_form": ModeForm(),
+        **(forms or {}),
+    }
+    return render(request, "dashboard/overview.html", context, status=status)
+
+
 class OverviewView(RolePageMixin, View):
     def get(self, request):
-        last_id = event_selectors.event_last_id()
-        context = {
-            "last_id": last_id,
-            "fills": selectors.latest_events(event_type="fill", limit=10),
-            "blocks": selectors.block_reasons(),
-            "runs": list(event_selectors.run_summary_list()[:10]),
-            "live_types": ",".join(OVERVIEW_LIVE_TYPES),
-            "reconciliation": wallet_selectors.reconciliation_run_latest(),
-        }
-        return render(request, "dashboard/overview.html", context)
+        return _overview(request)
+
+
+def _refusal(exc) -> str:
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
+    return "; ".join(getattr(exc, "messages", [str(exc)]))
+
+
+class OperatorIntentView(RolePageMixin, View):
+    """Operators: pause, resume, flatten, replan, risk multiplier, through ``intent_submit`` like the API."""
+
+    role = Role.OPERATOR
+
+    def post(self, request):
+        form = OperatorIntentForm(request.POST)
+        if not form.is_valid():
+            return _overview(request, forms={"intent_form": form}, status=400)
+        data = form.cleaned_data
+        params = {"multiplier": str(data["multiplier"])} if data["action"] == "set_risk_multiplier" else {}
+        try:
+            event = agent_services.intent_submit(
+                user=request.user, action=data["action"], symbol=data["symbol"], params=params, note=data["note"]
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(
+                    field if field in form.fields else "multiplier" if "multiplier" in field else None, errors
+                )
+            return _overview(request, forms={"intent_form": form}, status=400)
+        messages.success(
+            request, f"{data['action'].replace('_', ' ').capitalize()} requested (intent {event.event_id})."
+        )
+        return redirect(reverse("dashboard:overview"))
+
+
+class KillSwitchView(RolePageMixin, View):
+    role = Role.ADMIN
+
+    def post(self, request):
+        form = KillSwitchForm(request.POST)
+        if not form.is_valid():
+            return _overview(request, forms={"kill_form": form}, status=400)
+        try:
+            agent_services.kill_switch_set(
+                user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, _refusal(exc))
+            return _overview(request, forms={"kill_form": form}, status=400)
+        messages.success(request, f"Kill switch {'engaged' if form.cleaned_data['engaged'] else 'released'}.")
+        return redirect(reverse("dashboard:overview"))
+
+
+class ModeView(RolePageMixin, View):
+    role = Role.ADMIN
+
+    def post(self, request):
+        form = ModeForm(request.POST)
+        if not form.is_valid():
+            return _overview(request, forms={"mode_form": form}, status=400)
+        try:
+            agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, _refusal(exc))
+            return _overview(request, forms={"mode_form": form}, status=400)
+        messages.success(request, f"Mode is now {form.cleaned_data['mode']}.")
+        return redirect(reverse("dashboard:overview"))
 
 
 class DecisionPagination(NewestFirstCursorPagination):
@@ -117,7 +204,7 @@ class DecisionsView(RolePageMixin, View):
 
 
 class OperatorNoteView(RolePageMixin, View):
-    """POST an operator note: one ``intent`` event naming the user, through ``emit`` like the API."""
+    """POST an operator note: one ``intent`` event naming the user, through ``intent_submit`` like the API."""
 
     role = Role.OPERATOR
 
@@ -126,10 +213,15 @@ class OperatorNoteView(RolePageMixin, View):
         if not form.is_valid():
             context, _ = _decisions_context(request, note_form=form)
             return render(request, "dashboard/decisions.html", context, status=400)
-        payload = {"action": "note", "note": form.cleaned_data["note"]}
-        if form.cleaned_data["symbol"]:
-            payload["symbol"] = form.cleaned_data["symbol"]
-        emit("intent", payload, source=f"user:{request.user.get_username()}")
+        try:
+            agent_services.intent_submit(
+                user=request.user, action="note", note=form.cleaned_data["note"], symbol=form.cleaned_data["symbol"]
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            context, _ = _decisions_context(request, note_form=form)
+            return render(request, "dashboard/decisions.html", context, status=400)
         messages.success(request, "Note added to the decision log.")
         return redirect(reverse("dashboard:decisions"))
 

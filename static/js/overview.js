@@ -45,7 +45,28 @@ function reconciled(e) {
   document.querySelector("#reconciliation .empty").hidden = true;
 }
 
+// Portfolio, positions and risk budget are read models: refetch them (at most every 0.5 s) when an
+// event that moves them arrives, rather than recomputing in the browser.
+const SUMMARY_TYPES = new Set(["fill", "marks_updated", "risk_claimed", "risk_released"]);
+let refreshTimer = null;
+
+function refreshSummaries() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    const page = await fetch(window.location.pathname, { headers: { Accept: "text/html" } });
+    if (!page.ok) return;
+    const fresh = new DOMParser().parseFromString(await page.text(), "text/html");
+    for (const id of ["equity", "positions", "risk", "agents"]) {
+      const now = document.getElementById(id);
+      const next = fresh.getElementById(id);
+      if (now && next) now.replaceWith(next);
+    }
+  }, 500);
+}
+
 function show(events) {
+  if (events.some((e) => SUMMARY_TYPES.has(e.type) || e.type === "agent_run")) refreshSummaries();
   for (const e of events) {
     if (e.type === "fill") addFill(e);
     else if (e.type === "trade_blocked") countBlock(e);
