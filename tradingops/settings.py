@@ -175,6 +175,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["tradingops.api.permissions.IsViewer"],
+    # Several models have a "kind", "side" or "status" with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "WalletKindEnum": "wallets.models.Wallet.Kind",
+        "WalletStatusEnum": "wallets.models.Wallet.Status",
+        "LedgerEntryKindEnum": "wallets.models.LedgerEntry.Kind",
+        "ReconciliationStatusEnum": "wallets.models.ReconciliationRun.Status",
+        "OrderStatusEnum": "agents.models.Order.Status",
+        "RiskAllocationStatusEnum": "agents.models.RiskAllocation.Status",
+        "BacktestStatusEnum": "backtests.models.RunStatus",
+        "OrderSideEnum": "agents.models.SIDES",
+    },
 }
 
 # --- Domain -------------------------------------------------------------------------------------

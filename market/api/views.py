@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from drf_orjson_renderer.renderers import ORJSONRenderer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BrowsableAPIRenderer
@@ -11,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from market import indicators, selectors, timeframes
+from market.models import Tick
 from market.presentation import iso
 
 from .filters import InstrumentFilterSet, TickFilterSet
@@ -53,6 +56,12 @@ class CandleListView(APIView):
     # orjson: ~10x faster than json for thousands of floats, and NaN becomes null
     renderer_classes = (ORJSONRenderer, BrowsableAPIRenderer)
 
+    @extend_schema(
+        parameters=[CandleQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT},
+        description="`{symbol, timeframe, indicators, candles: [{open_time, open, high, low, close, volume, "
+        "<indicator>...}], next, previous}`; decimals as strings, indicators as numbers or null.",
+    )
     def get(self, request):
         query = CandleQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -109,6 +118,7 @@ class CandleListView(APIView):
         return request.build_absolute_uri(request.path) + "?" + urlencode(params, doseq=True)
 
 
+@extend_schema_view(get=extend_schema(parameters=[TickQuerySerializer]))
 class TickListView(generics.ListAPIView):
     """Ticks of one symbol from ``since``, oldest first, cursor-paginated."""
 
@@ -117,6 +127,8 @@ class TickListView(generics.ListAPIView):
     pagination_class = OldestFirstCursorPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request parameters
+            return Tick.objects.none()
         query = TickQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         instrument = _instrument_or_404(query.validated_data["symbol"])
