@@ -6,15 +6,11 @@ Frames: ``{"type": "progress", "id", "status", "candles_total", "candles_process
 """
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from events import realtime
-from events.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from tradingops.roles import Role, has_role
+from tradingops.consumers import CLOSE_NOT_FOUND, RoleRequiredConsumer
 
 from . import selectors, services
-
-CLOSE_NOT_FOUND = 4404
 
 
 def _frame(run_id) -> dict | None:
@@ -22,18 +18,10 @@ def _frame(run_id) -> dict | None:
     return None if run is None else services.run_frame(run)
 
 
-class BacktestProgressConsumer(AsyncJsonWebsocketConsumer):
+class BacktestProgressConsumer(RoleRequiredConsumer):
     async def connect(self):
         self.group = None
-        user = self.scope.get("user")
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if not await database_sync_to_async(has_role)(user, Role.VIEWER):
-            await self.send_json({"type": "error", "code": CLOSE_FORBIDDEN, "detail": "No role grants reading."})
-            await self.close(code=CLOSE_FORBIDDEN)
+        if not await self.accept_if_allowed():
             return
         run_id = self.scope["url_route"]["kwargs"]["run_id"]
         # join first, then read: a change in between is sent twice at worst, never lost

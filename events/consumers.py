@@ -9,20 +9,21 @@ streams: nothing falls between page load and socket open. Clients drop repeats b
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from tradingops.roles import Role, has_role
+from tradingops.consumers import (  # noqa: F401 - the close codes are part of this module's interface
+    CLOSE_BAD_SUBSCRIPTION,
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    RoleRequiredConsumer,
+)
 
 from . import realtime, selectors, types
 from .presentation import event_to_dict
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_BAD_SUBSCRIPTION = 4400
 REPLAY_LIMIT = 1000
 
 
-class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+class EventStreamConsumer(RoleRequiredConsumer):
     groups_joined: list[str]
 
     async def connect(self):
@@ -30,16 +31,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         self.types: set[str] = set()
         self.run_id = ""
         self.replayed: set[int] = set()
-        user = self.scope.get("user")
-        # Accept first so that the close code reaches the client (a close before accept is a 403).
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if not await database_sync_to_async(has_role)(user, Role.VIEWER):
-            await self.send_json({"type": "error", "code": CLOSE_FORBIDDEN, "detail": "No role grants reading."})
-            await self.close(code=CLOSE_FORBIDDEN)
+        if not await self.accept_if_allowed():
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         request = {

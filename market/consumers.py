@@ -9,16 +9,16 @@ already has by ``open_time``. No ``symbols``: every active instrument.
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from events import realtime
-from tradingops.roles import Role, has_role
+from tradingops.consumers import (  # noqa: F401 - the close codes are part of this module's interface
+    CLOSE_BAD_SUBSCRIPTION,
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    RoleRequiredConsumer,
+)
 
 from . import selectors
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_BAD_SUBSCRIPTION = 4400
 
 
 def _known_symbols(wanted: list[str]) -> list[str]:
@@ -27,21 +27,12 @@ def _known_symbols(wanted: list[str]) -> list[str]:
     return sorted(selectors.instrument_ids(symbols=wanted))
 
 
-class MarketStreamConsumer(AsyncJsonWebsocketConsumer):
+class MarketStreamConsumer(RoleRequiredConsumer):
     groups_joined: list[str]
 
     async def connect(self):
         self.groups_joined = []
-        user = self.scope.get("user")
-        # Accept first so that the close code reaches the client (a close before accept is a 403).
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if not await database_sync_to_async(has_role)(user, Role.VIEWER):
-            await self.send_json({"type": "error", "code": CLOSE_FORBIDDEN, "detail": "No role grants reading."})
-            await self.close(code=CLOSE_FORBIDDEN)
+        if not await self.accept_if_allowed():
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = sorted({s.strip() for value in query.get("symbols", []) for s in value.split(",") if s.strip()})

@@ -5,11 +5,9 @@ finished run with its breaches. Missed frames are caught up through ``/api/v1/wa
 """
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from events import realtime
-from events.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from tradingops.roles import Role, has_role
+from tradingops.consumers import RoleRequiredConsumer
 
 from . import alerts, selectors
 
@@ -19,18 +17,10 @@ def _latest_frame() -> dict | None:
     return alerts.run_frame(latest) if latest is not None else None
 
 
-class WalletAlertsConsumer(AsyncJsonWebsocketConsumer):
+class WalletAlertsConsumer(RoleRequiredConsumer):
     async def connect(self):
         self.joined = False
-        user = self.scope.get("user")
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if not await database_sync_to_async(has_role)(user, Role.VIEWER):
-            await self.send_json({"type": "error", "code": CLOSE_FORBIDDEN, "detail": "No role grants reading."})
-            await self.close(code=CLOSE_FORBIDDEN)
+        if not await self.accept_if_allowed():
             return
         # Join first, then read the latest run: a run finishing in between is sent twice at
         # worst (clients drop repeats by run id), never lost.
