@@ -112,7 +112,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="asgi")},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("CHANNELS_PREFIX", default="asgi"),
+                # per-socket backlog: 100 (the default) drops frames silently when a burst reaches
+                # 50 dashboards at once; pages catch up on reconnect, but should not need to
+                "capacity": env.int("CHANNELS_CAPACITY", default=1000),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
