@@ -25,7 +25,14 @@ def kraken():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{API}/public/Assets", json=_json(MARKETS, "assets.json"))
         mock.get(f"{API}/public/AssetPairs", json=_json(MARKETS, "asset_pairs.json"))
-        exchange = ccxt.kraken({"apiKey": "kraken-test-key", "secret": "a3Jha2VuLXRlc3Qtc2VjcmV0", "timeout": 2000})
+        exchange = ccxt.kraken(
+            {
+                "apiKey": "kraken-test-key",
+                "secret": "a3Jha2VuLXRlc3Qtc2VjcmV0",
+                "timeout": 2000,
+                "enableRateLimit": False,
+            }
+        )
         yield mock, exchange
 
 
