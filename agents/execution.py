@@ -148,7 +148,7 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
     last = cached.last_open_time.get(symbol)
     if last is None:  # the plan's first candle of this symbol: warm the indicators up on history
         warmup = cached.engine.plan.warmup_bars
-        history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time)[-(warmup + 1) :]
+        history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time, last=warmup + 1)
         candles = history
         warm = {c.ts for c in history[:-1]}
     else:

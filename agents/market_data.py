@@ -13,12 +13,18 @@ def _query(symbol: str, timeframe: str):
     return Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe)
 
 
-def candles_between(*, symbol: str, timeframe: str, after: datetime | None, until: datetime) -> list[EngineCandle]:
-    """Closed candles with ``after < open_time <= until``, oldest first."""
+def candles_between(
+    *, symbol: str, timeframe: str, after: datetime | None, until: datetime, last: int | None = None
+) -> list[EngineCandle]:
+    """Closed candles with ``after < open_time <= until``, oldest first (only the ``last`` few if given)."""
     queryset = _query(symbol, timeframe).filter(open_time__lte=until)
     if after is not None:
         queryset = queryset.filter(open_time__gt=after)
-    rows = queryset.order_by("open_time").values_list("open_time", "open", "high", "low", "close", "volume")
+    columns = ("open_time", "open", "high", "low", "close", "volume")
+    if last is not None:
+        rows = list(queryset.order_by("-open_time").values_list(*columns)[:last])[::-1]
+    else:
+        rows = queryset.order_by("open_time").values_list(*columns)
     return [EngineCandle.of(*row) for row in rows]
 
 
