@@ -8,6 +8,7 @@ as their own processes (README).
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -31,14 +32,22 @@ def start() -> None:
     logger.info("embedded: market replay feed and celery beat started in-process")
 
 
+FIRST_PLAN_WAIT_SECONDS = 300
+
+
 def _first_plan() -> None:
-    """A fresh install gets a paper wallet and a first plan at once, rather than at the first beat."""
+    """A fresh install gets a paper wallet, and a first plan as soon as the feed has stored candles
+    to plan on, rather than at the planner's first scheduled run hours later."""
+    from agents.market_data import trading_symbols
     from agents.planner import planner_run
     from agents.selectors import plan_active
     from wallets.services import paper_wallet_ensure
 
     try:
         paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": settings.PAPER_INITIAL_CASH})
+        deadline = time.monotonic() + FIRST_PLAN_WAIT_SECONDS
+        while not trading_symbols(timeframe=settings.AGENT_TIMEFRAME) and time.monotonic() < deadline:
+            time.sleep(1)
         if plan_active() is None:
             planner_run()
     except Exception:
