@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -278,11 +277,11 @@ class _Progress:
         self(min(max(bars_done - self.offset, 0), self.total))
 
     def __call__(self, done: int, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last < PROGRESS_MIN_INTERVAL_S:
-            return
-        self.last = now
+        # Throttle on the stamp that is stored, so stored heartbeats are never closer than the interval.
         beat = timezone.now()
+        if not force and beat.timestamp() - self.last < PROGRESS_MIN_INTERVAL_S:
+            return
+        self.last = beat.timestamp()
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE backtests_backtestrun SET candles_processed = %s, heartbeat_at = %s WHERE id = %s "
