@@ -4,22 +4,15 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import selectors, services
+from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, ViewerReadsOperatorWrites
 
 from . import filters
 from . import serializers as s
-
-
-class TsCursorPagination(CursorPagination):
-    ordering = ("-ts", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 1000
 
 
 def _window(request, default: timedelta):
@@ -47,7 +40,6 @@ class PortfolioView(APIView):
 class OrderListView(ListAPIView):
     serializer_class = s.OrderSerializer
     filterset_class = filters.OrderFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.order_list()
@@ -56,7 +48,6 @@ class OrderListView(ListAPIView):
 class FillListView(ListAPIView):
     serializer_class = s.FillSerializer
     filterset_class = filters.FillFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.fill_list()
@@ -65,7 +56,6 @@ class FillListView(ListAPIView):
 class BlockListView(ListAPIView):
     serializer_class = s.LiveBlockSerializer
     filterset_class = filters.BlockFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.block_list()
@@ -103,13 +93,12 @@ class RiskBudgetView(APIView):
 class PositionSnapshotListView(ListAPIView):
     serializer_class = s.PositionSnapshotSerializer
     filterset_class = filters.PositionSnapshotFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.position_snapshot_list()
 
 
-class PlanCursorPagination(TsCursorPagination):
+class PlanCursorPagination(NewestFirstCursorPagination):
     ordering = ("-created_at", "-id")
 
 
@@ -136,7 +125,6 @@ class PlanListView(ListAPIView):
 class JudgementListView(ListAPIView):
     serializer_class = s.JudgementSerializer
     filterset_class = filters.JudgementFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.judgement_list()
@@ -148,7 +136,6 @@ class IntentListCreateView(ListAPIView):
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.IntentSerializer
     filterset_class = filters.IntentFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.intent_list()
@@ -165,7 +152,6 @@ class IntentListCreateView(ListAPIView):
 class LLMCallListView(ListAPIView):
     serializer_class = s.LLMCallSerializer
     filterset_class = filters.LLMCallFilterSet
-    pagination_class = TsCursorPagination
 
     def get_queryset(self):
         return selectors.llm_call_list()
