@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,27 +14,22 @@ from agents.engine.fills import to_decimal
 from backtests import selectors, services
 from backtests.config import BacktestConfigSerializer
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus
+from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 
 from . import filters
 from . import serializers as s
 
 
-class _Cursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 1000
-
-
-class RunPagination(_Cursor):
+class RunPagination(NewestFirstCursorPagination):
     ordering = ("-created_at", "-id")
 
 
-class SeqPagination(_Cursor):
+class SeqPagination(NewestFirstCursorPagination):
     ordering = ("seq",)
 
 
-class DayPagination(_Cursor):
+class DayPagination(NewestFirstCursorPagination):
     ordering = ("day",)
 
 
