@@ -15,7 +15,7 @@ once per fill when it is saved, the ledger rounds the notional and the fee separ
 """
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from itertools import groupby
@@ -274,3 +274,41 @@ def _risk_budget_equals_claims(report: BooksReport) -> list[Violation]:
                 detail |= {f"{s}_budget_day": budget[s], f"{s}_claims": claims[s]}
             violations.append(Violation(RISK_BUDGET, day.isoformat(), detail))
     return violations
+
+
+# --- The scheduled check -----------------------------------------------------------------------
+
+
+def books_check_alert(*, check_id: str | None = None) -> BooksReport:
+    """The hourly check: an ``agent_run`` says it ran (the Agents page shows when), and broken
+    books raise a ``books_check_failed`` alert listing the violations. Clean books write no event
+    of their own: an hourly "all fine" would bury the alerts in the event stream.
+
+    ``check_id`` (the Celery task id) makes a redelivered task write nothing twice.
+    """
+    from events.services import emit
+
+    from .event_types import BOOKS_ALERT_MAX_VIOLATIONS
+
+    report = books_check()
+    key = f"books:{check_id}" if check_id else None
+    with transaction.atomic(durable=True):
+        if not report.ok:
+            emit(
+                "books_check_failed",
+                {
+                    "violations": [asdict(v) for v in report.violations[:BOOKS_ALERT_MAX_VIOLATIONS]],
+                    "total": len(report.violations),
+                    "by_invariant": dict(Counter(v.invariant for v in report.violations)),
+                    "summary": report.summary()[:2000],
+                },
+                source=SOURCE,
+                dedupe_key=f"{key}:failed" if key else None,
+            )
+        emit(
+            "agent_run",
+            {"agent": "books", "status": "ok", "duration_ms": report.duration_ms},
+            source=SOURCE,
+            dedupe_key=f"{key}:agent_run" if key else None,
+        )
+    return report

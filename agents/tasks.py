@@ -75,3 +75,12 @@ def risk_expire_task() -> None:
     from .execution import risk_expire_stale_claims
 
     risk_expire_stale_claims()
+
+
+@shared_task(**{**AGENT_TASK_OPTIONS, "soft_time_limit": 300, "time_limit": 360}, bind=True)
+def check_books_task(self) -> None:
+    """Beat runs it hourly (schedule seeded by migration ``agents.0006``); violations raise an alert event."""
+    from .books import books_check_alert
+
+    with _reported("books"):
+        books_check_alert(check_id=self.request.id)
