@@ -79,7 +79,7 @@ def risk_expire_task() -> None:
 
 @shared_task(**{**AGENT_TASK_OPTIONS, "soft_time_limit": 300, "time_limit": 360}, bind=True)
 def check_books_task(self) -> None:
-    """Beat runs it hourly (schedule seeded by migration ``agents.0006``); violations raise an alert event."""
+    """Beat runs it hourly (schedule seeded by migration ``agents.0007``); violations raise an alert event."""
     from .books import books_check_alert
 
     with _reported("books"):

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0004_block_ts_covers_reason"),
+        ("agents", "0005_engine_checkpoint"),
     ]
 
     operations = [

@@ -34,7 +34,7 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0005_allocation_order_index"),
+        ("agents", "0006_allocation_order_index"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
