@@ -93,7 +93,7 @@ def books_check() -> BooksReport:
         report.violations += _entry_fills_have_one_used_claim(report)
         report.violations += _no_fill_from_blocked_trigger(report)
         report.violations += _no_sell_exceeds_position(report)
-        report.violations += _paper_books_agree(report)
+        report.violations += _paper_books_agree(report, fills=report.checked["fills"])
         report.violations += _risk_budget_equals_claims(report)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report
@@ -190,7 +190,7 @@ def _currencies(symbol: str) -> tuple[str, str]:
     return base, quote
 
 
-def _paper_books_agree(report: BooksReport) -> list[Violation]:
+def _paper_books_agree(report: BooksReport, *, fills: int) -> list[Violation]:
     from wallets.models import PaperExchangeBalance, WalletBalance
     from wallets.selectors import paper_wallet_get
 
@@ -235,7 +235,7 @@ def _paper_books_agree(report: BooksReport) -> list[Violation]:
     ledger_cash = sum((ledger[currency] for currency in quotes), ZERO)
     equity = cash + sum((qty * mark for _, qty, mark in positions), ZERO)
     ledger_equity = ledger_cash + sum((ledger[base] * mark for base, mark in marks.items()), ZERO)
-    tolerance = ROUNDING_PER_FILL * report.checked.get("fills", 0)
+    tolerance = ROUNDING_PER_FILL * fills
     for name, ours, theirs in (("cash", cash, ledger_cash), ("equity", equity, ledger_equity)):
         if abs(ours - theirs) > tolerance:
             detail = {"portfolio": ours, "ledger": theirs, "difference": ours - theirs, "tolerance": tolerance}

@@ -312,3 +312,29 @@ def test_books_stay_clean_when_every_candle_goes_to_another_worker(paper_books, 
     _feed(sol_candles[200:350], worker_per_candle=True)
 
     assert books.books_check().violations == []
+
+
+# --- how it reads ---------------------------------------------------------------------------------
+
+
+def test_the_check_costs_the_same_queries_however_many_fills(traded, sol_candles, django_assert_num_queries):
+    # 2 for the claims, 1 chain, 1 replay, 5 paper books, 2 risk days; and the savepoint of the
+    # test's transaction with its release
+    with django_assert_num_queries(13):
+        books.books_check()
+    _feed(sol_candles[350:450])
+    with django_assert_num_queries(13):
+        assert books.books_check().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_invariant_reads_the_same_snapshot():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert books.books_check().ok
+
+    statements = [query["sql"] for query in queries]
+    assert statements[:2] == ["BEGIN", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"]
+    assert statements[-1] == "COMMIT"
