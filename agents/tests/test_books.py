@@ -94,13 +94,21 @@ def test_books_traded_through_the_live_path_are_clean(traded):
     assert len(out.splitlines()) == 1
 
 
-def test_the_json_report_lists_what_was_checked(traded):
+def test_the_json_report_lists_what_was_checked_and_each_violation(traded):
     status, out, _ = _check("--json")
     report = json.loads(out)
     assert status == 0
     assert report["ok"] is True
     assert report["violations"] == []
     assert report["checked"]["fills"] == Fill.objects.count()
+
+    sell = Fill.objects.filter(side="sell").order_by("id").first()
+    Fill.objects.filter(pk=sell.pk).update(qty=F("qty") * 10)
+    status, out, _ = _check("--json")
+    report = json.loads(out)
+    assert status == 1
+    assert report["ok"] is False
+    assert [(v["invariant"], v["object_id"]) for v in report["violations"]] == [(books.SELL_EXCEEDS, sell.fill_id)]
 
 
 def test_without_a_paper_wallet_the_ledger_invariants_are_skipped_not_failed(sol_candles):
