@@ -309,6 +309,7 @@ def test_beat_runs_the_check_every_hour(db):
     assert task.enabled
     assert task.task in app.tasks
     assert (task.interval.every, task.interval.period) == (1, "hours")
+    assert task.queue == "default"  # not behind the execution agent's candles on "agents"
 
 
 # --- issue 10: one trading state whatever the topology -----------------------------------------
