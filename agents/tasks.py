@@ -3,12 +3,14 @@
 from contextlib import contextmanager
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 AGENT_TASK_OPTIONS = {
     "acks_late": True,
     "soft_time_limit": 60,
     "time_limit": 90,
-    "autoretry_for": (ConnectionError, TimeoutError),
+    # a database restart or failover: the task is retried (its decisions are deduplicated)
+    "autoretry_for": (ConnectionError, TimeoutError, OperationalError, InterfaceError),
     "retry_backoff": True,
     "max_retries": 3,
 }
