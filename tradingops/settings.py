@@ -108,12 +108,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED = not REDIS_URL
 
+# Seconds a channel-layer read from Redis may take: above channels-redis' 5 s blocking pop
+# (RedisChannelLayer.brpop_timeout).
+CHANNELS_REDIS_SOCKET_TIMEOUT = 15
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis waits for a frame with a 5 s blocking BZPOPMIN; redis-py 8 aborts any read
+                # after its default 5 s socket timeout, so every consumer died with TimeoutError and its
+                # socket closed ~5 s after opening (django/channels_redis#422). A read timeout above the
+                # pop's keeps a dead Redis detectable without breaking the idle wait.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNELS_REDIS_SOCKET_TIMEOUT}],
                 "prefix": env.str("CHANNELS_PREFIX", default="asgi"),
                 # per-socket backlog: 100 (the default) drops frames silently when a burst reaches
                 # 50 dashboards at once; pages catch up on reconnect, but should not need to
