@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -145,6 +146,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Declared, not created on first use: a worker without -Q consumes them all, and `celery purge`
+# (app.control.purge) empties them all, not only the default queue.
+CELERY_TASK_QUEUES = [Queue("default"), Queue("agents"), Queue("backtests")]
 CELERY_TASK_ROUTES = {"agents.tasks.*": {"queue": "agents"}, "backtests.tasks.*": {"queue": "backtests"}}
 # A running backtest whose worker has not written a heartbeat for this long is marked failed by the reaper.
 BACKTESTS_STALE_AFTER_S = env.int("BACKTESTS_STALE_AFTER_S", default=120)
