@@ -6,6 +6,7 @@ import time
 import pytest
 
 from agents.models import StrategyPlan
+from agents.planner import FIRST_PLAN_DEDUPE_KEY, FirstPlan, planner_first_plan, planner_run
 from agents.tests.conftest import load_sol_candles
 from conftest import start_celery_worker
 from events.models import Event
@@ -47,3 +48,26 @@ def test_two_workers_starting_before_the_candles_make_one_first_plan_once_the_ca
     runs = Event.objects.filter(type="agent_run", payload__agent="planner")
     assert [r.payload["status"] for r in runs] == ["ok"]
     assert runs.get().causation_id == plan.event_id
+
+
+def test_the_first_plan_waits_for_candles_is_made_once_and_not_over_an_active_plan(sol):
+    assert planner_first_plan() == FirstPlan.NO_CANDLES
+    assert not _plan_events().exists()
+
+    load_sol_candles(sol, limit=100)
+    assert planner_first_plan() == FirstPlan.MADE
+    assert planner_first_plan() == FirstPlan.EXISTS
+    assert _plan_events().count() == 1
+
+
+def test_a_second_first_plan_records_nothing_even_when_no_plan_is_active(sol):
+    """What decides between workers that both saw no active plan: the plan's dedupe key."""
+    load_sol_candles(sol, limit=100)
+    first = planner_run(dedupe_key=FIRST_PLAN_DEDUPE_KEY)
+    StrategyPlan.objects.update(active=False)
+
+    again = planner_run(dedupe_key=FIRST_PLAN_DEDUPE_KEY)
+
+    assert (first.created, again.created, again.event_id) == (True, False, first.event_id)
+    assert _plan_events().count() == 1
+    assert Event.objects.filter(type="agent_run", payload__agent="planner").count() == 1
