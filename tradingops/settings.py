@@ -146,9 +146,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Declared, not created on first use: a worker without -Q consumes them all, and `celery purge`
-# (app.control.purge) empties them all, not only the default queue.
-CELERY_TASK_QUEUES = [Queue("default"), Queue("agents"), Queue("backtests")]
 CELERY_TASK_ROUTES = {"agents.tasks.*": {"queue": "agents"}, "backtests.tasks.*": {"queue": "backtests"}}
 # A running backtest whose worker has not written a heartbeat for this long is marked failed by the reaper.
 BACKTESTS_STALE_AFTER_S = env.int("BACKTESTS_STALE_AFTER_S", default=120)
@@ -161,6 +158,10 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Every queue a route names, declared rather than created on first use: `celery purge`
+# (app.control.purge) then empties them all, not only the default queue.
+_routed = [route["queue"] for route in CELERY_TASK_ROUTES.values()]
+CELERY_TASK_QUEUES = [Queue(name) for name in dict.fromkeys([CELERY_TASK_DEFAULT_QUEUE, *_routed])]
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
