@@ -22,8 +22,9 @@ OPEN_FOR_S = 60
 FILL = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "1", "price": "140"}
 
 
-async def _stays_open(url: str, origin: str, cookie: str) -> str | None:
-    """Hold the socket for OPEN_FOR_S, reading whatever arrives; the close that ended it early, if any."""
+async def _held_open(url: str, origin: str, cookie: str, then=None) -> str | None:
+    """Hold the socket for OPEN_FOR_S, reading whatever arrives, then run ``then`` on it; what went
+    wrong (the close that ended it early, or what ``then`` says), if anything."""
     async with websockets.connect(url, origin=origin, additional_headers={"Cookie": cookie}) as socket:
         opened = time.monotonic()
         while (left := opened + OPEN_FOR_S - time.monotonic()) > 0:
@@ -34,6 +35,15 @@ async def _stays_open(url: str, origin: str, cookie: str) -> str | None:
             except websockets.ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else "1006, no close frame"
                 return f"closed after {time.monotonic() - opened:.1f} s ({code})"
+        return await then(socket) if then else None
+
+
+async def _receives_a_new_fill(socket) -> str | None:
+    """Not merely open: still subscribed, so an event emitted a minute later reaches it."""
+    event = await database_sync_to_async(emit)("fill", FILL, source="agent:execution")
+    frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
+    if [e["event_id"] for e in frame.get("events", [])] != [str(event.event_id)]:
+        return f"after {OPEN_FOR_S} s the new fill did not arrive: {frame}"
     return None
 
 
@@ -45,29 +55,16 @@ async def test_a_socket_on_each_route_stays_open_for_a_minute_on_the_redis_layer
 
     cookie, run = await database_sync_to_async(setup)()
     origin = f"http://{asgi_server}"
-    routes = ["/ws/events/", "/ws/live/", "/ws/market/", f"/ws/backtests/{run.pk}/", "/ws/wallets/"]
+    routes = {
+        "/ws/events/?types=fill": _receives_a_new_fill,
+        "/ws/live/": None,
+        "/ws/market/": None,
+        f"/ws/backtests/{run.pk}/": None,
+        "/ws/wallets/": None,
+    }
 
-    outcomes = await asyncio.gather(*(_stays_open(f"ws://{asgi_server}{route}", origin, cookie) for route in routes))
+    outcomes = await asyncio.gather(
+        *(_held_open(f"ws://{asgi_server}{route}", origin, cookie, then) for route, then in routes.items())
+    )
 
     assert dict(zip(routes, outcomes, strict=True)) == dict.fromkeys(routes)
-
-
-async def test_a_socket_open_for_a_minute_still_receives_events(asgi_server, users, client):
-    """Not merely open: still subscribed, so an event emitted a minute later reaches it."""
-
-    def login():
-        client.force_login(users["viewer"])
-        return f"sessionid={client.cookies['sessionid'].value}"
-
-    cookie = await database_sync_to_async(login)()
-    async with websockets.connect(
-        f"ws://{asgi_server}/ws/events/?types=fill",
-        origin=f"http://{asgi_server}",
-        additional_headers={"Cookie": cookie},
-    ) as socket:
-        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "subscribed"
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(socket.recv(), OPEN_FOR_S)
-        event = await database_sync_to_async(emit)("fill", FILL, source="agent:execution")
-        frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
-    assert [e["event_id"] for e in frame["events"]] == [str(event.event_id)]
