@@ -18,6 +18,7 @@ from events import realtime
 from events.publisher import Publisher
 from market import timeframes
 from market.models import Candle
+from tradingops.db import is_postgres, sql_param
 
 from . import config as cfg
 from . import metrics, portfolio
@@ -286,7 +287,7 @@ class _Progress:
             cursor.execute(
                 "UPDATE backtests_backtestrun SET candles_processed = %s, heartbeat_at = %s WHERE id = %s "
                 "RETURNING cancel_requested",
-                [done, beat, self.run_id],
+                [done, beat, sql_param(self.run_id)],
             )
             row = cursor.fetchone()
         _publish(
@@ -346,7 +347,7 @@ def _load_bars(config: dict, instrument_id: int, warmup: int, progress: _Progres
     up to ``warmup`` bars before the range's start for the indicators. Returns the bars and how many of them
     are warm-up. PostgreSQL: arrays in binary (see ``_ARRAYS_SQL``); elsewhere values_list (no model instances).
     """
-    postgres = connection.vendor == "postgresql"
+    postgres = is_postgres()
     timeframe = config["timeframe"]
     start, end = cfg.parse_time(config["start"]), cfg.parse_time(config["end"])
     ts_parts: list[np.ndarray] = []
@@ -510,7 +511,7 @@ def _insert(model, columns, rows) -> None:
     """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
     elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
     names = [c for c, _ in columns]
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
         return
     from psycopg.types.json import Jsonb

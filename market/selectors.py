@@ -11,6 +11,8 @@ import numpy as np
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from tradingops.db import is_postgres
+
 from . import timeframes
 from .models import Candle, Instrument, Tick
 from .presentation import dec
@@ -130,7 +132,7 @@ def _orm_rows(instrument_id: int, timeframe: str, part: int, flt: Q, order: str,
 
 
 def _fetch_from_start(instrument_id, timeframe, start, end, limit, warmup) -> list[tuple]:
-    if connection.vendor == "postgresql":
+    if is_postgres():
         params = [instrument_id, timeframe, start, warmup, instrument_id, timeframe, start, end, limit]
         with connection.cursor() as cursor:
             cursor.execute(_PG_FROM_START, params)
@@ -141,7 +143,7 @@ def _fetch_from_start(instrument_id, timeframe, start, end, limit, warmup) -> li
 
 
 def _fetch_before_end(instrument_id, timeframe, end, limit) -> list[tuple]:
-    if connection.vendor == "postgresql":
+    if is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(_PG_BEFORE_END, [instrument_id, timeframe, end, limit])
             return cursor.fetchall()
