@@ -59,6 +59,10 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used for a different config."""
 
 
+class RunFailed(Exception):
+    """A reason a run cannot go on that the user can act on: its message is shown as it is."""
+
+
 class Cancelled(Exception):
     pass
 
@@ -429,7 +433,7 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         for sp in plan.symbols:
             bars[sp.symbol], warm[sp.symbol] = _load_bars(config, rows[sp.symbol]["id"], plan.warmup_bars, progress)
             if len(bars[sp.symbol]) <= warm[sp.symbol]:
-                raise ValueError(f"no candles of {sp.symbol} in the run's range any more")
+                raise RunFailed(f"no candles of {sp.symbol} in the run's range any more")
         total = sum(len(b) for b in bars.values()) - sum(warm.values())
         progress.total = total
         progress.offset = sum(warm.values())
@@ -460,9 +464,18 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         return RunStatus.COMPLETED
     except Cancelled:
         return _finish(run.pk, RunStatus.CANCELLED, "cancelled by an operator")
-    except Exception as exc:
+    except RunFailed as failure:
+        logger.info("backtest %s failed: %s", run.pk, failure)
+        return _finish(run.pk, RunStatus.FAILED, str(failure))
+    except Exception:
+        # The user gets a sentence; the exception and its traceback go to the log, under the run's id.
         logger.exception("backtest %s failed", run.pk)
-        return _finish(run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000])
+        return _finish(
+            run.pk,
+            RunStatus.FAILED,
+            f"This backtest stopped on an internal error, so it has no results. The details are in the "
+            f"server log under backtest {run.pk}; please report it to the operators.",
+        )
 
 
 def _finish(run_id, status: str, error: str) -> str:
