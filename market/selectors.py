@@ -211,6 +211,22 @@ def candle_last_open_time(*, instrument_id: int, timeframe: str, start: datetime
 
 
 # --- ticks ----------------------------------------------------------------------------------------
+def latest_candle_open_time(series: list[tuple[str, str]]) -> datetime | None:
+    """The newest stored candle's open time over (symbol, timeframe) pairs; None if none is stored.
+    One indexed lookup per pair (the candle key leads with instrument and timeframe)."""
+    latest = None
+    for symbol, timeframe in series:
+        found = (
+            Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe)
+            .order_by("-open_time")
+            .values_list("open_time", flat=True)
+            .first()
+        )
+        if found is not None and (latest is None or found > latest):
+            latest = found
+    return latest
+
+
 def tick_list(*, instrument: Instrument, since: datetime | None = None) -> QuerySet[Tick]:
     qs = Tick.objects.filter(instrument=instrument)
     if since is not None:

@@ -107,7 +107,8 @@ def embedded(tmp_path_factory):
     login = re.search(r"Admin login: (\S+) / (\S+)", _manage(env, "ensure_admin"))
     assert login, "ensure_admin printed no login"
     port = _free_port()
-    env.update(TRADINGOPS_EMBEDDED_WORKERS="1", MARKET_REPLAY_SPEED="360000")  # 100 hourly candles a second
+    # bin/run's embedded defaults, with a faster replay: 100 hourly candles a second.
+    env.update(TRADINGOPS_EMBEDDED_WORKERS="1", MARKET_REPLAY_SPEED="360000", MARKET_REPLAY_LOOP="1")
     log = folder / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -264,6 +265,21 @@ def test_scheduled_agents_run_and_next_run_comes_from_the_schedule(embedded):
     time.sleep(1.5)
     again = {r["agent"]: r for r in session.get(f"{embedded.base}/api/v1/agents/status", timeout=30).json()}
     assert first["judge"]["next_run_at"] == again["judge"]["next_run_at"]
+
+
+def test_the_demo_keeps_going_past_the_end_of_its_data_and_says_so(embedded):
+    """The shipped SOL-USDT file has 1,000 hourly candles; the looping replay goes on after them,
+    its times still increasing."""
+    db = embedded.db()
+    count = "SELECT count(*), max(open_time) FROM market_candle WHERE timeframe = '1h'"
+    file_ends = "2024-10-31 14:00:00"  # the shipped file's last candle: anything later is a later pass
+    stored, latest = _wait_for(
+        "candles of a second replay pass", lambda: (row := db.execute(count).fetchone())[0] > 1000 and row, embedded
+    )
+    assert latest > file_ends
+    _wait_for("the replay to move on", lambda: db.execute(count).fetchone()[1] > latest, embedded, timeout=30)
+    page = embedded.session().get(f"{embedded.base}/", timeout=30)
+    assert "Feed: <strong>Replay (looping)</strong>" in page.text
 
 
 def test_every_dashboard_page_renders(embedded):
