@@ -204,21 +204,21 @@ AGENT_TASKS = {
 
 def _next_run(task) -> datetime:
     """When beat runs ``task`` next, computed as beat does: from its last run or, never run, from
-    when its schedule was last changed (django-celery-beat's ModelEntry), so the answer is the same
-    on every read instead of moving with the clock."""
+    when its schedule was last changed (django-celery-beat's ``ModelEntry.__init__``, mirrored here
+    because building a ModelEntry may save the task, and a read must not write), so the answer is
+    the same on every read instead of moving with the clock."""
     from celery import schedules
-    from django_celery_beat.schedulers import ModelEntry
 
-    from tradingops.celery import app
-
-    entry = ModelEntry(task, app=app)
-    last = entry.last_run_at
+    if task.last_run_at is None and task.start_time is not None:
+        return task.start_time  # beat holds a never-run task with a start time until then
+    last = task.last_run_at or task.date_changed or timezone.now()
     if timezone.is_naive(last):
         last = timezone.make_aware(last, UTC)
-    if type(entry.schedule) is schedules.schedule:  # an interval: exactly one interval after the last run
-        return last + entry.schedule.run_every
+    schedule = task.schedule
+    if type(schedule) is schedules.schedule:  # an interval: exactly one interval after the last run
+        return last + schedule.run_every
     # crontab, solar, clocked: the schedule's own estimate, on whole seconds (their times are)
-    due = timezone.now() + entry.schedule.remaining_estimate(last)
+    due = timezone.now() + schedule.remaining_estimate(last)
     return (due + timedelta(microseconds=500_000)).replace(microsecond=0)
 
 

@@ -66,6 +66,10 @@ def _run_beat() -> None:
 
     close_old_connections()
     try:
+        # What a worker does at start: import the apps' tasks modules (autodiscover_tasks). Beat
+        # runs a task in-process only if it is registered; else it send_task()s it to the broker,
+        # which here is memory:// with no worker: the run would be lost.
+        app.loader.import_default_modules()
         Service(app, scheduler_cls=app.conf.beat_scheduler, remote_control=False).start()
     except Exception:
         logger.exception("embedded: celery beat stopped; scheduled jobs no longer run")
