@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-pytestmark = [pytest.mark.slow, pytest.mark.embedded, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.embedded, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_PAGES = ["/", "/decisions/", "/agents/", "/backtests/", "/market/", "/wallets/"]
