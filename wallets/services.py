@@ -718,8 +718,14 @@ def wallet_reconcile(
         return outcome
     try:
         run = reconciliation_execute(run_id=outcome.run.pk, balance_providers=balance_providers)
-    except BaseException as exc:
-        reconciliation_fail(run_id=outcome.run.pk, reason=f"{type(exc).__name__}: {exc}")
+    except BaseException:
+        # The run shows a sentence; the exception and its traceback go to the log, under the run's id.
+        logger.exception("reconciliation run %s failed", outcome.run.pk)
+        reconciliation_fail(
+            run_id=outcome.run.pk,
+            reason=f"The reconciliation stopped on an internal error. The details are in the server log "
+            f"under reconciliation run {outcome.run.pk}.",
+        )
         raise
     return ReconcileOutcome(run)
 
