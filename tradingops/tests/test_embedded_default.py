@@ -69,8 +69,8 @@ def _manage(env: dict, *args: str) -> str:
 
 
 class Server:
-    def __init__(self, base: str, sqlite_path: Path, log: Path, username: str, password: str):
-        self.base, self.sqlite_path, self.log = base, sqlite_path, log
+    def __init__(self, base: str, sqlite_path: Path, log: Path, username: str, password: str, env: dict):
+        self.base, self.sqlite_path, self.log, self.env = base, sqlite_path, log, env
         self.username, self.password = username, password
 
     def session(self) -> requests.Session:
@@ -128,7 +128,7 @@ def embedded(tmp_path_factory):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", sqlite_path, log, login.group(1), login.group(2))
+    server = Server(f"http://127.0.0.1:{port}", sqlite_path, log, login.group(1), login.group(2), env)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -205,6 +205,30 @@ def test_the_demo_trades(embedded):
 
     found = _wait_for("a paper fill from the demo", fills, embedded, timeout=180, every=2)
     assert found[0]["symbol"] == "SOL-USDT"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known, not fixed here (agents' code): on SQLite, RiskBudgetDay's F() increments and the books "
+    "check's Sum() run in floating point, so a claimed-then-used day keeps ~1e-13 'claimed' and the claim "
+    "sums lose digits past the 15th: check_books reports risk_budget_equals_claims on every traded day, and "
+    "beat's hourly check would alert. Strict: remove this mark once it passes.",
+)
+def test_the_books_agree_after_the_demo_traded(embedded):
+    """check_books (what beat runs hourly) on the embedded default's SQLite, while the demo trades."""
+    session = embedded.session()
+    _wait_for(
+        "a few paper fills",
+        lambda: len(session.get(f"{embedded.base}/api/v1/live/fills", timeout=30).json()["results"]) >= 3,
+        embedded,
+        timeout=180,
+        every=2,
+    )
+    env = {key: value for key, value in embedded.env.items() if key != "TRADINGOPS_EMBEDDED_WORKERS"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check_books"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
 
 
 def test_a_backtest_started_through_the_api_completes_with_trades(embedded):
