@@ -82,7 +82,9 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 # ATOMIC_REQUESTS stays off: entry-point services own their (durable) transactions.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# The embedded default's SQLite file (SQLITE_PATH moves it, e.g. for the embedded system test).
+SQLITE_PATH = env.path("SQLITE_PATH", default=BASE_DIR / "db.sqlite3")
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -157,6 +159,9 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 # Must exceed the longest task time limit, or acks_late tasks are redelivered while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes each task's last run to the database after every run it sends (default: every 3
+# minutes), so that "next run" on the dashboard, computed from it, is never behind beat's own.
+CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TIMEZONE = "UTC"
 # Every queue a route names, declared rather than created on first use: `celery purge`
 # (app.control.purge) then empties them all, not only the default queue.
