@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from events.models import Event
@@ -252,12 +252,10 @@ def _risk_budget_equals_claims(report: BooksReport) -> list[Violation]:
     (what the next claim is checked against) is claimed + used + released: risk that was used
     stays spent for the day after the position closes; only expired claims give it back."""
     statuses = RiskAllocation.Status.values
-    sums = {
-        row.pop("day"): row
-        for row in RiskAllocation.objects.order_by()
-        .values("day")
-        .annotate(**{s: Coalesce(Sum("amount", filter=Q(status=s)), ZERO) for s in statuses})
-    }
+    # summed in Decimal here, not with SQL SUM(): SQLite (the embedded default) sums decimals as floats
+    sums: dict = defaultdict(lambda: dict.fromkeys(statuses, ZERO))
+    for day, status, amount in RiskAllocation.objects.values_list("day", "status", "amount").iterator(5000):
+        sums[day][status] += amount
     days = {row.pop("day"): row for row in RiskBudgetDay.objects.values("day", *statuses)}
     report.checked["risk days"] = len(days)
     violations = []

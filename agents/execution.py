@@ -46,7 +46,6 @@ from .services import LIVE_RUN_ID
 
 logger = logging.getLogger(__name__)
 SOURCE = "agent:execution"
-EXECUTION_LOCK_KEY = 7_201_001  # pg advisory lock: one execution decision at a time
 # Bumped when the engine's classes change shape: a checkpoint of another format is not loaded.
 CHECKPOINT_FORMAT = 1
 
