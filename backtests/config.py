@@ -17,7 +17,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from agents.engine import PRESETS, ConfigError, Instrument, Plan, RiskLimits, build_preset
-from agents.engine.sizing import METHODS, Sizing
+from agents.engine.sizing import METHODS, PRICES, Sizing
 from market import timeframes
 from market.models import Candle
 from market.models import Instrument as MarketInstrument
@@ -63,22 +63,66 @@ def _dec(**kwargs):
     return serializers.DecimalField(max_digits=36, decimal_places=18, **kwargs)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true``/``false`` only: DRF's own field also takes ``"yes"``, ``1``, ``"on"``..., and a
+    typo such as ``"flase"`` must not quietly become a setting (a form posts real booleans too)."""
+
+    default_error_messages = {"invalid": "must be true or false, got {input!r}"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
 class SizingSerializer(StrictSerializer):
     method = serializers.ChoiceField(choices=METHODS, default="equity_fraction")
-    value = _dec(required=False, allow_null=True, min_value=Decimal(0))
+    value = _dec(required=False, allow_null=True)
+    price = serializers.ChoiceField(choices=PRICES, default="signal")
+
+
+# The engine's RiskLimits defaults are the live runtime's (1% risk per trade, 2% a day): sized
+# all-in with no stop, as every preset is by default, every entry would risk its whole notional
+# and be blocked. A backtest measures the strategy, so the per-trade and daily risk limits start
+# switched off; the caps stay on. These are shown on the form and stored with every run.
+BACKTEST_RISK_DEFAULTS = {
+    "daily_risk_budget": None,
+    "risk_per_trade": None,
+    "max_trades_per_day": 20,
+    "max_trades_per_symbol_per_day": 5,
+    "max_open_positions": 5,
+    "cooldown_after_loss_s": 0,
+    "max_cost_to_reward": "0.5",
+}
+# 0 in these is a limit of zero (the engine refuses every entry it applies to): in a backtest that
+# is a run that cannot trade, so it is refused by name, pointing at null (switched off) instead.
+ZERO_REFUSED = ("daily_risk_budget", "risk_per_trade", "max_trades_per_day", "max_trades_per_symbol_per_day",
+                "max_open_positions", "max_cost_to_reward")  # fmt: skip
 
 
 class RiskSerializer(StrictSerializer):
-    """The live runtime's limits (``fee_rate`` and ``slippage_bps`` are top-level config fields)."""
+    """The live runtime's limits (``fee_rate`` and ``slippage_bps`` are top-level config fields).
+
+    ``null`` switches a limit off; a missing field takes :data:`BACKTEST_RISK_DEFAULTS`."""
 
     daily_risk_budget = _dec(required=False, allow_null=True)
     risk_per_trade = _dec(required=False, allow_null=True)
-    max_trades_per_day = serializers.IntegerField(required=False, allow_null=True)
-    max_trades_per_symbol_per_day = serializers.IntegerField(required=False, allow_null=True)
-    max_open_positions = serializers.IntegerField(required=False, allow_null=True)
+    max_trades_per_day = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
+    max_trades_per_symbol_per_day = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
+    max_open_positions = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
     min_notional = _dec(required=False, min_value=Decimal(0))
-    cooldown_after_loss_s = serializers.IntegerField(required=False, min_value=0)
+    cooldown_after_loss_s = serializers.IntegerField(required=False, min_value=0, max_value=10**9)
     max_cost_to_reward = _dec(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        zero = {
+            name: [f"0 is a limit of zero: this run could never enter a trade. Send null to switch {name} off."]
+            for name in ZERO_REFUSED
+            if attrs.get(name) is not None and attrs[name] == 0
+        }
+        if zero:
+            raise serializers.ValidationError(zero)
+        return attrs
 
 
 class StrategySerializer(StrictSerializer):
@@ -111,6 +155,7 @@ class BacktestConfigSerializer(StrictSerializer):
     fill_timing = serializers.ChoiceField(choices=FILL_TIMINGS, default="next_open")
     sizing = SizingSerializer(required=False)
     risk = RiskSerializer(required=False)
+    close_at_end = StrictBooleanField(required=False, default=False)
     strategy = StrategySerializer()
 
     def validate(self, attrs):
@@ -136,6 +181,8 @@ def _plain(value):
 def normalise(attrs: dict) -> dict:
     """The JSON that is stored: every field present, decimals as strings, times ISO UTC."""
     sizing = attrs.get("sizing") or {"method": "equity_fraction", "value": Decimal(1)}
+    if sizing.get("value") is None and sizing.get("method", "equity_fraction") == "equity_fraction":
+        sizing = {**sizing, "value": Decimal(1)}
     strategy = dict(attrs["strategy"])
     config = {
         "symbols": [s.strip().upper() for s in attrs["symbols"]],
@@ -146,8 +193,13 @@ def normalise(attrs: dict) -> dict:
         "fee_rate": attrs["fee_rate"],
         "slippage_bps": attrs["slippage_bps"],
         "fill_timing": attrs["fill_timing"],
-        "sizing": {"method": sizing.get("method", "equity_fraction"), "value": sizing.get("value")},
-        "risk": dict(attrs.get("risk") or {}),
+        "sizing": {
+            "method": sizing.get("method", "equity_fraction"),
+            "value": sizing.get("value"),
+            "price": sizing.get("price", "signal"),
+        },
+        "risk": {**BACKTEST_RISK_DEFAULTS, **(attrs.get("risk") or {})},
+        "close_at_end": attrs.get("close_at_end", False),
         "strategy": strategy,
     }
     return _plain(config)
@@ -212,7 +264,7 @@ def _plan(config: dict) -> Plan:
 
 
 def _limits(config: dict, default_min_notional: Decimal) -> RiskLimits:
-    risk = dict(config["risk"])
+    risk = {**BACKTEST_RISK_DEFAULTS, **config["risk"]}  # runs stored before the defaults had them
     risk.setdefault("min_notional", str(default_min_notional))
     data = {**risk, "fee_rate": config["fee_rate"], "slippage_bps": config["slippage_bps"], "max_data_age_s": None}
     try:

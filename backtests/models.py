@@ -112,7 +112,7 @@ class BacktestTrade(models.Model):
     entry_fee = MoneyField()
     exit_fee = MoneyField()
     pnl = MoneyField()
-    exit_reason = models.CharField(max_length=10)  # exit | stop | target
+    exit_reason = models.CharField(max_length=20)  # exit | stop | target | end_of_data
     chain = models.PositiveIntegerField()
 
     class Meta:

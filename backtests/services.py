@@ -442,6 +442,7 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
             trade_from=warm,
             progress=progress.engine,
             progress_every=PROGRESS_EVERY_BARS,
+            close_at_end=bool(config.get("close_at_end", False)),
         )
         progress(total, force=True)  # last cancel check before writing
         with transaction.atomic():
