@@ -70,9 +70,9 @@ class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": "must be true or false, got {input!r}"}
 
     def to_internal_value(self, data):
-        if isinstance(data, bool):
-            return data
-        self.fail("invalid", input=data)
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class SizingSerializer(StrictSerializer):
