@@ -340,12 +340,35 @@ def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
         empty = [sym for sym, count in counts.items() if count == 0]
         if empty:
             span = f"between {config['start'] or 'the beginning'} and {config['end'] or 'now'}"
-            errors["start"] = f"no {config['timeframe']} candles for {', '.join(empty)} {span}"
+            errors["start"] = f"no {config['timeframe']} candles for {', '.join(empty)} {span}. " + _what_exists(empty)
         candles = sum(counts.values())
     if errors:
         raise serializers.ValidationError(nest(errors))
     plan, limits, instruments = parts
     return Resolved(plan, limits, instruments, candles)
+
+
+def _what_exists(symbols: list[str]) -> str:
+    """The candles these symbols do have (or which symbols have any): what to pick instead."""
+    from .selectors import candle_coverage
+
+    have = candle_coverage(symbols=symbols)
+    parts = []
+    for sym in symbols:
+        spans = have.get(sym)
+        if spans:
+            listed = ", ".join(
+                f"{c['timeframe']} from {c['first']:%Y-%m-%d %H:%M} to {c['last']:%Y-%m-%d %H:%M} UTC "
+                f"({c['candles']:,})"
+                for c in spans
+            )
+            parts.append(f"{sym} has {listed}")
+    if parts:
+        return "; ".join(parts) + "."
+    with_data = sorted(candle_coverage())
+    if with_data:
+        return f"{', '.join(symbols)} has no candles at all; symbols with candles: {', '.join(with_data[:20])}."
+    return "There are no candles at all: load some first (load_candles, or the Market page)."
 
 
 # --- sweeps -------------------------------------------------------------------------------------------

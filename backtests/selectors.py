@@ -194,3 +194,28 @@ def sweep_ranked_runs(*, sweep_id, metric: str, descending: bool = True) -> Quer
     score = Cast(KeyTextTransform(metric, "results"), FloatField())
     order = F("score").desc(nulls_last=True) if descending else F("score").asc(nulls_last=True)
     return BacktestRun.objects.filter(sweep_id=sweep_id).annotate(score=score).order_by(order, "created_at", "id")
+
+
+def candle_coverage(*, symbols: list[str] | None = None) -> dict[str, list[dict]]:
+    """Per symbol, the timeframes that have candles with their first/last open time and count.
+
+    What a backtest can run over: the form lists it beside each symbol. One grouped query (an
+    index-only scan of the candles' (instrument, timeframe, open_time) key)."""
+    from django.db.models import Max, Min
+
+    from market.models import Candle
+
+    qs = Candle.objects.all()
+    if symbols is not None:
+        qs = qs.filter(instrument__symbol__in=symbols)
+    rows = (
+        qs.values("instrument__symbol", "timeframe")
+        .annotate(first=Min("open_time"), last=Max("open_time"), candles=Count("id"))
+        .order_by("instrument__symbol", "timeframe")
+    )
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row["instrument__symbol"], []).append(
+            {"timeframe": row["timeframe"], "first": row["first"], "last": row["last"], "candles": row["candles"]}
+        )
+    return out

@@ -364,16 +364,43 @@ class AgentsView(RolePageMixin, View):
         return render(request, "dashboard/agents.html", context)
 
 
-def _backtests_page(request, form: BacktestForm, status: int = 200):
+def _backtests_page(request, form: BacktestForm | None, status: int = 200):
     runs = list(backtest_selectors.run_list().order_by("-created_at", "-id")[:50])
     instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
-    context = {"runs": runs, "form": form, "instruments": instruments}
+    coverage = backtest_selectors.candle_coverage(symbols=[i.symbol for i in instruments])
+    if form is None:
+        # start on a symbol and timeframe that have candles (the first with the most), over their range
+        first = max(
+            ((sym, c) for sym, spans in coverage.items() for c in spans),
+            key=lambda item: item[1]["candles"],
+            default=None,
+        )
+        initial = {"symbol": first[0], "timeframe": first[1]["timeframe"]} if first else {}
+        form = BacktestForm(initial=initial)
+    options = [
+        {
+            "symbol": i.symbol,
+            "label": i.symbol
+            + (
+                " — "
+                + "; ".join(
+                    f"{c['timeframe']}: {c['first']:%Y-%m-%d %H:%M} → {c['last']:%Y-%m-%d %H:%M} ({c['candles']:,})"
+                    for c in coverage[i.symbol]
+                )
+                if i.symbol in coverage
+                else " — no candles"
+            ),
+        }
+        for i in instruments
+    ]
+    context = {"runs": runs, "form": form, "instruments": instruments, "symbol_options": options,
+               "coverage": coverage}  # fmt: skip
     return render(request, "dashboard/backtests.html", context, status=status)
 
 
 class BacktestsView(RolePageMixin, View):
     def get(self, request):
-        return _backtests_page(request, BacktestForm())
+        return _backtests_page(request, None)
 
 
 class BacktestStartView(RolePageMixin, View):
