@@ -21,6 +21,7 @@ from agents.engine.sizing import METHODS, PRICES, Sizing
 from market import timeframes
 from market.models import Candle
 from market.models import Instrument as MarketInstrument
+from tradingops.errors import Invalid
 
 MAX_SWEEP_COMBINATIONS = 10_000
 MAX_SYMBOLS = 20
@@ -375,24 +376,20 @@ def _what_exists(symbols: list[str]) -> str:
 def grid_combinations(config: dict, grid) -> tuple[list[dict], list[dict]]:
     """Valid combinations (param dicts) and the skipped ones with their reason; refuses bad grids."""
     if "preset" not in config["strategy"]:
-        raise serializers.ValidationError(
-            {"grid": ["a sweep varies a preset's parameters: the strategy needs a preset"]}
-        )
+        raise Invalid({"grid": ["a sweep varies a preset's parameters: the strategy needs a preset"]})
     if not isinstance(grid, dict) or not grid:
-        raise serializers.ValidationError({"grid": ["must map parameter names to lists of values"]})
+        raise Invalid({"grid": ["must map parameter names to lists of values"]})
     preset = PRESETS[config["strategy"]["preset"]]
     known = {p.name for p in preset.params}
     total = 1
     for key, values in grid.items():
         if key not in known:
-            raise serializers.ValidationError({"grid": {key: [f"{preset.name} has no parameter {key!r}"]}})
+            raise Invalid({"grid": {key: [f"{preset.name} has no parameter {key!r}"]}})
         if not isinstance(values, list) or not values:
-            raise serializers.ValidationError({"grid": {key: ["must be a non-empty list of values"]}})
+            raise Invalid({"grid": {key: ["must be a non-empty list of values"]}})
         total *= len(values)
     if total > MAX_SWEEP_COMBINATIONS:
-        raise serializers.ValidationError(
-            {"grid": [f"{total:,} combinations: at most {MAX_SWEEP_COMBINATIONS:,} per sweep"]}
-        )
+        raise Invalid({"grid": [f"{total:,} combinations: at most {MAX_SWEEP_COMBINATIONS:,} per sweep"]})
     keys = list(grid)
     valid, skipped = [], []
     base = config["strategy"].get("params") or {}
@@ -406,7 +403,5 @@ def grid_combinations(config: dict, grid) -> tuple[list[dict], list[dict]]:
             continue
         valid.append(params)
     if not valid:
-        raise serializers.ValidationError(
-            {"grid": [f"none of the {total} combinations is valid: {skipped[0]['errors']}"]}
-        )
+        raise Invalid({"grid": [f"none of the {total} combinations is valid: {skipped[0]['errors']}"]})
     return valid, skipped

@@ -4,7 +4,7 @@ The equity curve of a 1,000,000-bar run is not a million rows: it is stored as n
 ``bytea`` chunks of :data:`CURVE_CHUNK` bars (:class:`CurveChunk`), each carrying the portfolio
 snapshot at its first bar, so ``/state?at=`` reads one chunk plus the trades since its start; and
 an LTTB overview (:class:`CurveOverview`, at most :data:`OVERVIEW_POINTS` points) serves
-``/equity?max_points=`` without touching the chunks. Written only by ``backtests.services``.
+``/equity?max_points=`` without touching the chunks. Written only by ``backtests.results``.
 """
 
 import uuid

@@ -99,7 +99,7 @@ def config(fast: int, slow: int, end: str | None = None) -> dict:
 def run_service(args) -> dict:
     """One backtest through backtests.services (what the Celery task runs), phases timed."""
     django_setup()
-    from backtests import services
+    from backtests import services, worker
     from backtests.models import BacktestRun
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -115,12 +115,12 @@ def run_service(args) -> dict:
 
         return wrapper
 
-    services._load_bars = timed("load", services._load_bars)
-    services.run_backtest = timed("engine", services.run_backtest)
-    services.write_results = timed("write", services.write_results)
+    worker.load_bars = timed("load", worker.load_bars)
+    worker.run_backtest = timed("engine", worker.run_backtest)
+    worker.write_results = timed("write", worker.write_results)
     run, _ = services.backtest_run_create(data=config(args.fast, args.slow))
     t0, c0 = time.perf_counter(), time.process_time()
-    status = services.backtest_execute(run_id=run.pk, worker="bench")
+    status = worker.backtest_execute(run_id=run.pk, worker="bench")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     run = BacktestRun.objects.get(pk=run.pk)
     return {

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
@@ -29,6 +28,7 @@ from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
 from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops.errors import Invalid
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
 from wallets import services as wallet_services
@@ -413,7 +413,7 @@ class BacktestStartView(RolePageMixin, View):
         if form.is_valid():
             try:
                 run, _ = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
-            except DRFValidationError as error:
+            except Invalid as error:
                 form.add_api_errors(error.detail)
             else:
                 return redirect(reverse("dashboard:backtest", args=[run.pk]))

@@ -4,7 +4,7 @@ closing at the end of the data, and bad input refused by name with nothing writt
 import pytest
 
 from agents.engine import PRESETS
-from backtests import services
+from backtests import services, worker
 from backtests.models import BacktestRun, BacktestTrade, RunStatus
 
 from .conftest import sma_config
@@ -21,7 +21,7 @@ def minimal(preset: str, **extra) -> dict:
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_trades_with_its_defaults_on_the_shipped_candles(sol_candles, preset):
     run, _ = services.backtest_run_create(data=minimal(preset))
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     run.refresh_from_db()
     assert run.results["trades"] > 0, run.results["blocks_by_reason"]
     assert run.config["risk"]["risk_per_trade"] is None  # the backtest defaults, stored with the run
@@ -36,13 +36,13 @@ def test_sizing_at_the_fill_and_close_at_end_are_stored_and_run(sol_candles):
     run, _ = services.backtest_run_create(data=data)
     assert run.config["sizing"]["price"] == "fill"
     assert run.config["close_at_end"] is True
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     run.refresh_from_db()
     assert run.results["open_positions"] == []
     trades = list(BacktestTrade.objects.filter(run=run).order_by("seq"))
     assert trades
     kept, _ = services.backtest_run_create(data={**data, "close_at_end": False})
-    services.backtest_execute(run_id=kept.pk)
+    worker.backtest_execute(run_id=kept.pk)
     kept.refresh_from_db()
     if kept.results["open_positions"]:
         assert trades[-1].exit_reason == "end_of_data"
@@ -86,3 +86,22 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(sol_candles, cli
 def test_a_zero_limit_says_null_switches_it_off(sol_candles, client_for):
     response = client_for("operator").post(URL, sma_config(risk={"max_trades_per_day": 0}), format="json")
     assert "null" in response.json()["risk"]["max_trades_per_day"][0]
+
+
+def test_services_raise_the_projects_errors_not_drfs(sol_candles):
+    from rest_framework.exceptions import APIException
+
+    from tradingops.errors import Conflict, Invalid
+
+    with pytest.raises(Invalid) as caught:
+        services.backtest_run_create(data=sma_config(risk={"max_open_positions": 0}))
+    assert not isinstance(caught.value, APIException)
+    assert "max_open_positions" in caught.value.detail["risk"]
+    with pytest.raises(Invalid) as caught:
+        services.sweep_create(data=sma_config(), grid={"speed": [1]}, metric="sharpe")
+    assert "grid" in caught.value.detail
+    run, _ = services.backtest_run_create(data=sma_config())
+    worker.backtest_execute(run_id=run.pk)
+    with pytest.raises(Conflict) as caught:
+        services.backtest_run_cancel(run_id=run.pk)
+    assert "status" in caught.value.detail

@@ -9,7 +9,8 @@ import pytest
 
 from agents.engine import Bars, Instrument, RiskLimits, Sizing, run_backtest, sma_cross
 from agents.engine.fills import to_decimal
-from backtests import metrics, selectors, services
+from backtests import metrics, selectors, services, worker
+from backtests import results as results_module
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, CurveChunk, DailyReport, RunStatus
 from events.models import Event
 
@@ -34,7 +35,7 @@ def start_and_run(data: dict) -> BacktestRun:
     run, created = services.backtest_run_create(data=data)
     assert created
     assert run.status == RunStatus.QUEUED
-    assert services.backtest_execute(run_id=run.pk, worker="test") == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=run.pk, worker="test") == RunStatus.COMPLETED
     return BacktestRun.objects.get(pk=run.pk)
 
 
@@ -106,7 +107,7 @@ def test_a_start_date_uses_warm_up_candles_before_it_and_counts_only_the_range(s
 
 
 def test_state_at_any_bar_is_the_snapshot_plus_trades_since_and_matches_the_curve(sol_candles, monkeypatch):
-    monkeypatch.setattr(services, "CURVE_CHUNK", 97)  # many chunks: snapshots with open positions in them
+    monkeypatch.setattr(results_module, "CURVE_CHUNK", 97)  # many chunks: snapshots with open positions in them
     expected = engine_result()
     run = start_and_run(sma_config())
     assert CurveChunk.objects.filter(run=run).count() == 11
@@ -160,7 +161,7 @@ def test_a_run_that_fails_records_its_error(sol_candles):
     run, _ = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
 
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.FAILED
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert run.error == "ValueError: no candles of SOL-USDT in the run's range any more"
@@ -173,7 +174,7 @@ def test_a_run_that_fails_records_its_error(sol_candles):
 def test_a_run_is_executed_once_even_if_its_message_is_delivered_twice(sol_candles):
     run = start_and_run(sma_config())
 
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     assert BacktestTrade.objects.filter(run=run).count() == 18
 
 

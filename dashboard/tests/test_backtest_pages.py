@@ -158,7 +158,7 @@ def form_defaults(html: str) -> dict:
 
 @pytest.mark.parametrize("preset", ["sma_cross", "rsi_reversion", "breakout"])
 def test_each_preset_trades_with_the_forms_defaults(login, sol_candles, preset):
-    from backtests import services
+    from backtests import worker
 
     client = login("operator")
     defaults = form_defaults(client.get("/backtests/").content.decode())
@@ -167,7 +167,7 @@ def test_each_preset_trades_with_the_forms_defaults(login, sol_candles, preset):
     response = client.post("/backtests/start", {**defaults, "preset": preset})
     assert response.status_code == 302, response.content.decode()[:3000]
     run = BacktestRun.objects.get()
-    assert services.backtest_execute(run_id=run.pk) == "completed"
+    assert worker.backtest_execute(run_id=run.pk) == "completed"
     run.refresh_from_db()
     assert run.results["trades"] > 0, run.results["blocks_by_reason"]
 

@@ -1,0 +1,314 @@
+"""A finished engine run stored: trades, blocks, curve chunks with snapshots, the overview, daily
+reports, and the results JSON (metrics and summaries). Binary COPY on PostgreSQL, bulk_create elsewhere."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db import connection
+
+from agents.engine import Bars
+from agents.engine.fills import to_decimal
+
+from . import metrics, portfolio
+from .models import (
+    CURVE_CHUNK,
+    DEFAULT_POINTS,
+    OVERVIEW_POINTS,
+    BacktestBlock,
+    BacktestRun,
+    BacktestTrade,
+    CurveChunk,
+    CurveOverview,
+    DailyReport,
+)
+
+DAY = 86_400
+
+
+def _d(value: float | None) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+def _s(value: float | None) -> str | None:
+    return None if value is None else str(to_decimal(value))
+
+
+def _aware(epoch: int) -> datetime:
+    return datetime.fromtimestamp(int(epoch), tz=UTC)
+
+
+MONEY_METRICS = ("initial_cash", "final_equity", "gross_profit", "gross_loss", "expectancy", "avg_trade",
+                 "best_trade", "worst_trade", "fees")  # fmt: skip
+
+
+TRADE_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("symbol", "text"), ("side", "text"), ("qty", "numeric"),
+    ("entry_ts", "timestamptz"), ("exit_ts", "timestamptz"), ("entry_bar", "int4"), ("exit_bar", "int4"),
+    ("entry_price", "numeric"), ("exit_price", "numeric"), ("entry_fee", "numeric"), ("exit_fee", "numeric"),
+    ("pnl", "numeric"), ("exit_reason", "text"), ("chain", "int4"),
+)  # fmt: skip
+BLOCK_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("ts", "timestamptz"), ("bar", "int4"), ("symbol", "text"),
+    ("reason", "text"), ("reason_class", "text"), ("message", "text"), ("detail", "jsonb"), ("chain", "int4"),
+)  # fmt: skip
+CHUNK_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("start_bar", "int4"), ("start_ts", "int8"), ("end_ts", "int8"),
+    ("ts", "bytea"), ("equity", "bytea"), ("close", "bytea"), ("snapshot", "jsonb"),
+)  # fmt: skip
+
+
+def _insert(model, columns, rows) -> None:
+    """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
+    elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
+    names = [c for c, _ in columns]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
+        return
+    from psycopg.types.json import Jsonb
+
+    json_at = [i for i, (_, kind) in enumerate(columns) if kind == "jsonb"]
+    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.set_types([kind for _, kind in columns])
+        for row in rows:
+            if json_at:
+                row = list(row)
+                for i in json_at:
+                    row[i] = Jsonb(row[i])
+            copy.write_row(row)
+
+
+def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check=None) -> dict:
+    """Trades, blocks, curve chunks with snapshots, the LTTB overview, daily reports; returns the results JSON.
+
+    The curve runs over the union of the symbols' bar times (the engine's); the warm-up bars before
+    the range are left out, and every stored bar index is an index into the stored curve. ``check()``
+    is called between the writes (the caller's cancel check: raising there rolls the whole write back).
+    """
+    check = check or (lambda: None)
+    symbols = list(bars)  # the plan's order: the equity adds positions in it
+    ts_all = result.ts
+    w = int(np.searchsorted(ts_all, min(int(b.ts[warm[sym]]) for sym, b in bars.items())))
+    ts, equity = ts_all[w:], result.equity[w:]
+    n = len(ts)
+    # each symbol's last close at each curve time (NaN before its first bar), in plan order
+    closes = np.empty((n, len(symbols)))
+    for k, sym in enumerate(symbols):
+        last = np.searchsorted(bars[sym].ts, ts, side="right") - 1
+        closes[:, k] = np.where(last >= 0, bars[sym].close[np.maximum(last, 0)], np.nan)
+
+    # a symbol's bar index -> its index in the stored curve (negative inside the warm-up)
+    curve_index = {sym: (np.searchsorted(ts_all, b.ts) - w).tolist() for sym, b in bars.items()}
+
+    def at(symbol: str, bar: int) -> int:
+        return curve_index[symbol][bar]
+
+    initial_cash = result.initial_cash
+    entry_fee_by_chain: dict[int, float] = {}
+    exit_fee_by_chain: dict[int, float] = {}
+    fills: list[portfolio.Fill] = []
+    blocks = []
+    orders_risk: list[tuple[int, float]] = []
+    for d in result.decisions:
+        if d.kind == "fill":
+            if d.intent == "entry":
+                entry_fee_by_chain[d.chain] = d.fee
+                side = "long" if d.side == "buy" else "short"
+                fills.append(portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "entry", side, d.qty, d.price, d.fee))
+            else:
+                side = "long" if d.side == "sell" else "short"
+                fill = portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "exit", side, d.qty, d.price, d.fee, d.pnl)
+                fills.append(fill)
+        elif d.kind == "block":
+            blocks.append((at(d.symbol, d.bar), d))
+        elif d.kind == "order" and d.intent == "entry":
+            orders_risk.append((at(d.symbol, d.bar), d.risk or 0.0))
+    # an exit fill's fee, by the trade it closes: the engine appends both when it closes a position
+    exit_fills = [f for f in fills if f.intent == "exit"]
+    for t, f in zip(result.trades, exit_fills, strict=True):
+        exit_fee_by_chain[t.chain] = f.fee
+    trades = result.trades
+    trades = sorted(trades, key=lambda t: (t.entry_ts, symbols.index(t.symbol)))
+    _insert(
+        BacktestTrade,
+        TRADE_COLUMNS,
+        (
+            (
+                run.pk,
+                i + 1,
+                t.symbol,
+                t.side,
+                _d(t.qty),
+                _aware(t.entry_ts),
+                _aware(t.exit_ts),
+                at(t.symbol, t.entry_bar),
+                at(t.symbol, t.exit_bar),
+                _d(t.entry_price),
+                _d(t.exit_price),
+                _d(entry_fee_by_chain[t.chain]),
+                _d(exit_fee_by_chain[t.chain]),
+                _d(t.pnl),
+                t.exit_reason,
+                t.chain,
+            )  # fmt: skip
+            for i, t in enumerate(trades)
+        ),
+    )
+    check()
+    _insert(
+        BacktestBlock,
+        BLOCK_COLUMNS,
+        (
+            (
+                run.pk,
+                i + 1,
+                _aware(d.ts),
+                bar,
+                d.symbol,
+                d.block.reason,
+                d.block.reason_class,
+                d.block.message,
+                d.block.payload()["detail"],
+                d.chain,
+            )  # fmt: skip
+            for i, (bar, d) in enumerate(blocks)
+        ),
+    )
+
+    # curve chunks, each with the portfolio before its first bar
+    state = portfolio.empty(initial_cash)
+    chunks = []
+    k = 0
+    for seq, start in enumerate(range(0, n, CURVE_CHUNK)):
+        while k < len(fills) and fills[k].bar < start:
+            state = portfolio.apply_fill(state, fills[k])
+            k += 1
+        stop = min(n, start + CURVE_CHUNK)
+        chunks.append(
+            (
+                run.pk,
+                seq,
+                start,
+                int(ts[start]),
+                int(ts[stop - 1]),
+                np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
+                np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
+                np.ascontiguousarray(closes[start:stop], dtype="<f8").tobytes(),
+                state,
+            )
+        )
+    check()
+    _insert(CurveChunk, CHUNK_COLUMNS, chunks)
+    check()
+    while k < len(fills):
+        state = portfolio.apply_fill(state, fills[k])
+        k += 1
+
+    dd = metrics.drawdown(equity, initial_cash)
+    picked = metrics.lttb(np.arange(n, dtype=np.float64), equity, OVERVIEW_POINTS)
+    preview = metrics.lttb(ts[picked].astype(np.float64), equity[picked], DEFAULT_POINTS)
+    CurveOverview.objects.create(
+        preview=np.ascontiguousarray(preview, dtype="<i4").tobytes(),
+        run=run,
+        points=len(picked),
+        bars=n,
+        ts=np.ascontiguousarray(ts[picked], dtype="<i8").tobytes(),
+        equity=np.ascontiguousarray(equity[picked], dtype="<f8").tobytes(),
+        drawdown=np.ascontiguousarray(dd[picked], dtype="<f8").tobytes(),
+    )
+
+    check()
+    block_bars = [(bar, d.block.reason) for bar, d in blocks]
+    _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk)
+
+    # exposure: curve bars with at least one open position
+    held = np.zeros(n + 1, dtype=np.int64)
+    for t in trades:
+        held[at(t.symbol, t.entry_bar)] += 1
+        held[at(t.symbol, t.exit_bar)] -= 1
+    for sym in state["positions"]:
+        entry = next(f for f in reversed(fills) if f.intent == "entry" and f.symbol == sym)
+        held[entry.bar] += 1
+    out = metrics.compute(
+        equity=equity,
+        ts=ts,
+        timeframe_s=next(iter(bars.values())).timeframe_s,
+        initial_cash=initial_cash,
+        pnls=[t.pnl for t in trades],
+        entry_values=[t.entry_price * t.qty for t in trades],
+        fees=result.state.fees_paid,
+        bars_in_position=int(np.count_nonzero(np.cumsum(held[:n]))),
+    )
+    for key in MONEY_METRICS:
+        out[key] = _s(out[key])
+    out["symbols"] = symbols
+    out["blocks"] = len(blocks)
+    out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for _, d in blocks).items()))
+    out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for _, d in blocks).items()))
+    out["final_cash"] = _s(result.state.cash)
+    out["realized_pnl"] = _s(result.state.realized_pnl)
+    out["open_positions"] = [
+        {
+            "symbol": sym,
+            "side": pos["side"],
+            "qty": _s(pos["qty"]),
+            "entry_price": _s(pos["entry_price"]),
+            "entry_fee": _s(pos["entry_fee"]),
+            "entry_ts": _aware(pos["entry_ts"]).isoformat(),
+        }
+        for sym, pos in state["positions"].items()
+    ]
+    return out
+
+
+def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_risk_by_bar) -> None:
+    n = len(ts)
+    days = ts // DAY
+    unique_days, first = np.unique(days, return_index=True)
+    last = np.concatenate((first[1:], [n])) - 1
+    end_eq = equity[last]
+    start_eq = np.concatenate(([initial_cash], end_eq[:-1]))
+    day_of = np.repeat(np.arange(len(first)), np.diff(np.append(first, n))).tolist().__getitem__  # bar -> day
+
+    per = defaultdict(
+        lambda: {"entries": 0, "exits": 0, "realized": 0.0, "fees": 0.0, "blocks": Counter(), "risk": 0.0}
+    )
+    for f in fills:
+        row = per[day_of(f.bar)]
+        row["fees"] += f.fee
+        if f.intent == "entry":
+            row["entries"] += 1
+        else:
+            row["exits"] += 1
+            row["realized"] += f.pnl
+    for bar, reason in blocks:
+        per[day_of(bar)]["blocks"][reason] += 1
+    for bar, risk in orders_risk_by_bar:
+        per[day_of(bar)]["risk"] += risk
+    reports = []
+    for i, day in enumerate(unique_days.tolist()):
+        row = per.get(i) or {"entries": 0, "exits": 0, "realized": 0.0, "fees": 0.0, "blocks": Counter(), "risk": 0.0}
+        start, end = float(start_eq[i]), float(end_eq[i])
+        reports.append(
+            DailyReport(
+                run=run,
+                day=(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).date(),
+                start_equity=_d(start),
+                end_equity=_d(end),
+                pnl=_d(end - start),
+                return_pct=end / start - 1.0 if start else 0.0,
+                entries=row["entries"],
+                exits=row["exits"],
+                realized_pnl=_d(row["realized"]),
+                fees=_d(row["fees"]),
+                blocks=sum(row["blocks"].values()),
+                blocks_by_reason=dict(sorted(row["blocks"].items())),
+                risk_claimed=_d(row["risk"]),
+                risk_used=row["risk"] / start if start else 0.0,
+            )
+        )
+    DailyReport.objects.bulk_create(reports, batch_size=2000)

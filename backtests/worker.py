@@ -1,0 +1,178 @@
+"""The worker side of a run: claim it, load the candles, run the engine, store the results, with a
+throttled heartbeat that carries progress and the cancel check; and the reaper that fails runs
+whose heartbeat stopped. Called by the Celery tasks in :mod:`backtests.tasks`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from agents.engine import Bars, run_backtest
+
+from . import config as cfg
+from .loading import load_bars
+from .models import BacktestRun, RunStatus
+from .notify import emit_finished, publish, publish_on_commit, run_frame
+from .results import write_results
+
+logger = logging.getLogger(__name__)
+
+# the engine calls back at most this often (in bars); then progress is written at most every interval
+PROGRESS_EVERY_BARS = settings.BACKTESTS_PROGRESS_EVERY_BARS
+PROGRESS_MIN_INTERVAL_S = settings.BACKTESTS_PROGRESS_INTERVAL_S  # written and pushed at most this often
+
+
+class Cancelled(Exception):
+    pass
+
+
+class _Progress:
+    """Throttled progress writes + pushes, heartbeat, and the cancel check (one UPDATE ... RETURNING)."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self.last = 0.0
+        self.total = 0
+        self.offset = 0  # warm-up bars before the range
+
+    def engine(self, bars_done: int) -> None:
+        """The engine's callback: bars handled, warm-up included."""
+        self(min(max(bars_done - self.offset, 0), self.total))
+
+    def __call__(self, done: int, *, force: bool = False) -> None:
+        # Throttle on the stamp that is stored, so stored heartbeats are never closer than the interval.
+        beat = timezone.now()
+        if not force and beat.timestamp() - self.last < PROGRESS_MIN_INTERVAL_S:
+            return
+        self.last = beat.timestamp()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE backtests_backtestrun SET candles_processed = %s, heartbeat_at = %s WHERE id = %s "
+                "RETURNING cancel_requested",
+                [done, beat, self.run_id],
+            )
+            row = cursor.fetchone()
+        publish(
+            {
+                "type": "progress",
+                "id": str(self.run_id),
+                "status": RunStatus.RUNNING,
+                "candles_total": self.total,
+                "candles_processed": done,
+                "error": "",
+                "heartbeat_at": beat.isoformat(),
+            }
+        )
+        if row is None or row[0]:
+            raise Cancelled
+
+
+def backtest_execute(*, run_id, worker: str = "") -> str:
+    """Run one queued backtest to the end (the task's body); returns the final status.
+
+    Only a queued run is claimed (a redelivered message of a run already taken is a no-op). Failures
+    are recorded with their error; a cancel request stops it at the next progress check.
+    """
+    now = timezone.now()
+    claimed = BacktestRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker[:200]
+    )
+    if not claimed:
+        return BacktestRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
+    run = BacktestRun.objects.get(pk=run_id)
+    from events.services import emit
+
+    emit(
+        "backtest_started",
+        {"backtest_id": str(run.pk), "name": run.name, "symbols": run.config["symbols"],
+         "timeframe": run.config["timeframe"], "candles": run.candles_total, "worker": run.worker},
+        source="backtests",
+        run_id=str(run.pk),
+        dedupe_key=f"backtest:{run.pk}:started",
+    )  # fmt: skip
+    publish(run_frame(run))
+    progress = _Progress(run.pk)
+    progress.total = run.candles_total
+    try:
+        config = run.config
+        rows = cfg.instrument_rows(config["symbols"])
+        missing = [sym for sym in config["symbols"] if sym not in rows]
+        if missing:
+            raise ValueError(f"instrument {', '.join(missing)} no longer exists")
+        plan, limits, instruments = cfg.engine_parts(config, rows)
+        bars: dict[str, Bars] = {}
+        warm: dict[str, int] = {}
+        for sp in plan.symbols:
+            bars[sp.symbol], warm[sp.symbol] = load_bars(config, rows[sp.symbol]["id"], plan.warmup_bars, progress)
+            if len(bars[sp.symbol]) <= warm[sp.symbol]:
+                raise ValueError(f"no candles of {sp.symbol} in the run's range any more")
+        total = sum(len(b) for b in bars.values()) - sum(warm.values())
+        progress.total = total
+        progress.offset = sum(warm.values())
+        BacktestRun.objects.filter(pk=run.pk).update(candles_total=total)
+        result = run_backtest(
+            plan,
+            bars,
+            limits,
+            initial_cash=float(config["initial_cash"]),
+            instruments=instruments,
+            trade_from=warm,
+            progress=progress.engine,
+            progress_every=PROGRESS_EVERY_BARS,
+            close_at_end=bool(config.get("close_at_end", False)),
+        )
+        progress(total, force=True)  # last cancel check before writing
+        with transaction.atomic():
+            results = write_results(run, result, bars, warm, check=lambda: progress(total))
+            results["candles"] = total
+            BacktestRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.COMPLETED,
+                candles_processed=total,
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+                results=results,
+            )
+            emit_finished(run.pk, RunStatus.COMPLETED, processed=total, results=results)
+            publish_on_commit(run.pk)
+        return RunStatus.COMPLETED
+    except Cancelled:
+        return _finish(run.pk, RunStatus.CANCELLED, "cancelled by an operator")
+    except Exception as exc:
+        logger.exception("backtest %s failed", run.pk)
+        return _finish(run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000])
+
+
+def _finish(run_id, status: str, error: str) -> str:
+    with transaction.atomic():
+        BacktestRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error)
+        processed = BacktestRun.objects.filter(pk=run_id).values_list("candles_processed", flat=True).get()
+        emit_finished(run_id, status, error=error, processed=processed)
+        publish_on_commit(run_id)
+    return status
+
+
+# --- reaper ---------------------------------------------------------------------------------------------------
+def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
+    """Mark running runs whose heartbeat stopped as failed, with the reason; returns their ids."""
+    stale_after_s = stale_after_s or settings.BACKTESTS_STALE_AFTER_S
+    cutoff = timezone.now() - timedelta(seconds=stale_after_s)
+    reaped = []
+    with transaction.atomic():
+        for run in BacktestRun.objects.select_for_update(skip_locked=True).filter(
+            status=RunStatus.RUNNING, heartbeat_at__lt=cutoff
+        ):
+            run.status = RunStatus.FAILED
+            run.finished_at = timezone.now()
+            run.error = (
+                f"worker {run.worker or '?'} stopped sending heartbeats: the last was at "
+                f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, more than {stale_after_s} s ago; presumed dead"
+            )
+            run.save(update_fields=["status", "finished_at", "error"])
+            emit_finished(run.pk, run.status, error=run.error, processed=run.candles_processed)
+            reaped.append(run.pk)
+            publish_on_commit(run.pk)
+    return reaped
