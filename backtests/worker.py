@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from agents.engine import Bars, run_backtest
@@ -30,8 +30,17 @@ class Cancelled(Exception):
     pass
 
 
+class Stopped(Exception):
+    """The run is no longer this worker's: the reaper failed it (or it was deleted). Stop, write nothing."""
+
+
 class _Progress:
-    """Throttled progress writes + pushes, heartbeat, and the cancel check (one UPDATE ... RETURNING)."""
+    """Throttled progress writes + pushes, heartbeat, and the cancel check.
+
+    The heartbeat is status-guarded (``WHERE status = 'running'``): once the reaper has failed the
+    run (a worker frozen past the stale limit, then resumed), no beat lands and the worker stops
+    at its next check instead of finishing a run the event log already calls failed. The ORM
+    writes it, so it binds the run id as the database stores it (PostgreSQL and SQLite alike)."""
 
     def __init__(self, run_id):
         self.run_id = run_id
@@ -49,13 +58,11 @@ class _Progress:
         if not force and beat.timestamp() - self.last < PROGRESS_MIN_INTERVAL_S:
             return
         self.last = beat.timestamp()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE backtests_backtestrun SET candles_processed = %s, heartbeat_at = %s WHERE id = %s "
-                "RETURNING cancel_requested",
-                [done, beat, self.run_id],
-            )
-            row = cursor.fetchone()
+        beaten = BacktestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING, cancel_requested=False).update(
+            candles_processed=done, heartbeat_at=beat
+        )
+        if not beaten:
+            check_still_mine(self.run_id)
         publish(
             {
                 "type": "progress",
@@ -67,8 +74,14 @@ class _Progress:
                 "heartbeat_at": beat.isoformat(),
             }
         )
-        if row is None or row[0]:
-            raise Cancelled
+
+
+def check_still_mine(run_id) -> None:
+    """Raise :class:`Cancelled` (an operator asked) or :class:`Stopped` (reaped, deleted): why no beat landed."""
+    row = BacktestRun.objects.filter(pk=run_id).values_list("status", "cancel_requested").first()
+    if row is not None and row[0] == RunStatus.RUNNING and row[1]:
+        raise Cancelled
+    raise Stopped(f"run {run_id} is {row[0] if row else 'gone'}: reaped while this worker was not heard from")
 
 
 def backtest_execute(*, run_id, worker: str = "") -> str:
@@ -127,28 +140,43 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         )
         progress(total, force=True)  # last cancel check before writing
         with transaction.atomic():
+            # Lock the run while writing: the reaper skips locked rows, so it cannot fail it half-way, and a
+            # run it failed before this point is not ours to complete (Stopped rolls the write back).
+            locked = BacktestRun.objects.select_for_update().filter(pk=run.pk, status=RunStatus.RUNNING)
+            if not locked.exists():
+                check_still_mine(run.pk)
             results = write_results(run, result, bars, warm, check=lambda: progress(total))
             results["candles"] = total
-            BacktestRun.objects.filter(pk=run.pk).update(
+            completed = BacktestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
                 status=RunStatus.COMPLETED,
                 candles_processed=total,
                 finished_at=timezone.now(),
                 heartbeat_at=timezone.now(),
                 results=results,
             )
+            if not completed:
+                check_still_mine(run.pk)  # raises: the whole write rolls back
             emit_finished(run.pk, RunStatus.COMPLETED, processed=total, results=results)
             publish_on_commit(run.pk)
         return RunStatus.COMPLETED
     except Cancelled:
         return _finish(run.pk, RunStatus.CANCELLED, "cancelled by an operator")
+    except Stopped as exc:
+        logger.warning("backtest %s: %s; its results are not written", run.pk, exc)
+        return BacktestRun.objects.filter(pk=run.pk).values_list("status", flat=True).first() or "missing"
     except Exception as exc:
         logger.exception("backtest %s failed", run.pk)
         return _finish(run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000])
 
 
 def _finish(run_id, status: str, error: str) -> str:
+    """Cancelled or failed by this worker; a run already finished (the reaper failed it) keeps its status."""
     with transaction.atomic():
-        BacktestRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error)
+        finished = BacktestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+            status=status, finished_at=timezone.now(), error=error
+        )
+        if not finished:
+            return BacktestRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
         processed = BacktestRun.objects.filter(pk=run_id).values_list("candles_processed", flat=True).get()
         emit_finished(run_id, status, error=error, processed=processed)
         publish_on_commit(run_id)
@@ -156,8 +184,14 @@ def _finish(run_id, status: str, error: str) -> str:
 
 
 # --- reaper ---------------------------------------------------------------------------------------------------
+NEVER_SENT_AFTER_S = 30  # a queued run the broker never took is sent again after this long
+
+
 def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
-    """Mark running runs whose heartbeat stopped as failed, with the reason; returns their ids."""
+    """Mark running runs whose heartbeat stopped as failed, with the reason; returns their ids.
+
+    Also sends again the queued runs the broker never took (it was down when they committed). A
+    run the reaper failed stays failed: the worker's heartbeat and final writes are status-guarded."""
     stale_after_s = stale_after_s or settings.BACKTESTS_STALE_AFTER_S
     cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     reaped = []
@@ -175,4 +209,22 @@ def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
             emit_finished(run.pk, run.status, error=run.error, processed=run.candles_processed)
             reaped.append(run.pk)
             publish_on_commit(run.pk)
+    backtest_runs_resend()
     return reaped
+
+
+def backtest_runs_resend(*, older_than_s: float = NEVER_SENT_AFTER_S) -> list[str]:
+    """Send the queued runs that the broker never took; returns their ids (empty if it is still down)."""
+    from .services.runs import dispatch
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    ids = [
+        str(pk)
+        for pk in BacktestRun.objects.filter(
+            status=RunStatus.QUEUED, enqueued_at__isnull=True, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:10_000]
+    ]
+    if ids and dispatch(ids):
+        logger.info("sent %d queued backtest(s) the broker had not taken", len(ids))
+        return ids
+    return []

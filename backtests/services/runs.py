@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -11,6 +13,8 @@ from tradingops.errors import Conflict, Invalid
 from .. import config as cfg
 from ..models import FINISHED, BacktestRun, RunStatus
 from ..notify import emit_finished, publish_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 class RunStateError(Conflict):
@@ -38,14 +42,30 @@ def validated(data: dict) -> dict:
 
 # --- start / cancel / rerun -----------------------------------------------------------------------
 def _enqueue(run_ids: list) -> None:
-    from ..tasks import backtest_run_task
+    """Send the runs to the broker once the transaction commits. A broker that is down does not fail
+    the request (the run is committed, queued): the run stays unsent and the reaper sends it later."""
+    ids = [str(rid) for rid in run_ids]
+    transaction.on_commit(lambda: dispatch(ids))
 
-    if len(run_ids) == 1:
-        backtest_run_task.delay_on_commit(str(run_ids[0]))
-        return
+
+def dispatch(run_ids: list[str]) -> bool:
+    """Send ``run_ids`` (one message each, as one group) and stamp ``enqueued_at``; False if the broker refused.
+
+    Sending twice is harmless: the worker claims only a queued run, so a second message is a no-op."""
     from celery import group
 
-    transaction.on_commit(lambda: group(backtest_run_task.s(str(rid)) for rid in run_ids).apply_async())
+    from ..tasks import backtest_run_task
+
+    try:
+        if len(run_ids) == 1:
+            backtest_run_task.delay(run_ids[0])
+        else:
+            group(backtest_run_task.s(rid) for rid in run_ids).apply_async()
+    except Exception:  # kombu/redis errors vary by transport; none may turn a committed run into a 500
+        logger.warning("backtests %s not sent to the broker; the reaper sends them again", run_ids, exc_info=True)
+        return False
+    BacktestRun.objects.filter(pk__in=run_ids, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
+    return True
 
 
 def backtest_run_create(
