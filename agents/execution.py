@@ -230,19 +230,22 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
             entries_allowed=entries,
             kill_switch=config.kill_switch,
             force_exit=force_exit,
+            warmup=candle.ts in warm,
         )
         if force_exit:
             FlattenRequest.objects.filter(pk__in=[f.pk for f in flattens]).update(applied_at=recorder.now)
             flattens = []
         recorded += recorder.record(decisions, candle, config)
+        if symbol in held.engine.state.positions and candle.ts not in warm:
+            # every candle, even when catching up several: the next claim's budget is sized on this
+            # equity, so marking only the last would make decisions depend on how tasks were batched
+            emit(
+                "marks_updated",
+                {"prices": {symbol: _dec(candle.close)}},
+                source=SOURCE,
+                dedupe_key=f"mark:{symbol}:{candle.ts}",
+            )
     _checkpoint(plan, held)
-    if symbol in held.engine.state.positions:
-        emit(
-            "marks_updated",
-            {"prices": {symbol: _dec(candles[-1].close)}},
-            source=SOURCE,
-            dedupe_key=f"mark:{symbol}:{candles[-1].ts}",
-        )
     emit(
         "agent_run",
         {"agent": "execution", "status": "ok", "duration_ms": int((time.monotonic() - started) * 1000)},

@@ -333,6 +333,7 @@ class ExecutionStep(models.Model):
     entries_allowed = models.BooleanField()
     kill_switch = models.BooleanField()
     force_exit = models.BooleanField()
+    warmup = models.BooleanField(default=False, help_text="Only fed the indicators (before the plan's first candle).")
     processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
