@@ -4,6 +4,7 @@ run's Channels group (through one long-lived publisher) and its ``backtest_finis
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.db import transaction
 
@@ -77,6 +78,6 @@ def emit_finished(run_id, status: str, *, error: str = "", processed: int = 0, r
             "final_equity": results.get("final_equity"),
         },
         source="backtests",
-        run_id=str(run_id),
+        correlation_id=uuid.UUID(str(run_id)),  # one chain per backtest; no run_id: it is not a live run
         dedupe_key=f"backtest:{run_id}:finished",
     )

@@ -5,6 +5,7 @@ whose heartbeat stopped. Called by the Celery tasks in :mod:`backtests.tasks`.""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -104,7 +105,7 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         {"backtest_id": str(run.pk), "name": run.name, "symbols": run.config["symbols"],
          "timeframe": run.config["timeframe"], "candles": run.candles_total, "worker": run.worker},
         source="backtests",
-        run_id=str(run.pk),
+        correlation_id=uuid.UUID(str(run.pk)),  # one chain per backtest; no run_id: it is not a live run
         dedupe_key=f"backtest:{run.pk}:started",
     )  # fmt: skip
     publish(run_frame(run))

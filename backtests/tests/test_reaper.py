@@ -22,7 +22,7 @@ def freeze_past_the_stale_limit(run_id):
 
 def finished_events(run_id):
     return list(
-        Event.objects.filter(type="backtest_finished", run_id=str(run_id)).values_list("payload__status", flat=True)
+        Event.objects.filter(type="backtest_finished", correlation_id=run_id).values_list("payload__status", flat=True)
     )
 
 

@@ -81,8 +81,9 @@ def test_sol_run_gives_the_engines_trades_equity_and_metrics(sol_candles):
     assert reports[-1].end_equity == dec(expected.final_equity)
     assert sum(r.exits for r in reports) == 18
     assert sum(r.pnl for r in reports) == pytest.approx(reports[-1].end_equity - Decimal(10000), abs=Decimal("1e-9"))
-    # the run's start and end are in the event stream under its id
-    events = list(Event.objects.filter(run_id=str(run.pk)).order_by("id").values_list("type", "payload"))
+    # the run's start and end are one chain in the event stream under its id, and never a live run
+    events = list(Event.objects.filter(correlation_id=run.pk).order_by("id").values_list("type", "payload"))
+    assert not Event.objects.filter(run_id=str(run.pk)).exists()
     assert [t for t, _ in events] == ["backtest_started", "backtest_finished"]
     assert events[0][1]["candles"] == 1000
     assert events[1][1]["status"] == "completed"
@@ -166,7 +167,7 @@ def test_a_run_that_fails_records_its_error(sol_candles):
     assert run.status == RunStatus.FAILED
     assert run.error == "ValueError: no candles of SOL-USDT in the run's range any more"
     assert not BacktestTrade.objects.filter(run=run).exists()
-    finished = Event.objects.get(run_id=str(run.pk), type="backtest_finished")
+    finished = Event.objects.get(correlation_id=run.pk, type="backtest_finished")
     assert finished.payload["status"] == "failed"
     assert finished.payload["error"] == run.error
 
@@ -259,3 +260,18 @@ def test_shorts_when_the_config_asks(sol_candles):
     assert BacktestTrade.objects.filter(run=run).count() == len(expected.trades) > 0
     last = selectors.state_at(run=run, at=datetime.fromtimestamp(int(expected.ts[-1]), tz=UTC))
     assert last["equity"] == pytest.approx(float(expected.equity[-1]), rel=1e-12)
+
+
+def test_a_backtest_is_never_listed_as_a_live_run(sol_candles, client_for):
+    from events.models import RunSummary
+
+    run = start_and_run(sma_config())
+    assert not RunSummary.objects.filter(run_id=str(run.pk)).exists()
+    listed = client_for("viewer").get("/api/v1/runs").json()
+    ids = [r["run_id"] for r in listed.get("results", listed)]
+    assert str(run.pk) not in ids
+    chain = client_for("viewer").get("/api/v1/events", {"correlation_id": str(run.pk)}).json()
+    assert [e["type"] for e in chain.get("results", chain)][-2:] in (
+        ["backtest_started", "backtest_finished"],
+        ["backtest_finished", "backtest_started"],
+    )

@@ -202,6 +202,6 @@ def test_a_worker_frozen_past_the_reaper_resumes_without_undoing_the_failure(syn
     assert not run.trades.exists()
     assert not run.curve_chunks.exists()
     statuses = list(
-        Event.objects.filter(type="backtest_finished", run_id=str(run.pk)).values_list("payload__status", flat=True)
+        Event.objects.filter(type="backtest_finished", correlation_id=run.pk).values_list("payload__status", flat=True)
     )
     assert statuses == ["failed"]
