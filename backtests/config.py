@@ -291,7 +291,9 @@ def candle_range(config: dict, instrument_id: int):
 
 
 def instrument_rows(symbols: list[str]) -> dict[str, dict]:
-    rows = MarketInstrument.objects.filter(symbol__in=symbols).values("id", "symbol", "lot_size", "min_notional")
+    rows = MarketInstrument.objects.filter(symbol__in=symbols).values(
+        "id", "symbol", "lot_size", "min_notional", "quote"
+    )
     return {row["symbol"]: row for row in rows}
 
 

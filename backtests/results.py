@@ -246,6 +246,7 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
     for key in MONEY_METRICS:
         out[key] = _s(out[key])
     out["symbols"] = symbols
+    out["summary"] = summarize(trades, [d for _, d in blocks], initial_cash)
     out["blocks"] = len(blocks)
     out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for _, d in blocks).items()))
     out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for _, d in blocks).items()))
@@ -261,6 +262,77 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
             "entry_ts": _aware(pos["entry_ts"]).isoformat(),
         }
         for sym, pos in state["positions"].items()
+    ]
+    return out
+
+
+def _group(trades, key, initial_cash: float) -> list[dict]:
+    groups: dict[str, list] = defaultdict(list)
+    for t in trades:
+        groups[key(t)].append(t)
+    rows = []
+    for name, group in groups.items():
+        pnl = [t.pnl for t in group]
+        returns = [t.pnl / (t.entry_price * t.qty) for t in group if t.entry_price * t.qty > 0]
+        rows.append(
+            {
+                "key": name,
+                "trades": len(group),
+                "wins": sum(p > 0 for p in pnl),
+                "losses": sum(p < 0 for p in pnl),
+                "win_rate": sum(p > 0 for p in pnl) / len(group),
+                "pnl": _s(float(sum(pnl))),
+                "return": float(sum(pnl)) / initial_cash,  # of the initial cash, as FreqUI's "Tot Profit %"
+                "avg_trade_return": sum(returns) / len(returns) if returns else None,
+                "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in group) / len(group),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["trades"], r["key"]))
+
+
+def _trade(t, seq: int) -> dict:
+    value = t.entry_price * t.qty
+    return {
+        "seq": seq,
+        "symbol": t.symbol,
+        "side": t.side,
+        "pnl": _s(t.pnl),
+        "return": t.pnl / value if value > 0 else None,
+        "entry_ts": _aware(t.entry_ts).isoformat(),
+        "exit_ts": _aware(t.exit_ts).isoformat(),
+        "exit_reason": t.exit_reason,
+    }
+
+
+def summarize(trades, blocks, initial_cash: float) -> dict:
+    """FreqUI's backtest summary: per pair, per exit reason, best and worst trade, average duration,
+    win rate; and the blocks by reason with the numbers of the first and the last one."""
+    out: dict = {
+        "per_symbol": _group(trades, lambda t: t.symbol, initial_cash),
+        "per_exit_reason": _group(trades, lambda t: t.exit_reason, initial_cash),
+        "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in trades) / len(trades) if trades else None,
+        "win_rate": sum(t.pnl > 0 for t in trades) / len(trades) if trades else None,
+        "best_trade": None,
+        "worst_trade": None,
+    }
+    if trades:
+        best = max(range(len(trades)), key=lambda i: trades[i].pnl)
+        worst = min(range(len(trades)), key=lambda i: trades[i].pnl)
+        out["best_trade"], out["worst_trade"] = _trade(trades[best], best + 1), _trade(trades[worst], worst + 1)
+    by_reason: dict[str, list] = defaultdict(list)
+    for d in blocks:
+        by_reason[d.block.reason].append(d)
+    out["blocks_by_reason"] = [
+        {
+            "reason": reason,
+            "reason_class": found[0].block.reason_class,
+            "count": len(found),
+            "first": found[0].block.why,
+            "first_ts": _aware(found[0].ts).isoformat(),
+            "last": found[-1].block.why,
+            "last_ts": _aware(found[-1].ts).isoformat(),
+        }
+        for reason, found in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
     ]
     return out
 

@@ -148,6 +148,8 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
                 check_still_mine(run.pk)
             results = write_results(run, result, bars, warm, check=lambda: progress(total))
             results["candles"] = total
+            quotes = {row["quote"] for row in rows.values()}
+            results["quote"] = quotes.pop() if len(quotes) == 1 else None  # money is shown to its precision
             completed = BacktestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
                 status=RunStatus.COMPLETED,
                 candles_processed=total,

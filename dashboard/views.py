@@ -17,6 +17,7 @@ from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
 from agents import services as agent_services
+from backtests import presentation
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
@@ -366,6 +367,8 @@ class AgentsView(RolePageMixin, View):
 
 def _backtests_page(request, form: BacktestForm | None, status: int = 200):
     runs = list(backtest_selectors.run_list().order_by("-created_at", "-id")[:50])
+    for run in runs:  # the list's columns: return, trades, max drawdown, Sharpe
+        run.headline = {row["key"]: row for row in presentation.metric_rows(run.results, keys=presentation.HEADLINE)}
     instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
     coverage = backtest_selectors.candle_coverage(symbols=[i.symbol for i in instruments])
     if form is None:
@@ -430,11 +433,18 @@ class BacktestDetailView(RolePageMixin, View):
         blocks = BlockSerializer(backtest_selectors.block_list(run_id=run.pk)[:50], many=True).data if completed else []
         days = backtest_selectors.daily_report_list(run_id=run.pk)[:62] if completed else []
         daily = DailyReportSerializer(days, many=True).data if completed else []
+        summary = presentation.summary_tables(run.results)
         context = {
             "run": run,
             "completed": completed,
             "finished": run.status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED),
             "percent": round(100 * run.candles_processed / run.candles_total) if run.candles_total else 0,
+            "metrics": presentation.metric_rows(run.results),
+            "summary": summary,
+            "summary_groups": [
+                ("Per symbol", summary["per_symbol"], "by-symbol"),
+                ("Per exit reason", summary["per_exit_reason"], "by-exit-reason"),
+            ],  # fmt: skip
             "results": payload_items(run.results or {}),
             "trades": trades,
             "blocks": blocks,
@@ -475,7 +485,12 @@ class BacktestCompareView(RolePageMixin, View):
             errors.append("No run picked.")
         else:
             errors += [str(e) for e in query.errors.get("ids", [])]
-        metrics = sorted({k for r in runs for k, v in (r.results or {}).items() if not isinstance(v, dict | list)})
-        rows = [(m, [(r.results or {}).get(m) for r in runs]) for m in metrics]
+        # one fixed order (returns, risk, trades), each value formatted as the run page shows it
+        per_run = [{row["key"]: row for row in presentation.metric_rows(r.results)} for r in runs]
+        rows = [
+            (label, [cells.get(key) for cells in per_run])
+            for key, label, _ in presentation.METRICS
+            if any(key in cells for cells in per_run)
+        ]
         context = {"runs": runs, "rows": rows, "errors": errors, "ids": ids}
         return render(request, "dashboard/backtest_compare.html", context, status=400 if errors else 200)

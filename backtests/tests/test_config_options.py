@@ -105,3 +105,17 @@ def test_services_raise_the_projects_errors_not_drfs(sol_candles):
     with pytest.raises(Conflict) as caught:
         services.backtest_run_cancel(run_id=run.pk)
     assert "status" in caught.value.detail
+
+
+def test_the_api_gives_each_block_its_why_and_the_results_a_summary(sol_candles, client_for):
+    run, _ = services.backtest_run_create(data=sma_config(risk={"risk_per_trade": "0.01", "daily_risk_budget": "0.02"}))
+    worker.backtest_execute(run_id=run.pk)
+    blocks = client_for("viewer").get(f"{URL}/{run.pk}/blocks").json()["results"]
+    assert blocks
+    assert blocks[0]["why"].startswith("the trade risks more than the per-trade limit: the trade risks ")
+    results = client_for("viewer").get(f"{URL}/{run.pk}/results").json()["results"]
+    summary = results["summary"]
+    assert set(summary) >= {"per_symbol", "per_exit_reason", "best_trade", "worst_trade", "avg_duration_s",
+                            "win_rate", "blocks_by_reason"}  # fmt: skip
+    assert results["quote"] == "USDT"
+    assert sum(row["trades"] for row in summary["per_exit_reason"]) == results["trades"]

@@ -216,3 +216,60 @@ def test_no_candles_in_the_range_says_which_there_are(login, sol_candles):
     response = login("operator").post("/backtests/start", {**FORM, "start": "2025-03-01T00:00"})
     assert response.status_code == 400
     assert "SOL-USDT has 1h from 2024-09-19 23:00 to 2024-10-31 14:00 UTC (1,000)" in response.content.decode()
+
+
+def _completed(config_changes=None):
+    from backtests import services, worker
+
+    strategy = {"preset": "sma_cross", "params": {"fast": 10, "slow": 30}}
+    data = {"symbols": ["SOL-USDT"], "timeframe": "1h", "initial_cash": "10000", "strategy": strategy}
+    data.update(config_changes or {})
+    run, _ = services.backtest_run_create(data=data)
+    assert worker.backtest_execute(run_id=run.pk) == "completed"
+    run.refresh_from_db()
+    return run
+
+
+def test_results_read_at_a_glance_percentages_money_and_ratios(login, sol_candles):
+    run = _completed()
+    html = login("viewer").get(f"/backtests/{run.pk}/").content.decode()
+    total = Decimal(str(run.results["total_return"])) * 100
+    assert f"{total:,.2f}%" in html  # 0.1757... -> 17.58%, never 0.17578582932560138
+    assert str(run.results["total_return"]) not in html
+    assert f"{Decimal(run.results['final_equity']):,.2f}</" in html  # USDT money to the cent
+    assert f"{run.results['sharpe']:,.2f}</" in html
+    labels = re.findall(r'data-metric="([a-z_]+)"', html)
+    assert labels[:5] == ["total_return", "cagr", "final_equity", "initial_cash", "max_drawdown"]
+    assert 'id="by-symbol"' in html
+    assert 'id="by-exit-reason"' in html
+    assert "Win rate" in html
+
+
+def test_blocks_say_why_with_their_numbers(login, sol_candles):
+    run = _completed({"risk": {"risk_per_trade": "0.01", "daily_risk_budget": "0.02"}})
+    assert run.results["blocks_by_reason"].get("trade_risk_limit")
+    html = login("viewer").get(f"/backtests/{run.pk}/").content.decode()
+    assert re.search(r"the trade risks [\d,]+\.\d\d, more than the [\d,]+\.\d\d allowed \(1% of equity", html)
+    first = run.results["summary"]["blocks_by_reason"][0]
+    assert first["reason"] == "trade_risk_limit"
+    assert first["count"] == run.results["blocks_by_reason"]["trade_risk_limit"]
+
+
+def test_the_list_shows_return_trades_drawdown_and_sharpe(login, sol_candles):
+    run = _completed()
+    html = login("viewer").get("/backtests/").content.decode()
+    row = re.search(rf'<tr>.*?{run.pk}.*?</tr>', html, re.S).group(0)
+    assert f"{Decimal(str(run.results['total_return'])) * 100:,.2f}%" in row
+    assert f"<td class=\"num\">{run.results['trades']}</td>" in row
+    assert f"{Decimal(str(run.results['max_drawdown'])) * 100:,.2f}%" in row
+    assert f"{run.results['sharpe']:,.2f}" in row
+    assert "—" not in row.split("</a>")[1]
+
+
+def test_compare_is_in_a_fixed_meaningful_order(login, sol_candles):
+    a = _completed()
+    b = _completed({"strategy": {"preset": "sma_cross", "params": {"fast": 5, "slow": 20}}})
+    html = login("viewer").get(f"/backtests/compare?ids={a.pk},{b.pk}").content.decode()
+    labels = re.findall(r'<th scope="row">([^<]+)</th>', html)
+    assert labels[:6] == ["Total return", "CAGR", "Final equity", "Initial cash", "Max drawdown", "Longest drawdown"]
+    assert "%" in html
