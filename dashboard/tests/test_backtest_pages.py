@@ -258,9 +258,9 @@ def test_blocks_say_why_with_their_numbers(login, sol_candles):
 def test_the_list_shows_return_trades_drawdown_and_sharpe(login, sol_candles):
     run = _completed()
     html = login("viewer").get("/backtests/").content.decode()
-    row = re.search(rf'<tr>.*?{run.pk}.*?</tr>', html, re.S).group(0)
+    row = re.search(rf"<tr>.*?{run.pk}.*?</tr>", html, re.S).group(0)
     assert f"{Decimal(str(run.results['total_return'])) * 100:,.2f}%" in row
-    assert f"<td class=\"num\">{run.results['trades']}</td>" in row
+    assert f'<td class="num">{run.results["trades"]}</td>' in row
     assert f"{Decimal(str(run.results['max_drawdown'])) * 100:,.2f}%" in row
     assert f"{run.results['sharpe']:,.2f}" in row
     assert "—" not in row.split("</a>")[1]
