@@ -35,7 +35,7 @@ from wallets import selectors as wallet_selectors
 from wallets import services as wallet_services
 from wallets.models import Wallet, WalletBalance
 
-from . import selectors
+from . import market_upload, selectors
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
@@ -306,6 +306,10 @@ DEFAULT_INDICATORS = "sma_20,ema_50"
 MARKER_TYPES = ["fill", "trade_blocked"]
 
 
+class MarketUploadView(RolePageMixin, market_upload.MarketUploadView):
+    role = Role.OPERATOR
+
+
 class MarketView(RolePageMixin, View):
     """A candlestick chart of one symbol and timeframe with indicators overlaid. The page opens
     /ws/market/ first and then loads the bars from /api/v1/market/candles (the market API's
@@ -334,6 +338,9 @@ class MarketView(RolePageMixin, View):
             "valid": valid and instrument is not None,
             "timeframes": timeframes.ALL,
             "markers": markers,
+            "upload_form": market_upload.CandleUploadForm(
+                initial={"symbol": params["symbol"], "timeframe": params["timeframe"]}
+            ),
         }
         return render(request, "dashboard/market.html", context, status=200 if valid or not instruments else 400)
 
