@@ -290,6 +290,22 @@ def candle_range(config: dict, instrument_id: int):
     return qs
 
 
+def candles_in_range(config: dict, instrument_id: int) -> int:
+    """How many candles the run will read, from the first and last in the range (two index probes, where
+    counting 1M rows took a large share of a POST): exact when the range has no gap, more when it has;
+    the worker stores the exact count when it has read them. Timeframes of varying length are counted."""
+    from django.db.models import Max, Min
+
+    qs = candle_range(config, instrument_id)
+    step = timeframes.SECONDS.get(config["timeframe"])
+    if step is None:
+        return qs.count()
+    span = qs.aggregate(first=Min("open_time"), last=Max("open_time"))
+    if span["first"] is None:
+        return 0
+    return int((span["last"] - span["first"]).total_seconds()) // step + 1
+
+
 def instrument_rows(symbols: list[str]) -> dict[str, dict]:
     rows = MarketInstrument.objects.filter(symbol__in=symbols).values(
         "id", "symbol", "lot_size", "min_notional", "quote"
@@ -339,7 +355,7 @@ def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
         errors.update(exc.errors)
     candles = 0
     if not errors and count_candles:
-        counts = {sym: candle_range(config, rows[sym]["id"]).count() for sym in symbols}
+        counts = {sym: candles_in_range(config, rows[sym]["id"]) for sym in symbols}
         empty = [sym for sym, count in counts.items() if count == 0]
         if empty:
             span = f"between {config['start'] or 'the beginning'} and {config['end'] or 'now'}"
