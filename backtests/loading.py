@@ -11,6 +11,7 @@ from django.db import connection
 from agents.engine import Bars
 from market import timeframes
 from market.models import Candle
+from tradingops.db import is_postgres
 
 from . import config as cfg
 
@@ -66,7 +67,7 @@ def load_bars(config: dict, instrument_id: int, warmup: int, progress) -> tuple[
     up to ``warmup`` bars before the range's start for the indicators. Returns the bars and how many of them
     are warm-up. PostgreSQL: byte strings (see ``_BLOBS_SQL``); elsewhere values_list of the float copies.
     """
-    postgres = connection.vendor == "postgresql"
+    postgres = is_postgres()
     timeframe = config["timeframe"]
     start, end = cfg.parse_time(config["start"]), cfg.parse_time(config["end"])
     ts_parts: list[np.ndarray] = []

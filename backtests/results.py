@@ -12,6 +12,7 @@ from django.db import connection
 
 from agents.engine import Bars
 from agents.engine.fills import to_decimal
+from tradingops.db import is_postgres
 
 from . import metrics, portfolio
 from .models import (
@@ -65,7 +66,7 @@ def _insert(model, columns, rows) -> None:
     """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
     elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
     names = [c for c, _ in columns]
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
         return
     from psycopg.types.json import Jsonb
@@ -89,7 +90,7 @@ def _insert_trades(rows) -> None:
     """Trades with the engine's floats. PostgreSQL: text COPY of each float's shortest repr, which the
     numeric column parses to exactly the Decimal the binary path sent (``Decimal(repr(x))``) without
     making one Decimal object per value (six per trade); elsewhere Decimals through bulk_create."""
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         _insert(BacktestTrade, TRADE_COLUMNS, (
             tuple(_d(v) if i in _TRADE_FLOATS else v for i, v in enumerate(row)) for row in rows
         ))  # fmt: skip

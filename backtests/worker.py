@@ -31,6 +31,10 @@ class Cancelled(Exception):
     pass
 
 
+class RunFailed(Exception):
+    """A reason a run cannot go on that the user can act on: its message is shown as it is."""
+
+
 class Stopped(Exception):
     """The run is no longer this worker's: the reaper failed it (or it was deleted). Stop, write nothing."""
 
@@ -116,14 +120,14 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         rows = cfg.instrument_rows(config["symbols"])
         missing = [sym for sym in config["symbols"] if sym not in rows]
         if missing:
-            raise ValueError(f"instrument {', '.join(missing)} no longer exists")
+            raise RunFailed(f"instrument {', '.join(missing)} no longer exists")
         plan, limits, instruments = cfg.engine_parts(config, rows)
         bars: dict[str, Bars] = {}
         warm: dict[str, int] = {}
         for sp in plan.symbols:
             bars[sp.symbol], warm[sp.symbol] = load_bars(config, rows[sp.symbol]["id"], plan.warmup_bars, progress)
             if len(bars[sp.symbol]) <= warm[sp.symbol]:
-                raise ValueError(f"no candles of {sp.symbol} in the run's range any more")
+                raise RunFailed(f"no candles of {sp.symbol} in the run's range any more")
         total = sum(len(b) for b in bars.values()) - sum(warm.values())
         progress.total = total
         progress.offset = sum(warm.values())
@@ -167,9 +171,18 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
     except Stopped as exc:
         logger.warning("backtest %s: %s; its results are not written", run.pk, exc)
         return BacktestRun.objects.filter(pk=run.pk).values_list("status", flat=True).first() or "missing"
-    except Exception as exc:
+    except RunFailed as failure:
+        logger.info("backtest %s failed: %s", run.pk, failure)
+        return _finish(run.pk, RunStatus.FAILED, str(failure))
+    except Exception:
+        # The user gets a sentence; the exception and its traceback go to the log, under the run's id.
         logger.exception("backtest %s failed", run.pk)
-        return _finish(run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000])
+        return _finish(
+            run.pk,
+            RunStatus.FAILED,
+            f"This backtest stopped on an internal error, so it has no results. The details are in the "
+            f"server log under backtest {run.pk}; please report it to the operators.",
+        )
 
 
 def _finish(run_id, status: str, error: str) -> str:
