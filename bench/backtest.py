@@ -306,12 +306,13 @@ def main() -> None:
     )
     print(
         f"backtesting.py 0.6.6          : {ref['seconds']:.2f} s (Parquet read {ref['read_seconds']:.2f} s included), "
-        f"{ref_rate:,.0f} bars/s, {ref['trades']:,} trades, "
+        f"cpu {ref['cpu_seconds']:.2f} s, {ref_rate:,.0f} bars/s, {ref['trades']:,} trades, "
         f"peak RSS {ref['peak_rss_mb']:.0f} MB"
     )
     same = ours["final_equity"] == engine["final_equity"]
     print(
-        f"ratio (end to end / reference): {rate / ref_rate:.1f}x; "
+        f"ratio (end to end / reference): {rate / ref_rate:.1f}x wall, {ref['cpu_seconds'] / ours['cpu_seconds']:.1f}x CPU "
+        f"(ours: this process only, Postgres's work not counted); "
         f"engine alone {(ref['seconds'] - ref['read_seconds']) / engine['seconds']:.1f}x (reference without its read); "
         f"final equity service {ours['final_equity']:,.6f} vs engine {engine['final_equity']:,.6f} "
         f"({'identical' if same else 'DIFFERENT'}) vs backtesting.py {ref['final_equity']:,.6f}"
