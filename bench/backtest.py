@@ -311,7 +311,8 @@ def main() -> None:
     )
     same = ours["final_equity"] == engine["final_equity"]
     print(
-        f"ratio (end to end / reference): {rate / ref_rate:.1f}x wall, {ref['cpu_seconds'] / ours['cpu_seconds']:.1f}x CPU "
+        f"ratio (end to end / reference): {rate / ref_rate:.1f}x wall, "
+        f"{ref['cpu_seconds'] / ours['cpu_seconds']:.1f}x CPU "
         f"(ours: this process only, Postgres's work not counted); "
         f"engine alone {(ref['seconds'] - ref['read_seconds']) / engine['seconds']:.1f}x (reference without its read); "
         f"final equity service {ours['final_equity']:,.6f} vs engine {engine['final_equity']:,.6f} "
