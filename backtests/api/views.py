@@ -226,6 +226,25 @@ class CompareView(APIView):
         return Response({"runs": out})
 
 
+def preset_defaults(name: str) -> dict:
+    import inspect
+
+    from backtests.config import BACKTEST_RISK_DEFAULTS
+
+    fields = BacktestConfigSerializer().fields
+    build = inspect.signature(PRESETS[name].build).parameters
+    return {
+        "fee_rate": str(fields["fee_rate"].default),
+        "slippage_bps": str(fields["slippage_bps"].default),
+        "fill_timing": fields["fill_timing"].default,
+        "sizing": {"method": "equity_fraction", "value": "1", "price": fields["sizing"].fields["price"].default},
+        "close_at_end": False,
+        "stop": build["stop"].default if "stop" in build else None,
+        "target": build["target"].default if "target" in build else None,
+        "risk": {**BACKTEST_RISK_DEFAULTS, "min_notional": "the instrument's"},
+    }
+
+
 class PresetsView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
@@ -238,6 +257,8 @@ class PresetsView(APIView):
                         {"name": q.name, "type": q.type.__name__, "default": q.default, "min": q.low, "max": q.high}
                         for q in p.params
                     ],
+                    # what a run of this preset uses for every field it leaves out (the form shows the same)
+                    "defaults": preset_defaults(p.name),
                 }
                 for p in PRESETS.values()
             ]

@@ -119,3 +119,15 @@ def test_the_api_gives_each_block_its_why_and_the_results_a_summary(sol_candles,
                             "win_rate", "blocks_by_reason"}  # fmt: skip
     assert results["quote"] == "USDT"
     assert sum(row["trades"] for row in summary["per_exit_reason"]) == results["trades"]
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_presets_endpoint_shows_the_defaults_a_run_stores(sol_candles, client_for, preset):
+    listed = next(p for p in client_for("viewer").get(f"{URL}/presets").json() if p["name"] == preset)["defaults"]
+    run, _ = services.backtest_run_create(data=minimal(preset))
+    config = run.config
+    assert listed["sizing"] == config["sizing"]
+    assert listed["close_at_end"] is config["close_at_end"] is False
+    assert (listed["fee_rate"], listed["slippage_bps"], listed["fill_timing"]) == (
+        config["fee_rate"], config["slippage_bps"], config["fill_timing"])  # fmt: skip
+    assert {k: v for k, v in listed["risk"].items() if k != "min_notional"} == config["risk"]
