@@ -86,36 +86,44 @@ def _insert(model, columns, rows) -> None:
 _TRADE_FLOATS = tuple(i for i, (_, kind) in enumerate(TRADE_COLUMNS) if kind == "numeric")
 
 
+_TRADE_TIMES = (5, 6)  # epoch seconds in the rows given to _insert_trades
+
+
 def _insert_trades(rows) -> None:
-    """Trades with the engine's floats. PostgreSQL: text COPY of each float's shortest repr, which the
-    numeric column parses to exactly the Decimal the binary path sent (``Decimal(repr(x))``) without
-    making one Decimal object per value (six per trade); elsewhere Decimals through bulk_create."""
+    """Trades with the engine's floats and epoch-second times. PostgreSQL: a CSV COPY written by Arrow,
+    each float as its shortest round-trip text, which the numeric column parses to exactly the Decimal
+    the binary path sent (``Decimal(repr(x))``), with no Python object per value; elsewhere Decimals
+    through bulk_create."""
     if not is_postgres():
         _insert(BacktestTrade, TRADE_COLUMNS, (
-            tuple(_d(v) if i in _TRADE_FLOATS else v for i, v in enumerate(row)) for row in rows
+            tuple(_d(v) if i in _TRADE_FLOATS else _aware(v) if i in _TRADE_TIMES else v for i, v in enumerate(row))
+            for row in rows
         ))  # fmt: skip
         return
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    columns = list(zip(*rows, strict=True)) or [() for _ in TRADE_COLUMNS]
+    arrays = []
+    for i, (_, kind) in enumerate(TRADE_COLUMNS):
+        values = columns[i]
+        if i in _TRADE_TIMES:
+            arrays.append(pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC")))
+        elif kind == "numeric":
+            arrays.append(pa.array(values, pa.float64()))
+        elif kind == "int4":
+            arrays.append(pa.array(values, pa.int64()))
+        else:
+            arrays.append(pa.array([str(v) for v in values], pa.string()))
+    table = pa.Table.from_arrays(arrays, names=[c for c, _ in TRADE_COLUMNS])
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     names = ", ".join(c for c, _ in TRADE_COLUMNS)
-    text = r"\N"
-
-    def line(row) -> str:
-        return "\t".join(
-            text if v is None else repr(float(v)) if i in _TRADE_FLOATS else v.isoformat() if i in (5, 6) else str(v)
-            for i, v in enumerate(row)
-        )
-
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {BacktestTrade._meta.db_table} ({names}) FROM STDIN") as copy,
-    ):
-        batch: list[str] = []
-        for row in rows:
-            batch.append(line(row))
-            if len(batch) >= 5000:
-                copy.write("\n".join(batch) + "\n")
-                batch = []
-        if batch:
-            copy.write("\n".join(batch) + "\n")
+    sql = f"COPY {BacktestTrade._meta.db_table} ({names}) FROM STDIN (FORMAT CSV)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.write(buffer.getbuffer())
 
 
 def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check=None) -> dict:
@@ -176,8 +184,8 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
             t.symbol,
             t.side,
             t.qty,
-            _aware(t.entry_ts),
-            _aware(t.exit_ts),
+            t.entry_ts,
+            t.exit_ts,
             at(t.symbol, t.entry_bar),
             at(t.symbol, t.exit_bar),
             t.entry_price,

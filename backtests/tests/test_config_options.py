@@ -131,3 +131,13 @@ def test_the_presets_endpoint_shows_the_defaults_a_run_stores(sol_candles, clien
     assert (listed["fee_rate"], listed["slippage_bps"], listed["fill_timing"]) == (
         config["fee_rate"], config["slippage_bps"], config["fill_timing"])  # fmt: skip
     assert {k: v for k, v in listed["risk"].items() if k != "min_notional"} == config["risk"]
+
+
+def test_a_run_whose_every_entry_is_blocked_completes_with_no_trade(sol_candles):
+    run, _ = services.backtest_run_create(data=sma_config(risk={"risk_per_trade": "0.0001"}))
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
+    run.refresh_from_db()
+    assert run.results["trades"] == 0
+    assert run.results["blocks_by_reason"]["trade_risk_limit"] > 0
+    assert run.results["summary"]["best_trade"] is None
+    assert not BacktestTrade.objects.filter(run=run).exists()
