@@ -448,6 +448,7 @@ class BacktestDetailView(RolePageMixin, View):
             "percent": round(100 * run.candles_processed / run.candles_total) if run.candles_total else 0,
             "metrics": presentation.metric_rows(run.results),
             "summary": summary,
+            "places": presentation.money_places((run.results or {}).get("quote")),
             "summary_groups": [
                 ("Per symbol", summary["per_symbol"], "by-symbol"),
                 ("Per exit reason", summary["per_exit_reason"], "by-exit-reason"),

@@ -273,3 +273,14 @@ def test_compare_is_in_a_fixed_meaningful_order(login, sol_candles):
     labels = re.findall(r'<th scope="row">([^<]+)</th>', html)
     assert labels[:6] == ["Total return", "CAGR", "Final equity", "Initial cash", "Max drawdown", "Longest drawdown"]
     assert "%" in html
+
+
+def test_trades_and_daily_money_to_the_quotes_cents(login, sol_candles):
+    run = _completed()
+    html = login("viewer").get(f"/backtests/{run.pk}/").content.decode()
+    trades = re.search(r'<table id="trades">.*?</table>', html, re.S).group(0)
+    pnls = re.findall(r'class="pnl (?:pos|neg|flat)">(?:<span aria-hidden="true">[▲▼]</span> )?([^<]+)<', trades)
+    assert pnls
+    assert all(re.fullmatch(r"[+-]?[\d,]+\.\d\d", p) for p in pnls), pnls[:5]
+    daily = re.search(r'<table id="daily">.*?</table>', html, re.S).group(0)
+    assert "10,000.00" in daily
