@@ -1,6 +1,5 @@
+from events.realtime import header_state
 from tradingops.roles import ROLE_ORDER, Role, user_role
-
-from .runtime import runtime_state
 
 
 def _at_least(role: Role | None, wanted: Role) -> bool:
@@ -8,12 +7,13 @@ def _at_least(role: Role | None, wanted: Role) -> bool:
 
 
 def dashboard(request) -> dict:
-    """Mode, kill switch and the user's role for every template (base.html's top bar).
+    """The top bar (mode, kill switch, trading paused; the same fields every page's socket sends
+    as ``header`` frames) and the user's role, for every template.
 
     ``can_operate`` / ``can_admin`` decide whether action buttons are drawn; the endpoints they
     post to check the same roles again, so hiding a button is never the protection.
     """
-    context = {"runtime": runtime_state()}
+    context = {"runtime": header_state()}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         role = user_role(user)

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -47,6 +47,41 @@ def groups_for(event: dict) -> list[str]:
     return groups
 
 
+# --- the top bar (every page's socket joins HEADER_GROUP; see tradingops.consumers) ---------------
+HEADER_GROUP = "runtime.header"
+HEADER_MESSAGE_TYPE = "header.changed"
+_header_providers: list[Callable[[], dict]] = []
+_header_types: set[str] = set()
+
+
+def register_header(provider: Callable[[], dict], *, types: Iterable[str]) -> None:
+    """A higher app adds fields to the top bar: ``provider()`` returns them (plain JSON), and an
+    event of one of ``types`` makes every open page receive the top bar again."""
+    if provider not in _header_providers:
+        _header_providers.append(provider)
+    _header_types.update(types)
+
+
+def header_state() -> dict:
+    """What the top bar shows, the same for the page render and every socket frame."""
+    state: dict = {}
+    for provider in _header_providers:
+        state.update(provider())
+    return state
+
+
+def header_frame() -> dict:
+    return {"type": "header", **header_state()}
+
+
+def _publish_header() -> None:
+    try:
+        message = {"type": HEADER_MESSAGE_TYPE, "header": header_state()}
+        async_to_sync(get_channel_layer().group_send)(HEADER_GROUP, message)
+    except Exception:
+        logger.exception("publishing the top bar failed; pages get it again when their socket reconnects")
+
+
 def publish(frames: Sequence[dict]) -> None:
     """Send event frames (the REST representation) to their groups, one message per group.
 
@@ -65,6 +100,8 @@ def publish(frames: Sequence[dict]) -> None:
             _publisher.submit(layer, by_group, len(frames))
     except Exception:
         logger.exception("publishing %d events failed; they are stored and can be caught up", len(frames))
+    if _header_types and any(frame["type"] in _header_types for frame in frames):
+        _publish_header()
 
 
 async def _send_all(layer, by_group: dict[str, list[dict]]) -> None:

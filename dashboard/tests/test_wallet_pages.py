@@ -94,7 +94,7 @@ def test_wallets_page_query_count_does_not_grow_with_wallets(login, django_asser
     paper_wallet("w0", USDT="1")
     services.wallet_reconcile()
     client.get("/wallets/")
-    with django_assert_num_queries(8) as one:
+    with django_assert_num_queries(9) as one:
         client.get("/wallets/")
     for n in range(1, 15):
         paper_wallet(f"w{n}", USDT="1", BTC="2")
