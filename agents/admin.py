@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from events.admin import ReadOnlyAdmin
-from events.selectors import event_chain
+from events.selectors import event_decision_path, event_get
 
 from . import services
 from .models import (
@@ -29,6 +29,11 @@ from .models import (
     RuntimeConfig,
     StrategyPlan,
 )
+
+
+def _decision_path(event_id) -> list:
+    event = event_get(event_id=event_id)
+    return event_decision_path(event=event).steps if event else []
 
 
 def _chain_link(obj) -> str:
@@ -148,7 +153,7 @@ class BlockEventAdmin(ReadOnlyAdmin):
         rows = [
             (e.ts.strftime("%Y-%m-%d %H:%M:%S"), e.type, e.source, str(e.payload)[:300],
              "← " + e.cause.type if e.cause else "")
-            for e in event_chain(correlation_id=obj.correlation_id, limit=200)
+            for e in _decision_path(obj.event_id)
         ]  # fmt: skip
         body = format_html_join(
             "", "<tr><td>{}</td><td><b>{}</b></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows

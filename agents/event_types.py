@@ -68,9 +68,9 @@ def register_all() -> None:
         EventType("runtime_changed", RuntimeChangedPayload, description="Mode, kill switch or limits changed."),
         EventType("risk_claimed", RiskClaimedPayload),
         EventType("risk_released", RiskReleasedPayload),
-        EventType("marks_updated", MarksPayload),
-        EventType("positions_snapshotted", PositionsSnapshottedPayload),
+        EventType("marks_updated", MarksPayload, in_chain=False),
+        EventType("positions_snapshotted", PositionsSnapshottedPayload, in_chain=False),
         EventType("plan_retired", PlanRetiredPayload),
-        EventType("agent_run", AgentRunPayload),
+        EventType("agent_run", AgentRunPayload, in_chain=False),
     ):
         register(event_type)

@@ -47,7 +47,14 @@ def symbol_events(*, symbol: str, types: list[str], limit: int = 300) -> list[di
     """The newest events of these types about one symbol (fills and blocks marked on the chart)."""
     events = Event.objects.filter(type__in=types, payload__symbol=symbol).order_by("-ts", "-id")[:limit]
     return [
-        {"id": e.id, "ts": e.ts.isoformat(), "type": e.type, "side": e.payload.get("side"), **_marker_text(e)}
+        {
+            "id": e.id,
+            "event_id": str(e.event_id),
+            "ts": e.ts.isoformat(),
+            "type": e.type,
+            "side": e.payload.get("side"),
+            **_marker_text(e),
+        }
         for e in events
     ]
 

@@ -226,33 +226,76 @@ class OperatorNoteView(RolePageMixin, View):
         return redirect(reverse("dashboard:decisions"))
 
 
-def _chain_context(events, highlight=None) -> dict:
+CHAIN_PAGE_SIZE = 200
+
+
+def _steps(events) -> list[dict]:
     steps = []
     for event in events:
         data = event_row(event_to_dict(event))
         data["items"] = payload_items(data["payload"])
         data["cause_type"] = event.cause.type if event.cause else None
         steps.append(data)
-    return {"steps": steps, "correlation_id": events[0].correlation_id, "highlight": highlight}
+    return steps
 
 
 class ChainView(RolePageMixin, View):
+    """A correlation chain (a plan's whole life), oldest first, paged, heartbeats and marks behind
+    ``?all=1``. The API's ``events/chains/<id>`` returns the same steps."""
+
     def get(self, request, correlation_id):
-        events = event_selectors.event_chain(correlation_id=correlation_id)
-        if not events:
+        include_all = request.GET.get("all") == "1"
+        queryset = event_selectors.correlation_events(correlation_id=correlation_id, include_all=include_all)
+        try:
+            page = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page = 1
+        total = queryset.count()
+        if (
+            not total
+            and not include_all
+            and not event_selectors.correlation_events(correlation_id=correlation_id, include_all=True).exists()
+        ):
             raise Http404(f"No decision chain {correlation_id}.")
-        return render(request, "dashboard/chain.html", _chain_context(events))
+        pages = max(1, -(-total // CHAIN_PAGE_SIZE))
+        page = min(page, pages)
+        start = (page - 1) * CHAIN_PAGE_SIZE
+        events = event_selectors.attach_causes(list(queryset[start : start + CHAIN_PAGE_SIZE]))
+        context = {
+            "steps": _steps(events),
+            "correlation_id": correlation_id,
+            "whole": True,
+            "include_all": include_all,
+            "hidden_types": [] if include_all else types.outside_chains(),
+            "total": total,
+            "first_shown": start + 1 if events else 0,
+            "last_shown": start + len(events),
+            "page": page,
+            "pages": pages,
+            "page_numbers": range(1, pages + 1),
+        }
+        return render(request, "dashboard/chain.html", context)
 
 
 class EventView(RolePageMixin, View):
-    """One event, shown inside its chain."""
+    """One decision's own chain (``events.selectors.event_decision_path``): the causes that led
+    to the event, the event, what it caused. Fill and block rows link here; the API's
+    ``events/<id>/chain`` returns the same steps."""
 
     def get(self, request, event_id):
         event = event_selectors.event_get(event_id=event_id)
         if event is None:
             raise Http404(f"No event {event_id}.")
-        events = event_selectors.event_chain(correlation_id=event.correlation_id)
-        return render(request, "dashboard/chain.html", _chain_context(events, highlight=str(event.event_id)))
+        path = event_selectors.event_decision_path(event=event)
+        context = {
+            "steps": _steps(path.steps),
+            "correlation_id": event.correlation_id,
+            "highlight": str(event.event_id),
+            "whole": False,
+            "truncated": path.truncated,
+            "event": event,
+        }
+        return render(request, "dashboard/chain.html", context)
 
 
 class WalletsView(RolePageMixin, View):

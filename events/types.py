@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +30,9 @@ class EventType:
     schema: type[Payload]
     version: int = 1
     description: str = ""
+    in_chain: bool = True
+    """False for heartbeats and bookkeeping (agent runs, marks, snapshots): they share a plan's
+    correlation id but explain no decision, so chains leave them out."""
 
 
 class UnknownEventType(KeyError):
@@ -63,6 +67,11 @@ def get(name: str) -> EventType:
 
 def names() -> list[str]:
     return sorted(_registry)
+
+
+def outside_chains() -> list[str]:
+    """Types that never appear in a decision chain (see ``EventType.in_chain``)."""
+    return sorted(name for name, event_type in _registry.items() if not event_type.in_chain)
 
 
 def choices() -> list[tuple[str, str]]:
@@ -133,6 +142,12 @@ class TradeBlockedPayload(Payload):
     reason_class: BlockReasonClass
     detail: dict[str, Any] = Field(default_factory=dict)
     plan_id: str | None = None
+    trigger_id: UUID | None = None
+    """The ``event_id`` of the ``trigger_fired`` the block stopped (also its ``causation_id``)."""
+    qty: NonNegativeDecimal | None = None
+    """The quantity that would have been traded (0 when sizing itself refused)."""
+    price: PositiveDecimal | None = None
+    """The price the trade would have been made at (the trigger's or the bar's)."""
 
 
 class OrderSubmittedPayload(Payload):

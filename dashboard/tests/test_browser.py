@@ -82,7 +82,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
 
     # Clicking the fill opens its chain: every step, in order, with its numbers.
     tab.page.locator(f"#ev-{fill.id} a.chain-link").click()
-    tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")
+    tab.page.wait_for_url(f"{tab.base}/decisions/events/{fill.event_id}/")
     steps = tab.page.locator("#chain > li")
     expect(steps).to_have_count(4)
     assert [s.get_attribute("class").split()[1] for s in steps.all()] == [
@@ -154,7 +154,7 @@ def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab, server_si
     expect(tab.page.locator("#recon-breaches")).to_have_text("0 breaches")
     tab.screenshot("overview-live")
     tab.page.locator(f"#fills #ev-{fill.id} a.chain-link").click()
-    tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")
+    tab.page.wait_for_url(f"{tab.base}/decisions/events/{fill.event_id}/")
     assert tab.errors == []
 
 

@@ -115,7 +115,7 @@ def test_decisions_lists_newest_first_with_summaries_and_chain_links(login):
     assert ids == [blocked.id, trigger.id, intent.id]
     assert "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)" in html
     assert "Trigger buy SOL-USDT @ 139.9: rsi_14 &lt; 30" in html
-    assert f'href="/decisions/chains/{intent.correlation_id}/"' in html
+    assert f'href="/decisions/events/{blocked.event_id}/"' in html  # a row opens its own decision path
     assert f'data-last-id="{blocked.id}"' in html
 
 

@@ -92,7 +92,7 @@ export function eventRow(e) {
   const linkCell = cell("");
   const link = document.createElement("a");
   link.className = "chain-link";
-  link.href = `/decisions/chains/${e.correlation_id}/`;
+  link.href = `/decisions/events/${e.event_id}/`;
   link.setAttribute("aria-label", `Open the decision chain of event ${e.id}`);
   link.textContent = "Chain\u00a0›";
   linkCell.append(link);
