@@ -148,6 +148,7 @@ class TradeBlockedPayload(Payload):
     """The quantity that would have been traded (0 when sizing itself refused)."""
     price: PositiveDecimal | None = None
     """The price the trade would have been made at (the trigger's or the bar's)."""
+    bar_open_time: datetime | None = None
 
 
 class OrderSubmittedPayload(Payload):
@@ -157,6 +158,7 @@ class OrderSubmittedPayload(Payload):
     qty: PositiveDecimal
     order_type: Literal["market", "limit"] = "market"
     limit_price: PositiveDecimal | None = None
+    bar_open_time: datetime | None = None
 
 
 class FillPayload(Payload):
@@ -168,6 +170,7 @@ class FillPayload(Payload):
     price: PositiveDecimal
     fee: NonNegativeDecimal = Decimal(0)
     fee_currency: str | None = None
+    bar_open_time: datetime | None = None
 
 
 class PositionUpdatePayload(Payload):
