@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from events import types
 from events.models import Event
 from events.presentation import event_to_dict
 
@@ -60,10 +61,4 @@ def symbol_events(*, symbol: str, types: list[str], limit: int = 300) -> list[di
 
 
 def _marker_text(event: Event) -> dict:
-    p = event.payload
-    if event.type == "fill":
-        return {
-            "text": f"{p.get('side')} {p.get('qty')} @ {p.get('price')}",
-            "correlation_id": str(event.correlation_id),
-        }
-    return {"text": f"blocked: {p.get('reason')}", "correlation_id": str(event.correlation_id)}
+    return {"text": types.summarize(event.type, event.payload), "correlation_id": str(event.correlation_id)}

@@ -38,7 +38,7 @@ from . import selectors
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
-from .presentation import event_row, payload_items
+from .presentation import display_items, event_row, payload_items
 
 OVERVIEW_LIVE_TYPES = [
     "fill",
@@ -233,7 +233,7 @@ def _steps(events) -> list[dict]:
     steps = []
     for event in events:
         data = event_row(event_to_dict(event))
-        data["items"] = payload_items(data["payload"])
+        data["items"] = display_items(data["payload"])
         data["cause_type"] = event.cause.type if event.cause else None
         steps.append(data)
     return steps

@@ -6,6 +6,8 @@ from django import template
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
+from events import formatting as fmt
+
 register = template.Library()
 
 
@@ -20,13 +22,37 @@ def utc(value) -> str:
 
 
 @register.filter
-def pnl(value):
+def price(value, symbol: str = "") -> str:
+    """A price to the instrument's tick (events.formatting, the one rule)."""
+    return fmt.price(value, symbol)
+
+
+@register.filter
+def qty(value, symbol: str = "") -> str:
+    """A quantity to the instrument's lot."""
+    return fmt.qty(value, symbol)
+
+
+@register.filter
+def money(value, currency: str = "USDT") -> str:
+    """Money to its currency's precision, thousands grouped."""
+    return fmt.money(value, currency)
+
+
+@register.filter
+def pct(value) -> str:
+    """A fraction as a percentage: ``0.0123`` -> ``1.23 %``."""
+    return fmt.pct(value)
+
+
+@register.filter
+def pnl(value, currency: str = "USDT"):
     """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    value = amount(number)
+    value = fmt.money(number, currency)
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',

@@ -65,7 +65,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     intent, trigger, order, fill = server_side(_trade_chain, "a")
     fill_row = tab.page.locator(f"#ev-{fill.id}")
     expect(fill_row).to_be_visible(timeout=2000)
-    expect(fill_row.locator(".summary")).to_have_text("Filled buy 0.5 SOL-USDT @ 140.25")
+    expect(fill_row.locator(".summary")).to_have_text("Filled buy 0.500 SOL-USDT @ 140.25")
     expect(tab.page.locator("#events tbody tr")).to_have_count(4)
     live_texts = tab.page.locator("#events tbody tr").all_inner_texts()
 
@@ -101,7 +101,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     step = tab.page.locator(f"#step-{blocked.event_id}")
     expect(step.locator(".step-summary")).to_have_text("Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)")
     expect(step.locator("div", has=tab.page.locator("dt", has_text="detail.requested_notional"))).to_contain_text(
-        "1500"
+        "1,500.00"
     )
     expect(step.locator("div", has=tab.page.locator("dt", has_text="detail.budget_left"))).to_contain_text("250.50")
     tab.screenshot("chain-blocked")

@@ -114,7 +114,7 @@ def test_decisions_lists_newest_first_with_summaries_and_chain_links(login):
     ids = [int(i) for i in re.findall(r'<tr id="ev-(\d+)"', html)]
     assert ids == [blocked.id, trigger.id, intent.id]
     assert "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)" in html
-    assert "Trigger buy SOL-USDT @ 139.9: rsi_14 &lt; 30" in html
+    assert "Trigger buy SOL-USDT @ 139.90: rsi_14 &lt; 30" in html
     assert f'href="/decisions/events/{blocked.event_id}/"' in html  # a row opens its own decision path
     assert f'data-last-id="{blocked.id}"' in html
 
@@ -200,7 +200,7 @@ def test_chain_page_shows_each_step_in_order_with_its_numbers(login):
     assert steps == [(str(e.event_id), e.type) for e in (intent, trigger, blocked)]
     blocked_html = html[html.index(f'id="step-{blocked.event_id}"') :]
     assert "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)" in blocked_html
-    assert '<dt>detail.requested_notional</dt><dd class="num">1500</dd>' in blocked_html
+    assert '<dt>detail.requested_notional</dt><dd class="num">1,500.00</dd>' in blocked_html
     assert '<dt>detail.budget_left</dt><dd class="num">250.50</dd>' in blocked_html
     assert "caused by trigger_fired" in blocked_html
 
@@ -227,7 +227,7 @@ def test_overview_shows_latest_fills_and_last_hour_blocks_by_reason_and_class(lo
     emit("trade_blocked", {**BLOCK, "reason": "stale_data", "reason_class": "infra"}, source="agent:risk")
     emit("trade_blocked", {**BLOCK, "reason": "old"}, source="agent:risk", ts=timezone.now() - timedelta(hours=2))
     html = login("viewer").get("/").content.decode()
-    assert "Filled buy 0.5 SOL-USDT @ 140.25" in html
+    assert "Filled buy 0.500 SOL-USDT @ 140.25" in html
     rows = re.findall(r'<tr data-key="([^"]+)"><td>[^<]+</td><td>[^<]+</td><td class="num">(\d+)</td>', html)
     assert rows == [("risk_budget_exceeded|risk_valid", "2"), ("stale_data|infra", "1")]
 
