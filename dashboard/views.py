@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Prefetch
+from django.forms.utils import ErrorDict
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -63,6 +64,43 @@ class RolePageMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
+# Refused actions: post/redirect/get. The form's data and errors wait in the session and the
+# Overview shows them in place, so the page stays at "/" (its live refresh keeps working; F5
+# does not post again).
+ACTION_FORMS = {"intent_form": OperatorIntentForm, "kill_form": KillSwitchForm, "mode_form": ModeForm}
+SECRET_FIELDS = frozenset({"confirmation"})
+
+
+def _refused(request, key: str, form, refusal: str | None = None):
+    data = {name: value for name, value in request.POST.items() if name != "csrfmiddlewaretoken"}
+    errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+    if refusal:
+        errors.setdefault("__all__", []).append(refusal)
+    for name in SECRET_FIELDS:
+        data.pop(name, None)  # a typed confirmation is typed again, never pre-filled
+    request.session[f"refused:{key}"] = {"data": data, "errors": errors}
+    return redirect(reverse("dashboard:overview") + "#h-state")
+
+
+def _refused_forms(request) -> dict:
+    forms = {}
+    for key, form_class in ACTION_FORMS.items():
+        stored = request.session.pop(f"refused:{key}", None)
+        if stored is None:
+            continue
+        # Shown as refused, not validated again: the typed confirmation is not kept.
+        form = form_class(stored["data"])
+        form.cleaned_data = {}
+        form._errors = ErrorDict(
+            {
+                field if field in form.fields else NON_FIELD_ERRORS: form.error_class(messages_)
+                for field, messages_ in stored["errors"].items()
+            }
+        )
+        forms[key] = form
+    return forms
+
+
 def _overview(request, *, forms: dict | None = None, status: int = 200):
     last_id = event_selectors.event_last_id()
     context = {
@@ -86,7 +124,7 @@ def _overview(request, *, forms: dict | None = None, status: int = 200):
 
 class OverviewView(RolePageMixin, View):
     def get(self, request):
-        return _overview(request)
+        return _overview(request, forms=_refused_forms(request))
 
 
 def _refusal(exc) -> str:
@@ -103,7 +141,7 @@ class OperatorIntentView(RolePageMixin, View):
     def post(self, request):
         form = OperatorIntentForm(request.POST)
         if not form.is_valid():
-            return _overview(request, forms={"intent_form": form}, status=400)
+            return _refused(request, "intent_form", form)
         data = form.cleaned_data
         params = {"multiplier": str(data["multiplier"])} if data["action"] == "set_risk_multiplier" else {}
         try:
@@ -115,7 +153,7 @@ class OperatorIntentView(RolePageMixin, View):
                 form.add_error(
                     field if field in form.fields else "multiplier" if "multiplier" in field else None, errors
                 )
-            return _overview(request, forms={"intent_form": form}, status=400)
+            return _refused(request, "intent_form", form)
         messages.success(
             request, f"{data['action'].replace('_', ' ').capitalize()} requested (intent {event.event_id})."
         )
@@ -128,14 +166,13 @@ class KillSwitchView(RolePageMixin, View):
     def post(self, request):
         form = KillSwitchForm(request.POST)
         if not form.is_valid():
-            return _overview(request, forms={"kill_form": form}, status=400)
+            return _refused(request, "kill_form", form)
         try:
             agent_services.kill_switch_set(
                 user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _refusal(exc))
-            return _overview(request, forms={"kill_form": form}, status=400)
+            return _refused(request, "kill_form", form, _refusal(exc))
         messages.success(request, f"Kill switch {'engaged' if form.cleaned_data['engaged'] else 'released'}.")
         return redirect(reverse("dashboard:overview"))
 
@@ -146,12 +183,11 @@ class ModeView(RolePageMixin, View):
     def post(self, request):
         form = ModeForm(request.POST)
         if not form.is_valid():
-            return _overview(request, forms={"mode_form": form}, status=400)
+            return _refused(request, "mode_form", form)
         try:
             agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _refusal(exc))
-            return _overview(request, forms={"mode_form": form}, status=400)
+            return _refused(request, "mode_form", form, _refusal(exc))
         messages.success(request, f"Mode is now {form.cleaned_data['mode']}.")
         return redirect(reverse("dashboard:overview"))
 
@@ -355,9 +391,17 @@ class MarketView(RolePageMixin, View):
 
     def get(self, request):
         instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
+        symbol, timeframe = request.GET.get("symbol"), request.GET.get("timeframe")
+        if not symbol:  # open on a chart with data: the instrument with the newest bar
+            wanted = [timeframe] if timeframe else ["1h", "1m", "5m", "15m", "4h", "1d"]
+            found = market_selectors.instrument_with_latest_data(timeframes=wanted)
+            if found is not None:
+                symbol, timeframe = found
+            else:
+                symbol = instruments[0].symbol if instruments else ""
         params = {
-            "symbol": request.GET.get("symbol") or (instruments[0].symbol if instruments else ""),
-            "timeframe": request.GET.get("timeframe") or "1h",
+            "symbol": symbol,
+            "timeframe": timeframe or "1h",
             "indicators": request.GET.get("indicators", DEFAULT_INDICATORS),
         }
         query = CandleQuerySerializer(data=params)
@@ -376,6 +420,11 @@ class MarketView(RolePageMixin, View):
             "valid": valid and instrument is not None,
             "timeframes": timeframes.ALL,
             "markers": markers,
+            "last_price": (
+                market_selectors.last_price(instrument=instrument, timeframe=params["timeframe"])
+                if instrument and valid
+                else None
+            ),
         }
         return render(request, "dashboard/market.html", context, status=200 if valid or not instruments else 400)
 
