@@ -10,6 +10,7 @@ from events import formatting as fmt
 from events.types import EventType, NonNegativeDecimal, Payload, PositiveDecimal, Symbol, register
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+BOOKS_ALERT_MAX_VIOLATIONS = 100  # an alert names this many; check_books lists them all
 
 
 class RuntimeChangedPayload(Payload):
@@ -58,10 +59,25 @@ class PlanRetiredPayload(Payload):
 
 
 class AgentRunPayload(Payload):
-    agent: Literal["planner", "judge", "execution", "broker", "snapshot"]
+    agent: Literal["planner", "judge", "execution", "broker", "snapshot", "books"]
     status: Literal["ok", "error"]
     duration_ms: Annotated[int, Field(ge=0)]
     error: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class BookViolationPayload(Payload):
+    invariant: Identifier
+    object_id: Annotated[str, Field(min_length=1, max_length=200)]
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class BooksCheckFailedPayload(Payload):
+    """The books broke an invariant: the first violations (all of them up to the cap) and how many."""
+
+    violations: list[BookViolationPayload] = Field(min_length=1, max_length=BOOKS_ALERT_MAX_VIOLATIONS)
+    total: Annotated[int, Field(ge=1)]
+    by_invariant: dict[str, Annotated[int, Field(ge=1)]]
+    summary: Annotated[str, Field(max_length=2000)]
 
 
 def _runtime_summary(p: dict) -> str:
@@ -105,5 +121,11 @@ def register_all() -> None:
         ),
         EventType("plan_retired", PlanRetiredPayload, summary=lambda p: f"Plan {p['plan_id']} retired: {p['reason']}"),
         EventType("agent_run", AgentRunPayload, in_chain=False, summary=_agent_run_summary),
+        EventType(
+            "books_check_failed",
+            BooksCheckFailedPayload,
+            description="check_books found violations of the books' invariants (claims, fills, positions, ledger).",
+            summary=lambda p: f"Books check failed: {p['total']} violations ({p['summary']})",
+        ),
     ):
         register(event_type)
