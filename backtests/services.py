@@ -15,7 +15,6 @@ from django.utils import timezone
 from agents.engine import Bars, run_backtest
 from agents.engine.fills import to_decimal
 from events import realtime
-from events.publisher import Publisher
 from market import timeframes
 from market.models import Candle
 from tradingops.db import is_postgres, sql_param
@@ -68,7 +67,7 @@ class Cancelled(Exception):
 
 
 # --- realtime --------------------------------------------------------------------------------------
-_publisher = Publisher(lambda frames: {"type": PROGRESS_MESSAGE_TYPE, "frames": frames})
+realtime.register_merge(PROGRESS_MESSAGE_TYPE, realtime.merge_lists("frames"))
 
 
 def run_frame(run: BacktestRun) -> dict:
@@ -85,18 +84,10 @@ def run_frame(run: BacktestRun) -> dict:
 
 def _publish(frame: dict) -> None:
     """Send a frame to the run's group (called outside transactions or on commit; failures are logged)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import InMemoryChannelLayer, get_channel_layer
-
-    group = realtime.backtest_run_group(frame["id"])
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        if isinstance(layer, InMemoryChannelLayer):
-            async_to_sync(layer.group_send)(group, {"type": PROGRESS_MESSAGE_TYPE, "frames": [frame]})
-        else:
-            _publisher.submit(layer, {group: [frame]}, 1)
+        realtime.group_send(
+            realtime.backtest_run_group(frame["id"]), {"type": PROGRESS_MESSAGE_TYPE, "frames": [frame]}
+        )
     except Exception:
         logger.exception("publishing progress of backtest %s failed; the API shows it", frame["id"])
 
