@@ -12,6 +12,7 @@ from events import selectors, types
 from events.health import system_health
 from events.services import MAX_BATCH, EventDraft, EventRejected, emit_many
 from tradingops.api.permissions import ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from .filters import EventFilterSet, RunSummaryFilterSet
 from .serializers import (
@@ -24,8 +25,10 @@ from .serializers import (
 )
 
 
-class EventListCreateView(ListAPIView):
+class EventListCreateView(InputFormMixin, ListAPIView):
     """The event log, newest first. POST appends one event or a batch of up to 1,000."""
+
+    input_serializers = {"POST": EventInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = EventOutputSerializer
