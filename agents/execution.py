@@ -46,7 +46,6 @@ from .services import LIVE_RUN_ID
 
 logger = logging.getLogger(__name__)
 SOURCE = "agent:execution"
-EXECUTION_LOCK_KEY = 7_201_001  # pg advisory lock: one execution decision at a time
 # Bumped when the engine's classes change shape: a checkpoint of another format is not loaded.
 CHECKPOINT_FORMAT = 1
 
@@ -119,8 +118,9 @@ def _new_engine(plan: StrategyPlan, config) -> LiveEngine:
         instruments=instruments,
         mode=config.mode,
         live_confirmed=config.mode == "live",
-        # a checkpoint is written after every candle: keep it small and of bounded size
-        max_history=max(2 * plan_.warmup_bars, 200),
+        # a checkpoint is written after every candle: keep it small and of bounded size (the least
+        # history the engine allows; it keeps between one and two times this many candles)
+        max_history=plan_.warmup_bars,
         keep_log=False,
     )
 
@@ -176,6 +176,10 @@ def _advisory_lock() -> None:
     advisory_xact_lock(LockKey.EXECUTION)
 
 
+def _decided_by_any_plan(symbol: str, open_time: datetime) -> bool:
+    return ExecutionStep.objects.filter(symbol=symbol, open_time__gte=open_time, warmup=False).exists()
+
+
 def _paused() -> bool:
     state = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()
     return state in (RunSummary.ControlState.PAUSED, RunSummary.ControlState.STOPPED)
@@ -205,6 +209,8 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
     held = _engine_for(plan, config)
     held.engine.machine.limits = limits_from_config(config)
     last = held.last_open_time.get(symbol)
+    if last is None and _decided_by_any_plan(symbol, open_time):
+        return 0  # a late or redelivered task: a new plan starts at the first candle no plan decided
     if last is None:  # the plan's first candle of this symbol: warm the indicators up on history
         warmup = held.engine.plan.warmup_bars
         history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time, last=warmup + 1)

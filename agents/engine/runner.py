@@ -84,6 +84,7 @@ def run_backtest(
     trade_from: int | dict[str, int] | None = None,
     progress: Callable[[int], None] | None = None,
     progress_every: int = 50_000,
+    close_at_end: bool = False,
 ) -> BacktestResult:
     """Backtest ``plan`` over ``bars`` (one ``Bars``, or one per symbol of the plan, sharing one portfolio).
 
@@ -96,6 +97,10 @@ def run_backtest(
     ``progress`` (optional) is called with the number of bars handled so far (summed over the
     symbols) each time that number has grown by ``progress_every`` or more; an exception raised
     inside it stops the run and propagates (how a caller cancels). It never changes the result.
+
+    ``close_at_end``: a position still open after the last bar is closed at that bar's open with
+    its fee and slippage, exit reason ``end_of_data`` (:meth:`Machine.close_at_end` says why the
+    open); otherwise it stays open, marked at the last close.
     """
     # The loop allocates ~6 small tuples per trade and no reference cycles: the cyclic GC only
     # re-scans the growing decision list (a third of the run time on 1M bars), so it is paused.
@@ -111,6 +116,7 @@ def run_backtest(
             trade_from=trade_from,
             progress=progress,
             progress_every=max(1, int(progress_every)),
+            close_at_end=bool(close_at_end),
         )
     finally:
         if gc_was_enabled:
@@ -167,7 +173,16 @@ def _last_before(sym: _Symbol, ts: int, index: int) -> int:
 
 
 def _run(
-    plan, bars, limits, *, initial_cash, instruments, trade_from=None, progress=None, progress_every=50_000
+    plan,
+    bars,
+    limits,
+    *,
+    initial_cash,
+    instruments,
+    trade_from=None,
+    progress=None,
+    progress_every=50_000,
+    close_at_end=False,
 ) -> BacktestResult:
     syms = _resolve(plan, bars)
     for sym in syms:
@@ -295,6 +310,12 @@ def _run(
             if (event := next_event(sym)) is not None:
                 heapq.heappush(heap, (sym.ts.item(event[0]), index, event[0], event[1]))
 
+    if close_at_end:
+        last_ts = max(s.ts.item(s.n - 1) for s in syms if s.n)
+        for sym in syms:  # plan symbol order, the order the equity adds positions in
+            if sym.n and (sym.symbol in state.positions or sym.symbol in pending):
+                k = sym.n - 1
+                machine.close_at_end(sym.symbol, k, sym.ts.item(k), sym.open.item(k), ledger_ts=last_ts)
     ts_all, equity = _equity_curve(syms, machine.ledger, initial_cash)
     return BacktestResult(machine.decisions, machine.trades, ts_all, equity, state, float(initial_cash))
 

@@ -33,10 +33,18 @@ def qty(value, symbol: str = "") -> str:
     return fmt.qty(value, symbol)
 
 
+def _money(value, currency_or_places) -> str:
+    """Money by the one rule: ``|money:"BTC"`` to the currency's precision, ``|money:2`` to places
+    the page already knows (a backtest's quote precision); thousands grouped either way."""
+    if isinstance(currency_or_places, int) or str(currency_or_places).isdigit():
+        return fmt.number(value, int(currency_or_places))
+    return fmt.money(value, currency_or_places or "USDT")
+
+
 @register.filter
-def money(value, currency: str = "USDT") -> str:
-    """Money to its currency's precision, thousands grouped."""
-    return fmt.money(value, currency)
+def money(value, currency_or_places="USDT") -> str:
+    """Money to its currency's precision (or to the places given), thousands grouped."""
+    return _money(value, currency_or_places)
 
 
 @register.filter
@@ -46,13 +54,14 @@ def pct(value) -> str:
 
 
 @register.filter
-def pnl(value, currency: str = "USDT"):
-    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue."""
+def pnl(value, currency_or_places="USDT"):
+    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
+    The argument is the currency (``|pnl:"USDT"``) or decimal places (``|pnl:2``)."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    value = fmt.money(number, currency)
+    value = _money(number, currency_or_places)
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',
