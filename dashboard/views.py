@@ -203,10 +203,15 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
     # twice (page and socket replay) and the page drops the repeat by id; none is lost.
     last_id = event_selectors.event_last_id()
     filterset = DecisionFilterSet(request.GET, queryset=event_selectors.event_list())
+    # The page opens on decisions: heartbeats and marks (types outside chains) only when asked for,
+    # by ticking "show heartbeats" or by choosing their type.
+    show_noise = request.GET.get("noise") == "1" or bool(set(request.GET.getlist("type")) & set(types.outside_chains()))
+    hidden_types = [] if show_noise else types.outside_chains()
     rows, next_link, previous_link = [], None, None
     if filterset.is_valid():
         paginator = DecisionPagination()
-        page = paginator.paginate_queryset(filterset.qs, Request(request))
+        queryset = filterset.qs.exclude(type__in=hidden_types) if hidden_types else filterset.qs
+        page = paginator.paginate_queryset(queryset, Request(request))
         rows = [event_row(event_to_dict(event)) for event in page]
         next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
     data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
@@ -229,7 +234,10 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "filter_correlation_id": str(data["correlation_id"]) if data.get("correlation_id") else "",
         "filter_since": data["since"].isoformat() if data.get("since") else "",
         "note_form": note_form or OperatorNoteForm(),
-        "filtered": any(request.GET.get(name) for name in filterset.filters),
+        "filtered": any(request.GET.get(name) for name in filterset.filters) or show_noise,
+        "show_noise": show_noise,
+        "hidden_types": ",".join(hidden_types),
+        "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
     }
     return context, 200 if filterset.is_valid() else 400
 

@@ -98,3 +98,17 @@ def test_the_agents_judgement_chart_says_when_it_is_empty_and_draws_the_first_ju
     assert _line_pixels(tab.page, "#score-chart") > 10
     tab.screenshot("agents-judgement-chart")
     assert tab.errors == []
+
+
+def test_decisions_opens_on_decisions_and_live_heartbeats_stay_behind_the_filter(users, open_tab, server_side):
+    tab = open_tab()
+    tab.login("vera", "/decisions/")
+    expect(tab.page.locator("#conn")).to_have_text("Live", timeout=5000)
+    beat = server_side(emit, "agent_run", {"agent": "execution", "status": "ok", "duration_ms": 2}, source="agent:x")
+    note = server_side(emit, "intent", {"action": "note", "note": "after the beat"}, source="user:otto")
+    expect(tab.page.locator(f"#ev-{note.id}")).to_be_visible(timeout=2000)
+    expect(tab.page.locator(f"#ev-{beat.id}")).to_have_count(0)
+    tab.page.check("#id_noise")
+    tab.page.click("form[aria-label='Filter events'] button[type=submit]")
+    expect(tab.page.locator(f"#ev-{beat.id}")).to_be_visible()
+    assert tab.errors == []

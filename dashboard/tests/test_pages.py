@@ -170,7 +170,7 @@ def test_decisions_query_count_does_not_grow_with_rows(login, django_assert_num_
     client = login("viewer")
     emit("intent", {"action": "one"}, source="x")
     client.get("/decisions/")  # warm the session and content types
-    with django_assert_num_queries(8) as one:
+    with django_assert_num_queries(9) as one:
         client.get("/decisions/")
     for n in range(60):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x")
@@ -267,3 +267,25 @@ def test_top_bar_reads_mode_and_kill_switch_from_the_runtime_configuration(login
     assert re.search(r'id="mode" class="badge mode-live"[^>]*>Mode: <strong>LIVE</strong>', html)
     assert re.search(r'id="kill-switch" class="badge kill-on"[^>]*>Kill switch:\s*<strong>ENGAGED</strong>', html)
     assert "by user:ada" in html
+
+
+def test_decisions_opens_on_decisions_with_heartbeats_behind_a_filter_and_any_case_symbols(login):
+    intent, trigger, blocked = _chain()
+    beats = [
+        emit("agent_run", {"agent": "execution", "status": "ok", "duration_ms": 3}, source="agent:execution")
+        for _ in range(60)
+    ]
+    client = login("viewer")
+    html = client.get("/decisions/").content.decode()
+    ids = [int(i) for i in re.findall(r'<tr id="ev-(\d+)"', html)]
+    assert ids == [blocked.id, trigger.id, intent.id]  # 60 newer heartbeats do not push them off
+    assert 'data-hidden-types="agent_run,marks_updated,positions_snapshotted"' in html
+
+    noisy = client.get("/decisions/?noise=1").content.decode()
+    assert f'<tr id="ev-{beats[-1].id}"' in noisy
+    by_type = client.get("/decisions/?type=agent_run").content.decode()
+    assert len(re.findall(r'<tr id="ev-(\d+)"', by_type)) == 50  # asked for by type: shown (page of 50)
+
+    lower = client.get("/decisions/?symbol=sol-usdt").content.decode()
+    assert {int(i) for i in re.findall(r'<tr id="ev-(\d+)"', lower)} == {blocked.id, trigger.id, intent.id}
+    assert '<datalist id="symbol-choices">' in lower
