@@ -252,3 +252,22 @@ def agent_status_overview() -> list[dict]:
             }
         )
     return rows
+
+
+def header_state() -> dict:
+    """The top bar's trading fields (registered with ``events.realtime`` as a header provider):
+    mode, kill switch and whether the live run is paused. Two primary-key reads."""
+    from events.models import RunSummary
+
+    from .services import LIVE_RUN_ID
+
+    config = runtime_config_get()
+    control = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()
+    changed = f", changed {config.updated_at:%Y-%m-%d %H:%M} UTC" if config.updated_at else ""
+    by = f" by {config.updated_by}" if config.updated_by else ""
+    return {
+        "mode": config.mode,
+        "kill_switch": bool(config.kill_switch),
+        "trading": control if control in ("paused", "stopped") else "running",
+        "source": f"runtime configuration{changed}{by}",
+    }

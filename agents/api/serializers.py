@@ -217,10 +217,25 @@ class IntentSerializer(ChainLinkMixin, serializers.ModelSerializer):
         fields = ["event_id", "action", "symbol", "params", "note", "source", "ts", "correlation_id", "chain"]
 
 
+class JSONObjectField(serializers.JSONField):
+    """A JSON object: DictField has no HTML input, so the browsable API's form could not send it;
+    this one is a textarea there and a plain object in JSON requests."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("style", {"base_template": "textarea.html", "rows": 3})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
 class PlanInputSerializer(serializers.Serializer):
     preset = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. sma_cross")
-    params = serializers.DictField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
-    plan = serializers.DictField(
+    params = JSONObjectField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
+    plan = JSONObjectField(
         required=False,
         allow_null=True,
         default=None,
@@ -231,7 +246,7 @@ class PlanInputSerializer(serializers.Serializer):
 class IntentInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=INTENT_ACTIONS)
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    params = serializers.DictField(required=False, default=dict)
+    params = JSONObjectField(required=False, default=dict, help_text='e.g. {"multiplier": "0.5"}')
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from agents import selectors, services
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from . import filters
 from . import serializers as s
@@ -102,8 +103,10 @@ class PlanCursorPagination(NewestFirstCursorPagination):
     ordering = ("-created_at", "-id")
 
 
-class PlanListView(ListAPIView):
+class PlanListView(InputFormMixin, ListAPIView):
     """Plans, newest first. POST (operator) makes a plan from a preset or a full rule-language plan."""
+
+    input_serializers = {"POST": s.PlanInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.PlanSerializer
@@ -130,8 +133,10 @@ class JudgementListView(ListAPIView):
         return selectors.judgement_list()
 
 
-class IntentListCreateView(ListAPIView):
+class IntentListCreateView(InputFormMixin, ListAPIView):
     """Operator intents. POST one (operator): pause, resume, flatten, replan, set_risk_multiplier, note."""
+
+    input_serializers = {"POST": s.IntentInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.IntentSerializer
@@ -170,8 +175,10 @@ class AgentStatusView(APIView):
         return Response(s.AgentStatusSerializer(selectors.agent_status_overview(), many=True).data)
 
 
-class RuntimeConfigView(APIView):
+class RuntimeConfigView(InputFormMixin, APIView):
     """Mode, kill switch and risk limits. PATCH changes limits (admin); every change is an event."""
+
+    input_serializers = {"PATCH": s.LimitsInputSerializer}
 
     def get_permissions(self):
         return [IsAdmin()] if self.request.method not in ("GET", "HEAD", "OPTIONS") else super().get_permissions()
@@ -190,9 +197,11 @@ class RuntimeConfigView(APIView):
         return Response(s.RuntimeConfigSerializer(config).data)
 
 
-class ModeView(APIView):
+class ModeView(InputFormMixin, APIView):
     """Switch paper/live (admin). Live needs LIVE_TRADING_ALLOWED, exchange credentials and
     ``confirmation`` equal to the word asked for."""
+
+    input_serializers = {"POST": s.ModeInputSerializer}
 
     permission_classes = [IsAdmin]
 
@@ -208,7 +217,9 @@ class ModeView(APIView):
         return Response(s.RuntimeConfigSerializer(config).data)
 
 
-class KillSwitchView(APIView):
+class KillSwitchView(InputFormMixin, APIView):
+    input_serializers = {"POST": s.KillSwitchInputSerializer}
+
     permission_classes = [IsAdmin]
 
     @extend_schema(responses=s.RuntimeConfigSerializer)

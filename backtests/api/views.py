@@ -16,6 +16,7 @@ from backtests.config import BacktestConfigSerializer
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from . import filters
 from . import serializers as s
@@ -59,9 +60,11 @@ def _not_completed(run) -> Response | None:
     return None
 
 
-class RunListCreateView(ListAPIView):
+class RunListCreateView(InputFormMixin, ListAPIView):
     """``GET``: runs, newest first (filter by status, time, sweep). ``POST``: start a run; an
     ``Idempotency-Key`` header makes retries return the run the first request started."""
+
+    input_serializers = {"POST": BacktestConfigSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.RunSerializer
@@ -265,7 +268,9 @@ class PresetsView(APIView):
         )
 
 
-class SweepListCreateView(ListAPIView):
+class SweepListCreateView(InputFormMixin, ListAPIView):
+    input_serializers = {"POST": s.SweepCreateSerializer}
+
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.SweepSerializer
     filterset_class = filters.SweepFilterSet
