@@ -1,8 +1,9 @@
 """Event types the agents app writes, registered at ``AgentsConfig.ready()`` through the registry."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -79,6 +80,34 @@ class BooksCheckFailedPayload(Payload):
     summary: Annotated[str, Field(max_length=2000)]
 
 
+class BlockOutcomePayload(Payload):
+    """A blocked trade's shadow, closed: what taking it would have done (engine numbers as decimals)."""
+
+    block_event_id: UUID
+    symbol: Symbol
+    plan_id: str | None = None
+    reason: Identifier
+    reason_class: Literal["infra", "quality_gate", "risk_valid"]
+    rule: Annotated[str, Field(max_length=500)] = ""
+    position_side: Literal["long", "short"]
+    status: Literal["closed"] = "closed"
+    exit_reason: Literal["stop", "target", "exit"]
+    qty: PositiveDecimal
+    blocked_at: datetime
+    entry_at: datetime
+    entry_price: PositiveDecimal
+    exit_at: datetime
+    exit_price: PositiveDecimal
+    fees: NonNegativeDecimal
+    pnl: Decimal
+    pnl_pct: Decimal
+    mae: NonNegativeDecimal
+    mae_pct: NonNegativeDecimal
+    holding_s: Annotated[int, Field(ge=0)]
+    stop: Decimal | None = None
+    target: Decimal | None = None
+
+
 def register_all() -> None:
     for event_type in (
         EventType("runtime_changed", RuntimeChangedPayload, description="Mode, kill switch or limits changed."),
@@ -87,6 +116,11 @@ def register_all() -> None:
         EventType("marks_updated", MarksPayload),
         EventType("positions_snapshotted", PositionsSnapshottedPayload),
         EventType("plan_retired", PlanRetiredPayload),
+        EventType(
+            "block_outcome",
+            BlockOutcomePayload,
+            description="A blocked trade's shadow closed: what taking it would have done (caused by trade_blocked).",
+        ),
         EventType("agent_run", AgentRunPayload),
         EventType(
             "books_check_failed",

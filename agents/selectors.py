@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from tradingops.db import is_postgres
@@ -9,6 +9,7 @@ from tradingops.db import is_postgres
 from .models import (
     AgentStatus,
     BlockEvent,
+    BlockOutcome,
     Fill,
     Intent,
     Judgement,
@@ -21,6 +22,7 @@ from .models import (
     RuntimeConfig,
     StrategyPlan,
 )
+from .scorecard import rollup
 
 ZERO = Decimal(0)
 
@@ -49,6 +51,40 @@ def fill_list() -> QuerySet[Fill]:
 
 def block_list() -> QuerySet[BlockEvent]:
     return BlockEvent.objects.order_by("-ts", "-id")
+
+
+def block_outcome_list() -> QuerySet[BlockOutcome]:
+    return BlockOutcome.objects.order_by("-ts", "-id")
+
+
+def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | None = None) -> dict:
+    """The scorecard of the blocks made in [since, until): two grouped queries, rolled up in Python.
+
+    ``filters``: equality on ``symbol``, ``reason``, ``reason_class``, ``plan_id``, ``run_id`` (and
+    ``rule``, which only outcomes carry: blocks are then not counted)."""
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
+    groups = (
+        outcomes.values("reason", "reason_class", "rule", "symbol")
+        .annotate(
+            closed=Count("id"),
+            hits=Count("id", filter=Q(pnl__lt=0)),
+            lost=Sum("pnl", filter=Q(pnl__lt=0)),
+            forgone=Sum("pnl", filter=Q(pnl__gt=0)),
+        )
+        .order_by()
+    )
+    groups = [{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups]
+    if "rule" in filters:
+        blocks = []
+    else:
+        blocks = (
+            BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
+            .values("reason", "reason_class", "symbol")
+            .annotate(blocks=Count("id"))
+            .order_by()
+        )
+    return {"since": since, "until": until, **rollup(groups, list(blocks))}
 
 
 def position_snapshot_list() -> QuerySet[PositionSnapshot]:

@@ -81,6 +81,30 @@ class BlockReasonsView(APIView):
         return Response(s.BlockReasonsSerializer(data).data)
 
 
+class BlockOutcomeListView(ListAPIView):
+    """Blocked trades' shadows, closed: what taking each would have done."""
+
+    serializer_class = s.BlockOutcomeSerializer
+    filterset_class = filters.BlockOutcomeFilterSet
+
+    def get_queryset(self):
+        return selectors.block_outcome_list()
+
+
+class BlockOutcomeSummaryView(APIView):
+    """The blocks' scorecard over a window of block times (default: the last 7 days)."""
+
+    @extend_schema(parameters=[s.BlockOutcomeSummaryInputSerializer], responses=s.BlockOutcomeSummarySerializer)
+    def get(self, request):
+        params = s.BlockOutcomeSummaryInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        until = data.pop("until", None) or timezone.now()
+        since = data.pop("since", None) or until - timedelta(days=7)
+        summary = selectors.block_outcome_summary(since=since, until=until, filters=data)
+        return Response(s.BlockOutcomeSummarySerializer(summary).data)
+
+
 class RiskBudgetView(APIView):
     """Today's risk budget: claimed, used, released, utilisation and the allocations (UTC day)."""
 

@@ -69,6 +69,7 @@ class ShadowOutcome(NamedTuple):
     mae_pct: float
     stop: float | None
     target: float | None
+    rule: str = ""  # the plan's entry rule whose trigger was blocked
 
     @property
     def holding_s(self) -> int:
@@ -86,6 +87,7 @@ class ShadowOutcome(NamedTuple):
             "exit_reason": self.exit_reason,
             "reason": self.reason,
             "reason_class": self.reason_class,
+            "rule": self.rule,
             "position_side": self.side,
             "blocked_at": iso(self.block_ts),
             "entry_at": iso(self.entry_ts),
@@ -253,6 +255,7 @@ class ShadowBook:
             adverse / entry * 100.0 if entry else 0.0,
             shadow.stop,
             shadow.target,
+            shadow.rule,
         )
         exit_side = "sell" if shadow.side == "long" else "buy"
         return Decision(
