@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-__all__ = ["DIMENSIONS", "outcome_groups", "rollup"]
+__all__ = ["DIMENSIONS", "as_json", "outcome_groups", "rollup"]
 
 ZERO = Decimal(0)
 DIMENSIONS = ("reason", "reason_class", "rule", "symbol")
@@ -68,20 +68,20 @@ def rollup(groups: Iterable[dict], block_counts: Iterable[dict]) -> dict:
     return {"total": _finish(None, total), **{f"by_{d}": ranked(d) for d in DIMENSIONS}}
 
 
-def outcome_groups(outcomes: Iterable) -> list[dict]:
-    """Engine ``block_outcome`` decisions (closed ones) as one group each: a backtest's input to :func:`rollup`."""
+def outcome_groups(outcomes: Iterable[dict]) -> list[dict]:
+    """Outcome payloads (``ShadowOutcome.payload()`` plus ``symbol``), one group each: a backtest's
+    input to :func:`rollup`. Open shadows are left out (not closed, nothing saved or forgone yet)."""
     rows = []
-    for d in outcomes:
-        o = d.outcome
-        if o.status != "closed":
+    for o in outcomes:
+        if o.get("status", "closed") != "closed":
             continue
-        pnl = Decimal(repr(o.pnl))
+        pnl = Decimal(o["pnl"])
         rows.append(
             {
-                "reason": o.reason,
-                "reason_class": o.reason_class,
-                "rule": o.rule,
-                "symbol": d.symbol,
+                "reason": o["reason"],
+                "reason_class": o["reason_class"],
+                "rule": o.get("rule", ""),
+                "symbol": o["symbol"],
                 "closed": 1,
                 "hits": 1 if pnl < 0 else 0,
                 "saved": -pnl if pnl < 0 else ZERO,
@@ -89,3 +89,12 @@ def outcome_groups(outcomes: Iterable) -> list[dict]:
             }
         )
     return rows
+
+
+def as_json(card: dict) -> dict:
+    """A :func:`rollup` with its Decimals as strings (money never goes through a float)."""
+
+    def row(r: dict) -> dict:
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()}
+
+    return {k: row(v) if isinstance(v, dict) else [row(r) for r in v] for k, v in card.items()}
