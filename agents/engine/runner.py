@@ -333,6 +333,7 @@ def _block_outcomes(machine: Machine, syms: list[_Symbol]) -> list[Decision]:
     then the ones still open, marked at their symbol's last close."""
     if machine.shadow is None:
         return []
+    machine.shadow.finish(machine)
     order = {s.symbol: s.index for s in syms}
     closed = sorted(machine.shadow.outcomes, key=lambda d: (d.ts, order[d.symbol], d.chain))
     marks = {s.symbol: s.close.item(s.n - 1) for s in syms if s.n}

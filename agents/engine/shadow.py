@@ -13,8 +13,9 @@ P&L in quote and %, fees, holding time, maximum adverse excursion).
 Two drivers give the same outcomes (a test holds them together):
 
 - live (:meth:`ShadowBook.on_bar`): the stepper moves every open shadow of a symbol one candle;
-- backtest (:meth:`ShadowBook.attach`): the runner hands over the whole history, so a shadow is
-  resolved the moment it opens with the runner's own scans (first range hit, next exit signal).
+- backtest (:meth:`ShadowBook.attach`, :meth:`ShadowBook.finish`): the runner hands over the whole
+  history; the shadows are queued as they open and resolved at the end of the run, each symbol's
+  in one vectorised pass (levels, first range hit before the next exit signal, worst price held).
 
 The outcomes are kept apart from ``Machine.decisions``: the real decision streams of the live and
 backtest paths stay exactly what they were. Cash is not checked: the shadow takes the quantity the
@@ -26,7 +27,6 @@ before the exit bar, and the exit price itself, as quote (``qty * distance from 
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -134,31 +134,6 @@ class _History:
         self.n = len(ts)
 
 
-def first_hit(low, high, start: int, stop_level, target_level, long: bool) -> int:
-    """Index of the first bar >= start whose range reaches the stop or the target; -1 if none."""
-    n = len(low)
-    if stop_level is None and target_level is None:
-        return -1
-    chunk = 64
-    while start < n:
-        end = min(n, start + chunk)
-        lo, hi = low[start:end], high[start:end]
-        if long:
-            hit = lo <= stop_level if stop_level is not None else np.zeros(end - start, dtype=bool)
-            if target_level is not None:
-                hit = hit | (hi >= target_level)
-        else:
-            hit = hi >= stop_level if stop_level is not None else np.zeros(end - start, dtype=bool)
-            if target_level is not None:
-                hit = hit | (lo <= target_level)
-        idx = np.flatnonzero(hit)
-        if idx.size:
-            return start + int(idx[0])
-        start = end
-        chunk *= 4
-    return -1
-
-
 class ShadowBook:
     """The open shadows of one machine and, unless ``keep_log`` is off, the outcomes so far."""
 
@@ -166,6 +141,7 @@ class ShadowBook:
         self.open: dict[str, list[_Shadow]] = {}
         self.outcomes: list = []  # Decisions of kind block_outcome, in the order they closed
         self._history: dict[str, _History] = {}
+        self._queued: list[_Shadow] = []
 
     def __getstate__(self) -> dict:
         """Checkpoints carry the open shadows, never a backtest's arrays."""
@@ -175,6 +151,7 @@ class ShadowBook:
         self.open = state["open"]
         self.outcomes = state["outcomes"]
         self._history = {}
+        self._queued = []
 
     # -- opening -----------------------------------------------------------------------------------
     def attach(self, symbol: str, ts, open_, high, low, close, env, exit_idx: list[int]) -> None:
@@ -186,9 +163,8 @@ class ShadowBook:
             return
         sp = machine._plans[symbol]
         shadow = _Shadow(symbol, sp.side, qty, chain, bar, ts, block.reason, block.reason_class, sp.entry)
-        history = self._history.get(symbol)
-        if history is not None:
-            self._resolve(machine, shadow, history)
+        if symbol in self._history:
+            self._queued.append(shadow)  # resolved all at once by finish()
         else:
             self.open.setdefault(symbol, []).append(shadow)
 
@@ -334,28 +310,105 @@ class ShadowBook:
         return out
 
     # -- backtest: resolved at once over the known future ------------------------------------------
-    def _resolve(self, machine, s: _Shadow, h: _History) -> None:
-        f = s.signal_bar + 1
-        if f >= h.n:
-            return  # blocked on the last candle: nothing to follow
-        self._fill(machine, s, f, h.ts.item(f), h.open.item(f), h.env, s.signal_bar)
-        long = s.side == "long"
-        j = first_hit(h.low, h.high, f, s.stop, s.target, long)
-        p = bisect_left(h.exit_idx, f)
-        e = h.exit_idx[p] if p < len(h.exit_idx) else -1
-        if j >= 0 and (e < 0 or j <= e):
-            if j > f:
-                s.worst = min(s.worst, float(h.low[f:j].min())) if long else max(s.worst, float(h.high[f:j].max()))
-            quote, reason = self._range_exit(machine, s, h.open.item(j), h.high.item(j), h.low.item(j))
-            self.outcomes.append(self._outcome(machine, s, "closed", reason, j, h.ts.item(j), quote.price, quote.fee))
+    def finish(self, machine) -> None:
+        """Backtest: resolve the queued shadows, each symbol's in one vectorised pass.
+
+        The scans are numpy (levels over the arrays, the first bar touching a stop/target before
+        the next exit signal, the worst price held); the per-shadow arithmetic (fills, fees, P&L,
+        MAE) is the live path's own code, so both paths give the same floats."""
+        queued, self._queued = self._queued, []
+        by_symbol: dict[str, list[_Shadow]] = {}
+        for s in queued:
+            by_symbol.setdefault(s.symbol, []).append(s)
+        for symbol, shadows in by_symbol.items():
+            self._resolve_symbol(machine, shadows, self._history[symbol])
+
+    def _resolve_symbol(self, machine, shadows: list[_Shadow], h: _History) -> None:
+        n = h.n
+        shadows = [s for s in shadows if s.signal_bar + 1 < n]  # blocked on the last candle: nothing to follow
+        if not shadows:
             return
-        last = e if e >= 0 else h.n - 1
-        if long:
-            s.worst = min(s.worst, float(h.low[f : last + 1].min()))
-        else:
-            s.worst = max(s.worst, float(h.high[f : last + 1].max()))
-        if e >= 0 and e + 1 < h.n:
-            self.outcomes.append(self._exit_at_open(machine, s, e + 1, h.ts.item(e + 1), h.open.item(e + 1)))
-            return
-        s.exit_pending = e >= 0
-        self.open.setdefault(s.symbol, []).append(s)
+        sp = machine._plans[shadows[0].symbol]
+        long = sp.side == "long"
+        limits = machine.limits
+        sig = np.fromiter((s.signal_bar for s in shadows), dtype=np.int64, count=len(shadows))
+        f = sig + 1
+        m = len(shadows)
+        # the entry fill, exactly as market_fill computes it (same float operations)
+        slip = limits.slippage_bps / 10_000.0
+        entry = h.open[f] * (1.0 + slip) if long else h.open[f] * (1.0 - slip)
+
+        def levels(rule, kind: str):
+            if rule is None:
+                return None
+            at_entry = np.full(n, np.nan)
+            at_entry[sig] = entry
+            values = rule.evaluate(h.env, entry=at_entry)[sig]
+            if rule.is_price_level:
+                return values
+            below = (kind == "stop") == long
+            return entry - values if below else entry + values
+
+        stop = levels(sp.stop_rule, "stop")
+        target = levels(sp.target_rule, "target")
+        exits = np.asarray(h.exit_idx, dtype=np.int64)
+        p = np.searchsorted(exits, f, side="left")
+        e = np.where(p < len(exits), exits[np.minimum(p, max(len(exits) - 1, 0))], -1) if len(exits) else np.full(m, -1)
+        last = np.where(e >= 0, e, n - 1)  # a stop/target hit counts up to the exit signal's bar
+        j = np.full(m, -1, dtype=np.int64)
+        if stop is not None or target is not None:
+            nan = np.full(m, np.nan)
+            stop_a = stop if stop is not None else nan
+            target_a = target if target is not None else nan
+            active = np.arange(m)
+            start = f.copy()
+            width = 64
+            while active.size:
+                s0, lim = start[active], last[active]
+                idx = s0[:, None] + np.arange(width)
+                valid = idx <= lim[:, None]
+                np.minimum(idx, n - 1, out=idx)
+                lo, hi = h.low[idx], h.high[idx]
+                with np.errstate(invalid="ignore"):
+                    if long:
+                        hit = (lo <= stop_a[active, None]) | (hi >= target_a[active, None])
+                    else:
+                        hit = (hi >= stop_a[active, None]) | (lo <= target_a[active, None])
+                hit &= valid
+                found = hit.any(axis=1)
+                j[active[found]] = s0[found] + hit.argmax(axis=1)[found]
+                done = found | (s0 + width > lim)
+                start[active] = s0 + width
+                active = active[~done]
+                width = max(64, min(width * 4, 4_000_000 // max(active.size, 1)))
+        # the exit bar: the hit bar, the bar after the exit signal, or none (still held at the end)
+        ranged = j >= 0
+        signalled = ~ranged & (e >= 0) & (e + 1 < n)
+        end = np.where(ranged, j, np.where(signalled, e + 1, n))  # bars [f, end) were held through
+        ext = np.append(h.low if long else h.high, np.inf if long else -np.inf)
+        pairs = np.empty(2 * m, dtype=np.int64)
+        pairs[0::2], pairs[1::2] = f, end
+        reduce = np.minimum if long else np.maximum
+        seg = reduce.reduceat(ext, pairs)[0::2]
+        seg = np.where(end > f, seg, entry)
+        worst = reduce(entry, seg)
+        for k, s in enumerate(shadows):
+            fk = int(f[k])
+            s.entry_bar, s.entry_ts = fk, h.ts.item(fk)
+            s.entry_price = entry.item(k)
+            s.entry_fee = s.entry_price * s.qty * limits.fee_rate
+            s.stop = stop.item(k) if stop is not None else None
+            s.target = target.item(k) if target is not None else None
+            s.worst = worst.item(k)
+            if ranged[k]:
+                jk = int(j[k])
+                quote, reason = self._range_exit(machine, s, h.open.item(jk), h.high.item(jk), h.low.item(jk))
+                self.outcomes.append(
+                    self._outcome(machine, s, "closed", reason, jk, h.ts.item(jk), quote.price, quote.fee)
+                )
+            elif signalled[k]:
+                b = int(e[k]) + 1
+                self.outcomes.append(self._exit_at_open(machine, s, b, h.ts.item(b), h.open.item(b)))
+            else:
+                s.exit_pending = bool(e[k] >= 0)
+                self.open.setdefault(s.symbol, []).append(s)
