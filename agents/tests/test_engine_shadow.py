@@ -201,3 +201,29 @@ def test_a_checkpointed_live_engine_keeps_following_its_shadows():
     assert returned == _closed(result.block_outcomes)
     assert len(returned) > 50
     assert np.isfinite([d.pnl for d in returned]).all()
+
+
+def test_what_if_on_one_limit_puts_the_scorecard_beside_the_equity():
+    from agents.engine.errors import ConfigError
+    from agents.engine.whatif import sweep_limit
+
+    p, lim = PARITY_CASES["sma_cross_symbol_cap"]
+    lim = RiskLimits(**lim)
+    bars = _sol()
+    out = sweep_limit(p, bars, lim, "max_trades_per_symbol_per_day", [2, None], initial_cash=10_000.0)
+    base = run_backtest(p, bars, lim, initial_cash=10_000.0)
+    assert out["baseline"]["final_equity"] == base.final_equity
+    assert out["baseline"]["blocks"] == sum(1 for d in base.decisions if d.kind == "block") > 0
+    closed = [d.outcome for d in base.block_outcomes if d.outcome.status == "closed"]
+    assert out["baseline"]["net"] == sum(-o.pnl for o in closed if o.pnl < 0) - sum(o.pnl for o in closed if o.pnl > 0)
+    relaxed, uncapped = out["runs"]
+    assert relaxed["blocks"] < out["baseline"]["blocks"]
+    uncapped_run = run_backtest(
+        p, bars, RiskLimits(**(PARITY_CASES["sma_cross_symbol_cap"][1] | {"max_trades_per_symbol_per_day": None})),
+        initial_cash=10_000.0,
+    )  # fmt: skip
+    assert uncapped["final_equity"] == uncapped_run.final_equity
+    assert uncapped["change"]["equity"] == uncapped_run.final_equity - base.final_equity
+    assert uncapped["change"]["net"] == uncapped["net"] - out["baseline"]["net"]
+    with pytest.raises(ConfigError):
+        sweep_limit(p, bars, lim, "no_such_limit", [1], initial_cash=10_000.0)
