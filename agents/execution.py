@@ -176,6 +176,10 @@ def _advisory_lock() -> None:
     advisory_xact_lock(LockKey.EXECUTION)
 
 
+def _decided_by_any_plan(symbol: str, open_time: datetime) -> bool:
+    return ExecutionStep.objects.filter(symbol=symbol, open_time__gte=open_time, warmup=False).exists()
+
+
 def _paused() -> bool:
     state = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()
     return state in (RunSummary.ControlState.PAUSED, RunSummary.ControlState.STOPPED)
@@ -205,6 +209,8 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
     held = _engine_for(plan, config)
     held.engine.machine.limits = limits_from_config(config)
     last = held.last_open_time.get(symbol)
+    if last is None and _decided_by_any_plan(symbol, open_time):
+        return 0  # a late or redelivered task: a new plan starts at the first candle no plan decided
     if last is None:  # the plan's first candle of this symbol: warm the indicators up on history
         warmup = held.engine.plan.warmup_bars
         history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time, last=warmup + 1)

@@ -393,6 +393,8 @@ class ExecutionStep(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan_event_id", "symbol", "open_time"], name="execution_step_unique")
         ]
+        # the newest decided candle of a symbol, whatever the plan (a new plan's first candle, claim expiry)
+        indexes = [models.Index(fields=["symbol", "open_time"], name="execution_step_symbol_time")]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.open_time:%Y-%m-%d %H:%M}"

@@ -1,6 +1,7 @@
 """Event types the backtests app writes (a run's start and end), registered at ``BacktestsConfig.ready()``.
 
-Each is emitted with ``run_id`` = the backtest's id, so the event stream can follow one backtest.
+Each is emitted with ``correlation_id`` = the backtest's id (one chain: started, then finished) and no
+``run_id``: a run id makes a run summary, and /runs and the Overview list those as live trading runs.
 """
 
 from decimal import Decimal

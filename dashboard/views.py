@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
 from agents import services as agent_services
+from backtests import presentation
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
@@ -29,12 +29,13 @@ from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
 from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops.errors import Invalid
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
 from wallets import services as wallet_services
 from wallets.models import Wallet, WalletBalance
 
-from . import selectors
+from . import market_upload, selectors
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
@@ -305,6 +306,10 @@ DEFAULT_INDICATORS = "sma_20,ema_50"
 MARKER_TYPES = ["fill", "trade_blocked"]
 
 
+class MarketUploadView(RolePageMixin, market_upload.MarketUploadView):
+    role = Role.OPERATOR
+
+
 class MarketView(RolePageMixin, View):
     """A candlestick chart of one symbol and timeframe with indicators overlaid. The page opens
     /ws/market/ first and then loads the bars from /api/v1/market/candles (the market API's
@@ -333,6 +338,9 @@ class MarketView(RolePageMixin, View):
             "valid": valid and instrument is not None,
             "timeframes": timeframes.ALL,
             "markers": markers,
+            "upload_form": market_upload.CandleUploadForm(
+                initial={"symbol": params["symbol"], "timeframe": params["timeframe"]}
+            ),
         }
         return render(request, "dashboard/market.html", context, status=200 if valid or not instruments else 400)
 
@@ -364,16 +372,45 @@ class AgentsView(RolePageMixin, View):
         return render(request, "dashboard/agents.html", context)
 
 
-def _backtests_page(request, form: BacktestForm, status: int = 200):
+def _backtests_page(request, form: BacktestForm | None, status: int = 200):
     runs = list(backtest_selectors.run_list().order_by("-created_at", "-id")[:50])
+    for run in runs:  # the list's columns: return, trades, max drawdown, Sharpe
+        run.headline = {row["key"]: row for row in presentation.metric_rows(run.results, keys=presentation.HEADLINE)}
     instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
-    context = {"runs": runs, "form": form, "instruments": instruments}
+    coverage = backtest_selectors.candle_coverage(symbols=[i.symbol for i in instruments])
+    if form is None:
+        # start on a symbol and timeframe that have candles (the first with the most), over their range
+        first = max(
+            ((sym, c) for sym, spans in coverage.items() for c in spans),
+            key=lambda item: item[1]["candles"],
+            default=None,
+        )
+        initial = {"symbol": first[0], "timeframe": first[1]["timeframe"]} if first else {}
+        form = BacktestForm(initial=initial)
+    options = [
+        {
+            "symbol": i.symbol,
+            "label": i.symbol
+            + (
+                " — "
+                + "; ".join(
+                    f"{c['timeframe']}: {c['first']:%Y-%m-%d %H:%M} → {c['last']:%Y-%m-%d %H:%M} ({c['candles']:,})"
+                    for c in coverage[i.symbol]
+                )
+                if i.symbol in coverage
+                else " — no candles"
+            ),
+        }
+        for i in instruments
+    ]
+    context = {"runs": runs, "form": form, "instruments": instruments, "symbol_options": options,
+               "coverage": coverage}  # fmt: skip
     return render(request, "dashboard/backtests.html", context, status=status)
 
 
 class BacktestsView(RolePageMixin, View):
     def get(self, request):
-        return _backtests_page(request, BacktestForm())
+        return _backtests_page(request, None)
 
 
 class BacktestStartView(RolePageMixin, View):
@@ -386,7 +423,7 @@ class BacktestStartView(RolePageMixin, View):
         if form.is_valid():
             try:
                 run, _ = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
-            except DRFValidationError as error:
+            except Invalid as error:
                 form.add_api_errors(error.detail)
             else:
                 return redirect(reverse("dashboard:backtest", args=[run.pk]))
@@ -403,11 +440,19 @@ class BacktestDetailView(RolePageMixin, View):
         blocks = BlockSerializer(backtest_selectors.block_list(run_id=run.pk)[:50], many=True).data if completed else []
         days = backtest_selectors.daily_report_list(run_id=run.pk)[:62] if completed else []
         daily = DailyReportSerializer(days, many=True).data if completed else []
+        summary = presentation.summary_tables(run.results)
         context = {
             "run": run,
             "completed": completed,
             "finished": run.status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED),
             "percent": round(100 * run.candles_processed / run.candles_total) if run.candles_total else 0,
+            "metrics": presentation.metric_rows(run.results),
+            "summary": summary,
+            "places": presentation.money_places((run.results or {}).get("quote")),
+            "summary_groups": [
+                ("Per symbol", summary["per_symbol"], "by-symbol"),
+                ("Per exit reason", summary["per_exit_reason"], "by-exit-reason"),
+            ],  # fmt: skip
             "results": payload_items(run.results or {}),
             "trades": trades,
             "blocks": blocks,
@@ -448,7 +493,12 @@ class BacktestCompareView(RolePageMixin, View):
             errors.append("No run picked.")
         else:
             errors += [str(e) for e in query.errors.get("ids", [])]
-        metrics = sorted({k for r in runs for k, v in (r.results or {}).items() if not isinstance(v, dict | list)})
-        rows = [(m, [(r.results or {}).get(m) for r in runs]) for m in metrics]
+        # one fixed order (returns, risk, trades), each value formatted as the run page shows it
+        per_run = [{row["key"]: row for row in presentation.metric_rows(r.results)} for r in runs]
+        rows = [
+            (label, [cells.get(key) for cells in per_run])
+            for key, label, _ in presentation.METRICS
+            if any(key in cells for cells in per_run)
+        ]
         context = {"runs": runs, "rows": rows, "errors": errors, "ids": ids}
         return render(request, "dashboard/backtest_compare.html", context, status=400 if errors else 200)

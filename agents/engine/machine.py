@@ -33,6 +33,7 @@ from .strategy import Plan, level_price
 __all__ = ["Decision", "Machine", "Trade"]
 
 DAY = 86_400
+END_OF_DATA = "end_of_data"  # a Trade's exit_reason (and the trigger's rule) under close_at_end
 
 
 def _dec(value: float | None) -> Decimal | None:
@@ -118,7 +119,7 @@ class Trade(NamedTuple):
     exit_price: float
     fees: float
     pnl: float
-    exit_reason: str  # exit | stop | target
+    exit_reason: str  # exit | stop | target | end_of_data
 
 
 @dataclass(slots=True)
@@ -217,6 +218,9 @@ class Machine:
             self._close(symbol, bar, ts, pos, quote, pending.chain, "exit")
             return
         sp = self._plans[symbol]
+        if sp.sizing.price == "fill":
+            self._fill_sized_entry(symbol, bar, ts, open_, env, pending, sp)
+            return
         qty = pending.qty
         quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
         if quote.price * qty + quote.fee > state.cash:
@@ -239,9 +243,50 @@ class Machine:
             target = level_price(
                 sp.target_rule, "target", sp.side, env, pending.signal_bar - self.bar_offset[symbol], entry
             )
+        self._open(symbol, bar, ts, sp, quote, stop, target, pending.risk, pending.chain)
+
+    def _fill_sized_entry(self, symbol: str, bar: int, ts: int, open_: float, env, pending, sp) -> None:
+        """``sizing.price == "fill"``: the quantity is computed now, at the fill price, floored to the lot.
+
+        The checks on the signal's close ran on the quantity sized at that close (the best estimate
+        then); the position claims the risk of the quantity it really holds. Nothing that fits the
+        lot and the minimum notional: the entry is blocked at the fill, the claim dropped."""
+        limits, state = self.limits, self.state
+        price = market_fill(pending.side, open_, 1.0, slippage_bps=limits.slippage_bps, fee_rate=0.0).price
+        i = pending.signal_bar - self.bar_offset[symbol]
+        stop = level_price(sp.stop_rule, "stop", sp.side, env, i, price) if sp.stop_rule is not None else None
+        target = level_price(sp.target_rule, "target", sp.side, env, i, price) if sp.target_rule is not None else None
+        lot = self.instruments[symbol].lot_size
+        qty = float(
+            size_order(
+                sp.sizing,
+                instrument=self.instruments[symbol],
+                equity=state.equity(),
+                price=price,
+                stop=stop,
+                fee_rate=limits.fee_rate,
+                risk_per_trade=limits.risk_per_trade,
+            )
+        )
+        if qty > 0 and price * qty * (1.0 + limits.fee_rate) > state.cash:  # fixed sizes may not fit the cash
+            qty = float(round_to_lot(state.cash / (price * (1.0 + limits.fee_rate)), lot))
+        if qty <= 0 or qty * price < limits.min_notional:
+            one_lot = price * float(lot) * (1.0 + limits.fee_rate)
+            reason = "insufficient_cash" if qty <= 0 and one_lot > state.cash else "min_notional"
+            detail = {"qty": qty, "price": price, "cash": state.cash, "min_notional": limits.min_notional, "at": "fill"}
+            state.drop_claim(symbol)
+            self.decisions.append(Decision("block", ts, bar, symbol, pending.chain, None, Block(reason, detail)))
+            return
+        quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
+        risk = qty * abs(quote.price - stop) if stop is not None else quote.price * qty
+        self._open(symbol, bar, ts, sp, quote, stop, target, risk, pending.chain)
+
+    def _open(self, symbol, bar, ts, sp, quote, stop, target, risk: float, chain: int) -> None:
+        state = self.state
+        qty, entry = quote.qty, quote.price
         notional = entry * qty
         cash_delta = -(notional + quote.fee) if sp.side == "long" else notional - quote.fee
-        pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, pending.risk, ts, ts // DAY, pending.chain)
+        pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, risk, ts, ts // DAY, chain)
         state.open_position(pos, cash_delta, quote.fee)
         self._entry_bar[symbol] = bar
         self.ledger.append((symbol, bar, ts, state.cash, pos.signed_qty))
@@ -251,7 +296,7 @@ class Machine:
                 ts,
                 bar,
                 symbol,
-                pending.chain,
+                chain,
                 None,
                 None,
                 quote.side,
@@ -264,7 +309,9 @@ class Machine:
             )
         )
 
-    def _close(self, symbol: str, bar: int, ts: int, pos: Position, quote, chain: int, reason: str) -> None:
+    def _close(
+        self, symbol: str, bar: int, ts: int, pos: Position, quote, chain: int, reason: str, ledger_ts=None
+    ) -> None:
         price, fee = quote.price, quote.fee
         if pos.side == "long":
             cash_delta = price * pos.qty - fee
@@ -275,7 +322,7 @@ class Machine:
         pnl = gross - pos.entry_fee - fee
         state = self.state
         state.close_position(symbol, cash_delta, fee, pnl, ts)
-        self.ledger.append((symbol, bar, ts, state.cash, 0.0))
+        self.ledger.append((symbol, bar, ts if ledger_ts is None else ledger_ts, state.cash, 0.0))
         self.trades.append(
             Trade(
                 symbol,
@@ -313,6 +360,30 @@ class Machine:
                 pnl,
             )
         )
+
+    # -- end of the data (backtests only) -------------------------------------------------------
+    def close_at_end(self, symbol: str, bar: int, ts: int, open_: float, *, ledger_ts: int | None = None) -> None:
+        """``close_at_end``: exit ``symbol``'s open position at its last bar's open, fee and slippage included.
+
+        The open, not the close: it is where backtesting.py's ``finalize_trades`` and Freqtrade's
+        end-of-backtest ``force_exit`` fill, so a result here reproduces there. An exit already ordered
+        on the last close is filled by it too (there is no next open); an entry ordered on the last
+        close is dropped, never filled. ``ledger_ts`` puts the cash change on the curve's last point
+        when the symbol's data ends before another's."""
+        pending = self.pending.pop(symbol, None)
+        if pending is not None and pending.intent == "entry":
+            self.state.drop_claim(symbol)
+        pos = self.state.positions.get(symbol)
+        if pos is None:
+            return
+        limits = self.limits
+        side = "sell" if pos.side == "long" else "buy"
+        quote = market_fill(side, open_, pos.qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
+        chain = pending.chain if pending is not None else self._next_chain()
+        if pending is None:
+            self._emit("trigger", symbol, bar, ts, chain, rule=END_OF_DATA)
+            self._emit("order", symbol, bar, ts, chain, side=side, intent="exit", qty=pos.qty, price=open_)
+        self._close(symbol, bar, ts, pos, quote, chain, END_OF_DATA, ledger_ts=ledger_ts)
 
     # -- 3. range --------------------------------------------------------------------------------
     def on_range(self, symbol: str, bar: int, ts: int, open_: float, high: float, low: float) -> None:

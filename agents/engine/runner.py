@@ -88,6 +88,7 @@ def run_backtest(
     progress: Callable[[int], None] | None = None,
     progress_every: int = 50_000,
     shadows: bool = True,
+    close_at_end: bool = False,
 ) -> BacktestResult:
     """Backtest ``plan`` over ``bars`` (one ``Bars``, or one per symbol of the plan, sharing one portfolio).
 
@@ -103,6 +104,9 @@ def run_backtest(
 
     ``shadows`` (default on) follows every blocked entry as if taken (``result.block_outcomes``);
     off, nothing else changes (the benchmark measures what following them costs).
+    ``close_at_end``: a position still open after the last bar is closed at that bar's open with
+    its fee and slippage, exit reason ``end_of_data`` (:meth:`Machine.close_at_end` says why the
+    open); otherwise it stays open, marked at the last close.
     """
     # The loop allocates ~6 small tuples per trade and no reference cycles: the cyclic GC only
     # re-scans the growing decision list (a third of the run time on 1M bars), so it is paused.
@@ -119,6 +123,7 @@ def run_backtest(
             progress=progress,
             progress_every=max(1, int(progress_every)),
             shadows=shadows,
+            close_at_end=bool(close_at_end),
         )
     finally:
         if gc_was_enabled:
@@ -185,6 +190,7 @@ def _run(
     progress=None,
     progress_every=50_000,
     shadows=True,
+    close_at_end=False,
 ) -> BacktestResult:
     syms = _resolve(plan, bars)
     for sym in syms:
@@ -316,6 +322,12 @@ def _run(
             if (event := next_event(sym)) is not None:
                 heapq.heappush(heap, (sym.ts.item(event[0]), index, event[0], event[1]))
 
+    if close_at_end:
+        last_ts = max(s.ts.item(s.n - 1) for s in syms if s.n)
+        for sym in syms:  # plan symbol order, the order the equity adds positions in
+            if sym.n and (sym.symbol in state.positions or sym.symbol in pending):
+                k = sym.n - 1
+                machine.close_at_end(sym.symbol, k, sym.ts.item(k), sym.open.item(k), ledger_ts=last_ts)
     ts_all, equity = _equity_curve(syms, machine.ledger, initial_cash)
     return BacktestResult(
         machine.decisions,

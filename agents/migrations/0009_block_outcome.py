@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0008_checkpoint_state_uncompressed'),
+        ('agents', '0008_execution_step_index_checkpoint_storage'),
     ]
 
     operations = [

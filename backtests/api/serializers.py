@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from agents.engine.reasons import explain
 from backtests.config import METRICS
 from backtests.models import (
     DEFAULT_POINTS,
@@ -33,10 +34,15 @@ class TradeSerializer(serializers.ModelSerializer):
 
 
 class BlockSerializer(serializers.ModelSerializer):
+    why = serializers.SerializerMethodField(help_text="The message with the numbers that decided it.")
+
     class Meta:
         model = BacktestBlock
-        fields = ["seq", "ts", "bar", "symbol", "reason", "reason_class", "message", "detail", "chain"]
+        fields = ["seq", "ts", "bar", "symbol", "reason", "reason_class", "message", "why", "detail", "chain"]
         read_only_fields = fields
+
+    def get_why(self, block) -> str:
+        return explain(block.reason, block.detail)
 
 
 class DailyReportSerializer(serializers.ModelSerializer):

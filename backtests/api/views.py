@@ -79,10 +79,8 @@ class RunListCreateView(ListAPIView):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 200:
             return Response({"Idempotency-Key": ["at most 200 characters"]}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
-        except services.IdempotencyConflict as exc:
-            return _conflict("Idempotency-Key", str(exc))
+        # an Invalid config (400 by field) or a reused Idempotency-Key (409) goes to the one exception handler
+        run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -258,10 +256,7 @@ class RunCancelView(APIView):
     @extend_schema(request=None, responses={202: s.RunSerializer})
     def post(self, request, pk):
         _run_or_404(pk)
-        try:
-            run = services.backtest_run_cancel(run_id=pk)
-        except services.RunStateError as exc:
-            return _conflict("status", str(exc))
+        run = services.backtest_run_cancel(run_id=pk)  # a finished run: Conflict naming its status, 409
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -299,6 +294,25 @@ class CompareView(APIView):
         return Response({"runs": out})
 
 
+def preset_defaults(name: str) -> dict:
+    import inspect
+
+    from backtests.config import BACKTEST_RISK_DEFAULTS
+
+    fields = BacktestConfigSerializer().fields
+    build = inspect.signature(PRESETS[name].build).parameters
+    return {
+        "fee_rate": str(fields["fee_rate"].default),
+        "slippage_bps": str(fields["slippage_bps"].default),
+        "fill_timing": fields["fill_timing"].default,
+        "sizing": {"method": "equity_fraction", "value": "1", "price": fields["sizing"].fields["price"].default},
+        "close_at_end": False,
+        "stop": build["stop"].default if "stop" in build else None,
+        "target": build["target"].default if "target" in build else None,
+        "risk": {**BACKTEST_RISK_DEFAULTS, "min_notional": "the instrument's"},
+    }
+
+
 class PresetsView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
@@ -311,6 +325,8 @@ class PresetsView(APIView):
                         {"name": q.name, "type": q.type.__name__, "default": q.default, "min": q.low, "max": q.high}
                         for q in p.params
                     ],
+                    # what a run of this preset uses for every field it leaves out (the form shows the same)
+                    "defaults": preset_defaults(p.name),
                 }
                 for p in PRESETS.values()
             ]

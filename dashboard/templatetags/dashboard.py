@@ -20,13 +20,15 @@ def utc(value) -> str:
 
 
 @register.filter
-def pnl(value):
-    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue."""
+def pnl(value, places=None):
+    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
+
+    ``places`` (optional): money to that many decimals, thousands separated (``{{ x|pnl:2 }}``)."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    value = amount(number)
+    value = money(number, places) if places is not None else amount(number)
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',
@@ -53,3 +55,14 @@ def amount(value) -> str:
 @register.filter
 def pretty_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def money(value, places=2) -> str:
+    """Money to the quote's precision: ``1234.5678|money:2`` -> ``1,234.57``."""
+    try:
+        number = Decimal(str(value))
+        places = int(places)
+    except (InvalidOperation, ValueError, TypeError):
+        return value
+    return f"{number:,.{places}f}"
