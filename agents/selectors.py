@@ -10,6 +10,7 @@ from .models import (
     AgentStatus,
     BlockEvent,
     BlockOutcome,
+    EngineCheckpoint,
     Fill,
     Intent,
     Judgement,
@@ -85,6 +86,38 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
             .order_by()
         )
     return {"since": since, "until": until, **rollup(groups, list(blocks))}
+
+
+def block_outcomes_open() -> list[dict]:
+    """Blocks whose shadow is still held, marked at the engine's latest close of the symbol.
+
+    Open shadows live in the active plans' engine checkpoints (they write no event until they
+    close), so they are read from there: one row per checkpoint, bounded in size."""
+    import pickle
+
+    from events.models import Event
+
+    from .execution import CHECKPOINT_FORMAT
+
+    plans = {p.event_id: p for p in StrategyPlan.objects.filter(active=True)}
+    rows, keys = [], []
+    for checkpoint in EngineCheckpoint.objects.filter(plan_event_id__in=list(plans), format=CHECKPOINT_FORMAT):
+        engine, _ = pickle.loads(checkpoint.state)  # noqa: S301 - written only by execution._checkpoint
+        plan = plans[checkpoint.plan_event_id]
+        for d in engine.block_outcomes:
+            keys.append(f"exec:{plan.event_id}:{d.symbol}:{d.chain}:block")  # the recorder's block key
+            rows.append(
+                {
+                    "symbol": d.symbol,
+                    "plan_id": plan.plan_id,
+                    "correlation_id": plan.correlation_id,
+                    **d.outcome.payload(),
+                }
+            )
+    blocks = dict(Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "event_id")) if keys else {}
+    for row, key in zip(rows, keys, strict=True):
+        row["block_event_id"] = blocks.get(key)
+    return sorted(rows, key=lambda r: r["blocked_at"], reverse=True)
 
 
 def position_snapshot_list() -> QuerySet[PositionSnapshot]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("live/blocks", views.BlockListView.as_view(), name="blocks"),
     path("live/block-reasons", views.BlockReasonsView.as_view(), name="block-reasons"),
     path("live/block-outcomes", views.BlockOutcomeListView.as_view(), name="block-outcomes"),
+    path("live/block-outcomes/open", views.BlockOutcomeOpenView.as_view(), name="block-outcomes-open"),
     path("live/block-outcomes/summary", views.BlockOutcomeSummaryView.as_view(), name="block-outcomes-summary"),
     path("live/risk-budget", views.RiskBudgetView.as_view(), name="risk-budget"),
     path("live/position-snapshots", views.PositionSnapshotListView.as_view(), name="position-snapshots"),

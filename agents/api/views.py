@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -89,6 +90,14 @@ class BlockOutcomeListView(ListAPIView):
 
     def get_queryset(self):
         return selectors.block_outcome_list()
+
+
+class BlockOutcomeOpenView(APIView):
+    """Blocks whose shadow is still held: marked P&L at the latest close (status ``open``)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response({"results": selectors.block_outcomes_open()})
 
 
 class BlockOutcomeSummaryView(APIView):

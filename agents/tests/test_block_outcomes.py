@@ -1,6 +1,7 @@
 """Shadow outcomes of blocked trades through the live path on the shipped candles: the events, the
 read model, its rebuild, the scorecard API, the books, and the backtest giving the same outcomes."""
 
+import pickle
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -141,3 +142,27 @@ def test_the_scorecard_sums_equal_the_outcomes(capped, sol_candles, client_for, 
     bad = client.get("/api/v1/live/block-outcomes/summary?since=2030-01-01T00:00:00Z&until=2020-01-01T00:00:00Z")
     assert bad.status_code == 400
     assert "until" in bad.data
+
+
+def test_open_shadows_are_listed_with_their_marked_pnl(capped, sol_candles, client_for):
+    from agents.models import EngineCheckpoint
+
+    plan = StrategyPlan.objects.get(active=True)
+    held = []
+    for candle in sol_candles[200:700]:  # up to the first candle after which a shadow is held
+        _feed([candle])
+        engine, _ = pickle.loads(EngineCheckpoint.objects.get(plan_event_id=plan.event_id).state)  # noqa: S301
+        held = [d for d in engine.block_outcomes if d.outcome.status == "open"]
+        if held:
+            break
+    assert held, "a shadow is held at some point of 500 capped candles"
+    rows = client_for("viewer").get("/api/v1/live/block-outcomes/open").data["results"]
+    assert len(rows) == len(held)
+    for row, d in zip(
+        sorted(rows, key=lambda r: r["entry_at"]), sorted(held, key=lambda d: d.outcome.entry_ts), strict=True
+    ):
+        assert row["status"] == "open"
+        assert row["exit_price"] == repr(engine.state.marks["SOL-USDT"])  # marked at the latest close
+        assert Decimal(row["pnl"]) == Decimal(repr(d.outcome.pnl))
+        block = Event.objects.get(event_id=row["block_event_id"])
+        assert block.type == "trade_blocked"
