@@ -68,8 +68,8 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
     groups = (
         outcomes.values("reason", "reason_class", "rule", "symbol")
         .annotate(
-            closed=Count("id"),
-            hits=Count("id", filter=Q(pnl__lt=0)),
+            closed=Count("*"),  # not count(id): the window is then an index-only scan
+            hits=Count("*", filter=Q(pnl__lt=0)),
             lost=Sum("pnl", filter=Q(pnl__lt=0)),
             forgone=Sum("pnl", filter=Q(pnl__gt=0)),
         )
@@ -82,7 +82,7 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
         blocks = (
             BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
             .values("reason", "reason_class", "symbol")
-            .annotate(blocks=Count("id"))
+            .annotate(blocks=Count("*"))
             .order_by()
         )
     return {"since": since, "until": until, **rollup(groups, list(blocks))}

@@ -101,7 +101,7 @@ class BlockOutcomeOpenView(APIView):
 
 
 class BlockOutcomeSummaryView(APIView):
-    """The blocks' scorecard over a window of block times (default: the last 7 days)."""
+    """The blocks' scorecard over a window of block times (default: the last 24 hours, as /block-reasons)."""
 
     @extend_schema(parameters=[s.BlockOutcomeSummaryInputSerializer], responses=s.BlockOutcomeSummarySerializer)
     def get(self, request):
@@ -109,7 +109,7 @@ class BlockOutcomeSummaryView(APIView):
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
         until = data.pop("until", None) or timezone.now()
-        since = data.pop("since", None) or until - timedelta(days=7)
+        since = data.pop("since", None) or until - timedelta(hours=24)
         summary = selectors.block_outcome_summary(since=since, until=until, filters=data)
         return Response(s.BlockOutcomeSummarySerializer(summary).data)
 
