@@ -1,8 +1,9 @@
 """Event types the agents app writes, registered at ``AgentsConfig.ready()`` through the registry."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -97,9 +98,45 @@ def _marks_summary(p: dict) -> str:
     return "Marks " + ", ".join(f"{s} {fmt.price(v, s)}" for s, v in sorted(p["prices"].items()))
 
 
+def _block_outcome_summary(p: dict) -> str:
+    quote = fmt.symbol_quote(p["symbol"])
+    return (
+        f"Had the blocked {p['symbol']} trade ({p['reason']}) gone through: {p['exit_reason']} "
+        f"{fmt.money(p['pnl'], quote, sign=True)} {quote}"
+    )
+
+
 def _agent_run_summary(p: dict) -> str:
     text = f"Agent {p['agent']} {p['status']} in {fmt.number(p['duration_ms'])} ms"
     return text + (f": {p['error']}" if p.get("error") else "")
+
+
+class BlockOutcomePayload(Payload):
+    """A blocked trade's shadow, closed: what taking it would have done (engine numbers as decimals)."""
+
+    block_event_id: UUID
+    symbol: Symbol
+    plan_id: str | None = None
+    reason: Identifier
+    reason_class: Literal["infra", "quality_gate", "risk_valid"]
+    rule: Annotated[str, Field(max_length=500)] = ""
+    position_side: Literal["long", "short"]
+    status: Literal["closed"] = "closed"
+    exit_reason: Literal["stop", "target", "exit"]
+    qty: PositiveDecimal
+    blocked_at: datetime
+    entry_at: datetime
+    entry_price: PositiveDecimal
+    exit_at: datetime
+    exit_price: PositiveDecimal
+    fees: NonNegativeDecimal
+    pnl: Decimal
+    pnl_pct: Decimal
+    mae: NonNegativeDecimal
+    mae_pct: NonNegativeDecimal
+    holding_s: Annotated[int, Field(ge=0)]
+    stop: Decimal | None = None
+    target: Decimal | None = None
 
 
 def register_all() -> None:
@@ -120,6 +157,12 @@ def register_all() -> None:
             summary=lambda p: f"Positions snapshotted: {len(p['positions'])}",
         ),
         EventType("plan_retired", PlanRetiredPayload, summary=lambda p: f"Plan {p['plan_id']} retired: {p['reason']}"),
+        EventType(
+            "block_outcome",
+            BlockOutcomePayload,
+            description="A blocked trade's shadow closed: what taking it would have done (caused by trade_blocked).",
+            summary=_block_outcome_summary,
+        ),
         EventType("agent_run", AgentRunPayload, in_chain=False, summary=_agent_run_summary),
         EventType(
             "books_check_failed",

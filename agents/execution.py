@@ -358,6 +358,27 @@ class _Recorder:
         if allocation is not None:  # blocked at the fill: give the claim back
             self._release(d, allocation.allocation_id, "expired", cause=None)
 
+    def _on_block_outcome(self, d, candle, config):
+        """The shadow of a block closed: record what taking the trade would have done, caused by the
+        block (a block this engine never recorded, e.g. one refused before a restart, has no outcome)."""
+        block = self._lookup(d.chain, "block")
+        if block is None:
+            return
+        outcome = d.outcome.payload()
+        outcome.pop("status")
+        self._emit(
+            "block_outcome",
+            {
+                **outcome,
+                "block_event_id": str(block.event_id),
+                "symbol": self.symbol,
+                "plan_id": self.plan.plan_id,
+            },
+            chain=d.chain,
+            kind="block-outcome",
+            causation_id=block.event_id,
+        )
+
     def _release(self, d, allocation_id: str, status: str, *, cause: Event | None) -> None:
         self._emit(
             "risk_released",

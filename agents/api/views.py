@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -80,6 +81,38 @@ class BlockReasonsView(APIView):
             "reasons": reasons,
         }
         return Response(s.BlockReasonsSerializer(data).data)
+
+
+class BlockOutcomeListView(ListAPIView):
+    """Blocked trades' shadows, closed: what taking each would have done."""
+
+    serializer_class = s.BlockOutcomeSerializer
+    filterset_class = filters.BlockOutcomeFilterSet
+
+    def get_queryset(self):
+        return selectors.block_outcome_list()
+
+
+class BlockOutcomeOpenView(APIView):
+    """Blocks whose shadow is still held: marked P&L at the latest close (status ``open``)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response({"results": selectors.block_outcomes_open()})
+
+
+class BlockOutcomeSummaryView(APIView):
+    """The blocks' scorecard over a window of block times (default: the last 24 hours, as /block-reasons)."""
+
+    @extend_schema(parameters=[s.BlockOutcomeSummaryInputSerializer], responses=s.BlockOutcomeSummarySerializer)
+    def get(self, request):
+        params = s.BlockOutcomeSummaryInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        until = data.pop("until", None) or timezone.now()
+        since = data.pop("since", None) or until - timedelta(hours=24)
+        summary = selectors.block_outcome_summary(since=since, until=until, filters=data)
+        return Response(s.BlockOutcomeSummarySerializer(summary).data)
 
 
 class RiskBudgetView(APIView):
