@@ -1,12 +1,20 @@
 """Event types the agents app writes, registered at ``AgentsConfig.ready()`` through the registry."""
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from events.types import EventType, NonNegativeDecimal, Payload, PositiveDecimal, Symbol, register
+from events.types import (
+    BoundedDecimal,
+    Count,
+    EventType,
+    NonNegativeDecimal,
+    Payload,
+    PositiveDecimal,
+    Symbol,
+    register,
+)
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -40,11 +48,11 @@ class MarksPayload(Payload):
 
 class SnapshotPosition(Payload):
     symbol: Symbol
-    qty: Decimal
+    qty: BoundedDecimal
     avg_entry_price: NonNegativeDecimal
     mark_price: NonNegativeDecimal
-    unrealized_pnl: Decimal
-    realized_pnl: Decimal
+    unrealized_pnl: BoundedDecimal
+    realized_pnl: BoundedDecimal
 
 
 class PositionsSnapshottedPayload(Payload):
@@ -59,7 +67,7 @@ class PlanRetiredPayload(Payload):
 class AgentRunPayload(Payload):
     agent: Literal["planner", "judge", "execution", "broker", "snapshot"]
     status: Literal["ok", "error"]
-    duration_ms: Annotated[int, Field(ge=0)]
+    duration_ms: Count
     error: Annotated[str, Field(max_length=2000)] | None = None
 
 

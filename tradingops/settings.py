@@ -268,3 +268,11 @@ LOGGING = {
     # ccxt logs every request's headers, API key included, at DEBUG: never below INFO.
     "loggers": {"ccxt": {"level": "INFO"}},
 }
+
+# --- Hardening: input limits -------------------------------------------------------------------
+# JSON bodies: NUL characters and nesting past 32 levels are refused by name (tradingops/api/parsers.py).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "tradingops.api.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]

@@ -3,11 +3,12 @@ import django_filters as filters
 from agents.models import BlockEvent, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
 from events.api.filters import TimeWindowForm
 from events.models import LLMCall
+from tradingops.api.fields import AwareIsoDateTimeFilter
 
 
 class _TimeWindowFilterSet(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
 
 class OrderFilterSet(_TimeWindowFilterSet):

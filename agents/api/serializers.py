@@ -17,6 +17,9 @@ from agents.models import (
 )
 from agents.services import INTENT_ACTIONS, LIMIT_FIELDS
 from events.models import LLMCall
+from events.types import INT32_MAX
+from tradingops.api.fields import AwareDateTimeField
+from tradingops.api.serializers import StrictInputSerializer
 
 
 class ChainLinkMixin(serializers.Serializer):
@@ -146,8 +149,8 @@ class BlockReasonsSerializer(serializers.Serializer):
 
 
 class WindowInputSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = AwareDateTimeField(required=False)
+    until = AwareDateTimeField(required=False)
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
@@ -217,7 +220,7 @@ class IntentSerializer(ChainLinkMixin, serializers.ModelSerializer):
         fields = ["event_id", "action", "symbol", "params", "note", "source", "ts", "correlation_id", "chain"]
 
 
-class PlanInputSerializer(serializers.Serializer):
+class PlanInputSerializer(StrictInputSerializer):
     preset = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. sma_cross")
     params = serializers.DictField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
     plan = serializers.DictField(
@@ -228,7 +231,7 @@ class PlanInputSerializer(serializers.Serializer):
     )
 
 
-class IntentInputSerializer(serializers.Serializer):
+class IntentInputSerializer(StrictInputSerializer):
     action = serializers.ChoiceField(choices=INTENT_ACTIONS)
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     params = serializers.DictField(required=False, default=dict)
@@ -292,26 +295,26 @@ class RuntimeConfigSerializer(serializers.ModelSerializer):
         fields = ["mode", "kill_switch", *LIMIT_FIELDS, "updated_at", "updated_by"]
 
 
-class ModeInputSerializer(serializers.Serializer):
+class ModeInputSerializer(StrictInputSerializer):
     mode = serializers.ChoiceField(choices=RuntimeConfig.Mode.choices)
     confirmation = serializers.CharField(required=False, allow_blank=True, default="")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class KillSwitchInputSerializer(serializers.Serializer):
+class KillSwitchInputSerializer(StrictInputSerializer):
     engaged = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class LimitsInputSerializer(serializers.Serializer):
+class LimitsInputSerializer(StrictInputSerializer):
     daily_risk_budget = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
     risk_per_trade = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
     risk_multiplier = serializers.DecimalField(max_digits=6, decimal_places=4, required=False)
-    max_trades_per_day = serializers.IntegerField(min_value=0, required=False)
-    max_trades_per_symbol_per_day = serializers.IntegerField(min_value=0, required=False)
-    max_open_positions = serializers.IntegerField(min_value=0, required=False)
+    max_trades_per_day = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
+    max_trades_per_symbol_per_day = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
+    max_open_positions = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
     min_notional = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0), required=False)
-    cooldown_after_loss_minutes = serializers.IntegerField(min_value=0, required=False)
+    cooldown_after_loss_minutes = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
     fee_rate = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
     slippage_bps = serializers.DecimalField(max_digits=8, decimal_places=3, required=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

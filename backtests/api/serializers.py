@@ -10,6 +10,8 @@ from backtests.models import (
     DailyReport,
     Sweep,
 )
+from tradingops.api.fields import AwareDateTimeField
+from tradingops.api.serializers import StrictInputSerializer
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -52,7 +54,7 @@ class EquityQuerySerializer(serializers.Serializer):
 
 
 class StateQuerySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = AwareDateTimeField()
 
 
 class CompareQuerySerializer(serializers.Serializer):
@@ -93,7 +95,7 @@ class StateSerializer(serializers.Serializer):
     positions = PositionStateSerializer(many=True)
 
 
-class SweepCreateSerializer(serializers.Serializer):
+class SweepCreateSerializer(StrictInputSerializer):
     name = serializers.CharField(required=False, max_length=200)
     config = serializers.DictField()
     grid = serializers.DictField(child=serializers.ListField(min_length=1))

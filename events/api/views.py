@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from events import selectors
 from events.health import system_health
-from events.services import MAX_BATCH, EventDraft, EventRejected, emit_many
+from events.services import MAX_BATCH, EventRejected, client_emit_many
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 
 from .filters import EventFilterSet, RunSummaryFilterSet
@@ -38,7 +38,9 @@ class EventListCreateView(ListAPIView):
         responses={201: EventOutputSerializer, 200: OpenApiResponse(EventOutputSerializer, "Already stored")},
         description=(
             f"One event object, or a JSON array of up to {MAX_BATCH} (all or nothing). "
-            "A repeated dedupe_key stores nothing new and returns the first event (200)."
+            "A repeated dedupe_key stores nothing new and returns the first event (200). "
+            "Clients may post only some types (intent notes, llm_call, run_control of their own runs); "
+            "every other type is a fact written by the system. The source is set by the server."
         ),
     )
     def post(self, request):
@@ -51,10 +53,8 @@ class EventListCreateView(ListAPIView):
         serializer = EventBatchInputSerializer(data=request.data) if many else EventInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rows = serializer.validated_data if many else [serializer.validated_data]
-        default_source = f"user:{request.user.get_username()}"
-        drafts = [EventDraft(**{"source": default_source, **row}) for row in rows]
         try:
-            events = emit_many(drafts)
+            events = client_emit_many(rows, source=f"user:{request.user.get_username()}")
         except EventRejected as exc:
             return Response(exc.errors if many else exc.errors[0], status=status.HTTP_400_BAD_REQUEST)
         created = any(event.created for event in events)

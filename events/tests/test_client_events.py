@@ -32,8 +32,10 @@ def operator(client_for):
         ("position_update", {"symbol": "SOL-USDT", "qty": "5", "avg_entry_price": "1"}),
         ("runtime_changed", {"changes": {"mode": {"old": "paper", "new": "live"}}}),
         ("trade_blocked", {"symbol": "SOL-USDT", "side": "buy", "reason": "x", "reason_class": "infra"}),
-        ("ledger_adjusted", {"entry_id": 1, "wallet_id": 1, "wallet": "w", "currency": "USDT", "amount": "1e6",
-                             "reason": "free money"}),  # fmt: skip
+        (
+            "ledger_adjusted",
+            {"entry_id": 1, "wallet_id": 1, "wallet": "w", "currency": "USDT", "amount": "1e6", "reason": "free money"},
+        ),  # fmt: skip
     ],
 )
 def test_a_client_cannot_post_a_domain_fact(operator, event_type, payload):

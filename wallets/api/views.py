@@ -8,7 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops.api.pagination import CheckedCursorMixin, NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, IsOperator
 
 from .. import selectors, services
@@ -25,7 +25,7 @@ from .serializers import (
 )
 
 
-class WalletPagination(CursorPagination):
+class WalletPagination(CheckedCursorMixin, CursorPagination):
     ordering = ("id",)
     page_size = 100
     page_size_query_param = "limit"
