@@ -49,7 +49,39 @@ class LedgerAdjustedPayload(Payload):
     drift_record_id: Id64 | None = None
 
 
+WalletName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WalletCreatedPayload(Payload):
+    wallet_id: Id64
+    name: WalletName
+    kind: Literal["paper", "exchange"]
+    exchange_id: Annotated[str, Field(max_length=64)] = ""
+
+
+class WalletChangedPayload(Payload):
+    """Each changed field with its old and new value (a credentials reference is named, not shown)."""
+
+    wallet_id: Id64
+    wallet: WalletName
+    changes: dict[str, dict[Literal["old", "new"], str]] = Field(min_length=1)
+
+
+class PaperDepositedPayload(Payload):
+    wallet_id: Id64
+    wallet: WalletName
+    currency: Currency
+    amount: BoundedDecimal
+    reference: Annotated[str, Field(min_length=1, max_length=200)]
+    entry_id: Id64
+
+
 def register_all() -> None:
+    register(EventType("wallet_created", WalletCreatedPayload, description="A person (or the system) added a wallet."))
+    register(EventType("wallet_changed", WalletChangedPayload, description="A wallet was edited, disabled or enabled."))
+    register(
+        EventType("paper_deposited", PaperDepositedPayload, description="Funds paid into a paper wallet.")
+    )
     register(
         EventType(
             "reconciliation_completed",

@@ -60,17 +60,35 @@ _SIGN_RULES = {
 # --- Wallets ------------------------------------------------------------------------------------
 
 
-def wallet_create(*, name: str, kind: str, exchange_id: str = "", credentials_ref: str = "") -> Wallet:
+SYSTEM_SOURCE = "system"
+
+
+def user_source(user) -> str:
+    """The ``source`` of an event a person caused: ``user:<username>``; ``system`` without one."""
+    return f"user:{user.get_username()}" if user is not None else SYSTEM_SOURCE
+
+
+@transaction.atomic
+def wallet_create(
+    *, name: str, kind: str, exchange_id: str = "", credentials_ref: str = "", source: str = SYSTEM_SOURCE
+) -> Wallet:
+    """Add a wallet; a ``wallet_created`` event names who did (``source``)."""
     wallet = Wallet(name=name, kind=kind, exchange_id=exchange_id, credentials_ref=credentials_ref)
     wallet.full_clean()
     if kind == Wallet.Kind.EXCHANGE and not exchange_id:
         raise ValidationError({"exchange_id": ["An exchange wallet needs a ccxt exchange id."]})
     wallet.save()
+    emit(
+        "wallet_created",
+        {"wallet_id": wallet.pk, "name": wallet.name, "kind": wallet.kind, "exchange_id": wallet.exchange_id},
+        source=source,
+    )
     return wallet
 
 
-def wallet_update(*, wallet_id: int, **changes: Any) -> Wallet:
-    """Edit name, exchange id, credentials reference or status (e.g. disable) from the admin."""
+def wallet_update(*, wallet_id: int, source: str = SYSTEM_SOURCE, **changes: Any) -> Wallet:
+    """Edit name, exchange id, credentials reference or status (e.g. disable) from the admin; a
+    ``wallet_changed`` event records each change and who made it (``source``)."""
     allowed = {"name", "exchange_id", "credentials_ref", "status", "status_reason"}
     if unknown := set(changes) - allowed:
         raise ValidationError({field: ["This field cannot be changed."] for field in sorted(unknown)})
@@ -78,10 +96,17 @@ def wallet_update(*, wallet_id: int, **changes: Any) -> Wallet:
         wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
         if "status" in changes and changes["status"] != wallet.status:
             wallet.status_changed_at = timezone.now()
+        diff = {}
         for name, value in changes.items():
+            old = getattr(wallet, name)
+            if old != value:
+                shown = name != "credentials_ref"
+                diff[name] = {"old": str(old) if shown else "(set)", "new": str(value) if shown else "(changed)"}
             setattr(wallet, name, value)
         wallet.full_clean()
         wallet.save()
+        if diff:
+            emit("wallet_changed", {"wallet_id": wallet.pk, "wallet": wallet.name, "changes": diff}, source=source)
     return wallet
 
 
@@ -421,11 +446,13 @@ def paper_exchange_settle_fill(
 
 @transaction.atomic
 def paper_wallet_fund(
-    *, wallet_id: int, currency: str, amount: Decimal | str, reference: str, created_by=None
+    *, wallet_id: int, currency: str, amount: Decimal | str, reference: str, created_by=None, source: str = ""
 ) -> LedgerEntry:
-    """A deposit into a paper wallet: the venue credits it and the ledger books it, together."""
+    """A deposit into a paper wallet: the venue credits it, the ledger books it and a
+    ``paper_deposited`` event names who did (``source``, else ``created_by``), together; a
+    repeated ``reference`` does none of them twice."""
     paper_exchange_move(wallet_id=wallet_id, deltas={currency: amount}, reference=f"deposit:{reference}")
-    return ledger_post(
+    entry = ledger_post(
         wallet_id=wallet_id,
         currency=currency,
         amount=amount,
@@ -434,16 +461,32 @@ def paper_wallet_fund(
         dedupe_key=f"deposit:{reference}",
         created_by=created_by,
     )
+    emit(
+        "paper_deposited",
+        {
+            "wallet_id": wallet_id,
+            "wallet": entry.wallet.name,
+            "currency": entry.currency,
+            "amount": f"{entry.amount.normalize():f}",
+            "reference": reference,
+            "entry_id": entry.pk,
+        },
+        source=source or user_source(created_by),
+        dedupe_key=f"paper_deposited:{reference}",
+    )
+    return entry
 
 
-def paper_wallet_ensure(*, name: str = "paper", funds: Mapping[str, Decimal | str] | None = None) -> Wallet:
+def paper_wallet_ensure(
+    *, name: str = "paper", funds: Mapping[str, Decimal | str] | None = None, source: str = SYSTEM_SOURCE
+) -> Wallet:
     """The paper wallet the agents trade from, created and funded once (safe to call at every
     start: the funding deposits are deduplicated by wallet name and currency)."""
     wallet = Wallet.objects.filter(name=name).first()
     if wallet is None:
         try:
             with transaction.atomic():
-                wallet = wallet_create(name=name, kind=Wallet.Kind.PAPER)
+                wallet = wallet_create(name=name, kind=Wallet.Kind.PAPER, source=source)
         except ValidationError:
             wallet = Wallet.objects.filter(name=name).first()  # created concurrently
             if wallet is None:
@@ -452,7 +495,11 @@ def paper_wallet_ensure(*, name: str = "paper", funds: Mapping[str, Decimal | st
         raise ValidationError({"name": [f"Wallet {name!r} exists and is not a paper wallet."]})
     for currency, amount in (funds or {}).items():
         paper_wallet_fund(
-            wallet_id=wallet.pk, currency=currency, amount=amount, reference=f"initial:{name}:{currency.upper()}"
+            wallet_id=wallet.pk,
+            currency=currency,
+            amount=amount,
+            reference=f"initial:{name}:{currency.upper()}",
+            source=source,
         )
     return wallet
 

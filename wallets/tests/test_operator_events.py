@@ -57,10 +57,16 @@ def test_a_paper_deposit_is_an_event_once(db, make_user):
     wallet = services.wallet_create(name="p", kind="paper")
     user = make_user("fin")
     for _ in range(2):  # a retried deposit books nothing twice, and records nothing twice
-        services.paper_wallet_fund(wallet_id=wallet.pk, currency="USDT", amount="100", reference="seed", created_by=user)
+        services.paper_wallet_fund(
+            wallet_id=wallet.pk, currency="USDT", amount="100", reference="seed", created_by=user
+        )
     event = Event.objects.get(type="paper_deposited")
     assert event.source == "user:fin"
-    assert (event.payload["currency"], event.payload["amount"], event.payload["wallet_id"]) == ("USDT", "100", wallet.pk)
+    assert (event.payload["currency"], event.payload["amount"], event.payload["wallet_id"]) == (
+        "USDT",
+        "100",
+        wallet.pk,
+    )
 
 
 def test_services_without_a_user_name_the_system(db):
