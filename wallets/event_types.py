@@ -79,9 +79,7 @@ class PaperDepositedPayload(Payload):
 def register_all() -> None:
     register(EventType("wallet_created", WalletCreatedPayload, description="A person (or the system) added a wallet."))
     register(EventType("wallet_changed", WalletChangedPayload, description="A wallet was edited, disabled or enabled."))
-    register(
-        EventType("paper_deposited", PaperDepositedPayload, description="Funds paid into a paper wallet.")
-    )
+    register(EventType("paper_deposited", PaperDepositedPayload, description="Funds paid into a paper wallet."))
     register(
         EventType(
             "reconciliation_completed",
