@@ -19,6 +19,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tradingops.errors import Invalid
+
 from . import projectors, realtime, types
 from .models import Event
 from .presentation import event_to_dict
@@ -27,12 +29,11 @@ MAX_BATCH = 1000
 DEDUPE_KEY_MAX_LENGTH = Event._meta.get_field("dedupe_key").max_length
 
 
-class EventRejected(ValueError):
+class EventRejected(Invalid, ValueError):
     """Nothing was written. ``errors`` is DRF-shaped: a dict for one event, a list for a batch."""
 
     def __init__(self, errors: dict[str, Any] | list[dict[str, Any]]):
         super().__init__(errors)
-        self.errors = errors
 
 
 @dataclass

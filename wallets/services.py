@@ -29,6 +29,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from events.services import EventDraft, emit, emit_many
+from tradingops.errors import Conflict
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS, quantize
 from tradingops.roles import Role, has_role
 
@@ -507,13 +508,21 @@ def paper_wallet_ensure(
 # --- Reconciliation -----------------------------------------------------------------------------
 
 
-class ReconciliationBusy(Exception):
-    """Another reconciliation is running; this one was refused, not queued."""
+class ReconciliationBusy(Conflict):
+    """Another reconciliation is running; this one was refused, not queued (409)."""
 
     def __init__(self, running_run_id: int | None):
         which = f"reconciliation #{running_run_id}" if running_run_id else "another reconciliation"
         super().__init__(f"{which} is running")
         self.running_run_id = running_run_id
+        self.errors = {
+            "detail": "A reconciliation is already running; try again when it has finished.",
+            "running_run": running_run_id,
+        }
+
+    @property
+    def detail(self):
+        return dict(self.errors)
 
 
 @dataclass(frozen=True)

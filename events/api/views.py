@@ -12,6 +12,7 @@ from events import selectors
 from events.health import system_health
 from events.services import MAX_BATCH, EventRejected, client_emit_many
 from tradingops.api.permissions import ViewerReadsOperatorWrites
+from tradingops.errors import Invalid
 
 from .filters import EventFilterSet, RunSummaryFilterSet
 from .serializers import (
@@ -46,17 +47,14 @@ class EventListCreateView(ListAPIView):
     def post(self, request):
         many = isinstance(request.data, list)
         if many and len(request.data) > MAX_BATCH:
-            return Response(
-                {"non_field_errors": [f"A batch holds at most {MAX_BATCH} events; got {len(request.data)}."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise Invalid(f"A batch holds at most {MAX_BATCH} events; got {len(request.data)}.")
         serializer = EventBatchInputSerializer(data=request.data) if many else EventInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rows = serializer.validated_data if many else [serializer.validated_data]
         try:
             events = client_emit_many(rows, source=f"user:{request.user.get_username()}")
         except EventRejected as exc:
-            return Response(exc.errors if many else exc.errors[0], status=status.HTTP_400_BAD_REQUEST)
+            raise EventRejected(exc.errors if many else exc.errors[0]) from None
         created = any(event.created for event in events)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         output = EventOutputSerializer(events, many=True).data if many else EventOutputSerializer(events[0]).data

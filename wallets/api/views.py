@@ -103,18 +103,9 @@ class ReconcileView(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key.strip()) <= 200):
             return Response({"Idempotency-Key": ["Between 1 and 200 characters."]}, status=400)
-        try:
-            outcome = services.wallet_reconcile(
-                **serializer.validated_data, user=request.user, idempotency_key=key.strip() if key else None
-            )
-        except services.ReconciliationBusy as busy:
-            return Response(
-                {
-                    "detail": "A reconciliation is already running; try again when it has finished.",
-                    "running_run": busy.running_run_id,
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+        outcome = services.wallet_reconcile(
+            **serializer.validated_data, user=request.user, idempotency_key=key.strip() if key else None
+        )
         run = selectors.reconciliation_run_get(run_id=outcome.run.pk)
         code = status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED
         return Response(ReconciliationRunDetailSerializer(run).data, status=code)
