@@ -162,9 +162,12 @@ def intent_submit(
         correlation_id=correlation_id,
         run_id=LIVE_RUN_ID,
     )
+    from tradingops.outbox import dispatch_on_commit
+
     from .tasks import intent_execute_task
 
-    intent_execute_task.delay_on_commit(str(event.event_id))
+    # Through the outbox: with the broker down the intent is still carried out once it is back.
+    dispatch_on_commit(intent_execute_task, str(event.event_id))
     return event
 
 

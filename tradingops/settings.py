@@ -276,3 +276,7 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
+
+# --- Hardening: the transactional outbox (tradingops/outbox.py) -----------------------------------
+# Pending messages older than this are sent by the sweeper (beat, and every worker start).
+OUTBOX_SWEEP_AFTER_S = env.float("OUTBOX_SWEEP_AFTER_S", default=10.0)
