@@ -2,14 +2,17 @@
 decision it makes becomes an event (trigger, block, risk claim, order, fill, risk release).
 
 One decision at a time: candles are processed under a Postgres advisory lock, so concurrent
-workers cannot interleave two decisions. The engine for the active plan is kept in the worker's
-memory; a worker that does not have it (a restart, another worker) rebuilds it by replaying the
-plan's processed candles with the controls recorded for each (``ExecutionStep``), so it is in
-exactly the state the previous worker left. Every event has a dedupe key derived from the plan,
-the engine's chain number and the step, so a task retried after a crash writes nothing twice.
+workers cannot interleave two decisions. The engine's whole state after each candle, including
+what the database decided about it (a refused risk claim, a flatten, the kill switch), is
+checkpointed in the same transaction (``EngineCheckpoint``) with a version. A process keeps the
+engine in memory and reloads the checkpoint whenever its copy is not the latest version, so any
+number of processes, restarts and kills decide exactly as one process would. Every event has a
+dedupe key derived from the plan, the engine's chain number and the step, so a task retried after
+a crash writes nothing twice.
 """
 
 import logging
+import pickle
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,10 +21,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 
 from events.models import Event, RunSummary
 from events.services import emit
-from market.timeframes import duration
 
 from .brokers import OrderTicket, broker_for
 from .engine.bars import Candle as EngineCandle
@@ -29,23 +32,64 @@ from .engine.sizing import Instrument as EngineInstrument
 from .engine.step import LiveEngine
 from .limits import limits_from_config
 from .market_data import candles_between, lot_sizes
-from .models import ExecutionStep, FlattenRequest, Position, RiskAllocation, RiskBudgetDay, StrategyPlan
+from .models import (
+    EngineCheckpoint,
+    ExecutionStep,
+    FlattenRequest,
+    Position,
+    RiskAllocation,
+    RiskBudgetDay,
+    StrategyPlan,
+)
 from .selectors import plan_active, runtime_config_get
 from .services import LIVE_RUN_ID
 
 logger = logging.getLogger(__name__)
 SOURCE = "agent:execution"
 EXECUTION_LOCK_KEY = 7_201_001  # pg advisory lock: one execution decision at a time
+# Bumped when the engine's classes change shape: a checkpoint of another format is not loaded.
+CHECKPOINT_FORMAT = 1
+
+
+BAR_TIMED_TYPES = frozenset({"trigger_fired", "trade_blocked", "order_submitted", "fill"})
+
+
+def _bar_day(candle: EngineCandle):
+    """The risk day is the traded bar's UTC day, in live trading as in backtests (parity)."""
+    return datetime.fromtimestamp(candle.ts, tz=UTC).date()
+
+
+class CheckpointUnreadable(RuntimeError):
+    """The plan's checkpoint was written by an incompatible version of the engine."""
 
 
 @dataclass
-class _CachedEngine:
+class _PlanEngine:
+    """One plan's engine and the last candle it processed per symbol: what a checkpoint holds."""
+
     engine: LiveEngine
     last_open_time: dict[str, datetime] = field(default_factory=dict)
-    last_step_id: int = 0
+    version: int = 0  # the checkpoint version this copy is at (0: never checkpointed)
 
 
-_engines: dict[uuid.UUID, _CachedEngine] = {}
+class EngineCache:
+    """This process's copy of the active plan's engine; only ever trusted at the checkpoint's version."""
+
+    def __init__(self):
+        self._plan_engines: dict[uuid.UUID, _PlanEngine] = {}
+
+    def get(self, plan_event_id: uuid.UUID, version: int) -> "_PlanEngine | None":
+        held = self._plan_engines.get(plan_event_id)
+        return held if held is not None and held.version == version else None
+
+    def put(self, plan_event_id: uuid.UUID, plan_engine: "_PlanEngine") -> None:
+        self._plan_engines = {plan_event_id: plan_engine}  # only the active plan's engine is kept
+
+    def clear(self) -> None:
+        self._plan_engines.clear()
+
+
+engine_cache = EngineCache()
 
 
 def _dec(value) -> Decimal | None:
@@ -75,39 +119,54 @@ def _new_engine(plan: StrategyPlan, config) -> LiveEngine:
         instruments=instruments,
         mode=config.mode,
         live_confirmed=config.mode == "live",
+        # a checkpoint is written after every candle: keep it small and of bounded size
+        max_history=max(2 * plan_.warmup_bars, 200),
+        keep_log=False,
     )
 
 
-def _engine_for(plan: StrategyPlan, config) -> _CachedEngine:
-    """The plan's engine, brought up to date by replaying the steps other workers recorded."""
-    cached = _engines.get(plan.event_id)
-    if cached is None:
-        _engines.clear()  # only the active plan's engine is kept
-        cached = _engines[plan.event_id] = _CachedEngine(_new_engine(plan, config))
-    steps = list(ExecutionStep.objects.filter(plan_event_id=plan.event_id, id__gt=cached.last_step_id).order_by("id"))
-    if not steps:
-        return cached
-    timeframe = plan.rules.get("timeframe", settings.AGENT_TIMEFRAME)
-    candles: dict[str, dict[int, EngineCandle]] = {}
-    for symbol in {step.symbol for step in steps}:
-        times = [step.open_time for step in steps if step.symbol == symbol]
-        rows = candles_between(
-            symbol=symbol, timeframe=timeframe, after=min(times) - duration(timeframe), until=max(times)
-        )
-        candles[symbol] = {candle.ts: candle for candle in rows}
-    for step in steps:
-        candle = candles[step.symbol].get(int(step.open_time.timestamp()))
-        if candle is not None:
-            _step(cached, step.symbol, candle, step.entries_allowed, step.kill_switch, step.force_exit)
-        cached.last_step_id = step.id
-    return cached
+def _engine_for(plan: StrategyPlan, config) -> _PlanEngine:
+    """The plan's engine as of the latest checkpoint: this process's copy if it is that version,
+    else the checkpoint itself (another process decided since), else a new engine."""
+    version = (
+        EngineCheckpoint.objects.filter(plan_event_id=plan.event_id).values_list("version", flat=True).first() or 0
+    )
+    held = engine_cache.get(plan.event_id, version)
+    if held is not None:
+        return held
+    if version == 0:
+        held = _PlanEngine(_new_engine(plan, config))
+    else:
+        checkpoint = EngineCheckpoint.objects.get(plan_event_id=plan.event_id)
+        if checkpoint.format != CHECKPOINT_FORMAT:
+            raise CheckpointUnreadable(
+                f"plan {plan.plan_id}: its engine checkpoint has format {checkpoint.format}, this version reads "
+                f"{CHECKPOINT_FORMAT}; replan to start a new engine"
+            )
+        engine, last_open_time = pickle.loads(checkpoint.state)  # noqa: S301 - written only by _checkpoint below
+        held = _PlanEngine(engine, last_open_time, version)
+    engine_cache.put(plan.event_id, held)
+    return held
 
 
-def _step(cached: _CachedEngine, symbol: str, candle: EngineCandle, entries: bool, kill: bool, force_exit: bool):
-    engine = cached.engine
+def _checkpoint(plan: StrategyPlan, held: _PlanEngine) -> None:
+    """Record the engine's state after this transaction's candles, as the next version."""
+    held.version += 1
+    EngineCheckpoint.objects.update_or_create(
+        plan_event_id=plan.event_id,
+        defaults={
+            "version": held.version,
+            "format": CHECKPOINT_FORMAT,
+            "state": pickle.dumps((held.engine, held.last_open_time), protocol=pickle.HIGHEST_PROTOCOL),
+        },
+    )
+
+
+def _step(held: _PlanEngine, symbol: str, candle: EngineCandle, entries: bool, kill: bool, force_exit: bool):
+    engine = held.engine
     engine.state.kill_switch = kill
     decisions = engine.step(symbol, candle, allow_entry=entries, force_exit=force_exit)
-    cached.last_open_time[symbol] = datetime.fromtimestamp(candle.ts, tz=UTC)
+    held.last_open_time[symbol] = datetime.fromtimestamp(candle.ts, tz=UTC)
     return decisions
 
 
@@ -128,7 +187,7 @@ def execution_on_candle(*, symbol: str, timeframe: str, open_time: str | datetim
     try:
         return _execute(symbol=symbol, timeframe=timeframe, open_time=open_time)
     except BaseException:
-        _engines.clear()  # the transaction rolled back: the in-memory engine is ahead of the database
+        engine_cache.clear()  # the transaction rolled back: the in-memory engine is ahead of the database
         raise
 
 
@@ -143,45 +202,50 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
     if plan is None or symbol not in plan.symbols:
         return 0
     config = runtime_config_get()
-    cached = _engine_for(plan, config)
-    cached.engine.machine.limits = limits_from_config(config)
-    last = cached.last_open_time.get(symbol)
+    held = _engine_for(plan, config)
+    held.engine.machine.limits = limits_from_config(config)
+    last = held.last_open_time.get(symbol)
     if last is None:  # the plan's first candle of this symbol: warm the indicators up on history
-        warmup = cached.engine.plan.warmup_bars
+        warmup = held.engine.plan.warmup_bars
         history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time, last=warmup + 1)
         candles = history
         warm = {c.ts for c in history[:-1]}
     else:
         candles = candles_between(symbol=symbol, timeframe=timeframe, after=last, until=open_time)
         warm = set()
+    if not candles:  # already processed (a retried or late task)
+        return 0
     entries_allowed = not _paused()
     flattens = list(FlattenRequest.objects.select_for_update().filter(symbol=symbol, applied_at__isnull=True))
     recorded = 0
-    recorder = _Recorder(plan, symbol)
+    recorder = _Recorder(plan, symbol, held.engine)
     for candle in candles:
         force_exit = bool(flattens) and candle.ts not in warm
         entries = entries_allowed and candle.ts not in warm
-        decisions = _step(cached, symbol, candle, entries, config.kill_switch, force_exit)
-        step = ExecutionStep.objects.create(
+        decisions = _step(held, symbol, candle, entries, config.kill_switch, force_exit)
+        ExecutionStep.objects.create(
             plan_event_id=plan.event_id,
             symbol=symbol,
             open_time=datetime.fromtimestamp(candle.ts, tz=UTC),
             entries_allowed=entries,
             kill_switch=config.kill_switch,
             force_exit=force_exit,
+            warmup=candle.ts in warm,
         )
-        cached.last_step_id = step.id
         if force_exit:
             FlattenRequest.objects.filter(pk__in=[f.pk for f in flattens]).update(applied_at=recorder.now)
             flattens = []
         recorded += recorder.record(decisions, candle, config)
-    if candles and symbol in cached.engine.state.positions:
-        emit(
-            "marks_updated",
-            {"prices": {symbol: _dec(candles[-1].close)}},
-            source=SOURCE,
-            dedupe_key=f"mark:{symbol}:{candles[-1].ts}",
-        )
+        if symbol in held.engine.state.positions and candle.ts not in warm:
+            # every candle, even when catching up several: the next claim's budget is sized on this
+            # equity, so marking only the last would make decisions depend on how tasks were batched
+            emit(
+                "marks_updated",
+                {"prices": {symbol: _dec(candle.close)}},
+                source=SOURCE,
+                dedupe_key=f"mark:{symbol}:{candle.ts}",
+            )
+    _checkpoint(plan, held)
     emit(
         "agent_run",
         {"agent": "execution", "status": "ok", "duration_ms": int((time.monotonic() - started) * 1000)},
@@ -194,9 +258,10 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
 class _Recorder:
     """Turns engine decisions into events, threading causation through each chain."""
 
-    def __init__(self, plan: StrategyPlan, symbol: str):
+    def __init__(self, plan: StrategyPlan, symbol: str, engine: LiveEngine):
         self.plan = plan
         self.symbol = symbol
+        self.engine = engine
         self.tag = plan.event_id.hex[:8]
         self.now = datetime.now(tz=UTC)
         self.triggers: dict[int, Event] = {}
@@ -209,7 +274,10 @@ class _Recorder:
         return f"{self.tag}-{self.symbol}-{chain}"
 
     def _emit(self, event_type, payload, *, chain, kind, causation_id=None):
-        """Decisions are stamped with the time they were made; the bar's time is in the payload."""
+        """Decisions are stamped with the time they were made; the bar's time is in the payload
+        (charts place them at it)."""
+        if event_type in BAR_TIMED_TYPES:
+            payload = {**payload, "bar_open_time": self.bar_open_time}
         return emit(
             event_type,
             payload,
@@ -235,6 +303,7 @@ class _Recorder:
         return Event.objects.filter(dedupe_key=self._key(chain, kind)).first()
 
     def record(self, decisions, candle: EngineCandle, config) -> int:
+        self.bar_open_time = datetime.fromtimestamp(candle.ts, tz=UTC)
         for d in decisions:
             handler = getattr(self, f"_on_{d.kind}")
             handler(d, candle, config)
@@ -254,7 +323,6 @@ class _Recorder:
                 "side": "buy" if d.rule == "entry" else "sell",
                 "rule": f"{d.rule}: {sp.get(d.rule) or d.rule}",
                 "price": _dec(candle.close),
-                "bar_open_time": datetime.fromtimestamp(candle.ts, tz=UTC),
             },
             chain=d.chain,
             kind="trigger",
@@ -293,6 +361,12 @@ class _Recorder:
             causation_id=cause.event_id if cause else None,
         )
 
+    def _forget_entry(self) -> None:
+        """The database refused the entry: the engine must not wait for its fill. The checkpoint
+        written after this candle carries that to every other process."""
+        self.engine.machine.pending.pop(self.symbol, None)
+        self.engine.state.drop_claim(self.symbol)
+
     def _submit(self, d) -> Event:
         trigger = self._trigger_of(d.chain)
         order = self._emit(
@@ -312,13 +386,13 @@ class _Recorder:
                 symbol=self.symbol,
                 amount=_dec(d.risk),
                 config=config,
-                day=self.now.date(),
+                day=_bar_day(candle),
                 correlation_id=self.plan.correlation_id,
                 dedupe_key=self._key(d.chain, "risk-claim"),
             )
             if refused is not None:  # the database's budget refused: the engine must not wait for a fill
                 self._block(d, reason="risk_budget_exhausted", reason_class="risk_valid", detail=refused)
-                _engine_forget_entry(self.symbol)
+                self._forget_entry()
                 return
         self._submit(d)
 
@@ -370,13 +444,6 @@ def _settle_on_paper_exchange(symbol: str, side: str, fills) -> None:
     for fill_id, price, qty, fee in fills:
         paper_exchange_settle_fill(wallet_id=wallet_id, fill_id=fill_id, symbol=symbol, side=side, qty=qty, price=price,
                                    fee=fee)  # fmt: skip
-
-
-def _engine_forget_entry(symbol: str) -> None:
-    """Forget an entry the database refused, so the engine does not wait for its fill."""
-    for cached in _engines.values():
-        cached.engine.machine.pending.pop(symbol, None)
-        cached.engine.state.drop_claim(symbol)
 
 
 def risk_claim(*, allocation_id, symbol, amount, config, day, correlation_id, dedupe_key) -> dict | None:
@@ -457,9 +524,22 @@ def positions_snapshot() -> Event | None:
 
 @transaction.atomic(durable=True)
 def risk_expire_stale_claims() -> int:
-    """Claims from earlier days that never turned into a position expire."""
-    today = datetime.now(tz=UTC).date()
-    stale = list(RiskAllocation.objects.filter(status="claimed", day__lt=today).values_list("allocation_id", flat=True))
+    """Claims that never turned into a position expire once their symbol is trading a later day.
+
+    Risk days are bar days, so "later" is judged against the newest candle processed for the
+    symbol, not the wall clock (a replay of last year trades last year's days). Under the execution
+    lock: a claim is never expired while its fill is being decided."""
+    _advisory_lock()
+    newest = dict(
+        ExecutionStep.objects.values("symbol").annotate(newest=Max("open_time")).values_list("symbol", "newest")
+    )
+    stale = [
+        allocation_id
+        for allocation_id, symbol, day in RiskAllocation.objects.filter(status="claimed").values_list(
+            "allocation_id", "symbol", "day"
+        )
+        if symbol in newest and day < newest[symbol].date()
+    ]
     for allocation_id in stale:
         emit(
             "risk_released",

@@ -323,9 +323,9 @@ class AgentStatus(models.Model):
 
 
 class ExecutionStep(models.Model):
-    """The execution agent's checkpoint: one row per candle it processed for a plan, with the
-    controls in force then. A worker that restarts replays these to rebuild the engine exactly,
-    and knows which candles are done (a candle is processed once)."""
+    """One row per candle the execution agent processed for a plan, with the controls in force
+    then: the audit of what was decided under which controls; its unique key makes sure a candle
+    is processed once."""
 
     plan_event_id = models.UUIDField()
     symbol = models.CharField(max_length=32)
@@ -333,6 +333,7 @@ class ExecutionStep(models.Model):
     entries_allowed = models.BooleanField()
     kill_switch = models.BooleanField()
     force_exit = models.BooleanField()
+    warmup = models.BooleanField(default=False, help_text="Only fed the indicators (before the plan's first candle).")
     processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -342,6 +343,22 @@ class ExecutionStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class EngineCheckpoint(models.Model):
+    """The live engine's whole state after the last candle processed for a plan (positions, pending
+    orders, risk state, indicator history), written in the same transaction as that candle's
+    decisions. ``version`` goes up by one each time; a process whose in-memory engine is at another
+    version loads this one, so every process decides from what is committed."""
+
+    plan_event_id = models.UUIDField(primary_key=True)
+    version = models.PositiveBigIntegerField()
+    format = models.PositiveSmallIntegerField(help_text="The engine's state format (execution.CHECKPOINT_FORMAT).")
+    state = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.plan_event_id} v{self.version}"
 
 
 class FlattenRequest(models.Model):

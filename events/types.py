@@ -169,6 +169,7 @@ class TradeBlockedPayload(Payload):
     reason_class: BlockReasonClass
     detail: dict[str, Any] = Field(default_factory=dict)
     plan_id: str | None = None
+    bar_open_time: datetime | None = None
 
 
 class OrderSubmittedPayload(Payload):
@@ -178,6 +179,7 @@ class OrderSubmittedPayload(Payload):
     qty: PositiveDecimal
     order_type: Literal["market", "limit"] = "market"
     limit_price: PositiveDecimal | None = None
+    bar_open_time: datetime | None = None
 
 
 class FillPayload(Payload):
@@ -189,6 +191,7 @@ class FillPayload(Payload):
     price: PositiveDecimal
     fee: NonNegativeDecimal = Decimal(0)
     fee_currency: str | None = None
+    bar_open_time: datetime | None = None
 
 
 class PositionUpdatePayload(Payload):

@@ -43,6 +43,19 @@ class _Buffer:
             self.cols[f][self.n] = getattr(candle, f)
         self.n += 1
 
+    def __getstate__(self) -> dict:
+        """Pickled without the unused capacity (the execution agent checkpoints after every candle)."""
+        return {"n": self.n, "ts": self.ts[: self.n], "cols": {f: c[: self.n] for f, c in self.cols.items()}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.n = state["n"]
+        capacity = max(2 * self.n, 64)
+        self.ts = np.empty(capacity, dtype=np.int64)
+        self.ts[: self.n] = state["ts"]
+        self.cols = {f: np.empty(capacity, dtype=np.float64) for f in _FIELDS}
+        for f in _FIELDS:
+            self.cols[f][: self.n] = state["cols"][f]
+
     def view(self, name: str) -> np.ndarray:
         return self.cols[name][: self.n]
 

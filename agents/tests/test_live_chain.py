@@ -18,9 +18,9 @@ def _feed(candles):
 
 @pytest.fixture(autouse=True)
 def _fresh_engines():
-    execution._engines.clear()
+    execution.engine_cache.clear()
     yield
-    execution._engines.clear()
+    execution.engine_cache.clear()
 
 
 @pytest.fixture
@@ -102,14 +102,14 @@ def test_kill_switch_blocks_every_new_entry_at_once(planned, sol_candles, users)
 def test_a_candle_processed_twice_writes_nothing_twice(planned, sol_candles):
     _feed(sol_candles[200:500])
     counts = (Event.objects.count(), Fill.objects.count(), Order.objects.count())
-    execution._engines.clear()  # a retried task on another worker
+    execution.engine_cache.clear()  # a retried task on another worker
     _feed(sol_candles[499:500])
-    assert (Event.objects.count() - 1, Fill.objects.count(), Order.objects.count()) == counts  # + its agent_run
+    assert (Event.objects.count(), Fill.objects.count(), Order.objects.count()) == counts  # not even a heartbeat
 
 
 def test_a_restarted_worker_continues_exactly_where_the_last_one_stopped(planned, sol_candles):
     _feed(sol_candles[200:450])
-    execution._engines.clear()  # the worker died; a fresh one rebuilds from the recorded steps
+    execution.engine_cache.clear()  # the worker died; a fresh one loads the checkpoint
     _feed(sol_candles[450:700])
     interrupted = list(Fill.objects.order_by("ts", "id").values_list("fill_id", "side", "qty", "price"))
     interrupted_blocks = list(BlockEvent.objects.order_by("ts", "id").values_list("reason", "ts"))
