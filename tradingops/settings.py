@@ -280,3 +280,19 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 # --- Hardening: the transactional outbox (tradingops/outbox.py) -----------------------------------
 # Pending messages older than this are sent by the sweeper (beat, and every worker start).
 OUTBOX_SWEEP_AFTER_S = env.float("OUTBOX_SWEEP_AFTER_S", default=10.0)
+
+# --- Hardening: throttling and login lockout ------------------------------------------------------
+# DRF throttles (tradingops/api/throttles.py): "N/second|minute|hour|day"; empty turns one off.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")  # per authenticated user
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")  # per client address, no credentials
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "tradingops.api.throttles.UserThrottle",
+    "tradingops.api.throttles.AnonThrottle",
+]
+# Login lockout (tradingops/lockout.py): failures per username and per address, then 429 for a while.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["tradingops.lockout.LockoutModelBackend"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+                  "tradingops.lockout.LoginLockoutMiddleware")  # fmt: skip

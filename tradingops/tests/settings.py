@@ -15,3 +15,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The real server in browser tests serves static files from the app folders: no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
+# Throttles off by default in tests (one process runs thousands of requests); the throttle tests
+# set their own rates. Login lockout stays as configured.
+API_THROTTLE_USER = ""
+API_THROTTLE_ANON = ""
