@@ -113,6 +113,7 @@ class HealthView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = []  # load balancers poll it from one address
 
     @extend_schema(responses={200: dict, 503: dict})
     def get(self, request):

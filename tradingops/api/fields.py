@@ -5,7 +5,7 @@
   ±23:59, Postgres refuses those past ±15:59 with an error that was a 500.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import django_filters
 from django import forms
@@ -57,21 +57,38 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 class AwareIsoDateTimeFormField(forms.DateTimeField):
+    zone_less_is_utc = False
+
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        if isinstance(value, datetime):
-            error = aware_datetime_error(value)
-            if error:
-                raise DjangoValidationError(error, code="invalid")
-            return value
-        try:
-            return parse_aware_datetime(str(value))
-        except ValueError as exc:
-            raise DjangoValidationError(str(exc), code="invalid") from None
+        if not isinstance(value, datetime):
+            try:
+                value = parse_datetime(str(value).strip())
+            except ValueError:
+                value = None
+            if value is None:
+                raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
+        if value.utcoffset() is None and self.zone_less_is_utc:
+            value = value.replace(tzinfo=UTC)
+        error = aware_datetime_error(value)
+        if error:
+            raise DjangoValidationError(error, code="invalid")
+        return value
+
+
+class UtcIsoDateTimeFormField(AwareIsoDateTimeFormField):
+    zone_less_is_utc = True
 
 
 class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """django-filter's ISO 8601 filter, with the same refusals."""
 
     field_class = AwareIsoDateTimeFormField
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """For forms whose time inputs say they are UTC (the dashboard's ``datetime-local``): a
+    zone-less time is UTC; offsets past ±14:00 are still refused."""
+
+    field_class = UtcIsoDateTimeFormField
