@@ -31,6 +31,9 @@ from django.utils import timezone
 from events.services import EventDraft, emit, emit_many
 from tradingops.errors import Conflict
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS, quantize
+from tradingops.idempotency import Idempotency
+from tradingops.idempotency import claim as idempotency_claim
+from tradingops.idempotency import complete as idempotency_complete
 from tradingops.roles import Role, has_role
 
 from . import alerts, drift, providers
@@ -804,12 +807,14 @@ def wallet_reconcile(
 
 
 @transaction.atomic(durable=True)
-def drift_correct(*, drift_record_id: int, user, reason: str) -> LedgerEntry:
+def drift_correct(*, drift_record_id: int, user, reason: str, idempotency: Idempotency | None = None) -> LedgerEntry:
     """Book the drift a run measured as an ``adjustment`` so the ledger matches the exchange.
-    Admins only, with a reason; recorded as a ``ledger_adjusted`` event by that user."""
+    Admins only, with a reason; recorded as a ``ledger_adjusted`` event by that user. With an
+    ``idempotency`` key seen before it raises ``Replay`` naming the entry booked first."""
     reason = (reason or "").strip()
     if not has_role(user, Role.ADMIN):
         raise PermissionDenied("Only an admin may correct a drift.")
+    idempotency_claim(idempotency)
     if not reason:
         raise ValidationError({"reason": ["A correction needs a reason."]})
     record = DriftRecord.objects.select_for_update().select_related("wallet", "run").get(pk=drift_record_id)
@@ -830,6 +835,7 @@ def drift_correct(*, drift_record_id: int, user, reason: str) -> LedgerEntry:
     )
     record.correction = entry
     record.save(update_fields=["correction"])
+    idempotency_complete(idempotency, entry.pk)
     emit(
         "ledger_adjusted",
         {

@@ -56,7 +56,7 @@ def test_a_retried_plan_is_made_once(client_for, sol):
     first = client.post(PLANS, {"plan": PLAN}, format="json", HTTP_IDEMPOTENCY_KEY="plan-1")
     again = client.post(PLANS, {"plan": PLAN}, format="json", HTTP_IDEMPOTENCY_KEY="plan-1")
     assert (first.status_code, again.status_code) == (201, 200)
-    assert first.data["event_id"] == again.data["event_id"]
+    assert (first.data["plan_id"], first.data["version"]) == (again.data["plan_id"], again.data["version"])
     assert StrategyPlan.objects.count() == 1
 
 

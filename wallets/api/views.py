@@ -8,6 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tradingops import idempotency
 from tradingops.api.pagination import CheckedCursorMixin, NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, IsOperator
 
@@ -135,12 +136,22 @@ class DriftCorrectView(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=DriftCorrectInputSerializer, responses={201: LedgerEntrySerializer})
+    @extend_schema(
+        request=DriftCorrectInputSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={201: LedgerEntrySerializer, 200: LedgerEntrySerializer},
+    )
     def post(self, request, drift_id):
         serializer = DriftCorrectInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        key = idempotency.from_request(request, scope=f"wallets.drift_correct:{drift_id}")
         try:
-            entry = services.drift_correct(drift_record_id=drift_id, user=request.user, **serializer.validated_data)
+            entry = services.drift_correct(
+                drift_record_id=drift_id, user=request.user, idempotency=key, **serializer.validated_data
+            )
         except ObjectDoesNotExist:
             raise Http404(f"No drift record {drift_id}.") from None
+        except idempotency.Replay as replay:
+            entry = selectors.ledger_entry_get(entry_id=int(replay.resource))
+            return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_200_OK)
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
