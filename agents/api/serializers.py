@@ -290,6 +290,9 @@ class AgentStatusSerializer(serializers.Serializer):
 
 
 class RuntimeConfigSerializer(serializers.ModelSerializer):
+    # null until the first change is saved (the defaults are not a stored row yet)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
     class Meta:
         model = RuntimeConfig
         fields = ["mode", "kill_switch", *LIMIT_FIELDS, "updated_at", "updated_by"]

@@ -127,3 +127,19 @@ class RankedRunSerializer(serializers.ModelSerializer):
 class RankQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=METRICS, required=False)
     order = serializers.ChoiceField(choices=("desc", "asc"), default="desc")
+
+
+class PresetParamSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    default = serializers.JSONField()
+    min = serializers.JSONField(allow_null=True)
+    max = serializers.JSONField(allow_null=True)
+
+
+class PresetSerializer(serializers.Serializer):
+    """The OpenAPI shape of ``GET /backtests/presets`` (a list, not an object)."""
+
+    name = serializers.CharField()
+    description = serializers.CharField()
+    params = PresetParamSerializer(many=True)

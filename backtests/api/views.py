@@ -232,7 +232,7 @@ class CompareView(APIView):
 
 
 class PresetsView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.PresetSerializer(many=True))
     def get(self, request):
         return Response(
             [

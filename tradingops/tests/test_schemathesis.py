@@ -32,6 +32,9 @@ def world(transactional_db, users):
 
 def _fuzz(schema, headers: dict, seen: dict) -> list[str]:
     from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+    checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
     failures = []
     for result in schema.get_all_operations():
@@ -49,12 +52,14 @@ def _fuzz(schema, headers: dict, seen: dict) -> list[str]:
         def run(case):
             response = case.call(headers=headers)
             seen[response.status_code // 100] = seen.get(response.status_code // 100, 0) + 1
-            seen["operations"].add(operation.label)
-            case.validate_response(response, checks=[not_a_server_error], headers=headers)
+            seen["operations"].add(case.operation.label)
+            case.validate_response(response, checks=checks, headers=headers)
 
         try:
             run()
-        except Exception as exc:  # noqa: BLE001 - collected, reported together below
+        except BaseException as exc:  # noqa: BLE001 - collected (hypothesis raises groups), reported below
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     return failures
 
