@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.utils import timezone
 
 from .errors import Conflict, Invalid
 from .models import IdempotencyRecord
@@ -45,8 +46,8 @@ class Idempotency:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (scope, user_id, key, fingerprint, resource, created_at) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, '', now()) ON CONFLICT (scope, user_id, key) DO NOTHING RETURNING id",
-                [self.scope, self.user_id, self.key, self.fingerprint],
+                "VALUES (%s, %s, %s, %s, '', %s) ON CONFLICT (scope, user_id, key) DO NOTHING RETURNING id",
+                [self.scope, self.user_id, self.key, self.fingerprint, timezone.now()],
             )
             row = cursor.fetchone()
         if row is not None:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -57,11 +58,10 @@ def _send_pending(ids: list[int]) -> int:
             connection.ensure_connection(max_retries=0)
             for pk in ids:
                 with transaction.atomic():
-                    message = (
-                        OutboxMessage.objects.select_for_update(skip_locked=True)
-                        .filter(pk=pk, dispatched_at__isnull=True)
-                        .first()
-                    )
+                    pending = OutboxMessage.objects.filter(pk=pk, dispatched_at__isnull=True)
+                    if db_connection.features.has_select_for_update_skip_locked:
+                        pending = pending.select_for_update(skip_locked=True)
+                    message = pending.first()
                     if message is None:
                         continue  # sent already, or being sent by another process
                     _publish(message, connection)
