@@ -17,6 +17,7 @@ from events.types import (
 )
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+BOOKS_ALERT_MAX_VIOLATIONS = 100  # an alert names this many; check_books lists them all
 
 
 class RuntimeChangedPayload(Payload):
@@ -65,10 +66,25 @@ class PlanRetiredPayload(Payload):
 
 
 class AgentRunPayload(Payload):
-    agent: Literal["planner", "judge", "execution", "broker", "snapshot"]
+    agent: Literal["planner", "judge", "execution", "broker", "snapshot", "books"]
     status: Literal["ok", "error"]
     duration_ms: Count
     error: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class BookViolationPayload(Payload):
+    invariant: Identifier
+    object_id: Annotated[str, Field(min_length=1, max_length=200)]
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class BooksCheckFailedPayload(Payload):
+    """The books broke an invariant: the first violations (all of them up to the cap) and how many."""
+
+    violations: list[BookViolationPayload] = Field(min_length=1, max_length=BOOKS_ALERT_MAX_VIOLATIONS)
+    total: Annotated[int, Field(ge=1)]
+    by_invariant: dict[str, Annotated[int, Field(ge=1)]]
+    summary: Annotated[str, Field(max_length=2000)]
 
 
 def register_all() -> None:
@@ -80,5 +96,10 @@ def register_all() -> None:
         EventType("positions_snapshotted", PositionsSnapshottedPayload),
         EventType("plan_retired", PlanRetiredPayload),
         EventType("agent_run", AgentRunPayload),
+        EventType(
+            "books_check_failed",
+            BooksCheckFailedPayload,
+            description="check_books found violations of the books' invariants (claims, fills, positions, ledger).",
+        ),
     ):
         register(event_type)

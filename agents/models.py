@@ -298,6 +298,7 @@ class RiskAllocation(models.Model):
         indexes = [
             models.Index(fields=["day", "status"], name="allocation_day_status"),
             models.Index(fields=["symbol", "status"], name="allocation_symbol_status"),
+            models.Index(fields=["order_id"], name="allocation_order"),  # check_books: a fill's claims
         ]
 
     def __str__(self) -> str:

@@ -3,12 +3,14 @@
 from contextlib import contextmanager
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 AGENT_TASK_OPTIONS = {
     "acks_late": True,
     "soft_time_limit": 60,
     "time_limit": 90,
-    "autoretry_for": (ConnectionError, TimeoutError),
+    # a database restart or failover: the task is retried (its decisions are deduplicated)
+    "autoretry_for": (ConnectionError, TimeoutError, OperationalError, InterfaceError),
     "retry_backoff": True,
     "max_retries": 3,
 }
@@ -75,3 +77,12 @@ def risk_expire_task() -> None:
     from .execution import risk_expire_stale_claims
 
     risk_expire_stale_claims()
+
+
+@shared_task(**{**AGENT_TASK_OPTIONS, "soft_time_limit": 300, "time_limit": 360}, bind=True)
+def check_books_task(self) -> None:
+    """Beat runs it hourly (schedule seeded by migration ``agents.0007``); violations raise an alert event."""
+    from .books import books_check_alert
+
+    with _reported("books"):
+        books_check_alert(check_id=self.request.id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import InterfaceError, OperationalError, connection
 
 from events import realtime
 
@@ -27,6 +28,7 @@ from .services import TickInput, feed_batch_store
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS_PER_MESSAGE = 500
+MAX_STORE_RETRY_DELAY_S = 10.0
 
 
 @dataclass
@@ -60,6 +62,7 @@ class MarketFeed:
         max_batch: int = 5000,
         publish: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.source = source
         self.instrument_ids = instrument_ids
@@ -67,6 +70,7 @@ class MarketFeed:
         self.max_batch = max_batch
         self.publish_enabled = publish
         self.clock = clock
+        self.sleep = sleep
         self.stats = FeedStats()
         self.rollers: dict[str, SymbolRoller] = {}
         self._ticks: list[TickInput] = []
@@ -138,7 +142,7 @@ class MarketFeed:
             return
         ticks, bars, closed = self._ticks, self._bars, self._closed
         self._ticks, self._bars, self._closed = [], [], []
-        feed_batch_store(instrument_ids=self.instrument_ids, ticks=ticks, bars=bars)
+        self._store(ticks, bars)
         self.stats.flushes += 1
         if self.publish_enabled:
             self._publish(ticks, bars, closed)
@@ -149,6 +153,20 @@ class MarketFeed:
                     bar.symbol, bar.timeframe, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume
                 )
             )
+
+    def _store(self, ticks: list[TickInput], bars: list[Bar]) -> None:
+        """Store the batch, waiting out a database outage (a restart, a failover) with the batch in
+        hand: the candles that close meanwhile are stored and signalled once it is back."""
+        delay = 0.5
+        while True:
+            try:
+                feed_batch_store(instrument_ids=self.instrument_ids, ticks=ticks, bars=bars)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("feed: the database is unavailable (%s); retrying in %.1f s", exc, delay)
+                connection.close()  # a broken connection is not reused
+                self.sleep(delay)
+                delay = min(2 * delay, MAX_STORE_RETRY_DELAY_S)
 
     def _publish(self, ticks: list[TickInput], bars: list[Bar], closed: list[Bar]) -> None:
         closed_keys = {b.key for b in closed}
