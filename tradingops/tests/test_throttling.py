@@ -30,12 +30,38 @@ def test_users_are_throttled_separately(client_for, settings):
 
 
 def test_anonymous_callers_are_throttled_per_ip(db, settings):
+    """On the endpoints open to anonymous callers (none but health, which is exempt, today)."""
+    from rest_framework.permissions import AllowAny
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    class Open(APIView):
+        permission_classes = [AllowAny]
+
+        def get(self, request):
+            return Response({})
+
     settings.API_THROTTLE_ANON = "3/min"
-    client = Client()
-    codes = [client.get("/api/v1/health").status_code for _ in range(4)]
+    view, factory = Open.as_view(), APIRequestFactory()
+    codes = [view(factory.get("/open")).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
-    other = Client(REMOTE_ADDR="10.0.0.9")
-    assert other.get("/api/v1/health").status_code == 200
+    assert view(factory.get("/open", REMOTE_ADDR="10.0.0.9")).status_code == 200
+
+
+def test_guessing_tokens_locks_the_address_out(db, settings):
+    settings.LOGIN_FAILURES_PER_IP = 5
+    client = Client()
+    codes = [client.get("/api/v1/events", HTTP_AUTHORIZATION=f"Token guess{i}").status_code for i in range(7)]
+    assert codes[:5] == [401] * 5
+    assert codes[5:] == [429, 429]
+    assert int(client.get("/api/v1/events", HTTP_AUTHORIZATION="Token x")["Retry-After"]) > 0
+    assert Client(REMOTE_ADDR="10.0.0.3").get("/api/v1/events", HTTP_AUTHORIZATION="Token y").status_code == 401
+
+
+def test_health_is_not_throttled(client, db, settings):
+    settings.API_THROTTLE_ANON = "2/min"
+    assert [client.get("/api/v1/health").status_code for _ in range(5)] == [200] * 5
 
 
 def _login(client, username, password):
