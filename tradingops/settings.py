@@ -353,3 +353,8 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "tradingops.api.authentication.LockoutTokenAuthentication" if name.endswith(".TokenAuthentication") else name
     for name in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
 ]
+# Every operation's schema documents the error answers (tradingops/api/schema.py).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "tradingops.api.schema.add_error_responses",
+]

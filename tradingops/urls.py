@@ -24,3 +24,8 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("", include("dashboard.urls")),
 ]
+
+handler400 = "tradingops.errorpages.bad_request"
+handler403 = "tradingops.errorpages.permission_denied"
+handler404 = "tradingops.errorpages.not_found"
+handler500 = "tradingops.errorpages.server_error"

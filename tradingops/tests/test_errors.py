@@ -79,3 +79,16 @@ def test_a_refused_event_is_invalid():
     from events.services import EventRejected
 
     assert issubclass(EventRejected, errors.Invalid)
+
+
+def test_an_api_path_no_route_matches_is_a_json_404(client_for):
+    response = client_for("viewer").get("/api/v1/wallets/-467/transactions")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_dashboard_path_no_route_matches_is_the_html_404(client_for):
+    response = client_for("viewer").get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -1,5 +1,6 @@
 """The whole OpenAPI schema fuzzed by schemathesis, as an admin and as a viewer: no request may
-get a 5xx. Marked slow; bounded by examples per operation (SCHEMATHESIS_EXAMPLES, default 15) and
+get a 5xx, and every answer conforms to the schema (status code, body, content type, headers).
+Marked slow; bounded by examples per operation (SCHEMATHESIS_EXAMPLES, default 15) and
 by the test's timeout."""
 
 import os
@@ -32,9 +33,20 @@ def world(transactional_db, users):
 
 def _fuzz(schema, headers: dict, seen: dict) -> list[str]:
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
-    checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        response_schema_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+    ]
 
     failures = []
     for result in schema.get_all_operations():
