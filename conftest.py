@@ -50,6 +50,15 @@ def client_for(users):
     return make
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _celery_queues_left_empty():
+    """Tests enqueue real Celery messages (tasks are not eager on Redis): none outlives the session."""
+    yield
+    from tradingops.celery import app
+
+    app.control.purge()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

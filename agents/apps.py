@@ -1,3 +1,4 @@
+from celery.signals import worker_ready
 from django.apps import AppConfig
 
 
@@ -18,6 +19,7 @@ class AgentsConfig(AppConfig):
         event_registry.reserve_run_id(LIVE_RUN_ID)
         event_projectors.set_mode_provider(runtime_mode)
         hooks.register_candle_closed(on_candle_closed)
+        worker_ready.connect(on_worker_ready, dispatch_uid="agents.first_plan")
 
 
 def on_candle_closed(candle) -> None:
@@ -25,3 +27,11 @@ def on_candle_closed(candle) -> None:
     from .tasks import execution_on_candle_task
 
     execution_on_candle_task.delay_on_commit(candle.symbol, candle.timeframe, candle.open_time.isoformat())
+
+
+def on_worker_ready(**kwargs) -> None:
+    """Celery's hook when a worker has started: ask for the first plan, so a fresh full stack trades
+    without waiting hours for the planner's schedule (made once however many workers start)."""
+    from .tasks import planner_first_plan_task
+
+    planner_first_plan_task.delay()

@@ -28,6 +28,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from events.models import Event
+from tradingops.db import is_postgres
 from tradingops.fields import DECIMAL_PLACES
 
 from .models import Fill, Portfolio, Position, RiskAllocation, RiskBudgetDay
@@ -102,7 +103,7 @@ def books_check() -> BooksReport:
 def _snapshot() -> None:
     """Every following query sees the same committed state. Only possible as the transaction's
     first statement (not inside a caller's transaction, e.g. a test's; SQLite is serial anyway)."""
-    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+    if is_postgres() and len(connection.atomic_blocks) == 1:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from events.models import Event, RunSummary
@@ -171,9 +171,9 @@ def _step(held: _PlanEngine, symbol: str, candle: EngineCandle, entries: bool, k
 
 
 def _advisory_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EXECUTION_LOCK_KEY])
+    from tradingops.db import LockKey, advisory_xact_lock
+
+    advisory_xact_lock(LockKey.EXECUTION)
 
 
 def _paused() -> bool:

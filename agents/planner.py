@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 import numpy as np
 from django.conf import settings
@@ -23,7 +24,7 @@ from .engine.presets import PRESETS, build_preset
 from .engine.sizing import Sizing
 from .market_data import trading_symbols
 from .models import StrategyPlan
-from .selectors import portfolio_summary
+from .selectors import plan_active, portfolio_summary
 
 SOURCE = "agent:planner"
 REGIME_LOOKBACK = 48
@@ -137,8 +138,9 @@ def _ask_llm(regime: Regime, symbols: list[str], *, correlation_id, causation_id
 
 
 @transaction.atomic(durable=True)
-def planner_run(*, correlation_id: str | None = None, causation_id: str | None = None):
-    """Make a new plan for every active symbol. Returns the ``plan_generated`` event."""
+def planner_run(*, correlation_id: str | None = None, causation_id: str | None = None, dedupe_key: str | None = None):
+    """Make a new plan for every active symbol. Returns the ``plan_generated`` event (``created`` False,
+    and nothing else recorded, when ``dedupe_key`` names a plan made already)."""
     started = time.monotonic()
     correlation_id = uuid.UUID(str(correlation_id)) if correlation_id else uuid.uuid4()
     symbols = trading_symbols(timeframe=settings.AGENT_TIMEFRAME)
@@ -179,7 +181,10 @@ def planner_run(*, correlation_id: str | None = None, causation_id: str | None =
         source=SOURCE,
         correlation_id=correlation_id,
         causation_id=uuid.UUID(str(causation_id)) if causation_id else None,
+        dedupe_key=dedupe_key,
     )
+    if not event.created:
+        return event
     emit(
         "agent_run",
         {"agent": "planner", "status": "ok", "duration_ms": int((time.monotonic() - started) * 1000)},
@@ -188,3 +193,27 @@ def planner_run(*, correlation_id: str | None = None, causation_id: str | None =
         causation_id=event.event_id,
     )
     return event
+
+
+FIRST_PLAN_DEDUPE_KEY = "planner:first-plan"
+
+
+class FirstPlan(StrEnum):
+    MADE = "made"
+    EXISTS = "exists"
+    NO_CANDLES = "no_candles"
+
+
+def planner_first_plan() -> FirstPlan:
+    """The plan a fresh stack trades on, made as soon as there are candles to plan on rather than at
+    the planner's first scheduled run hours later. Every worker asks for it when it starts: the
+    plan's dedupe key makes it once, however many workers start together (the event store's unique
+    key decides), and a stack that has an active plan gets none."""
+    if plan_active() is not None:
+        return FirstPlan.EXISTS
+    if not trading_symbols(timeframe=settings.AGENT_TIMEFRAME):
+        return FirstPlan.NO_CANDLES
+    event = planner_run(dedupe_key=FIRST_PLAN_DEDUPE_KEY)
+    if event is None:
+        return FirstPlan.NO_CANDLES
+    return FirstPlan.MADE if event.created else FirstPlan.EXISTS

@@ -1,8 +1,10 @@
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+
+from tradingops.db import is_postgres
 
 from .models import (
     AgentStatus,
@@ -159,7 +161,6 @@ def llm_call_list() -> QuerySet:
 
 def llm_summary(*, since: datetime, until: datetime) -> dict:
     """Tokens, cost and latency by model and by agent over a window (p95 on Postgres only)."""
-    from django.db import connection
     from django.db.models import Aggregate, Avg, FloatField, Q, Sum
 
     from events.models import LLMCall
@@ -177,7 +178,7 @@ def llm_summary(*, since: datetime, until: datetime) -> dict:
         "avg_latency_ms": Avg("latency_ms"),
         "errors": Count("id", filter=~Q(outcome="ok")),
     }
-    if connection.vendor == "postgresql":
+    if is_postgres():
         aggregates["p95_latency_ms"] = PercentileCont95("latency_ms")
     window = LLMCall.objects.filter(ts__gte=since, ts__lt=until)
 
@@ -201,6 +202,26 @@ AGENT_TASKS = {
 }
 
 
+def _next_run(task) -> datetime:
+    """When beat runs ``task`` next, computed as beat does: from its last run or, never run, from
+    when its schedule was last changed (django-celery-beat's ``ModelEntry.__init__``, mirrored here
+    because building a ModelEntry may save the task, and a read must not write), so the answer is
+    the same on every read instead of moving with the clock."""
+    from celery import schedules
+
+    if task.last_run_at is None and task.start_time is not None:
+        return task.start_time  # beat holds a never-run task with a start time until then
+    last = task.last_run_at or task.date_changed or timezone.now()
+    if timezone.is_naive(last):
+        last = timezone.make_aware(last, UTC)
+    schedule = task.schedule
+    if type(schedule) is schedules.schedule:  # an interval: exactly one interval after the last run
+        return last + schedule.run_every
+    # crontab, solar, clocked: the schedule's own estimate, on whole seconds (their times are)
+    due = timezone.now() + schedule.remaining_estimate(last)
+    return (due + timedelta(microseconds=500_000)).replace(microsecond=0)
+
+
 def agent_status_overview() -> list[dict]:
     """Each agent's last run and error (projected) with its schedule and next run (beat)."""
     from django_celery_beat.models import PeriodicTask
@@ -215,10 +236,7 @@ def agent_status_overview() -> list[dict]:
     rows = []
     for agent, task_name in AGENT_TASKS.items():
         status, task = statuses.get(agent), schedules.get(task_name)
-        next_run = None
-        if task is not None and task.enabled:
-            last = task.last_run_at or task.start_time or timezone.now()
-            next_run = last + task.schedule.remaining_estimate(last)
+        next_run = _next_run(task) if task is not None and task.enabled else None
         rows.append(
             {
                 "agent": agent,

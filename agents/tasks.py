@@ -48,6 +48,21 @@ def planner_run_task(correlation_id: str | None = None, causation_id: str | None
         planner_run(correlation_id=correlation_id, causation_id=causation_id)
 
 
+FIRST_PLAN_RETRY_SECONDS = 10
+FIRST_PLAN_RETRIES = 60  # a worker waits up to 10 minutes for the feed's first candles
+
+
+@shared_task(bind=True, **AGENT_TASK_OPTIONS)
+def planner_first_plan_task(self) -> None:
+    """Sent by every worker as it starts (``agents.apps``); plans once there are candles."""
+    from .planner import FirstPlan, planner_first_plan
+
+    with _reported("planner"):
+        outcome = planner_first_plan()
+    if outcome == FirstPlan.NO_CANDLES:
+        raise self.retry(countdown=FIRST_PLAN_RETRY_SECONDS, max_retries=FIRST_PLAN_RETRIES)
+
+
 @shared_task(**AGENT_TASK_OPTIONS)
 def judge_run_task() -> None:
     from .judge import judge_run

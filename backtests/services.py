@@ -18,6 +18,7 @@ from events import realtime
 from events.publisher import Publisher
 from market import timeframes
 from market.models import Candle
+from tradingops.db import is_postgres, sql_param
 
 from . import config as cfg
 from . import metrics, portfolio
@@ -56,6 +57,10 @@ class RunStateError(Exception):
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used for a different config."""
+
+
+class RunFailed(Exception):
+    """A reason a run cannot go on that the user can act on: its message is shown as it is."""
 
 
 class Cancelled(Exception):
@@ -286,7 +291,7 @@ class _Progress:
             cursor.execute(
                 "UPDATE backtests_backtestrun SET candles_processed = %s, heartbeat_at = %s WHERE id = %s "
                 "RETURNING cancel_requested",
-                [done, beat, self.run_id],
+                [done, beat, sql_param(self.run_id)],
             )
             row = cursor.fetchone()
         _publish(
@@ -346,7 +351,7 @@ def _load_bars(config: dict, instrument_id: int, warmup: int, progress: _Progres
     up to ``warmup`` bars before the range's start for the indicators. Returns the bars and how many of them
     are warm-up. PostgreSQL: arrays in binary (see ``_ARRAYS_SQL``); elsewhere values_list (no model instances).
     """
-    postgres = connection.vendor == "postgresql"
+    postgres = is_postgres()
     timeframe = config["timeframe"]
     start, end = cfg.parse_time(config["start"]), cfg.parse_time(config["end"])
     ts_parts: list[np.ndarray] = []
@@ -428,7 +433,7 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         for sp in plan.symbols:
             bars[sp.symbol], warm[sp.symbol] = _load_bars(config, rows[sp.symbol]["id"], plan.warmup_bars, progress)
             if len(bars[sp.symbol]) <= warm[sp.symbol]:
-                raise ValueError(f"no candles of {sp.symbol} in the run's range any more")
+                raise RunFailed(f"no candles of {sp.symbol} in the run's range any more")
         total = sum(len(b) for b in bars.values()) - sum(warm.values())
         progress.total = total
         progress.offset = sum(warm.values())
@@ -459,9 +464,18 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
         return RunStatus.COMPLETED
     except Cancelled:
         return _finish(run.pk, RunStatus.CANCELLED, "cancelled by an operator")
-    except Exception as exc:
+    except RunFailed as failure:
+        logger.info("backtest %s failed: %s", run.pk, failure)
+        return _finish(run.pk, RunStatus.FAILED, str(failure))
+    except Exception:
+        # The user gets a sentence; the exception and its traceback go to the log, under the run's id.
         logger.exception("backtest %s failed", run.pk)
-        return _finish(run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000])
+        return _finish(
+            run.pk,
+            RunStatus.FAILED,
+            f"This backtest stopped on an internal error, so it has no results. The details are in the "
+            f"server log under backtest {run.pk}; please report it to the operators.",
+        )
 
 
 def _finish(run_id, status: str, error: str) -> str:
@@ -510,7 +524,7 @@ def _insert(model, columns, rows) -> None:
     """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
     elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
     names = [c for c, _ in columns]
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
         return
     from psycopg.types.json import Jsonb

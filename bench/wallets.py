@@ -40,6 +40,8 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
+from tradingops.db import is_postgres  # noqa: E402
+
 CURRENCIES = [
     "BTC", "ETH", "USDT", "USDC", "SOL", "XRP", "ADA", "DOGE", "DOT", "AVAX",
     "LINK", "MATIC", "LTC", "BCH", "ATOM", "UNI", "XLM", "ETC", "FIL", "NEAR",
@@ -182,7 +184,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
     print("load average at the start " + ", ".join(f"{value:.1f}" for value in os.getloadavg()))
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         sys.exit("bench/wallets.py needs Postgres: set DATABASE_URL.")
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     db = settings.DATABASES["default"]

@@ -8,12 +8,14 @@ def _at_least(role: Role | None, wanted: Role) -> bool:
 
 
 def dashboard(request) -> dict:
-    """Mode, kill switch and the user's role for every template (base.html's top bar).
+    """Mode, kill switch, the market feed and the user's role for every template (base.html's top bar).
 
     ``can_operate`` / ``can_admin`` decide whether action buttons are drawn; the endpoints they
     post to check the same roles again, so hiding a button is never the protection.
     """
-    context = {"runtime": runtime_state()}
+    from market.sources import feed_label
+
+    context = {"runtime": runtime_state(), "feed_label": feed_label()}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         role = user_role(user)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+
+from tradingops.db import is_postgres, server_binding_cursor, upsert_increment
 
 from .models import Event, LLMCall, RunEventCount, RunSummary
 
@@ -66,7 +67,7 @@ def project_run_summaries(events: Sequence[Event]) -> None:
             by_run[event.run_id].append(event)
     if not by_run:
         return
-    if connection.vendor == "postgresql" and not any(event.type == "run_control" for event in events):
+    if is_postgres() and not any(event.type == "run_control" for event in events):
         _upsert_run_summaries(by_run)
         return
     mode = _mode_provider()
@@ -100,17 +101,13 @@ def project_run_summaries(events: Sequence[Event]) -> None:
 
 
 def _increment_type_counts(counts: dict[tuple[str, str], int]) -> None:
-    table = RunEventCount._meta.db_table
-    rows = sorted(counts.items())
     # One upsert-increment for the whole batch: concurrent writers add, never overwrite.
-    values = ", ".join(["(%s, %s, %s)"] * len(rows))
-    params = [value for (run_id, event_type), count in rows for value in (run_id, event_type, count)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (run_id, type, count) VALUES {values} "  # noqa: S608 - no user input in SQL
-            f"ON CONFLICT (run_id, type) DO UPDATE SET count = {table}.count + excluded.count",
-            params,
-        )
+    upsert_increment(
+        RunEventCount._meta.db_table,
+        keys=("run_id", "type"),
+        add=("count",),
+        rows=[(run_id, event_type, count) for (run_id, event_type), count in sorted(counts.items())],
+    )
 
 
 _runs_seen: set[str] = set()
@@ -126,8 +123,6 @@ def _upsert_run_summaries(by_run: dict[str, list[Event]]) -> None:
     A run seen before whose row has gone (rolled back, or reset by ``rebuild_projections``) comes
     back as inserted without a mode, and gets it in a second statement.
     """
-    from .services import server_binding_cursor
-
     runs = sorted(by_run)
     seen = _runs_seen.issuperset(runs)
     mode = "" if seen else _mode_provider()

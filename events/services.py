@@ -14,11 +14,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tradingops.db import is_postgres, server_binding_cursor
 from tradingops.errors import Invalid
 
 from . import projectors, realtime, types
@@ -187,7 +187,7 @@ def _build(drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
 
 def _insert(events: list[Event]) -> list[Event]:
     """Insert what is new; map every repeated dedupe key to the event stored first."""
-    if connection.vendor == "postgresql":
+    if is_postgres():
         return _insert_postgresql(events)
     keys = {event.dedupe_key for event in events if event.dedupe_key}
     if not keys:
@@ -255,13 +255,6 @@ _INSERT_SQL = (
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id"
 )
 _encode_payload = DjangoJSONEncoder(separators=(",", ":")).encode
-
-
-def server_binding_cursor():
-    """A Django cursor (counted and logged like any other) whose parameters are bound by the
-    server: lists go over as arrays without being quoted into the SQL text."""
-    connection.ensure_connection()
-    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
 
 
 def _insert_postgresql(events: list[Event]) -> list[Event]:

@@ -11,6 +11,8 @@ import numpy as np
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from tradingops.db import is_postgres
+
 from . import timeframes
 from .models import Candle, Instrument, Tick
 from .presentation import dec
@@ -130,7 +132,7 @@ def _orm_rows(instrument_id: int, timeframe: str, part: int, flt: Q, order: str,
 
 
 def _fetch_from_start(instrument_id, timeframe, start, end, limit, warmup) -> list[tuple]:
-    if connection.vendor == "postgresql":
+    if is_postgres():
         params = [instrument_id, timeframe, start, warmup, instrument_id, timeframe, start, end, limit]
         with connection.cursor() as cursor:
             cursor.execute(_PG_FROM_START, params)
@@ -141,7 +143,7 @@ def _fetch_from_start(instrument_id, timeframe, start, end, limit, warmup) -> li
 
 
 def _fetch_before_end(instrument_id, timeframe, end, limit) -> list[tuple]:
-    if connection.vendor == "postgresql":
+    if is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(_PG_BEFORE_END, [instrument_id, timeframe, end, limit])
             return cursor.fetchall()
@@ -209,6 +211,22 @@ def candle_last_open_time(*, instrument_id: int, timeframe: str, start: datetime
 
 
 # --- ticks ----------------------------------------------------------------------------------------
+def latest_candle_open_time(series: list[tuple[str, str]]) -> datetime | None:
+    """The newest stored candle's open time over (symbol, timeframe) pairs; None if none is stored.
+    One indexed lookup per pair (the candle key leads with instrument and timeframe)."""
+    latest = None
+    for symbol, timeframe in series:
+        found = (
+            Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe)
+            .order_by("-open_time")
+            .values_list("open_time", flat=True)
+            .first()
+        )
+        if found is not None and (latest is None or found > latest):
+            latest = found
+    return latest
+
+
 def tick_list(*, instrument: Instrument, since: datetime | None = None) -> QuerySet[Tick]:
     qs = Tick.objects.filter(instrument=instrument)
     if since is not None:

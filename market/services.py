@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from tradingops.db import copy_rows, is_postgres
+
 from . import files
 from .models import Candle, Instrument, Tick
 from .rollup import Bar
@@ -51,10 +53,6 @@ class LoadReport:
 
 
 # --- bulk candle upsert -----------------------------------------------------------------------------
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _upsert_rows_postgres(instrument_id: int, timeframe: str, rows: Sequence[files.Row]) -> None:
     with connection.cursor() as cursor:
         # A bulk load is idempotent and resumable: a crash losing its last commit costs a rerun, so
@@ -116,7 +114,7 @@ def candle_rows_upsert(*, instrument_id: int, timeframe: str, rows: Sequence[fil
     if not rows:
         return 0
     with transaction.atomic():
-        if _is_postgres():
+        if is_postgres():
             _upsert_rows_postgres(instrument_id, timeframe, rows)
         else:
             _upsert_candles(
@@ -211,11 +209,11 @@ def candles_load_file(
 
 # --- live writes from the feed -----------------------------------------------------------------------
 def _copy_ticks_postgres(instrument_ids: dict[str, int], ticks: Sequence[TickInput]) -> None:
-    table = Tick._meta.db_table
-    sql = f"COPY {table} (instrument_id, ts, price, size, bid, ask) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for t in ticks:
-            copy.write_row((instrument_ids[t.symbol], t.ts, t.price, t.size, t.bid, t.ask))
+    copy_rows(
+        Tick._meta.db_table,
+        ["instrument_id", "ts", "price", "size", "bid", "ask"],
+        ((instrument_ids[t.symbol], t.ts, t.price, t.size, t.bid, t.ask) for t in ticks),
+    )
 
 
 def feed_batch_store(*, instrument_ids: dict[str, int], ticks: Sequence[TickInput], bars: Iterable[Bar]) -> None:
@@ -225,7 +223,7 @@ def feed_batch_store(*, instrument_ids: dict[str, int], ticks: Sequence[TickInpu
         latest[bar.key] = bar  # the last state of each bar in the batch wins
     with transaction.atomic():
         if ticks:
-            if _is_postgres():
+            if is_postgres():
                 _copy_ticks_postgres(instrument_ids, ticks)
             else:
                 Tick.objects.bulk_create(

@@ -23,11 +23,7 @@ def start() -> None:
         return
     _started = True
     threading.Thread(target=_run_feed, name="market-feed", daemon=True).start()
-    from celery.beat import EmbeddedService
-
-    from tradingops.celery import app
-
-    EmbeddedService(app, thread=True).start()
+    threading.Thread(target=_run_beat, name="beat", daemon=True).start()
     threading.Thread(target=_first_plan, name="first-plan", daemon=True).start()
     logger.info("embedded: market replay feed and celery beat started in-process")
 
@@ -52,6 +48,31 @@ def _first_plan() -> None:
             planner_run()
     except Exception:
         logger.exception("embedded: the first plan could not be made")
+    finally:
+        connection.close()
+
+
+def _run_beat() -> None:
+    """Celery's own beat service with the configured scheduler (django-celery-beat's
+    DatabaseScheduler: the schedules ops edit in the admin), as ``celery beat`` runs it. Due tasks
+    run eagerly here, in this thread (CELERY_TASK_ALWAYS_EAGER on the embedded default).
+
+    Not ``celery.beat.EmbeddedService``: it builds its Service without a scheduler class, so it
+    falls back to the file-based PersistentScheduler with the (empty) static ``beat_schedule`` and
+    never reads the database schedules; and its thread dies without a word on an error."""
+    from celery.beat import Service
+
+    from tradingops.celery import app
+
+    close_old_connections()
+    try:
+        # What a worker does at start: import the apps' tasks modules (autodiscover_tasks). Beat
+        # runs a task in-process only if it is registered; else it send_task()s it to the broker,
+        # which here is memory:// with no worker: the run would be lost.
+        app.loader.import_default_modules()
+        Service(app, scheduler_cls=app.conf.beat_scheduler, remote_control=False).start()
+    except Exception:
+        logger.exception("embedded: celery beat stopped; scheduled jobs no longer run")
     finally:
         connection.close()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,7 +82,9 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 # ATOMIC_REQUESTS stays off: entry-point services own their (durable) transactions.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# The embedded default's SQLite file (SQLITE_PATH moves it, e.g. for the embedded system test).
+SQLITE_PATH = env.path("SQLITE_PATH", default=BASE_DIR / "db.sqlite3")
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -108,12 +111,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED = not REDIS_URL
 
+# Seconds a channel-layer read from Redis may take: above channels-redis' 5 s blocking pop
+# (RedisChannelLayer.brpop_timeout).
+CHANNELS_REDIS_SOCKET_TIMEOUT = 15
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis waits for a frame with a 5 s blocking BZPOPMIN; redis-py 8 aborts any read
+                # after its default 5 s socket timeout, so every consumer died with TimeoutError and its
+                # socket closed ~5 s after opening (django/channels_redis#422). A read timeout above the
+                # pop's keeps a dead Redis detectable without breaking the idle wait.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNELS_REDIS_SOCKET_TIMEOUT}],
                 "prefix": env.str("CHANNELS_PREFIX", default="asgi"),
                 # per-socket backlog: 100 (the default) drops frames silently when a burst reaches
                 # 50 dashboards at once; pages catch up on reconnect, but should not need to
@@ -148,7 +159,14 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 # Must exceed the longest task time limit, or acks_late tasks are redelivered while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes each task's last run to the database after every run it sends (default: every 3
+# minutes), so that "next run" on the dashboard, computed from it, is never behind beat's own.
+CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TIMEZONE = "UTC"
+# Every queue a route names, declared rather than created on first use: `celery purge`
+# (app.control.purge) then empties them all, not only the default queue.
+_routed = [route["queue"] for route in CELERY_TASK_ROUTES.values()]
+CELERY_TASK_QUEUES = [Queue(name) for name in dict.fromkeys([CELERY_TASK_DEFAULT_QUEUE, *_routed])]
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,9 +1,10 @@
 """Reads of the wallets app: querysets with their joins applied."""
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
 from django.db.models import OuterRef, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
+
+from tradingops.db import is_postgres
 
 from .models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet, WalletBalance
 
@@ -13,7 +14,7 @@ def wallet_list() -> QuerySet[Wallet]:
     Postgres, in currency order) from two indexed array subqueries: a page of 100 wallets and
     its 2,000 balances is one query, without a model instance per balance."""
     wallets = Wallet.objects.order_by("id").defer("created_at")  # not shown; each timestamp costs a parse
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         return wallets  # embedded SQLite: wallet_attach_balances fills them in
     balances = WalletBalance.objects.filter(wallet=OuterRef("pk")).order_by("currency")
     return wallets.annotate(

@@ -29,6 +29,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from events.services import EventDraft, emit, emit_many
+from tradingops.db import LockKey, sql_param, try_advisory_xact_lock, upsert_increment
 from tradingops.errors import Conflict
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS, quantize
 from tradingops.idempotency import Idempotency
@@ -50,8 +51,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-# pg_try_advisory_xact_lock key: "wallets.reconcile" folded into a bigint.
-RECONCILE_LOCK_KEY = 0x77616C6C_7265636F
 
 # The sign each kind may carry: deposits credit, withdrawals and fees debit.
 _SIGN_RULES = {
@@ -269,7 +268,7 @@ def _insert_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
         columns = ", ".join(_ENTRY_COLUMNS)
         row = "(" + ", ".join(["%s"] * len(_ENTRY_COLUMNS)) + ")"
         fresh = list(keyed.values())
-        params = [_db_value(entry, column) for entry in fresh for column in _ENTRY_COLUMNS]
+        params = [sql_param(getattr(entry, column)) for entry in fresh for column in _ENTRY_COLUMNS]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(fresh))} "  # noqa: S608 - no input in SQL
@@ -289,13 +288,6 @@ def _insert_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
     return [stored_by_key[e.dedupe_key] if e.dedupe_key else e for e in entries]
 
 
-def _db_value(entry: LedgerEntry, column: str) -> Any:
-    value = getattr(entry, column)
-    if isinstance(value, uuid.UUID) and connection.vendor != "postgresql":
-        return value.hex
-    return value
-
-
 def _increment_balances(entries: Sequence[LedgerEntry], now: datetime) -> None:
     totals: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     for entry in entries:
@@ -309,18 +301,13 @@ def _upsert_increment(table: str, totals: Mapping[tuple[int, str], Decimal], now
     Rows are sorted so that concurrent batches lock them in the same order; ON CONFLICT DO
     UPDATE re-reads the committed row, so no increment is ever lost.
     """
-    rows = sorted((key, amount) for key, amount in totals.items() if amount)
-    if not rows:
-        return
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-    params = [v for (wallet_id, currency), amount in rows for v in (wallet_id, currency, amount, now)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (wallet_id, currency, amount, updated_at) VALUES {values} "  # noqa: S608
-            f"ON CONFLICT (wallet_id, currency) DO UPDATE SET amount = {table}.amount + excluded.amount, "
-            "updated_at = excluded.updated_at",
-            params,
-        )
+    upsert_increment(
+        table,
+        keys=("wallet_id", "currency"),
+        add=("amount",),
+        replace=("updated_at",),
+        rows=[(wallet_id, currency, amount, now) for (wallet_id, currency), amount in sorted(totals.items()) if amount],
+    )
 
 
 @dataclass(frozen=True)
@@ -546,14 +533,6 @@ def _threshold(value: Any, default: Decimal, name: str) -> Decimal:
     return quantize(number)
 
 
-def _try_lock() -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite (embedded) serialises writers; the partial unique index still holds
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
-
-
 @transaction.atomic(durable=True)
 def reconciliation_start(
     *,
@@ -577,7 +556,8 @@ def reconciliation_start(
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
         raise ValidationError({"idempotency_key": ["Between 1 and 200 characters."]})
 
-    if not _try_lock():
+    # SQLite (embedded) serialises writers instead; the partial unique index holds on both.
+    if not try_advisory_xact_lock(LockKey.RECONCILE):
         raise ReconciliationBusy(None)
     now = timezone.now()
     if idempotency_key:
@@ -797,8 +777,14 @@ def wallet_reconcile(
         return outcome
     try:
         run = reconciliation_execute(run_id=outcome.run.pk, balance_providers=balance_providers)
-    except BaseException as exc:
-        reconciliation_fail(run_id=outcome.run.pk, reason=f"{type(exc).__name__}: {exc}")
+    except BaseException:
+        # The run shows a sentence; the exception and its traceback go to the log, under the run's id.
+        logger.exception("reconciliation run %s failed", outcome.run.pk)
+        reconciliation_fail(
+            run_id=outcome.run.pk,
+            reason=f"The reconciliation stopped on an internal error. The details are in the server log "
+            f"under reconciliation run {outcome.run.pk}.",
+        )
         raise
     return ReconcileOutcome(run)
 

@@ -163,7 +163,7 @@ def test_a_run_that_fails_records_its_error(sol_candles):
     assert services.backtest_execute(run_id=run.pk) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert run.error == "ValueError: no candles of SOL-USDT in the run's range any more"
+    assert run.error == "no candles of SOL-USDT in the run's range any more"
     assert not BacktestTrade.objects.filter(run=run).exists()
     finished = Event.objects.get(run_id=str(run.pk), type="backtest_finished")
     assert finished.payload["status"] == "failed"
@@ -258,3 +258,20 @@ def test_shorts_when_the_config_asks(sol_candles):
     assert BacktestTrade.objects.filter(run=run).count() == len(expected.trades) > 0
     last = selectors.state_at(run=run, at=datetime.fromtimestamp(int(expected.ts[-1]), tz=UTC))
     assert last["equity"] == pytest.approx(float(expected.equity[-1]), rel=1e-12)
+
+
+def test_an_internal_error_shows_a_sentence_and_logs_the_exception(sol_candles, caplog, monkeypatch):
+    run, _ = services.backtest_run_create(data=sma_config())
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(services, "run_backtest", broken)
+    assert services.backtest_execute(run_id=run.pk) == RunStatus.FAILED
+    run.refresh_from_db()
+    assert run.error.startswith("This backtest stopped on an internal error, so it has no results.")
+    assert str(run.pk) in run.error
+    assert "ZeroDivisionError" not in run.error
+    logged = [r for r in caplog.records if r.name == "backtests.services" and r.exc_info]
+    assert logged
+    assert logged[0].exc_info[0] is ZeroDivisionError

@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from tradingops.db import is_postgres
+
 FORBID = """
 CREATE OR REPLACE FUNCTION events_event_append_only() RETURNS trigger AS $$
 BEGIN
@@ -19,12 +21,12 @@ DROP FUNCTION IF EXISTS events_event_append_only();
 
 
 def forbid(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgres(schema_editor.connection):
         schema_editor.execute(FORBID)
 
 
 def allow(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgres(schema_editor.connection):
         schema_editor.execute(ALLOW)
 
 

@@ -28,17 +28,35 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def feed_label() -> str:
+    """What the configured feed (MARKET_SOURCE) is, for the header on every page: a demo replaying
+    the shipped candles is not live market data, and a replay that does not loop stops."""
+    from django.conf import settings
+
+    if settings.MARKET_SOURCE == "replay":
+        return "Replay (looping)" if settings.MARKET_REPLAY_LOOP else "Replay (stops at the end of its data)"
+    if settings.MARKET_SOURCE == "synthetic":
+        return "Synthetic prices"
+    return "Exchange"
+
+
 def build_source(name: str, *, symbols: list[str] | None = None) -> Source:
     """The source ``name`` configured from settings (``MARKET_*``), limited to ``symbols`` if given."""
     from django.conf import settings
 
     if name == "replay":
+        from market.selectors import latest_candle_open_time
+
         from .replay import ReplaySource, datasets_for
 
+        datasets = datasets_for(symbols or settings.MARKET_SYMBOLS)
         return ReplaySource(
-            datasets_for(symbols or settings.MARKET_SYMBOLS),
+            datasets,
             speed=settings.MARKET_REPLAY_SPEED,
             loop=settings.MARKET_REPLAY_LOOP,
+            resume_after=latest_candle_open_time([(d.symbol, d.timeframe) for d in datasets])
+            if settings.MARKET_REPLAY_LOOP
+            else None,
         )
     if name == "synthetic":
         from .synthetic import SyntheticSource

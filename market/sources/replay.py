@@ -44,7 +44,10 @@ class ReplaySource:
     """Yields each file's bars as closed candles, in time order across files, when they close.
 
     ``speed`` is market seconds per wall second (3600: an hour of market a second); 0 means as fast
-    as possible. With ``loop`` the files restart, shifted forward by their span, so time keeps moving.
+    as possible. With ``loop`` the files restart, shifted forward by their span (in whole days), so
+    time keeps moving: the live engine never gets a candle older than one it has traded on. A looping
+    replay given ``resume_after`` (the newest candle already stored) carries on after it, in the
+    pass that covers it, so a restart continues the timeline instead of replaying stored times.
     """
 
     name = "replay"
@@ -55,12 +58,14 @@ class ReplaySource:
         *,
         speed: float = 3600.0,
         loop: bool = False,
+        resume_after: datetime | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.datasets = datasets
         self.speed = speed
         self.loop = loop
+        self.resume_after = resume_after if loop else None
         self.clock = clock
         self.sleep = sleep
         self._closed = False
@@ -99,12 +104,18 @@ class ReplaySource:
         # Whole days, so shifted bars stay on every timeframe's grid.
         span = math.ceil(max(spans, default=0) / 86400) * 86400
         shift = 0.0
+        after = self.resume_after.timestamp() if self.resume_after is not None else None
+        firsts = [bars[0].open_time.timestamp() for bars in self._bars.values() if bars]
+        if after is not None and span and firsts and after >= min(firsts):
+            shift = math.floor((after - min(firsts)) / span) * span  # the pass that covers ``after``
         while True:
             streams = [
                 ((timeframes.bar_end(b.open_time, b.timeframe).timestamp() + shift, i, b) for i, b in enumerate(bars))
                 for bars in self._bars.values()
             ]
             for close_at, _, bar in heapq.merge(*streams, key=lambda item: (item[0], item[2].symbol)):
+                if after is not None and bar.open_time.timestamp() + shift <= after:
+                    continue  # stored already (before a restart)
                 if shift:
                     bar = Bar(
                         bar.symbol,

@@ -3,7 +3,9 @@
 import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradingops")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Not database 0, where .env.example points workers: a worker started from .env must never run the
+# tasks the tests enqueue (conftest also purges the queues when the session ends).
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("CHANNELS_PREFIX", f"asgi-test-{os.getpid()}")
 

@@ -335,3 +335,24 @@ def test_an_exchange_echoing_the_api_key_never_gets_it_into_the_database_or_logs
     assert KRAKEN_SECRET not in caplog.text
     assert KRAKEN_KEY not in str(run.summary)
     assert not Event.objects.filter(payload__errors__icontains=KRAKEN_KEY).exists()
+
+
+def test_a_run_that_fails_on_an_internal_error_shows_a_sentence_and_logs_the_exception(
+    paper_wallet, monkeypatch, caplog
+):
+    paper_wallet("w", USDT="1")
+
+    def broken(**kwargs):
+        raise ZeroDivisionError("decimal division by zero")
+
+    monkeypatch.setattr(services, "reconciliation_execute", broken)
+    with pytest.raises(ZeroDivisionError):
+        services.wallet_reconcile()
+    run = ReconciliationRun.objects.get()
+    assert run.status == "failed"
+    assert run.summary == {
+        "error": f"The reconciliation stopped on an internal error. The details are in the server log "
+        f"under reconciliation run {run.pk}."
+    }
+    logged = [r for r in caplog.records if r.name == "wallets.services" and r.exc_info]
+    assert logged[0].exc_info[0] is ZeroDivisionError
