@@ -136,3 +136,18 @@ def test_unknown_fields_are_refused(client_for, url, body):
     response = client_for("admin").post(url, body, format="json")
     assert response.status_code == 400, response.content
     assert "colour" in response.data
+
+
+@pytest.mark.parametrize("threshold", ["810511798346630285.", "12345678901.5"])
+def test_a_large_threshold_within_the_column_is_accepted_not_a_500(client_for, threshold):
+    """Found by schemathesis: quantizing to 18 places overflowed the default 28-digit context."""
+    response = client_for("operator").post("/api/v1/wallets/reconcile", {"threshold": threshold}, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_quantize_keeps_every_digit_the_column_holds():
+    from decimal import Decimal
+
+    from tradingops.fields import quantize
+
+    assert quantize("810511798346630285.123456789012345678") == Decimal("810511798346630285.123456789012345678")
