@@ -24,11 +24,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from events.models import Event
-from tradingops.db import is_postgres
+from tradingops.db import decimal_slack, is_postgres
 from tradingops.fields import DECIMAL_PLACES
 
 from .models import Fill, Portfolio, Position, RiskAllocation, RiskBudgetDay
@@ -83,6 +83,11 @@ class BooksReport:
 
 def _text(value: Any) -> str:
     return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
+
+
+def _same(ours: Decimal, theirs: Decimal, *, slack: Decimal = ZERO) -> bool:
+    """Equal to the digits the database keeps (exact on Postgres; see ``decimal_slack``)."""
+    return abs(ours - theirs) <= slack + decimal_slack(ours, theirs)
 
 
 def books_check() -> BooksReport:
@@ -217,12 +222,12 @@ def _paper_books_agree(report: BooksReport, *, fills: int) -> list[Violation]:
     violations = []
     for currency in sorted(set(held) | set(ledger) | set(venue)):
         if currency in quotes:
-            if ledger[currency] != venue[currency]:
+            if not _same(ledger[currency], venue[currency]):
                 violations.append(
                     Violation(POSITIONS, currency, {"ledger": ledger[currency], "paper_exchange": venue[currency]})
                 )
             continue
-        if not held[currency] == ledger[currency] == venue[currency]:
+        if not (_same(held[currency], ledger[currency]) and _same(ledger[currency], venue[currency])):
             violations.append(
                 Violation(
                     POSITIONS,
@@ -238,7 +243,7 @@ def _paper_books_agree(report: BooksReport, *, fills: int) -> list[Violation]:
     ledger_equity = ledger_cash + sum((ledger[base] * mark for base, mark in marks.items()), ZERO)
     tolerance = ROUNDING_PER_FILL * fills
     for name, ours, theirs in (("cash", cash, ledger_cash), ("equity", equity, ledger_equity)):
-        if abs(ours - theirs) > tolerance:
+        if not _same(ours, theirs, slack=tolerance):
             detail = {"portfolio": ours, "ledger": theirs, "difference": ours - theirs, "tolerance": tolerance}
             violations.append(Violation(PORTFOLIO, name, detail))
     return violations
@@ -252,19 +257,17 @@ def _risk_budget_equals_claims(report: BooksReport) -> list[Violation]:
     (what the next claim is checked against) is claimed + used + released: risk that was used
     stays spent for the day after the position closes; only expired claims give it back."""
     statuses = RiskAllocation.Status.values
-    sums = {
-        row.pop("day"): row
-        for row in RiskAllocation.objects.order_by()
-        .values("day")
-        .annotate(**{s: Coalesce(Sum("amount", filter=Q(status=s)), ZERO) for s in statuses})
-    }
+    # summed in Decimal here, not with SQL SUM(): SQLite (the embedded default) sums decimals as floats
+    sums: dict = defaultdict(lambda: dict.fromkeys(statuses, ZERO))
+    for day, status, amount in RiskAllocation.objects.values_list("day", "status", "amount").iterator(5000):
+        sums[day][status] += amount
     days = {row.pop("day"): row for row in RiskBudgetDay.objects.values("day", *statuses)}
     report.checked["risk days"] = len(days)
     violations = []
     for day in sorted(set(sums) | set(days)):
         budget = days.get(day, dict.fromkeys(statuses, ZERO))
         claims = sums.get(day, dict.fromkeys(statuses, ZERO))
-        wrong = [s for s in statuses if budget[s] != claims[s]]
+        wrong = [s for s in statuses if not _same(budget[s], claims[s])]
         if wrong:
             consumed = ("claimed", "used", "released")
             detail = {

@@ -46,7 +46,6 @@ from .services import LIVE_RUN_ID
 
 logger = logging.getLogger(__name__)
 SOURCE = "agent:execution"
-EXECUTION_LOCK_KEY = 7_201_001  # pg advisory lock: one execution decision at a time
 # Bumped when the engine's classes change shape: a checkpoint of another format is not loaded.
 CHECKPOINT_FORMAT = 1
 
@@ -119,8 +118,9 @@ def _new_engine(plan: StrategyPlan, config) -> LiveEngine:
         instruments=instruments,
         mode=config.mode,
         live_confirmed=config.mode == "live",
-        # a checkpoint is written after every candle: keep it small and of bounded size
-        max_history=max(2 * plan_.warmup_bars, 200),
+        # a checkpoint is written after every candle: keep it small and of bounded size (the least
+        # history the engine allows; it keeps between one and two times this many candles)
+        max_history=plan_.warmup_bars,
         keep_log=False,
     )
 

@@ -268,22 +268,27 @@ def project_risk(events: Sequence[Event]) -> None:
                 },
             )
             if created:
-                day, _ = RiskBudgetDay.objects.get_or_create(day=p["day"], defaults={"budget": Decimal(p["budget"])})
-                RiskBudgetDay.objects.filter(day=p["day"]).update(claimed=F("claimed") + amount)
+                RiskBudgetDay.objects.get_or_create(day=p["day"], defaults={"budget": Decimal(p["budget"])})
+                _budget_move(p["day"], amount, to="claimed")
             continue
         allocation = RiskAllocation.objects.select_for_update().filter(allocation_id=p["allocation_id"]).first()
         new_status = p["status"]
         if allocation is None or allocation.status == new_status:
             continue
-        RiskBudgetDay.objects.filter(day=allocation.day).update(
-            **{
-                allocation.status: F(allocation.status) - allocation.amount,
-                new_status: F(new_status) + allocation.amount,
-            }
-        )
+        _budget_move(allocation.day, allocation.amount, to=new_status, source=allocation.status)
         allocation.status = new_status
         allocation.updated_at = event.ts
         allocation.save(update_fields=["status", "updated_at"])
+
+
+def _budget_move(day, amount: Decimal, *, to: str, source: str | None = None) -> None:
+    """Move ``amount`` of the day's budget into bucket ``to`` (out of ``source``), in Decimal: SQL
+    arithmetic on SQLite's decimals is floating point, and the books compare these sums exactly."""
+    budget = RiskBudgetDay.objects.select_for_update().get(day=day)
+    if source is not None:
+        setattr(budget, source, getattr(budget, source) - amount)
+    setattr(budget, to, getattr(budget, to) + amount)
+    budget.save(update_fields=[to] + ([source] if source else []))
 
 
 def reset_risk() -> None:

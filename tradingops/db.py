@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
@@ -25,9 +26,22 @@ from django.db import connection, models
 POSTGRESQL = "postgresql"
 
 
+# REAL keeps 15-16 significant digits; sums of many such values lose a few more.
+SQLITE_DECIMAL_RELATIVE = Decimal("1e-12")
+SQLITE_DECIMAL_ABSOLUTE = Decimal("1e-12")
+
+
 def is_postgres(conn=connection) -> bool:
     """True on PostgreSQL; False on the embedded SQLite (and anything else Django supports)."""
     return conn.vendor == POSTGRESQL
+
+
+def decimal_slack(*values: Decimal, conn=connection) -> Decimal:
+    """How far two stored decimals may differ and still be the same amount. Postgres keeps a
+    DecimalField exactly (0); SQLite stores it as a REAL, so only ~15 significant digits survive."""
+    if is_postgres(conn):
+        return Decimal(0)
+    return max((abs(v) for v in values), default=Decimal(0)) * SQLITE_DECIMAL_RELATIVE + SQLITE_DECIMAL_ABSOLUTE
 
 
 def vendor(conn=connection) -> str:

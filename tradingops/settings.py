@@ -83,7 +83,7 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 # ATOMIC_REQUESTS stays off: entry-point services own their (durable) transactions.
 # The embedded default's SQLite file (SQLITE_PATH moves it, e.g. for the embedded system test).
-SQLITE_PATH = env.path("SQLITE_PATH", default=BASE_DIR / "db.sqlite3")
+SQLITE_PATH = env.str("SQLITE_PATH", default="") or BASE_DIR / "db.sqlite3"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

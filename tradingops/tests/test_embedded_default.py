@@ -207,13 +207,6 @@ def test_the_demo_trades(embedded):
     assert found[0]["symbol"] == "SOL-USDT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known, not fixed here (agents' code): on SQLite, RiskBudgetDay's F() increments and the books "
-    "check's Sum() run in floating point, so a claimed-then-used day keeps ~1e-13 'claimed' and the claim "
-    "sums lose digits past the 15th: check_books reports risk_budget_equals_claims on every traded day, and "
-    "beat's hourly check would alert. Strict: remove this mark once it passes.",
-)
 def test_the_books_agree_after_the_demo_traded(embedded):
     """check_books (what beat runs hourly) on the embedded default's SQLite, while the demo trades."""
     session = embedded.session()
