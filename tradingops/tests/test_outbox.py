@@ -193,10 +193,13 @@ def test_intents_posted_while_redis_is_down_are_carried_out_once_when_it_is_back
         assert not Event.objects.filter(type="run_control").exists()
 
         redis.start()
+        back = time.monotonic()
         worker = _worker(env)  # its start sweeps the outbox
         assert _until(lambda: Event.objects.filter(type="run_control").count() == 3, timeout=60), (
             OutboxMessage.objects.values_list("dispatched_at", "last_error")
         )
+        carried_out = time.monotonic() - back
+        print(f"3 intents, Redis down: {elapsed:.2f} s; carried out {carried_out:.1f} s after it was back")  # noqa: T201
         assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
 
         # a second worker start (a restart) sends nothing again, and nothing is done twice
