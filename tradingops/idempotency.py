@@ -102,3 +102,12 @@ def openapi_parameter():
         required=False,
         description="Retries with the same key (and body) return the first result (200) instead of a new one.",
     )
+
+
+def prune(*, older_than_days: int = 7) -> int:
+    """Forget keys older than a week: a client retries within minutes, not days."""
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -103,3 +103,9 @@ def _publish(message: OutboxMessage, connection=None) -> None:
     task = current_app.tasks[message.task]
     # No publish retries: a request must not wait for a broker that is down; the sweeper retries.
     task.apply_async(args=message.args, kwargs=message.kwargs, retry=False, connection=connection)
+
+
+def prune(*, older_than: timedelta = timedelta(days=7)) -> int:
+    """Forget messages sent more than ``older_than`` ago (the table would only grow)."""
+    deleted, _ = OutboxMessage.objects.filter(dispatched_at__lt=timezone.now() - older_than).delete()
+    return deleted

@@ -6,9 +6,13 @@ from celery.signals import worker_ready
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True)
 def outbox_sweep_task() -> int:
-    from .outbox import sweep
+    """Send what the broker missed; forget what was sent (and idempotency keys) a week ago."""
+    from . import idempotency, outbox
 
-    return sweep()
+    sent = outbox.sweep()
+    outbox.prune()
+    idempotency.prune()
+    return sent
 
 
 @worker_ready.connect

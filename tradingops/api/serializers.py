@@ -6,11 +6,14 @@ client believes a limit is set. Every input serializer derives from :class:`Stri
 
 from rest_framework import serializers
 
+# What the browsable API's HTML forms add to the fields they post.
+FORM_FIELDS = {"csrfmiddlewaretoken"}
+
 
 class StrictInputMixin:
     def to_internal_value(self, data):
         if hasattr(data, "keys") and not isinstance(data, str):
-            unknown = sorted(set(data.keys()) - set(self.fields))
+            unknown = sorted(set(data.keys()) - set(self.fields) - FORM_FIELDS)
             if unknown:
                 raise serializers.ValidationError(dict.fromkeys(unknown, ["Unknown field."]))
         return super().to_internal_value(data)

@@ -151,3 +151,10 @@ def test_quantize_keeps_every_digit_the_column_holds():
     from tradingops.fields import quantize
 
     assert quantize("810511798346630285.123456789012345678") == Decimal("810511798346630285.123456789012345678")
+
+
+def test_the_browsable_api_form_token_is_not_an_unknown_field(client_for):
+    response = client_for("operator").post(
+        "/api/v1/agents/intents", {"action": "note", "note": "x", "csrfmiddlewaretoken": "t"}
+    )
+    assert response.status_code == 202, response.content

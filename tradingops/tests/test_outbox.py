@@ -217,3 +217,22 @@ def test_intents_posted_while_redis_is_down_are_carried_out_once_when_it_is_back
         _stop(web)
         if redis.process.poll() is None:
             redis.stop()
+
+
+def test_the_sweep_task_forgets_old_messages_and_keys(db, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tradingops.models import IdempotencyRecord
+    from tradingops.tasks import outbox_sweep_task
+
+    monkeypatch.setattr(outbox, "_publish", lambda message, connection=None: None)
+    old = timezone.now() - timedelta(days=8)
+    OutboxMessage.objects.create(task="agents.tasks.intent_execute_task", dispatched_at=old)
+    recent = OutboxMessage.objects.create(task="agents.tasks.intent_execute_task", dispatched_at=timezone.now())
+    key = IdempotencyRecord.objects.create(scope="s", user_id=1, key="k", fingerprint="f")
+    IdempotencyRecord.objects.filter(pk=key.pk).update(created_at=old)
+    outbox_sweep_task()
+    assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not IdempotencyRecord.objects.exists()
