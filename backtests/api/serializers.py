@@ -15,7 +15,7 @@ from tradingops.api.serializers import StrictInputSerializer
 
 
 class RunSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     progress = serializers.FloatField(read_only=True)
 
     class Meta:
@@ -103,7 +103,7 @@ class SweepCreateSerializer(StrictInputSerializer):
 
 
 class SweepSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     runs_total = serializers.IntegerField(read_only=True)
     runs_finished = serializers.IntegerField(read_only=True)
     runs_completed = serializers.IntegerField(read_only=True)

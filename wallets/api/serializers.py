@@ -122,7 +122,7 @@ class WalletDetailSerializer(WalletSerializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = LedgerEntry
