@@ -132,7 +132,14 @@ def start_celery_worker(settings) -> tuple[str, subprocess.Popen]:
     }
     name = f"test-{os.getpid()}-{_free_port()}@localhost"
     command = [sys.executable, "-m", "celery", "-A", "tradingops", "worker", "--pool", "solo", "-n", name]
-    command += ["-Q", "agents,backtests,default", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
+    command += [
+        "-Q",
+        "agents,backtests,default,maintenance",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "WARNING",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -176,6 +176,10 @@ def _advisory_lock() -> None:
     advisory_xact_lock(LockKey.EXECUTION)
 
 
+def _decided_by_any_plan(symbol: str, open_time: datetime) -> bool:
+    return ExecutionStep.objects.filter(symbol=symbol, open_time__gte=open_time, warmup=False).exists()
+
+
 def _paused() -> bool:
     state = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()
     return state in (RunSummary.ControlState.PAUSED, RunSummary.ControlState.STOPPED)
@@ -205,6 +209,8 @@ def _execute(*, symbol: str, timeframe: str, open_time: str | datetime) -> int:
     held = _engine_for(plan, config)
     held.engine.machine.limits = limits_from_config(config)
     last = held.last_open_time.get(symbol)
+    if last is None and _decided_by_any_plan(symbol, open_time):
+        return 0  # a late or redelivered task: a new plan starts at the first candle no plan decided
     if last is None:  # the plan's first candle of this symbol: warm the indicators up on history
         warmup = held.engine.plan.warmup_bars
         history = candles_between(symbol=symbol, timeframe=timeframe, after=None, until=open_time, last=warmup + 1)
@@ -329,8 +335,9 @@ class _Recorder:
             causation_id=self._plan_cause(),
         )
 
-    def _block(self, d, *, reason: str, reason_class: str, detail: dict) -> None:
+    def _block(self, d, *, reason: str, reason_class: str, detail: dict, price: float | None = None) -> None:
         trigger = self._trigger_of(d.chain)
+        price = d.price or price
         self._emit(
             "trade_blocked",
             {
@@ -340,6 +347,9 @@ class _Recorder:
                 "reason_class": reason_class,
                 "detail": detail,
                 "plan_id": self.plan.plan_id,
+                "trigger_id": str(trigger.event_id) if trigger else None,
+                "qty": _dec(max(d.qty, 0.0)) if d.qty is not None else None,
+                "price": _dec(price) if price else None,
             },
             chain=d.chain,
             kind="block",
@@ -347,10 +357,32 @@ class _Recorder:
         )
 
     def _on_block(self, d, candle, config):
-        self._block(d, reason=d.block.reason, reason_class=d.block.reason_class, detail=d.block.payload()["detail"])
+        detail = d.block.payload()["detail"]
+        self._block(d, reason=d.block.reason, reason_class=d.block.reason_class, detail=detail, price=candle.close)
         allocation = RiskAllocation.objects.filter(allocation_id=self.order_id(d.chain), status="claimed").first()
         if allocation is not None:  # blocked at the fill: give the claim back
             self._release(d, allocation.allocation_id, "expired", cause=None)
+
+    def _on_block_outcome(self, d, candle, config):
+        """The shadow of a block closed: record what taking the trade would have done, caused by the
+        block (a block this engine never recorded, e.g. one refused before a restart, has no outcome)."""
+        block = self._lookup(d.chain, "block")
+        if block is None:
+            return
+        outcome = d.outcome.payload()
+        outcome.pop("status")
+        self._emit(
+            "block_outcome",
+            {
+                **outcome,
+                "block_event_id": str(block.event_id),
+                "symbol": self.symbol,
+                "plan_id": self.plan.plan_id,
+            },
+            chain=d.chain,
+            kind="block-outcome",
+            causation_id=block.event_id,
+        )
 
     def _release(self, d, allocation_id: str, status: str, *, cause: Event | None) -> None:
         self._emit(
@@ -368,13 +400,15 @@ class _Recorder:
         self.engine.state.drop_claim(self.symbol)
 
     def _submit(self, d) -> Event:
-        trigger = self._trigger_of(d.chain)
+        # an entry's order follows from its risk claim, the claim from the trigger: one path per decision
+        cause = self._lookup(d.chain, "risk-claim") if d.intent == "entry" else None
+        cause = cause or self._trigger_of(d.chain)
         order = self._emit(
             "order_submitted",
             {"order_id": self.order_id(d.chain), "symbol": self.symbol, "side": d.side, "qty": _dec(d.qty)},
             chain=d.chain,
             kind="order",
-            causation_id=trigger.event_id if trigger else None,
+            causation_id=cause.event_id if cause else None,
         )
         self.orders[d.chain] = order
         return order
@@ -388,6 +422,7 @@ class _Recorder:
                 config=config,
                 day=_bar_day(candle),
                 correlation_id=self.plan.correlation_id,
+                causation_id=getattr(self._trigger_of(d.chain), "event_id", None),
                 dedupe_key=self._key(d.chain, "risk-claim"),
             )
             if refused is not None:  # the database's budget refused: the engine must not wait for a fill
@@ -446,7 +481,9 @@ def _settle_on_paper_exchange(symbol: str, side: str, fills) -> None:
                                    fee=fee)  # fmt: skip
 
 
-def risk_claim(*, allocation_id, symbol, amount, config, day, correlation_id, dedupe_key) -> dict | None:
+def risk_claim(
+    *, allocation_id, symbol, amount, config, day, correlation_id, dedupe_key, causation_id=None
+) -> dict | None:
     """Claim risk from the day's budget under the budget row's lock. None when claimed, else the
     numbers that refused it. However many workers claim at once, the budget is never exceeded."""
     from .selectors import portfolio_summary
@@ -477,6 +514,7 @@ def risk_claim(*, allocation_id, symbol, amount, config, day, correlation_id, de
         source=SOURCE,
         run_id=LIVE_RUN_ID,
         correlation_id=correlation_id,
+        causation_id=causation_id,
         dedupe_key=dedupe_key,
     )
     return None

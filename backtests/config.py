@@ -17,10 +17,11 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from agents.engine import PRESETS, ConfigError, Instrument, Plan, RiskLimits, build_preset
-from agents.engine.sizing import METHODS, Sizing
+from agents.engine.sizing import METHODS, PRICES, Sizing
 from market import timeframes
 from market.models import Candle
 from market.models import Instrument as MarketInstrument
+from tradingops.errors import Invalid
 
 MAX_SWEEP_COMBINATIONS = 10_000
 MAX_SYMBOLS = 20
@@ -63,22 +64,66 @@ def _dec(**kwargs):
     return serializers.DecimalField(max_digits=36, decimal_places=18, **kwargs)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true``/``false`` only: DRF's own field also takes ``"yes"``, ``1``, ``"on"``..., and a
+    typo such as ``"flase"`` must not quietly become a setting (a form posts real booleans too)."""
+
+    default_error_messages = {"invalid": "must be true or false, got {input!r}"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class SizingSerializer(StrictSerializer):
     method = serializers.ChoiceField(choices=METHODS, default="equity_fraction")
-    value = _dec(required=False, allow_null=True, min_value=Decimal(0))
+    value = _dec(required=False, allow_null=True)
+    price = serializers.ChoiceField(choices=PRICES, default="signal")
+
+
+# The engine's RiskLimits defaults are the live runtime's (1% risk per trade, 2% a day): sized
+# all-in with no stop, as every preset is by default, every entry would risk its whole notional
+# and be blocked. A backtest measures the strategy, so the per-trade and daily risk limits start
+# switched off; the caps stay on. These are shown on the form and stored with every run.
+BACKTEST_RISK_DEFAULTS = {
+    "daily_risk_budget": None,
+    "risk_per_trade": None,
+    "max_trades_per_day": 20,
+    "max_trades_per_symbol_per_day": 5,
+    "max_open_positions": 5,
+    "cooldown_after_loss_s": 0,
+    "max_cost_to_reward": "0.5",
+}
+# 0 in these is a limit of zero (the engine refuses every entry it applies to): in a backtest that
+# is a run that cannot trade, so it is refused by name, pointing at null (switched off) instead.
+ZERO_REFUSED = ("daily_risk_budget", "risk_per_trade", "max_trades_per_day", "max_trades_per_symbol_per_day",
+                "max_open_positions", "max_cost_to_reward")  # fmt: skip
 
 
 class RiskSerializer(StrictSerializer):
-    """The live runtime's limits (``fee_rate`` and ``slippage_bps`` are top-level config fields)."""
+    """The live runtime's limits (``fee_rate`` and ``slippage_bps`` are top-level config fields).
+
+    ``null`` switches a limit off; a missing field takes :data:`BACKTEST_RISK_DEFAULTS`."""
 
     daily_risk_budget = _dec(required=False, allow_null=True)
     risk_per_trade = _dec(required=False, allow_null=True)
-    max_trades_per_day = serializers.IntegerField(required=False, allow_null=True)
-    max_trades_per_symbol_per_day = serializers.IntegerField(required=False, allow_null=True)
-    max_open_positions = serializers.IntegerField(required=False, allow_null=True)
+    max_trades_per_day = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
+    max_trades_per_symbol_per_day = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
+    max_open_positions = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
     min_notional = _dec(required=False, min_value=Decimal(0))
-    cooldown_after_loss_s = serializers.IntegerField(required=False, min_value=0)
+    cooldown_after_loss_s = serializers.IntegerField(required=False, min_value=0, max_value=10**9)
     max_cost_to_reward = _dec(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        zero = {
+            name: [f"0 is a limit of zero: this run could never enter a trade. Send null to switch {name} off."]
+            for name in ZERO_REFUSED
+            if attrs.get(name) is not None and attrs[name] == 0
+        }
+        if zero:
+            raise serializers.ValidationError(zero)
+        return attrs
 
 
 class StrategySerializer(StrictSerializer):
@@ -111,6 +156,7 @@ class BacktestConfigSerializer(StrictSerializer):
     fill_timing = serializers.ChoiceField(choices=FILL_TIMINGS, default="next_open")
     sizing = SizingSerializer(required=False)
     risk = RiskSerializer(required=False)
+    close_at_end = StrictBooleanField(required=False, default=False)
     strategy = StrategySerializer()
 
     def validate(self, attrs):
@@ -136,6 +182,8 @@ def _plain(value):
 def normalise(attrs: dict) -> dict:
     """The JSON that is stored: every field present, decimals as strings, times ISO UTC."""
     sizing = attrs.get("sizing") or {"method": "equity_fraction", "value": Decimal(1)}
+    if sizing.get("value") is None and sizing.get("method", "equity_fraction") == "equity_fraction":
+        sizing = {**sizing, "value": Decimal(1)}
     strategy = dict(attrs["strategy"])
     config = {
         "symbols": [s.strip().upper() for s in attrs["symbols"]],
@@ -146,8 +194,13 @@ def normalise(attrs: dict) -> dict:
         "fee_rate": attrs["fee_rate"],
         "slippage_bps": attrs["slippage_bps"],
         "fill_timing": attrs["fill_timing"],
-        "sizing": {"method": sizing.get("method", "equity_fraction"), "value": sizing.get("value")},
-        "risk": dict(attrs.get("risk") or {}),
+        "sizing": {
+            "method": sizing.get("method", "equity_fraction"),
+            "value": sizing.get("value"),
+            "price": sizing.get("price", "signal"),
+        },
+        "risk": {**BACKTEST_RISK_DEFAULTS, **(attrs.get("risk") or {})},
+        "close_at_end": attrs.get("close_at_end", False),
         "strategy": strategy,
     }
     return _plain(config)
@@ -212,7 +265,7 @@ def _plan(config: dict) -> Plan:
 
 
 def _limits(config: dict, default_min_notional: Decimal) -> RiskLimits:
-    risk = dict(config["risk"])
+    risk = {**BACKTEST_RISK_DEFAULTS, **config["risk"]}  # runs stored before the defaults had them
     risk.setdefault("min_notional", str(default_min_notional))
     data = {**risk, "fee_rate": config["fee_rate"], "slippage_bps": config["slippage_bps"], "max_data_age_s": None}
     try:
@@ -237,8 +290,26 @@ def candle_range(config: dict, instrument_id: int):
     return qs
 
 
+def candles_in_range(config: dict, instrument_id: int) -> int:
+    """How many candles the run will read, from the first and last in the range (two index probes, where
+    counting 1M rows took a large share of a POST): exact when the range has no gap, more when it has;
+    the worker stores the exact count when it has read them. Timeframes of varying length are counted."""
+    from django.db.models import Max, Min
+
+    qs = candle_range(config, instrument_id)
+    step = timeframes.SECONDS.get(config["timeframe"])
+    if step is None:
+        return qs.count()
+    span = qs.aggregate(first=Min("open_time"), last=Max("open_time"))
+    if span["first"] is None:
+        return 0
+    return int((span["last"] - span["first"]).total_seconds()) // step + 1
+
+
 def instrument_rows(symbols: list[str]) -> dict[str, dict]:
-    rows = MarketInstrument.objects.filter(symbol__in=symbols).values("id", "symbol", "lot_size", "min_notional")
+    rows = MarketInstrument.objects.filter(symbol__in=symbols).values(
+        "id", "symbol", "lot_size", "min_notional", "quote"
+    )
     return {row["symbol"]: row for row in rows}
 
 
@@ -284,11 +355,11 @@ def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
         errors.update(exc.errors)
     candles = 0
     if not errors and count_candles:
-        counts = {sym: candle_range(config, rows[sym]["id"]).count() for sym in symbols}
+        counts = {sym: candles_in_range(config, rows[sym]["id"]) for sym in symbols}
         empty = [sym for sym, count in counts.items() if count == 0]
         if empty:
             span = f"between {config['start'] or 'the beginning'} and {config['end'] or 'now'}"
-            errors["start"] = f"no {config['timeframe']} candles for {', '.join(empty)} {span}"
+            errors["start"] = f"no {config['timeframe']} candles for {', '.join(empty)} {span}. " + _what_exists(empty)
         candles = sum(counts.values())
     if errors:
         raise serializers.ValidationError(nest(errors))
@@ -296,28 +367,47 @@ def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
     return Resolved(plan, limits, instruments, candles)
 
 
+def _what_exists(symbols: list[str]) -> str:
+    """The candles these symbols do have (or which symbols have any): what to pick instead."""
+    from .selectors import candle_coverage
+
+    have = candle_coverage(symbols=symbols)
+    parts = []
+    for sym in symbols:
+        spans = have.get(sym)
+        if spans:
+            listed = ", ".join(
+                f"{c['timeframe']} from {c['first']:%Y-%m-%d %H:%M} to {c['last']:%Y-%m-%d %H:%M} UTC "
+                f"({c['candles']:,})"
+                for c in spans
+            )
+            parts.append(f"{sym} has {listed}")
+    if parts:
+        return "; ".join(parts) + "."
+    with_data = sorted(candle_coverage())
+    if with_data:
+        return f"{', '.join(symbols)} has no candles at all; symbols with candles: {', '.join(with_data[:20])}."
+    return "There are no candles at all: load some first (load_candles, or the Market page)."
+
+
 # --- sweeps -------------------------------------------------------------------------------------------
 def grid_combinations(config: dict, grid) -> tuple[list[dict], list[dict]]:
     """Valid combinations (param dicts) and the skipped ones with their reason; refuses bad grids."""
     if "preset" not in config["strategy"]:
-        raise serializers.ValidationError(
-            {"grid": ["a sweep varies a preset's parameters: the strategy needs a preset"]}
-        )
+        raise Invalid({"grid": ["a sweep varies a preset's parameters: the strategy needs a preset"]})
     if not isinstance(grid, dict) or not grid:
-        raise serializers.ValidationError({"grid": ["must map parameter names to lists of values"]})
+        raise Invalid({"grid": ["must map parameter names to lists of values"]})
     preset = PRESETS[config["strategy"]["preset"]]
     known = {p.name for p in preset.params}
     total = 1
     for key, values in grid.items():
         if key not in known:
-            raise serializers.ValidationError({"grid": {key: [f"{preset.name} has no parameter {key!r}"]}})
+            raise Invalid({"grid": {key: [f"{preset.name} has no parameter {key!r}"]}})
         if not isinstance(values, list) or not values:
-            raise serializers.ValidationError({"grid": {key: ["must be a non-empty list of values"]}})
+            raise Invalid({"grid": {key: ["must be a non-empty list of values"]}})
         total *= len(values)
     if total > MAX_SWEEP_COMBINATIONS:
-        raise serializers.ValidationError(
-            {"grid": [f"{total:,} combinations: at most {MAX_SWEEP_COMBINATIONS:,} per sweep"]}
-        )
+        raise Invalid({"grid": [f"{total:,} combinations: at most {MAX_SWEEP_COMBINATIONS:,} per sweep"]})
     keys = list(grid)
     valid, skipped = [], []
     base = config["strategy"].get("params") or {}
@@ -331,7 +421,5 @@ def grid_combinations(config: dict, grid) -> tuple[list[dict], list[dict]]:
             continue
         valid.append(params)
     if not valid:
-        raise serializers.ValidationError(
-            {"grid": [f"none of the {total} combinations is valid: {skipped[0]['errors']}"]}
-        )
+        raise Invalid({"grid": [f"none of the {total} combinations is valid: {skipped[0]['errors']}"]})
     return valid, skipped

@@ -10,12 +10,12 @@ from channels.db import database_sync_to_async
 from events import realtime
 from tradingops.consumers import CLOSE_NOT_FOUND, RoleRequiredConsumer
 
-from . import selectors, services
+from . import notify, selectors
 
 
 def _frame(run_id) -> dict | None:
     run = selectors.run_get(run_id=run_id)
-    return None if run is None else services.run_frame(run)
+    return None if run is None else notify.run_frame(run)
 
 
 class BacktestProgressConsumer(RoleRequiredConsumer):

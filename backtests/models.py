@@ -4,7 +4,7 @@ The equity curve of a 1,000,000-bar run is not a million rows: it is stored as n
 ``bytea`` chunks of :data:`CURVE_CHUNK` bars (:class:`CurveChunk`), each carrying the portfolio
 snapshot at its first bar, so ``/state?at=`` reads one chunk plus the trades since its start; and
 an LTTB overview (:class:`CurveOverview`, at most :data:`OVERVIEW_POINTS` points) serves
-``/equity?max_points=`` without touching the chunks. Written only by ``backtests.services``.
+``/equity?max_points=`` without touching the chunks. Written only by ``backtests.results``.
 """
 
 import uuid
@@ -64,6 +64,9 @@ class BacktestRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # when the broker took the run's message; null while it has not (the broker was down at commit):
+    # the reaper sends those again
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True, default="")
     error = models.TextField(blank=True, default="")
     results = models.JSONField(null=True, blank=True, help_text="Metrics, blocks by reason and class.")
@@ -112,7 +115,7 @@ class BacktestTrade(models.Model):
     entry_fee = MoneyField()
     exit_fee = MoneyField()
     pnl = MoneyField()
-    exit_reason = models.CharField(max_length=10)  # exit | stop | target
+    exit_reason = models.CharField(max_length=20)  # exit | stop | target | end_of_data
     chain = models.PositiveIntegerField()
 
     class Meta:

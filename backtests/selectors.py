@@ -39,6 +39,16 @@ def block_list(*, run_id) -> QuerySet[BacktestBlock]:
     return BacktestBlock.objects.filter(run_id=run_id)
 
 
+def block_counts(*, run_id, since=None, until=None, **equal) -> list[dict]:
+    """The run's blocks counted by reason, class and symbol (the scorecard's ``blocks``)."""
+    blocks = BacktestBlock.objects.filter(run_id=run_id, **equal)
+    if since is not None:
+        blocks = blocks.filter(ts__gte=since)
+    if until is not None:
+        blocks = blocks.filter(ts__lt=until)
+    return list(blocks.values("reason", "reason_class", "symbol").annotate(blocks=Count("id")).order_by())
+
+
 def daily_report_list(*, run_id) -> QuerySet[DailyReport]:
     return DailyReport.objects.filter(run_id=run_id)
 
@@ -194,3 +204,43 @@ def sweep_ranked_runs(*, sweep_id, metric: str, descending: bool = True) -> Quer
     score = Cast(KeyTextTransform(metric, "results"), FloatField())
     order = F("score").desc(nulls_last=True) if descending else F("score").asc(nulls_last=True)
     return BacktestRun.objects.filter(sweep_id=sweep_id).annotate(score=score).order_by(order, "created_at", "id")
+
+
+def candle_coverage(*, symbols: list[str] | None = None) -> dict[str, list[dict]]:
+    """Per symbol, the timeframes that have candles with their first/last open time and count.
+
+    What a backtest can run over: the form lists it beside each symbol. One query over the
+    instruments, with, per timeframe, the first and last open time as ``ORDER BY ... LIMIT 1``
+    subqueries (index probes of the (instrument, timeframe, open_time) key: a grouped scan of every
+    candle took 0.25 s per page at 1M candles). The count is the span in bars (exact without gaps, as
+    for a run's POST); timeframes of varying length (1M) are counted, they have few candles."""
+    from django.db.models import OuterRef, Subquery
+
+    from market import timeframes
+    from market.models import Candle
+    from market.models import Instrument as MarketInstrument
+
+    qs = MarketInstrument.objects.all()
+    if symbols is not None:
+        qs = qs.filter(symbol__in=symbols)
+    annotations = {}
+    for k, tf in enumerate(timeframes.ALL):
+        bars = Candle.objects.filter(instrument=OuterRef("pk"), timeframe=tf)
+        annotations[f"first_{k}"] = Subquery(bars.order_by("open_time").values("open_time")[:1])
+        annotations[f"last_{k}"] = Subquery(bars.order_by("-open_time").values("open_time")[:1])
+        if tf not in timeframes.SECONDS:
+            annotations[f"count_{k}"] = Subquery(
+                bars.order_by().values("instrument").annotate(n=Count("id")).values("n")[:1]
+            )
+    out: dict[str, list[dict]] = {}
+    for row in qs.order_by("symbol").annotate(**annotations).values("symbol", *annotations):
+        for k, tf in enumerate(timeframes.ALL):
+            first, last = row[f"first_{k}"], row[f"last_{k}"]
+            if first is None:
+                continue
+            step = timeframes.SECONDS.get(tf)
+            candles = int((last - first).total_seconds()) // step + 1 if step else row[f"count_{k}"]
+            out.setdefault(row["symbol"], []).append(
+                {"timeframe": tf, "first": first, "last": last, "candles": candles}
+            )
+    return out

@@ -16,13 +16,13 @@ BACKTEST_TASK_OPTIONS = {
 
 @shared_task(bind=True, **BACKTEST_TASK_OPTIONS)
 def backtest_run_task(self, run_id: str) -> str:
-    from .services import backtest_execute
+    from .worker import backtest_execute
 
     return backtest_execute(run_id=run_id, worker=self.request.hostname or "")
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def backtest_reap_task(stale_after_s: int | None = None) -> list[str]:
-    from .services import backtest_runs_reap
+    from .worker import backtest_runs_reap
 
     return [str(pk) for pk in backtest_runs_reap(stale_after_s=stale_after_s)]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("backtests/<uuid:run_id>/", views.BacktestDetailView.as_view(), name="backtest"),
     path("backtests/<uuid:run_id>/cancel", views.BacktestCancelView.as_view(), name="backtest-cancel"),
     path("market/", views.MarketView.as_view(), name="market"),
+    path("market/upload", views.MarketUploadView.as_view(), name="market-upload"),
     path("wallets/", views.WalletsView.as_view(), name="wallets"),
     path("wallets/reconcile", views.ReconcileNowView.as_view(), name="reconcile"),
     path("wallets/<int:wallet_id>/", views.WalletDetailView.as_view(), name="wallet"),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from tradingops.db import copy_rows, is_postgres
 
@@ -251,3 +251,70 @@ def candles_store(*, instrument_ids: dict[str, int], bars: Iterable[Bar]) -> Non
 
 def utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+# --- instruments -----------------------------------------------------------------------------------------
+SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
+
+
+def instrument_create(
+    *,
+    symbol: str,
+    quote: str,
+    price_tick,
+    lot_size,
+    min_notional=0,
+    base: str | None = None,
+    exchange: str = "",
+    exchange_symbol: str = "",
+) -> Instrument:
+    """A new instrument, every number given (nothing guessed); :class:`tradingops.errors.Invalid` names the field.
+
+    ``base`` defaults to the symbol without its quote (``PEPE-USDT`` with quote ``USDT`` is ``PEPE``);
+    a symbol that does not end with its quote needs ``base`` given."""
+    from decimal import InvalidOperation
+
+    from tradingops.errors import Conflict, Invalid
+
+    errors: dict[str, list[str]] = {}
+    symbol = (symbol or "").strip().upper()
+    quote = (quote or "").strip().upper()
+    if not symbol or len(symbol) > 32 or not set(symbol) <= SYMBOL_CHARS:
+        errors["symbol"] = ["must be 1-32 letters, digits or - _ . /, e.g. PEPE-USDT"]
+    if not quote or len(quote) > 16 or not quote.isalnum():
+        errors["quote"] = ["must be the quote currency, e.g. USDT"]
+    if base is None and "symbol" not in errors and "quote" not in errors:
+        stem = symbol[: -len(quote)].rstrip("-_./") if symbol.endswith(quote) else ""
+        if not stem:
+            errors["base"] = [f"{symbol} does not end with its quote {quote}: give the base currency"]
+        base = stem
+    base = (base or "").strip().upper()
+    if "base" not in errors and (not base or len(base) > 16 or not base.isalnum()):
+        errors["base"] = ["must be the base currency, e.g. PEPE"]
+    numbers = {}
+    for name, value, positive in (("price_tick", price_tick, True), ("lot_size", lot_size, True),
+                                  ("min_notional", min_notional, False)):  # fmt: skip
+        try:
+            number = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            errors[name] = [f"must be a number, got {value!r}"]
+            continue
+        if not number.is_finite() or (number <= 0 if positive else number < 0) or number >= Decimal(10) ** 18:
+            errors[name] = [f"must be {'greater than 0' if positive else 'at least 0'} and finite, got {value}"]
+            continue
+        if number.as_tuple().exponent < -18:
+            errors[name] = ["at most 18 decimal places"]
+            continue
+        numbers[name] = number
+    if errors:
+        raise Invalid(errors)
+    if Instrument.objects.filter(symbol=symbol).exists():
+        raise Conflict(f"{symbol} exists already", field="symbol")
+    try:
+        with transaction.atomic():
+            return Instrument.objects.create(
+                symbol=symbol, base=base, quote=quote, exchange=exchange or "", exchange_symbol=exchange_symbol or "",
+                **numbers,
+            )  # fmt: skip
+    except IntegrityError:  # a concurrent create won
+        raise Conflict(f"{symbol} exists already", field="symbol") from None

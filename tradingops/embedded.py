@@ -33,19 +33,15 @@ FIRST_PLAN_WAIT_SECONDS = 300
 
 def _first_plan() -> None:
     """A fresh install gets a paper wallet, and a first plan as soon as the feed has stored candles
-    to plan on, rather than at the planner's first scheduled run hours later."""
-    from agents.market_data import trading_symbols
-    from agents.planner import planner_run
-    from agents.selectors import plan_active
+    to plan on, through the service every Celery worker calls when it starts."""
+    from agents.planner import FirstPlan, planner_first_plan
     from wallets.services import paper_wallet_ensure
 
     try:
         paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": settings.PAPER_INITIAL_CASH})
         deadline = time.monotonic() + FIRST_PLAN_WAIT_SECONDS
-        while not trading_symbols(timeframe=settings.AGENT_TIMEFRAME) and time.monotonic() < deadline:
+        while planner_first_plan() is FirstPlan.NO_CANDLES and time.monotonic() < deadline:
             time.sleep(1)
-        if plan_active() is None:
-            planner_run()
     except Exception:
         logger.exception("embedded: the first plan could not be made")
     finally:

@@ -148,7 +148,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"agents.tasks.*": {"queue": "agents"}, "backtests.tasks.*": {"queue": "backtests"}}
+CELERY_TASK_ROUTES = {
+    # its own queue (exact names win over the patterns): a worker busy or frozen on backtests cannot starve it
+    "backtests.tasks.backtest_reap_task": {"queue": "maintenance"},
+    "agents.tasks.*": {"queue": "agents"},
+    "backtests.tasks.*": {"queue": "backtests"},
+}
 # A running backtest whose worker has not written a heartbeat for this long is marked failed by the reaper.
 BACKTESTS_STALE_AFTER_S = env.int("BACKTESTS_STALE_AFTER_S", default=120)
 # How often (in bars) the backtest engine reports progress, and the least time between two progress

@@ -26,12 +26,14 @@ from typing import NamedTuple
 from .fills import market_fill, stop_fill, target_fill, to_decimal
 from .reasons import Block
 from .risk import OrderRequest, Position, RiskLimits, RiskState, active_checks, check_order
+from .shadow import ShadowBook, ShadowOutcome
 from .sizing import Instrument, round_to_lot, size_order
 from .strategy import Plan, level_price
 
 __all__ = ["Decision", "Machine", "Trade"]
 
 DAY = 86_400
+END_OF_DATA = "end_of_data"  # a Trade's exit_reason (and the trigger's rule) under close_at_end
 
 
 def _dec(value: float | None) -> Decimal | None:
@@ -66,6 +68,7 @@ class Decision(NamedTuple):
     target: float | None = None
     risk: float | None = None
     pnl: float | None = None
+    outcome: ShadowOutcome | None = None  # kind block_outcome: what the blocked trade would have done
 
     @property
     def at(self) -> datetime:
@@ -93,6 +96,8 @@ class Decision(NamedTuple):
                 out[name] = str(value)
         if self.block is not None:
             out.update(self.block.payload())
+        if self.outcome is not None:
+            out["outcome"] = self.outcome.payload()
         return out
 
 
@@ -114,7 +119,7 @@ class Trade(NamedTuple):
     exit_price: float
     fees: float
     pnl: float
-    exit_reason: str  # exit | stop | target
+    exit_reason: str  # exit | stop | target | end_of_data
 
 
 @dataclass(slots=True)
@@ -139,6 +144,7 @@ class Machine:
         instruments: dict[str, Instrument] | None = None,
         mode: str = "paper",
         live_confirmed: bool = False,
+        shadows: bool = True,
     ):
         self.plan = plan
         self._mode = mode
@@ -160,6 +166,8 @@ class Machine:
         # bar numbers count every candle of the symbol; ``env`` may hold only the newest ones (live
         # history trimmed): env index = bar - bar_offset[symbol]
         self.bar_offset = {sp.symbol: 0 for sp in plan.symbols}
+        # blocked entries followed as if taken (never touching the state above): see .shadow
+        self.shadow = ShadowBook() if shadows else None
 
     @property
     def limits(self) -> RiskLimits:
@@ -210,6 +218,9 @@ class Machine:
             self._close(symbol, bar, ts, pos, quote, pending.chain, "exit")
             return
         sp = self._plans[symbol]
+        if sp.sizing.price == "fill":
+            self._fill_sized_entry(symbol, bar, ts, open_, env, pending, sp)
+            return
         qty = pending.qty
         quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
         if quote.price * qty + quote.fee > state.cash:
@@ -232,9 +243,50 @@ class Machine:
             target = level_price(
                 sp.target_rule, "target", sp.side, env, pending.signal_bar - self.bar_offset[symbol], entry
             )
+        self._open(symbol, bar, ts, sp, quote, stop, target, pending.risk, pending.chain)
+
+    def _fill_sized_entry(self, symbol: str, bar: int, ts: int, open_: float, env, pending, sp) -> None:
+        """``sizing.price == "fill"``: the quantity is computed now, at the fill price, floored to the lot.
+
+        The checks on the signal's close ran on the quantity sized at that close (the best estimate
+        then); the position claims the risk of the quantity it really holds. Nothing that fits the
+        lot and the minimum notional: the entry is blocked at the fill, the claim dropped."""
+        limits, state = self.limits, self.state
+        price = market_fill(pending.side, open_, 1.0, slippage_bps=limits.slippage_bps, fee_rate=0.0).price
+        i = pending.signal_bar - self.bar_offset[symbol]
+        stop = level_price(sp.stop_rule, "stop", sp.side, env, i, price) if sp.stop_rule is not None else None
+        target = level_price(sp.target_rule, "target", sp.side, env, i, price) if sp.target_rule is not None else None
+        lot = self.instruments[symbol].lot_size
+        qty = float(
+            size_order(
+                sp.sizing,
+                instrument=self.instruments[symbol],
+                equity=state.equity(),
+                price=price,
+                stop=stop,
+                fee_rate=limits.fee_rate,
+                risk_per_trade=limits.risk_per_trade,
+            )
+        )
+        if qty > 0 and price * qty * (1.0 + limits.fee_rate) > state.cash:  # fixed sizes may not fit the cash
+            qty = float(round_to_lot(state.cash / (price * (1.0 + limits.fee_rate)), lot))
+        if qty <= 0 or qty * price < limits.min_notional:
+            one_lot = price * float(lot) * (1.0 + limits.fee_rate)
+            reason = "insufficient_cash" if qty <= 0 and one_lot > state.cash else "min_notional"
+            detail = {"qty": qty, "price": price, "cash": state.cash, "min_notional": limits.min_notional, "at": "fill"}
+            state.drop_claim(symbol)
+            self.decisions.append(Decision("block", ts, bar, symbol, pending.chain, None, Block(reason, detail)))
+            return
+        quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
+        risk = qty * abs(quote.price - stop) if stop is not None else quote.price * qty
+        self._open(symbol, bar, ts, sp, quote, stop, target, risk, pending.chain)
+
+    def _open(self, symbol, bar, ts, sp, quote, stop, target, risk: float, chain: int) -> None:
+        state = self.state
+        qty, entry = quote.qty, quote.price
         notional = entry * qty
         cash_delta = -(notional + quote.fee) if sp.side == "long" else notional - quote.fee
-        pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, pending.risk, ts, ts // DAY, pending.chain)
+        pos = Position(symbol, sp.side, qty, entry, quote.fee, stop, target, risk, ts, ts // DAY, chain)
         state.open_position(pos, cash_delta, quote.fee)
         self._entry_bar[symbol] = bar
         self.ledger.append((symbol, bar, ts, state.cash, pos.signed_qty))
@@ -244,7 +296,7 @@ class Machine:
                 ts,
                 bar,
                 symbol,
-                pending.chain,
+                chain,
                 None,
                 None,
                 quote.side,
@@ -257,7 +309,9 @@ class Machine:
             )
         )
 
-    def _close(self, symbol: str, bar: int, ts: int, pos: Position, quote, chain: int, reason: str) -> None:
+    def _close(
+        self, symbol: str, bar: int, ts: int, pos: Position, quote, chain: int, reason: str, ledger_ts=None
+    ) -> None:
         price, fee = quote.price, quote.fee
         if pos.side == "long":
             cash_delta = price * pos.qty - fee
@@ -268,7 +322,7 @@ class Machine:
         pnl = gross - pos.entry_fee - fee
         state = self.state
         state.close_position(symbol, cash_delta, fee, pnl, ts)
-        self.ledger.append((symbol, bar, ts, state.cash, 0.0))
+        self.ledger.append((symbol, bar, ts if ledger_ts is None else ledger_ts, state.cash, 0.0))
         self.trades.append(
             Trade(
                 symbol,
@@ -306,6 +360,30 @@ class Machine:
                 pnl,
             )
         )
+
+    # -- end of the data (backtests only) -------------------------------------------------------
+    def close_at_end(self, symbol: str, bar: int, ts: int, open_: float, *, ledger_ts: int | None = None) -> None:
+        """``close_at_end``: exit ``symbol``'s open position at its last bar's open, fee and slippage included.
+
+        The open, not the close: it is where backtesting.py's ``finalize_trades`` and Freqtrade's
+        end-of-backtest ``force_exit`` fill, so a result here reproduces there. An exit already ordered
+        on the last close is filled by it too (there is no next open); an entry ordered on the last
+        close is dropped, never filled. ``ledger_ts`` puts the cash change on the curve's last point
+        when the symbol's data ends before another's."""
+        pending = self.pending.pop(symbol, None)
+        if pending is not None and pending.intent == "entry":
+            self.state.drop_claim(symbol)
+        pos = self.state.positions.get(symbol)
+        if pos is None:
+            return
+        limits = self.limits
+        side = "sell" if pos.side == "long" else "buy"
+        quote = market_fill(side, open_, pos.qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
+        chain = pending.chain if pending is not None else self._next_chain()
+        if pending is None:
+            self._emit("trigger", symbol, bar, ts, chain, rule=END_OF_DATA)
+            self._emit("order", symbol, bar, ts, chain, side=side, intent="exit", qty=pos.qty, price=open_)
+        self._close(symbol, bar, ts, pos, quote, chain, END_OF_DATA, ledger_ts=ledger_ts)
 
     # -- 3. range --------------------------------------------------------------------------------
     def on_range(self, symbol: str, bar: int, ts: int, open_: float, high: float, low: float) -> None:
@@ -411,6 +489,9 @@ class Machine:
         )
         if block is not None:
             decisions.append(Decision("block", close_ts, bar, symbol, chain, None, block))
+            shadow = getattr(self, "shadow", None)  # absent from engines pickled before shadows existed
+            if shadow is not None:
+                shadow.on_block(self, symbol, bar, close_ts, chain, block, qty)
             return
         risk = order.risk
         decisions.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-__all__ = ["REASONS", "REASON_CLASSES", "Block", "Reason", "reason_class"]
+__all__ = ["REASONS", "REASON_CLASSES", "Block", "Reason", "explain", "reason_class"]
 
 INFRA = "infra"
 QUALITY_GATE = "quality_gate"
@@ -83,6 +83,11 @@ class Block:
     def message(self) -> str:
         return REASONS[self.reason].description
 
+    @property
+    def why(self) -> str:
+        """The message with the numbers that decided it (see :func:`explain`)."""
+        return explain(self.reason, self.detail)
+
     def payload(self) -> dict:
         """JSON-ready: reason, class, message and the detail with decimals as strings."""
         return {
@@ -91,3 +96,83 @@ class Block:
             "message": self.message,
             "detail": {k: _plain(v) for k, v in self.detail.items()},
         }
+
+
+# --- the numbers behind a block, in words -----------------------------------------------------------
+def _f(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _num(value) -> str:
+    """A number as a trader reads it: thousands separated, 2 decimals from 1 up, 6 significant below."""
+    x = _f(value)
+    if x is None:
+        return "?"
+    if x == 0 or abs(x) >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.6g}"
+
+
+def _pct(value) -> str:
+    x = _f(value)
+    return "?" if x is None else f"{x * 100:.2f}%".replace(".00%", "%")
+
+
+def _why(reason: str, d: dict) -> str | None:
+    if reason == "trade_risk_limit":
+        return (f"the trade risks {_num(d.get('trade_risk'))}, more than the {_num(d.get('allowed'))} allowed "
+                f"({_pct(d.get('risk_per_trade'))} of equity {_num(d.get('equity'))}); size it smaller, "
+                f"add a stop, or raise/switch off risk_per_trade")  # fmt: skip
+    if reason == "risk_budget_exhausted":
+        return (f"the trade risks {_num(d.get('trade_risk'))}, more than the {_num(d.get('available'))} left of "
+                f"today's budget {_num(d.get('budget'))} (used {_num(d.get('used'))}, "
+                f"claimed {_num(d.get('claimed'))})")  # fmt: skip
+    if reason == "insufficient_cash":
+        needed = d.get("needed")
+        if needed is None and _f(d.get("qty")) is not None and _f(d.get("price")) is not None:
+            needed = _f(d["qty"]) * _f(d["price"])
+        at = " at the fill" if d.get("at") == "fill" else ""
+        return f"needs {_num(needed)} (notional and fee){at}, cash is {_num(d.get('cash'))}"
+    if reason == "min_notional":
+        notional = d.get("notional")
+        if notional is None and _f(d.get("qty")) is not None and _f(d.get("price")) is not None:
+            notional = _f(d["qty"]) * _f(d["price"])
+        return (
+            f"the order is worth {_num(notional)} (qty {d.get('qty')}), under the minimum {_num(d.get('min_notional'))}"
+        )
+    if reason == "daily_trade_cap":
+        return f"{d.get('trades_today')} trades today, the cap is {d.get('max_trades_per_day')}"
+    if reason == "symbol_trade_cap":
+        cap = d.get("max_trades_per_symbol_per_day")
+        return f"{d.get('trades_today_symbol')} trades in this symbol today, the cap is {cap}"
+    if reason == "max_positions":
+        return f"{d.get('open_positions')} positions open or ordered, the cap is {d.get('max_open_positions')}"
+    if reason == "cooldown":
+        return f"{d.get('seconds_left')} s left of the {d.get('cooldown_s')} s cooldown after a loss"
+    if reason == "cost_gate":
+        return (f"costs are {_pct(d.get('cost_to_reward'))} of the expected gain "
+                f"({_num(d.get('cost_per_unit'))} of {_num(d.get('reward_per_unit'))} per unit), "
+                f"more than the {_pct(d.get('max_cost_to_reward'))} allowed")  # fmt: skip
+    if reason in ("invalid_stop", "invalid_target"):
+        level = "stop" if reason == "invalid_stop" else "target"
+        return (
+            f"{level} {_num(d.get(level))} is on the wrong side of the {d.get('side')} entry at {_num(d.get('entry'))}"
+        )
+    if reason == "stale_market_data":
+        return f"the last candle is {d.get('age_s')} s old, more than the {d.get('max_data_age_s')} s allowed"
+    return None
+
+
+def explain(reason: str, detail: dict | None) -> str:
+    """``trade_risk_limit`` + its detail -> "the trade risks 9,989.92, more than the 100.00 allowed (1% of ...)".
+
+    Works on a live :class:`Block`'s floats and on a stored detail's decimal strings alike."""
+    description = REASONS[reason].description if reason in REASONS else reason
+    try:
+        numbers = _why(reason, dict(detail or {}))
+    except (TypeError, ValueError):  # a detail from another version: the description still says what
+        numbers = None
+    return f"{description}: {numbers}" if numbers else description

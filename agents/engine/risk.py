@@ -48,7 +48,10 @@ def _num(value, name: str, errors: dict, *, integer: bool = False):
 
 @dataclass(frozen=True)
 class RiskLimits:
-    """Limits from the runtime control (live) or the backtest config. ``None`` switches a cap off."""
+    """Limits from the runtime control (live) or the backtest config.
+
+    ``None`` switches a limit off; ``0`` is a limit of zero (``max_trades_per_day=0`` stops new
+    entries, ``risk_per_trade=0`` refuses any trade that risks anything), never "no limit"."""
 
     daily_risk_budget: float | None = 0.02  # fraction of the day's starting equity
     risk_per_trade: float | None = 0.01  # fraction of equity one trade may risk
@@ -93,15 +96,16 @@ class RiskLimits:
                 bound = "greater than 0" if low_open else "at least 0"
                 errors[name] = f"must be {bound} and at most {high:g}, got {value:g}"
 
-        frac("daily_risk_budget")
-        frac("risk_per_trade")
-        frac("max_cost_to_reward", high=10.0)
+        # 0 is a limit like any other (it refuses every entry it applies to); only None switches one off
+        frac("daily_risk_budget", low_open=False)
+        frac("risk_per_trade", low_open=False)
+        frac("max_cost_to_reward", low_open=False, high=10.0)
         frac("fee_rate", low_open=False, high=0.1)
         frac("slippage_bps", low_open=False, high=1000.0)
         for name in ("max_trades_per_day", "max_trades_per_symbol_per_day", "max_open_positions"):
             value = getattr(self, name)
-            if value is not None and not 1 <= value <= 100_000:
-                errors[name] = f"must be between 1 and 100000, got {value}"
+            if value is not None and not 0 <= value <= 100_000:
+                errors[name] = f"must be between 0 and 100000 (0 allows none; null switches the cap off), got {value}"
         if self.min_notional < 0:
             errors["min_notional"] = f"must be at least 0, got {self.min_notional:g}"
         if self.cooldown_after_loss_s < 0:
@@ -446,7 +450,7 @@ def check_order(
 def active_checks(limits: RiskLimits, mode: str) -> tuple:
     """The checks that can refuse anything under these limits and mode, in the fixed order.
 
-    A check whose limit is switched off (``None``/0) or that cannot apply in this mode returns
+    A check whose limit is switched off (``None``; a zero cooldown) or that cannot apply in this mode returns
     ``None`` for every order, so the state machine may skip it: same decisions, less work per trade.
     The kill switch is always checked (it is state, not a limit).
     """

@@ -8,6 +8,11 @@ Methods (``Sizing.method``):
 - ``risk``: risk ``value`` of equity between entry and stop (``qty = equity * value / |entry - stop|``);
   without ``value`` the limits' ``risk_per_trade`` is used; needs a stop rule.
 
+``price`` says which price sizes the order: ``"signal"`` (the default: the signal bar's close with
+slippage, the order's quantity is fixed when it is placed) or ``"fill"`` (the order is sized again
+when it fills, at the fill price, and floored to the lot: backtesting.py's and Freqtrade's "all
+equity" sizing, where a gap at the next open changes how many units the cash buys).
+
 The engine computes in floats; the quantity leaves here as a ``Decimal`` that is an exact multiple
 of the lot size (the float goes through its shortest repr, so ``0.3`` stays ``0.3``).
 """
@@ -20,9 +25,10 @@ from decimal import ROUND_FLOOR, Decimal
 
 from .errors import ConfigError
 
-__all__ = ["METHODS", "Instrument", "Sizing", "round_to_lot", "size_order"]
+__all__ = ["METHODS", "PRICES", "Instrument", "Sizing", "round_to_lot", "size_order"]
 
 METHODS = ("fixed_qty", "fixed_notional", "equity_fraction", "risk")
+PRICES = ("signal", "fill")
 
 
 def _decimal(value, field: str) -> Decimal:
@@ -53,8 +59,11 @@ class Instrument:
 class Sizing:
     method: str = "equity_fraction"
     value: float | None = 1.0
+    price: str = "signal"  # signal | fill: see the module docstring
 
     def __post_init__(self):
+        if self.price not in PRICES:
+            raise ConfigError({"sizing.price": f"unknown price {self.price!r}: use one of {', '.join(PRICES)}"})
         if self.method not in METHODS:
             raise ConfigError({"sizing.method": f"unknown method {self.method!r}: use one of {', '.join(METHODS)}"})
         if self.value is None:
@@ -74,10 +83,19 @@ class Sizing:
             return data
         if not isinstance(data, dict):
             raise ConfigError({"sizing": "must be an object with method and value"})
-        unknown = set(data) - {"method", "value"}
+        unknown = set(data) - {"method", "value", "price"}
         if unknown:
             raise ConfigError({f"sizing.{sorted(unknown)[0]}": "unknown field"})
-        return cls(method=data.get("method", "equity_fraction"), value=data.get("value"))
+        price = data.get("price", "signal")
+        if price is None:
+            price = "signal"
+        return cls(method=data.get("method", "equity_fraction"), value=data.get("value"), price=price)
+
+    def to_dict(self) -> dict:
+        out = {"method": self.method, "value": self.value}
+        if self.price != "signal":  # plans stored before the option keep their exact JSON
+            out["price"] = self.price
+        return out
 
 
 def round_to_lot(qty: float, lot_size: Decimal) -> Decimal:

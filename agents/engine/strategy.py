@@ -59,7 +59,7 @@ class SymbolPlan:
             "stop": self.stop,
             "target": self.target,
             "side": self.side,
-            "sizing": {"method": self.sizing.method, "value": self.sizing.value},
+            "sizing": self.sizing.to_dict(),
         }
 
 

@@ -277,10 +277,11 @@ def test_symbol_cap_above_the_daily_cap_is_refused_naming_the_field():
     ("data", "field"),
     [
         ({"daily_risk_budget": "abc"}, "daily_risk_budget"),
-        ({"daily_risk_budget": 0}, "daily_risk_budget"),
+        ({"daily_risk_budget": -0.01}, "daily_risk_budget"),
         ({"risk_per_trade": 1.5}, "risk_per_trade"),
         ({"max_trades_per_day": 2.5}, "max_trades_per_day"),
-        ({"max_open_positions": 0}, "max_open_positions"),
+        ({"max_open_positions": -1}, "max_open_positions"),
+        ({"max_trades_per_day": 100_001}, "max_trades_per_day"),
         ({"min_notional": -1}, "min_notional"),
         ({"fee_rate": 0.2}, "fee_rate"),
         ({"slippage_bps": -1}, "slippage_bps"),
@@ -317,3 +318,30 @@ def test_a_losing_exit_counts_against_the_budget_and_starts_the_cooldown():
     assert (st.risk_open_today, st.risk_used_today, st.last_loss_ts) == (0.0, 5.2, 777)
     st.roll_day(20_001, 9_999.0)
     assert (st.trades_today, st.risk_used_today, st.day_start_equity) == (0, 0.0, 9_999.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("max_trades_per_day", "daily_trade_cap"),
+        ("max_trades_per_symbol_per_day", "symbol_trade_cap"),
+        ("max_open_positions", "max_positions"),
+        ("risk_per_trade", "trade_risk_limit"),
+        ("daily_risk_budget", "risk_budget_exhausted"),
+    ],
+)
+def test_a_limit_of_zero_means_zero_never_no_limit(name, reason):
+    """``max_trades_per_day: 0`` used to mean "unlimited"; 0 now refuses every entry, None switches it off."""
+    from agents.engine.risk import OrderRequest, RiskState, active_checks, check_order
+
+    base = {"daily_risk_budget": None, "risk_per_trade": None, "max_trades_per_day": None,
+            "max_trades_per_symbol_per_day": None, "max_open_positions": None, "min_notional": 0}  # fmt: skip
+    state = RiskState(cash=10_000.0)
+    state.roll_day(0, 10_000.0)
+    order = OrderRequest("SOLUSDT", "long", 1.0, 100.0, stop=95.0)
+    off = RiskLimits.from_mapping(base)
+    assert check_order(state, order, off, now_ts=60, checks=active_checks(off, "paper")) is None
+    zero = RiskLimits.from_mapping({**base, name: 0})
+    block = check_order(state, order, zero, now_ts=60, checks=active_checks(zero, "paper"))
+    assert block is not None
+    assert block.reason == reason

@@ -74,3 +74,24 @@ def test_alternating_processes_decide_exactly_as_one_process(sol_candles, two_pr
     assert not orders.exists(), "an order descends from a blocked trigger"
     held = sum((q if s == "buy" else -q for s, q, _ in fills), Decimal(0))
     assert Position.objects.get(symbol="SOL-USDT").qty == held
+
+
+def test_a_late_task_does_not_start_a_new_plan_on_a_candle_already_decided(sol_candles):
+    from agents.models import ExecutionStep, StrategyPlan
+
+    planner_run()
+    for candle in sol_candles[200:300]:
+        execution.execution_on_candle(symbol="SOL-USDT", timeframe="1h", open_time=candle.open_time)
+    planner_run()  # replan: a new active plan
+    new_plan = StrategyPlan.objects.get(active=True)
+
+    # the task of the last candle the old plan decided arrives again (a retry, a redelivery)
+    late = execution.execution_on_candle(symbol="SOL-USDT", timeframe="1h", open_time=sol_candles[299].open_time)
+    assert late == 0
+    assert not ExecutionStep.objects.filter(plan_event_id=new_plan.event_id).exists()
+
+    execution.execution_on_candle(symbol="SOL-USDT", timeframe="1h", open_time=sol_candles[300].open_time)
+    decided = ExecutionStep.objects.filter(plan_event_id=new_plan.event_id, warmup=False)
+    assert list(decided.values_list("open_time", flat=True)) == [sol_candles[300].open_time]
+    times = list(ExecutionStep.objects.filter(warmup=False).values_list("open_time", flat=True))
+    assert len(times) == len(set(times)), "every candle decided once, whatever the plan"

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from agents.engine.reasons import explain
 from backtests.config import METRICS
 from backtests.models import (
     DEFAULT_POINTS,
@@ -35,10 +36,15 @@ class TradeSerializer(serializers.ModelSerializer):
 
 
 class BlockSerializer(serializers.ModelSerializer):
+    why = serializers.SerializerMethodField(help_text="The message with the numbers that decided it.")
+
     class Meta:
         model = BacktestBlock
-        fields = ["seq", "ts", "bar", "symbol", "reason", "reason_class", "message", "detail", "chain"]
+        fields = ["seq", "ts", "bar", "symbol", "reason", "reason_class", "message", "why", "detail", "chain"]
         read_only_fields = fields
+
+    def get_why(self, block) -> str:
+        return explain(block.reason, block.detail)
 
 
 class DailyReportSerializer(serializers.ModelSerializer):
@@ -143,3 +149,26 @@ class PresetSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     params = PresetParamSerializer(many=True)
+
+
+class OutcomeQuerySerializer(serializers.Serializer):
+    """Filters of a run's block outcomes: equality, and ``since``/``until`` on the block's time."""
+
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    symbol = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    reason_class = serializers.CharField(required=False)
+    rule = serializers.CharField(required=False)
+    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
+    status = serializers.ChoiceField(choices=["closed", "open"], required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "Must not be before 'since'."})
+        return attrs
+
+
+class OffsetPageSerializer(serializers.Serializer):
+    offset = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)

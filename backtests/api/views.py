@@ -1,5 +1,7 @@
 """Thin views: generics for reads (selector + FilterSet + pagination), one service call per write."""
 
+from datetime import datetime
+
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +13,13 @@ from rest_framework.views import APIView
 
 from agents.engine import PRESETS
 from agents.engine.fills import to_decimal
+from agents.scorecard import as_json, outcome_groups, rollup
 from backtests import selectors, services
 from backtests.config import BacktestConfigSerializer
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from . import filters
 from . import serializers as s
@@ -59,9 +63,11 @@ def _not_completed(run) -> Response | None:
     return None
 
 
-class RunListCreateView(ListAPIView):
+class RunListCreateView(InputFormMixin, ListAPIView):
     """``GET``: runs, newest first (filter by status, time, sweep). ``POST``: start a run; an
     ``Idempotency-Key`` header makes retries return the run the first request started."""
+
+    input_serializers = {"POST": BacktestConfigSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.RunSerializer
@@ -76,10 +82,8 @@ class RunListCreateView(ListAPIView):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 200:
             return Response({"Idempotency-Key": ["at most 200 characters"]}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
-        except services.IdempotencyConflict as exc:
-            return _conflict("Idempotency-Key", str(exc))
+        # an Invalid config (400 by field) or a reused Idempotency-Key (409) goes to the one exception handler
+        run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -94,7 +98,72 @@ class RunResultsView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
-        return _not_completed(run) or Response({"id": str(run.pk), "status": run.status, "results": run.results})
+        results = run.results
+        if results and "block_outcomes" in results:  # paged by /block-outcomes: can be thousands
+            results = {k: v for k, v in results.items() if k != "block_outcomes"}
+        return _not_completed(run) or Response({"id": str(run.pk), "status": run.status, "results": results})
+
+
+OUTCOME_FILTERS = ("symbol", "reason", "reason_class", "rule", "exit_reason", "status")
+
+
+def _outcomes(run, params) -> list[dict]:
+    """The run's stored outcomes, filtered by equality and by block time (``since``/``until``)."""
+    window = s.OutcomeQuerySerializer(data=params)
+    window.is_valid(raise_exception=True)
+    q = window.validated_data
+    rows = (run.results or {}).get("block_outcomes") or []
+    wanted = {k: q[k] for k in OUTCOME_FILTERS if q.get(k)}
+    if wanted:
+        rows = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+    if q.get("since") or q.get("until"):
+        since, until = q.get("since"), q.get("until")
+        rows = [
+            r
+            for r in rows
+            if (since is None or datetime.fromisoformat(r["blocked_at"]) >= since)
+            and (until is None or datetime.fromisoformat(r["blocked_at"]) < until)
+        ]
+    return rows
+
+
+class RunBlockOutcomesView(APIView):
+    """What each blocked entry of the run would have done (its shadow), in the order they closed
+    (the still-open ones last, marked at the last close). ``offset``/``limit`` page it."""
+
+    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        run = _run_or_404(pk)
+        blocked = _not_completed(run)
+        if blocked:
+            return blocked
+        rows = _outcomes(run, request.query_params)
+        page = s.OffsetPageSerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        offset, limit = page.validated_data["offset"], page.validated_data["limit"]
+        return Response({"count": len(rows), "offset": offset, "results": rows[offset : offset + limit]})
+
+
+class RunBlockOutcomesSummaryView(APIView):
+    """The run's blocks scorecard (as /live/block-outcomes/summary), over the block times asked."""
+
+    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        run = _run_or_404(pk)
+        blocked = _not_completed(run)
+        if blocked:
+            return blocked
+        rows = _outcomes(run, request.query_params)
+        q = {k: v for k, v in request.query_params.items() if k in ("symbol", "reason", "reason_class")}
+        window = s.OutcomeQuerySerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        blocks = selectors.block_counts(
+            run_id=run.pk, since=window.validated_data.get("since"), until=window.validated_data.get("until"), **q
+        )
+        if "rule" in request.query_params or "exit_reason" in request.query_params or "status" in request.query_params:
+            blocks = []  # blocks carry none of these: only their shadows can be counted
+        card = as_json(rollup(outcome_groups(rows), blocks))
+        return Response({"id": str(run.pk), **card})
 
 
 class RunEquityView(APIView):
@@ -190,10 +259,7 @@ class RunCancelView(APIView):
     @extend_schema(request=None, responses={202: s.RunSerializer})
     def post(self, request, pk):
         _run_or_404(pk)
-        try:
-            run = services.backtest_run_cancel(run_id=pk)
-        except services.RunStateError as exc:
-            return _conflict("status", str(exc))
+        run = services.backtest_run_cancel(run_id=pk)  # a finished run: Conflict naming its status, 409
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -231,6 +297,25 @@ class CompareView(APIView):
         return Response({"runs": out})
 
 
+def preset_defaults(name: str) -> dict:
+    import inspect
+
+    from backtests.config import BACKTEST_RISK_DEFAULTS
+
+    fields = BacktestConfigSerializer().fields
+    build = inspect.signature(PRESETS[name].build).parameters
+    return {
+        "fee_rate": str(fields["fee_rate"].default),
+        "slippage_bps": str(fields["slippage_bps"].default),
+        "fill_timing": fields["fill_timing"].default,
+        "sizing": {"method": "equity_fraction", "value": "1", "price": fields["sizing"].fields["price"].default},
+        "close_at_end": False,
+        "stop": build["stop"].default if "stop" in build else None,
+        "target": build["target"].default if "target" in build else None,
+        "risk": {**BACKTEST_RISK_DEFAULTS, "min_notional": "the instrument's"},
+    }
+
+
 class PresetsView(APIView):
     @extend_schema(responses=s.PresetSerializer(many=True))
     def get(self, request):
@@ -243,13 +328,17 @@ class PresetsView(APIView):
                         {"name": q.name, "type": q.type.__name__, "default": q.default, "min": q.low, "max": q.high}
                         for q in p.params
                     ],
+                    # what a run of this preset uses for every field it leaves out (the form shows the same)
+                    "defaults": preset_defaults(p.name),
                 }
                 for p in PRESETS.values()
             ]
         )
 
 
-class SweepListCreateView(ListAPIView):
+class SweepListCreateView(InputFormMixin, ListAPIView):
+    input_serializers = {"POST": s.SweepCreateSerializer}
+
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.SweepSerializer
     filterset_class = filters.SweepFilterSet

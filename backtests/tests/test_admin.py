@@ -6,7 +6,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
-from backtests import services
+from backtests import services, worker
 from backtests.models import BacktestRun, RunStatus
 
 from .conftest import sma_config
@@ -21,7 +21,7 @@ def admin_client(make_user):
 
 def test_run_pages_show_status_and_results(sol_candles, admin_client):
     run, _ = services.backtest_run_create(data=sma_config(name="shown"))
-    services.backtest_execute(run_id=run.pk)
+    worker.backtest_execute(run_id=run.pk)
     run.refresh_from_db()
 
     listing = admin_client.get("/admin/backtests/backtestrun/?status__exact=completed")
@@ -37,7 +37,7 @@ def test_run_pages_show_status_and_results(sol_candles, admin_client):
 
 def test_rerun_action_queues_a_new_run_of_the_same_config(sol_candles, admin_client):
     run, _ = services.backtest_run_create(data=sma_config(name="again"))
-    services.backtest_execute(run_id=run.pk)
+    worker.backtest_execute(run_id=run.pk)
 
     response = admin_client.post(
         "/admin/backtests/backtestrun/", {"action": "rerun", ACTION_CHECKBOX_NAME: [str(run.pk)]}, follow=True
@@ -52,7 +52,7 @@ def test_rerun_action_queues_a_new_run_of_the_same_config(sol_candles, admin_cli
 def test_cancel_action_cancels_queued_runs_and_says_why_not_for_finished_ones(sol_candles, admin_client):
     queued, _ = services.backtest_run_create(data=sma_config(name="waiting"))
     done, _ = services.backtest_run_create(data=sma_config(name="done"))
-    services.backtest_execute(run_id=done.pk)
+    worker.backtest_execute(run_id=done.pk)
 
     response = admin_client.post(
         "/admin/backtests/backtestrun/",

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backtests import services
+from backtests import services, worker
 from backtests.models import BacktestRun, RunStatus, Sweep
 
 from .conftest import sma_config
@@ -14,7 +14,7 @@ URL = "/api/v1/backtests"
 
 def finished_run(**overrides) -> BacktestRun:
     run, _ = services.backtest_run_create(data=sma_config(**overrides))
-    services.backtest_execute(run_id=run.pk)
+    worker.backtest_execute(run_id=run.pk)
     return BacktestRun.objects.get(pk=run.pk)
 
 
@@ -89,7 +89,7 @@ def test_a_plan_in_the_rule_language_runs(sol_candles, client_for):
     plan = {"name": "dip", "symbols": [{"symbol": "SOL-USDT", "entry": "rsi_14 < 35", "exit": "rsi_14 > 60"}]}
     response = client_for("operator").post(URL, sma_config(strategy={"plan": plan}), format="json")
     assert response.status_code == 201, response.content
-    assert services.backtest_execute(run_id=response.json()["id"]) == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=response.json()["id"]) == RunStatus.COMPLETED
     results = client_for("viewer").get(f"{URL}/{response.json()['id']}/results").json()["results"]
     assert results["trades"] > 0
 
@@ -110,7 +110,7 @@ def test_cancelling_a_queued_run_cancels_it_at_once(sol_candles, client_for):
 
     assert response.status_code == 202
     assert response.json()["status"] == "cancelled"
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.CANCELLED  # the worker then skips it
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.CANCELLED  # the worker then skips it
 
 
 def test_results_before_completion_are_a_409_with_the_status(sol_candles, client_for):
@@ -124,7 +124,7 @@ def test_results_before_completion_are_a_409_with_the_status(sol_candles, client
 def test_a_failed_run_shows_its_error(sol_candles, client_for):
     run, _ = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
-    services.backtest_execute(run_id=run.pk)
+    worker.backtest_execute(run_id=run.pk)
 
     body = client_for("viewer").get(f"{URL}/{run.pk}").json()
     assert body["status"] == "failed"
@@ -216,7 +216,7 @@ def test_sweep_creates_one_run_per_valid_combination_and_ranks_them(sol_candles,
     assert sweep["runs_total"] == 4  # (30, 20) and (30, 30) are refused: fast must be below slow
     assert [s["params"] for s in sweep["skipped"]] == [{"fast": 30, "slow": 20}, {"fast": 30, "slow": 30}]
     for run in BacktestRun.objects.filter(sweep_id=sweep["id"]):
-        services.backtest_execute(run_id=run.pk)
+        worker.backtest_execute(run_id=run.pk)
     ranked = client_for("viewer").get(f"{URL}/sweeps/{sweep['id']}/results").json()["results"]
     scores = [r["score"] for r in ranked]
     assert scores == sorted(scores, reverse=True)

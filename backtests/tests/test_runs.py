@@ -9,7 +9,8 @@ import pytest
 
 from agents.engine import Bars, Instrument, RiskLimits, Sizing, run_backtest, sma_cross
 from agents.engine.fills import to_decimal
-from backtests import metrics, selectors, services
+from backtests import metrics, selectors, services, worker
+from backtests import results as results_module
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, CurveChunk, DailyReport, RunStatus
 from events.models import Event
 
@@ -34,7 +35,7 @@ def start_and_run(data: dict) -> BacktestRun:
     run, created = services.backtest_run_create(data=data)
     assert created
     assert run.status == RunStatus.QUEUED
-    assert services.backtest_execute(run_id=run.pk, worker="test") == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=run.pk, worker="test") == RunStatus.COMPLETED
     return BacktestRun.objects.get(pk=run.pk)
 
 
@@ -80,8 +81,9 @@ def test_sol_run_gives_the_engines_trades_equity_and_metrics(sol_candles):
     assert reports[-1].end_equity == dec(expected.final_equity)
     assert sum(r.exits for r in reports) == 18
     assert sum(r.pnl for r in reports) == pytest.approx(reports[-1].end_equity - Decimal(10000), abs=Decimal("1e-9"))
-    # the run's start and end are in the event stream under its id
-    events = list(Event.objects.filter(run_id=str(run.pk)).order_by("id").values_list("type", "payload"))
+    # the run's start and end are one chain in the event stream under its id, and never a live run
+    events = list(Event.objects.filter(correlation_id=run.pk).order_by("id").values_list("type", "payload"))
+    assert not Event.objects.filter(run_id=str(run.pk)).exists()
     assert [t for t, _ in events] == ["backtest_started", "backtest_finished"]
     assert events[0][1]["candles"] == 1000
     assert events[1][1]["status"] == "completed"
@@ -106,7 +108,7 @@ def test_a_start_date_uses_warm_up_candles_before_it_and_counts_only_the_range(s
 
 
 def test_state_at_any_bar_is_the_snapshot_plus_trades_since_and_matches_the_curve(sol_candles, monkeypatch):
-    monkeypatch.setattr(services, "CURVE_CHUNK", 97)  # many chunks: snapshots with open positions in them
+    monkeypatch.setattr(results_module, "CURVE_CHUNK", 97)  # many chunks: snapshots with open positions in them
     expected = engine_result()
     run = start_and_run(sma_config())
     assert CurveChunk.objects.filter(run=run).count() == 11
@@ -160,12 +162,12 @@ def test_a_run_that_fails_records_its_error(sol_candles):
     run, _ = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
 
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.FAILED
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert run.error == "no candles of SOL-USDT in the run's range any more"
     assert not BacktestTrade.objects.filter(run=run).exists()
-    finished = Event.objects.get(run_id=str(run.pk), type="backtest_finished")
+    finished = Event.objects.get(correlation_id=run.pk, type="backtest_finished")
     assert finished.payload["status"] == "failed"
     assert finished.payload["error"] == run.error
 
@@ -173,7 +175,7 @@ def test_a_run_that_fails_records_its_error(sol_candles):
 def test_a_run_is_executed_once_even_if_its_message_is_delivered_twice(sol_candles):
     run = start_and_run(sma_config())
 
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     assert BacktestTrade.objects.filter(run=run).count() == 18
 
 
@@ -260,18 +262,33 @@ def test_shorts_when_the_config_asks(sol_candles):
     assert last["equity"] == pytest.approx(float(expected.equity[-1]), rel=1e-12)
 
 
+def test_a_backtest_is_never_listed_as_a_live_run(sol_candles, client_for):
+    from events.models import RunSummary
+
+    run = start_and_run(sma_config())
+    assert not RunSummary.objects.filter(run_id=str(run.pk)).exists()
+    listed = client_for("viewer").get("/api/v1/runs").json()
+    ids = [r["run_id"] for r in listed.get("results", listed)]
+    assert str(run.pk) not in ids
+    chain = client_for("viewer").get("/api/v1/events", {"correlation_id": str(run.pk)}).json()
+    assert [e["type"] for e in chain.get("results", chain)][-2:] in (
+        ["backtest_started", "backtest_finished"],
+        ["backtest_finished", "backtest_started"],
+    )
+
+
 def test_an_internal_error_shows_a_sentence_and_logs_the_exception(sol_candles, caplog, monkeypatch):
     run, _ = services.backtest_run_create(data=sma_config())
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(services, "run_backtest", broken)
-    assert services.backtest_execute(run_id=run.pk) == RunStatus.FAILED
+    monkeypatch.setattr(worker, "run_backtest", broken)
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.error.startswith("This backtest stopped on an internal error, so it has no results.")
     assert str(run.pk) in run.error
     assert "ZeroDivisionError" not in run.error
-    logged = [r for r in caplog.records if r.name == "backtests.services" and r.exc_info]
+    logged = [r for r in caplog.records if r.name == "backtests.worker" and r.exc_info]
     assert logged
     assert logged[0].exc_info[0] is ZeroDivisionError

@@ -175,3 +175,33 @@ def test_a_sweep_fans_out_to_the_worker_and_ranks_the_runs(sol_candles, celery_w
     expected = engine_result(fast=5, slow=20)
     five_twenty = next(r for r in ranked if r["params"] == {"fast": 5, "slow": 20})
     assert five_twenty["results"]["final_equity"] == str(Decimal(repr(expected.final_equity)))
+
+
+def test_a_worker_frozen_past_the_reaper_resumes_without_undoing_the_failure(synthetic, celery_worker_process):
+    """SIGSTOP the worker until the reaper fails its run, SIGCONT: the run stays failed, nothing is written,
+    the event log says failed once, and the worker goes on with the next run."""
+    from events.models import Event
+    from tradingops.celery import app
+
+    pid = app.control.inspect(destination=[celery_worker_process], timeout=5).stats()[celery_worker_process]["pid"]
+    run, _ = services.backtest_run_create(data=busy_config())
+    wait_for(lambda: status_of(run.pk) == RunStatus.RUNNING, 60, every=0.005)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        reaped = wait_for(lambda: backtest_reap_task.apply(kwargs={"stale_after_s": 1}).get(), 10, every=0.2)
+        assert reaped == [str(run.pk)]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    after, _ = services.backtest_run_create(data=busy_config())  # the worker's next message
+    wait_for(lambda: status_of(after.pk) == RunStatus.COMPLETED, 60)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "presumed dead" in run.error
+    assert run.results is None
+    assert not run.trades.exists()
+    assert not run.curve_chunks.exists()
+    statuses = list(
+        Event.objects.filter(type="backtest_finished", correlation_id=run.pk).values_list("payload__status", flat=True)
+    )
+    assert statuses == ["failed"]

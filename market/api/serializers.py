@@ -107,3 +107,23 @@ class CandleQuerySerializer(serializers.Serializer):
 
 class TickQuerySerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32)
+
+
+class InstrumentCreateSerializer(serializers.Serializer):
+    """``POST /market/instruments``: every number given; ``base`` defaults to the symbol without its quote."""
+
+    symbol = serializers.CharField(max_length=32)
+    quote = serializers.CharField(max_length=16)
+    base = serializers.CharField(max_length=16, required=False)
+    price_tick = serializers.CharField(max_length=64, help_text="Price increment, e.g. 0.0000001.")
+    lot_size = serializers.CharField(max_length=64, help_text="Quantity increment, e.g. 1.")
+    min_notional = serializers.CharField(max_length=64, required=False, default="0")
+    exchange = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
+    exchange_symbol = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
+        return super().to_internal_value(data)

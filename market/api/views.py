@@ -12,14 +12,16 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market import indicators, selectors, timeframes
+from market import indicators, selectors, services, timeframes
 from market.models import Tick
 from market.presentation import iso
+from tradingops.api.permissions import IsAdmin
 
 from .filters import InstrumentFilterSet, TickFilterSet
 from .pagination import OldestFirstCursorPagination, SymbolCursorPagination
 from .serializers import (
     CandleQuerySerializer,
+    InstrumentCreateSerializer,
     InstrumentSerializer,
     SummarySerializer,
     TickQuerySerializer,
@@ -43,6 +45,19 @@ class SymbolListView(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.instrument_list()
+
+
+class InstrumentCreateView(APIView):
+    """Admins add an instrument (then load its candles: ``load_candles`` or the Market page's upload)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=InstrumentCreateSerializer, responses={201: InstrumentSerializer})
+    def post(self, request):
+        body = InstrumentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        instrument = services.instrument_create(**body.validated_data)  # Invalid 400 / Conflict 409 by field
+        return Response(InstrumentSerializer(instrument).data, status=201)
 
 
 class CandleListView(APIView):

@@ -44,11 +44,24 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-resume", action="store_true", help="Re-upsert every row, even those already stored.")
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+        create = parser.add_argument_group("a new instrument (--create): every number given, nothing guessed")
+        create.add_argument("--create", action="store_true", help="Create the instrument if it does not exist.")
+        create.add_argument("--quote", help="Quote currency, e.g. USDT (required with --create).")
+        create.add_argument("--base", help="Base currency (default: the symbol without its quote).")
+        create.add_argument("--tick-size", help="Price increment, e.g. 0.0000001 (required with --create).")
+        create.add_argument("--lot-size", help="Quantity increment, e.g. 1 (required with --create).")
+        create.add_argument("--min-notional", default="0", help="Smallest order value in the quote (default 0).")
 
     def handle(self, *args, **opts):
         instrument = selectors.instrument_get(symbol=opts["symbol"])
-        if instrument is None:
-            raise CommandError(f"Unknown symbol '{opts['symbol']}'. Add the instrument in the admin first.")
+        if instrument is None and opts["create"]:
+            instrument = self._create(opts)
+        elif instrument is None:
+            raise CommandError(
+                f"Unknown symbol '{opts['symbol']}'. Create it here with --create --quote Q --tick-size T "
+                "--lot-size L, "
+                "or POST /api/v1/market/instruments, or add it in the admin."
+            )
         start, end = _when(opts["start"]), _when(opts["end"])
         if start and end and start >= end:
             raise CommandError("--start must be before --end")
@@ -66,6 +79,32 @@ class Command(BaseCommand):
             raise CommandError("--timeframe is required with --file")
         self._check_timeframe(timeframe)
         return self._from_file(instrument, timeframe, path, start, end, opts)
+
+    def _create(self, opts):
+        from tradingops.errors import AppError
+
+        needed = (("--quote", "quote"), ("--tick-size", "tick_size"), ("--lot-size", "lot_size"))
+        missing = [flag for flag, key in needed if not opts[key]]
+        if missing:
+            raise CommandError(f"--create needs {', '.join(missing)}: a new instrument's numbers are never guessed.")
+        try:
+            instrument = services.instrument_create(
+                symbol=opts["symbol"], quote=opts["quote"], base=opts["base"], price_tick=opts["tick_size"],
+                lot_size=opts["lot_size"], min_notional=opts["min_notional"],
+            )  # fmt: skip
+        except AppError as exc:
+            flags = {"price_tick": "--tick-size", "lot_size": "--lot-size", "min_notional": "--min-notional"}
+            raise CommandError(
+                "; ".join(
+                    f"{flags.get(k, '--' + k.replace('_', '-'))}: {' '.join(map(str, v))}"
+                    for k, v in exc.detail.items()
+                )  # fmt: skip
+            ) from None
+        self.stdout.write(
+            f"created {instrument.symbol}: base {instrument.base}, quote {instrument.quote}, "
+            f"tick {instrument.price_tick}, lot {instrument.lot_size}, min notional {instrument.min_notional}"
+        )
+        return instrument
 
     @staticmethod
     def _check_timeframe(timeframe: str) -> None:

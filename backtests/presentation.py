@@ -1,0 +1,153 @@
+"""Results as a trader reads them: one fixed order, ones as percentages, money to the quote's
+precision, ratios to 2 decimals, durations in days and hours. Used by the dashboard's run page,
+list and compare; the API keeps the raw numbers (and the same order in ``METRICS``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# (key, label, kind): the order the run page and compare show them in (returns first, then risk, then trades)
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("total_return", "Total return", "pct"),
+    ("cagr", "CAGR", "pct"),
+    ("final_equity", "Final equity", "money"),
+    ("initial_cash", "Initial cash", "money"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("max_drawdown_duration_s", "Longest drawdown", "duration"),
+    ("sharpe", "Sharpe", "ratio"),
+    ("sortino", "Sortino", "ratio"),
+    ("calmar", "Calmar", "ratio"),
+    ("volatility", "Volatility (yearly)", "pct"),
+    ("trades", "Trades", "int"),
+    ("win_rate", "Win rate", "pct"),
+    ("profit_factor", "Profit factor", "ratio"),
+    ("expectancy", "Expectancy (per trade)", "money"),
+    ("avg_trade_return", "Average trade return", "pct"),
+    ("best_trade", "Best trade", "money"),
+    ("best_trade_return", "Best trade return", "pct"),
+    ("worst_trade", "Worst trade", "money"),
+    ("worst_trade_return", "Worst trade return", "pct"),
+    ("gross_profit", "Gross profit", "money"),
+    ("gross_loss", "Gross loss", "money"),
+    ("fees", "Fees", "money"),
+    ("realized_pnl", "Realized P&L", "money"),
+    ("final_cash", "Final cash", "money"),
+    ("exposure", "Exposure (time in a position)", "pct"),
+    ("blocks", "Blocked entries", "int"),
+    ("candles", "Candles", "int"),
+    ("span_days", "Span", "days"),
+)
+LABELS = {key: label for key, label, _ in METRICS}
+KINDS = {key: kind for key, _, kind in METRICS}
+# The list and compare show these first (the list shows only these).
+HEADLINE = ("total_return", "trades", "max_drawdown", "sharpe")
+
+# decimals of money in a quote currency: fiat and stablecoins to the cent, the rest to 8
+FIAT_LIKE = {"USD", "USDT", "USDC", "BUSD", "DAI", "TUSD", "FDUSD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD", "TRY"}
+
+
+def money_places(quote: str | None) -> int:
+    if not quote:
+        return 2
+    return 0 if quote.upper() == "JPY" else 2 if quote.upper() in FIAT_LIKE else 8
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def duration(seconds) -> str:
+    number = _decimal(seconds)
+    if number is None:
+        return "—"
+    s = int(number)
+    days, rest = divmod(s, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{s}s"
+
+
+def fmt(kind: str, value, places: int = 2) -> str:
+    """One value as text: ``pct`` 0.1758 -> ``17.58%``, ``money`` to ``places``, ``ratio`` to 2 dp."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    if kind == "pct":
+        return f"{number * 100:,.2f}%"
+    if kind == "money":
+        return f"{number:,.{places}f}"
+    if kind == "ratio":
+        return f"{number:,.2f}"
+    if kind == "int":
+        return f"{int(number):,}"
+    if kind == "duration":
+        return duration(number)
+    if kind == "days":
+        return f"{number:,.1f} days"
+    return str(value)
+
+
+def metric_rows(results: dict | None, *, quote: str | None = None, keys=None) -> list[dict]:
+    """``[{key, label, text, value, sign}]`` in :data:`METRICS` order; ``sign`` is +1/-1/0 for returns and P&L."""
+    results = results or {}
+    places = money_places(quote or results.get("quote"))
+    rows = []
+    for key, label, kind in METRICS:
+        if keys is not None and key not in keys:
+            continue
+        if key not in results:
+            continue
+        value = results[key]
+        number = _decimal(value)
+        signed = key in ("total_return", "cagr", "expectancy", "realized_pnl", "avg_trade_return")
+        sign = (1 if number > 0 else -1 if number < 0 else 0) if signed and number is not None else 0
+        rows.append({"key": key, "label": label, "text": fmt(kind, value, places), "value": value, "sign": sign})
+    return rows
+
+
+def summary_tables(results: dict | None, *, quote: str | None = None) -> dict:
+    """The FreqUI-like summary, formatted: per symbol, per exit reason, best/worst trade, blocks by reason."""
+    summary = (results or {}).get("summary") or {}
+    places = money_places(quote or (results or {}).get("quote"))
+
+    def group(rows):
+        return [
+            {
+                "key": r["key"],
+                "trades": r["trades"],
+                "wins": r["wins"],
+                "losses": r["losses"],
+                "win_rate": fmt("pct", r["win_rate"]),
+                "pnl": fmt("money", r["pnl"], places),
+                "pnl_raw": r["pnl"],
+                "return": fmt("pct", r["return"]),
+                "avg_trade_return": fmt("pct", r["avg_trade_return"]),
+                "avg_duration": duration(r["avg_duration_s"]),
+            }
+            for r in rows or []
+        ]
+
+    def trade(t):
+        if not t:
+            return None
+        return {**t, "pnl_text": fmt("money", t["pnl"], places), "return_text": fmt("pct", t["return"])}
+
+    return {
+        "per_symbol": group(summary.get("per_symbol")),
+        "per_exit_reason": group(summary.get("per_exit_reason")),
+        "best_trade": trade(summary.get("best_trade")),
+        "worst_trade": trade(summary.get("worst_trade")),
+        "avg_duration": duration(summary.get("avg_duration_s")),
+        "win_rate": fmt("pct", summary.get("win_rate")),
+        "blocks_by_reason": summary.get("blocks_by_reason") or [],
+    }

@@ -1,0 +1,457 @@
+"""A finished engine run stored: trades, blocks, curve chunks with snapshots, the overview, daily
+reports, and the results JSON (metrics and summaries). Binary COPY on PostgreSQL, bulk_create elsewhere."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db import connection
+
+from agents.engine import Bars
+from agents.engine.fills import to_decimal
+from agents.scorecard import as_json, outcome_groups, rollup
+from tradingops.db import is_postgres
+
+from . import metrics, portfolio
+from .models import (
+    CURVE_CHUNK,
+    DEFAULT_POINTS,
+    OVERVIEW_POINTS,
+    BacktestBlock,
+    BacktestRun,
+    BacktestTrade,
+    CurveChunk,
+    CurveOverview,
+    DailyReport,
+)
+
+DAY = 86_400
+
+
+def _d(value: float | None) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+def _s(value: float | None) -> str | None:
+    return None if value is None else str(to_decimal(value))
+
+
+def _aware(epoch: int) -> datetime:
+    return datetime.fromtimestamp(int(epoch), tz=UTC)
+
+
+MONEY_METRICS = ("initial_cash", "final_equity", "gross_profit", "gross_loss", "expectancy", "avg_trade",
+                 "best_trade", "worst_trade", "fees")  # fmt: skip
+
+
+TRADE_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("symbol", "text"), ("side", "text"), ("qty", "numeric"),
+    ("entry_ts", "timestamptz"), ("exit_ts", "timestamptz"), ("entry_bar", "int4"), ("exit_bar", "int4"),
+    ("entry_price", "numeric"), ("exit_price", "numeric"), ("entry_fee", "numeric"), ("exit_fee", "numeric"),
+    ("pnl", "numeric"), ("exit_reason", "text"), ("chain", "int4"),
+)  # fmt: skip
+BLOCK_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("ts", "timestamptz"), ("bar", "int4"), ("symbol", "text"),
+    ("reason", "text"), ("reason_class", "text"), ("message", "text"), ("detail", "jsonb"), ("chain", "int4"),
+)  # fmt: skip
+CHUNK_COLUMNS = (
+    ("run_id", "uuid"), ("seq", "int4"), ("start_bar", "int4"), ("start_ts", "int8"), ("end_ts", "int8"),
+    ("ts", "bytea"), ("equity", "bytea"), ("close", "bytea"), ("snapshot", "jsonb"),
+)  # fmt: skip
+
+
+def _insert(model, columns, rows) -> None:
+    """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
+    elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
+    names = [c for c, _ in columns]
+    if not is_postgres():
+        model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
+        return
+    from psycopg.types.json import Jsonb
+
+    json_at = [i for i, (_, kind) in enumerate(columns) if kind == "jsonb"]
+    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.set_types([kind for _, kind in columns])
+        for row in rows:
+            if json_at:
+                row = list(row)
+                for i in json_at:
+                    row[i] = Jsonb(row[i])
+            copy.write_row(row)
+
+
+_TRADE_FLOATS = tuple(i for i, (_, kind) in enumerate(TRADE_COLUMNS) if kind == "numeric")
+
+
+_TRADE_TIMES = (5, 6)  # epoch seconds in the rows given to _insert_trades
+
+
+def _insert_trades(rows) -> None:
+    """Trades with the engine's floats and epoch-second times. PostgreSQL: a CSV COPY written by Arrow,
+    each float as its shortest round-trip text, which the numeric column parses to exactly the Decimal
+    the binary path sent (``Decimal(repr(x))``), with no Python object per value; elsewhere Decimals
+    through bulk_create."""
+    if not is_postgres():
+        _insert(BacktestTrade, TRADE_COLUMNS, (
+            tuple(_d(v) if i in _TRADE_FLOATS else _aware(v) if i in _TRADE_TIMES else v for i, v in enumerate(row))
+            for row in rows
+        ))  # fmt: skip
+        return
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    columns = list(zip(*rows, strict=True)) or [() for _ in TRADE_COLUMNS]
+    arrays = []
+    for i, (_, kind) in enumerate(TRADE_COLUMNS):
+        values = columns[i]
+        if i in _TRADE_TIMES:
+            arrays.append(pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC")))
+        elif kind == "numeric":
+            arrays.append(pa.array(values, pa.float64()))
+        elif kind == "int4":
+            arrays.append(pa.array(values, pa.int64()))
+        else:
+            arrays.append(pa.array([str(v) for v in values], pa.string()))
+    table = pa.Table.from_arrays(arrays, names=[c for c, _ in TRADE_COLUMNS])
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    names = ", ".join(c for c, _ in TRADE_COLUMNS)
+    sql = f"COPY {BacktestTrade._meta.db_table} ({names}) FROM STDIN (FORMAT CSV)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.write(buffer.getbuffer())
+
+
+def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check=None) -> dict:
+    """Trades, blocks, curve chunks with snapshots, the LTTB overview, daily reports; returns the results JSON.
+
+    The curve runs over the union of the symbols' bar times (the engine's); the warm-up bars before
+    the range are left out, and every stored bar index is an index into the stored curve. ``check()``
+    is called between the writes (the caller's cancel check: raising there rolls the whole write back).
+    """
+    check = check or (lambda: None)
+    symbols = list(bars)  # the plan's order: the equity adds positions in it
+    ts_all = result.ts
+    w = int(np.searchsorted(ts_all, min(int(b.ts[warm[sym]]) for sym, b in bars.items())))
+    ts, equity = ts_all[w:], result.equity[w:]
+    n = len(ts)
+    # each symbol's last close at each curve time (NaN before its first bar), in plan order
+    closes = np.empty((n, len(symbols)))
+    for k, sym in enumerate(symbols):
+        last = np.searchsorted(bars[sym].ts, ts, side="right") - 1
+        closes[:, k] = np.where(last >= 0, bars[sym].close[np.maximum(last, 0)], np.nan)
+
+    # a symbol's bar index -> its index in the stored curve (negative inside the warm-up)
+    curve_index = {sym: (np.searchsorted(ts_all, b.ts) - w).tolist() for sym, b in bars.items()}
+
+    def at(symbol: str, bar: int) -> int:
+        return curve_index[symbol][bar]
+
+    initial_cash = result.initial_cash
+    entry_fee_by_chain: dict[int, float] = {}
+    exit_fee_by_chain: dict[int, float] = {}
+    fills: list[portfolio.Fill] = []
+    blocks = []
+    orders_risk: list[tuple[int, float]] = []
+    for d in result.decisions:
+        if d.kind == "fill":
+            if d.intent == "entry":
+                entry_fee_by_chain[d.chain] = d.fee
+                side = "long" if d.side == "buy" else "short"
+                fills.append(portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "entry", side, d.qty, d.price, d.fee))
+            else:
+                side = "long" if d.side == "sell" else "short"
+                fill = portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "exit", side, d.qty, d.price, d.fee, d.pnl)
+                fills.append(fill)
+        elif d.kind == "block":
+            blocks.append((at(d.symbol, d.bar), d))
+        elif d.kind == "order" and d.intent == "entry":
+            orders_risk.append((at(d.symbol, d.bar), d.risk or 0.0))
+    # an exit fill's fee, by the trade it closes: the engine appends both when it closes a position
+    exit_fills = [f for f in fills if f.intent == "exit"]
+    for t, f in zip(result.trades, exit_fills, strict=True):
+        exit_fee_by_chain[t.chain] = f.fee
+    trades = result.trades
+    trades = sorted(trades, key=lambda t: (t.entry_ts, symbols.index(t.symbol)))
+    _insert_trades(
+        (
+            run.pk,
+            i + 1,
+            t.symbol,
+            t.side,
+            t.qty,
+            t.entry_ts,
+            t.exit_ts,
+            at(t.symbol, t.entry_bar),
+            at(t.symbol, t.exit_bar),
+            t.entry_price,
+            t.exit_price,
+            entry_fee_by_chain[t.chain],
+            exit_fee_by_chain[t.chain],
+            t.pnl,
+            t.exit_reason,
+            t.chain,
+        )  # fmt: skip
+        for i, t in enumerate(trades)
+    )
+    check()
+    _insert(
+        BacktestBlock,
+        BLOCK_COLUMNS,
+        (
+            (
+                run.pk,
+                i + 1,
+                _aware(d.ts),
+                bar,
+                d.symbol,
+                d.block.reason,
+                d.block.reason_class,
+                d.block.message,
+                d.block.payload()["detail"],
+                d.chain,
+            )  # fmt: skip
+            for i, (bar, d) in enumerate(blocks)
+        ),
+    )
+
+    # curve chunks, each with the portfolio before its first bar
+    state = portfolio.empty(initial_cash)
+    chunks = []
+    k = 0
+    for seq, start in enumerate(range(0, n, CURVE_CHUNK)):
+        while k < len(fills) and fills[k].bar < start:
+            state = portfolio.apply_fill(state, fills[k])
+            k += 1
+        stop = min(n, start + CURVE_CHUNK)
+        chunks.append(
+            (
+                run.pk,
+                seq,
+                start,
+                int(ts[start]),
+                int(ts[stop - 1]),
+                np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
+                np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
+                np.ascontiguousarray(closes[start:stop], dtype="<f8").tobytes(),
+                state,
+            )
+        )
+    check()
+    _insert(CurveChunk, CHUNK_COLUMNS, chunks)
+    check()
+    while k < len(fills):
+        state = portfolio.apply_fill(state, fills[k])
+        k += 1
+
+    dd = metrics.drawdown(equity, initial_cash)
+    picked = metrics.lttb(np.arange(n, dtype=np.float64), equity, OVERVIEW_POINTS)
+    preview = metrics.lttb(ts[picked].astype(np.float64), equity[picked], DEFAULT_POINTS)
+    CurveOverview.objects.create(
+        preview=np.ascontiguousarray(preview, dtype="<i4").tobytes(),
+        run=run,
+        points=len(picked),
+        bars=n,
+        ts=np.ascontiguousarray(ts[picked], dtype="<i8").tobytes(),
+        equity=np.ascontiguousarray(equity[picked], dtype="<f8").tobytes(),
+        drawdown=np.ascontiguousarray(dd[picked], dtype="<f8").tobytes(),
+    )
+
+    check()
+    block_bars = [(bar, d.block.reason) for bar, d in blocks]
+    _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk)
+
+    # exposure: curve bars with at least one open position
+    held = np.zeros(n + 1, dtype=np.int64)
+    for t in trades:
+        held[at(t.symbol, t.entry_bar)] += 1
+        held[at(t.symbol, t.exit_bar)] -= 1
+    for sym in state["positions"]:
+        entry = next(f for f in reversed(fills) if f.intent == "entry" and f.symbol == sym)
+        held[entry.bar] += 1
+    out = metrics.compute(
+        equity=equity,
+        ts=ts,
+        timeframe_s=next(iter(bars.values())).timeframe_s,
+        initial_cash=initial_cash,
+        pnls=[t.pnl for t in trades],
+        entry_values=[t.entry_price * t.qty for t in trades],
+        fees=result.state.fees_paid,
+        bars_in_position=int(np.count_nonzero(np.cumsum(held[:n]))),
+    )
+    for key in MONEY_METRICS:
+        out[key] = _s(out[key])
+    out["symbols"] = symbols
+    out["summary"] = summarize(trades, [d for _, d in blocks], initial_cash)
+    out["blocks"] = len(blocks)
+    out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for _, d in blocks).items()))
+    out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for _, d in blocks).items()))
+    outcomes = [
+        {"symbol": d.symbol, "chain": d.chain, **d.outcome.payload()} for d in getattr(result, "block_outcomes", ())
+    ]
+    # what each block would have done (closed shadows, then the open ones marked at the last close)
+    # and their scorecard; the results endpoint leaves the list out, /block-outcomes pages it
+    out["block_outcomes"] = outcomes
+    blocks_by = Counter((d.block.reason, d.block.reason_class, d.symbol) for _, d in blocks)
+    out["block_scorecard"] = as_json(
+        rollup(
+            outcome_groups(outcomes),
+            [{"reason": r, "reason_class": c, "symbol": sym, "blocks": n} for (r, c, sym), n in blocks_by.items()],
+        )
+    )
+    out["final_cash"] = _s(result.state.cash)
+    out["realized_pnl"] = _s(result.state.realized_pnl)
+    out["open_positions"] = [
+        {
+            "symbol": sym,
+            "side": pos["side"],
+            "qty": _s(pos["qty"]),
+            "entry_price": _s(pos["entry_price"]),
+            "entry_fee": _s(pos["entry_fee"]),
+            "entry_ts": _aware(pos["entry_ts"]).isoformat(),
+        }
+        for sym, pos in state["positions"].items()
+    ]
+    return out
+
+
+def _group(trades, key, initial_cash: float) -> list[dict]:
+    groups: dict[str, list] = defaultdict(list)
+    for t in trades:
+        groups[key(t)].append(t)
+    rows = []
+    for name, group in groups.items():
+        pnl = [t.pnl for t in group]
+        returns = [t.pnl / (t.entry_price * t.qty) for t in group if t.entry_price * t.qty > 0]
+        rows.append(
+            {
+                "key": name,
+                "trades": len(group),
+                "wins": sum(p > 0 for p in pnl),
+                "losses": sum(p < 0 for p in pnl),
+                "win_rate": sum(p > 0 for p in pnl) / len(group),
+                "pnl": _s(float(sum(pnl))),
+                "return": float(sum(pnl)) / initial_cash,  # of the initial cash, as FreqUI's "Tot Profit %"
+                "avg_trade_return": sum(returns) / len(returns) if returns else None,
+                "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in group) / len(group),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["trades"], r["key"]))
+
+
+def _trade(t, seq: int) -> dict:
+    value = t.entry_price * t.qty
+    return {
+        "seq": seq,
+        "symbol": t.symbol,
+        "side": t.side,
+        "pnl": _s(t.pnl),
+        "return": t.pnl / value if value > 0 else None,
+        "entry_ts": _aware(t.entry_ts).isoformat(),
+        "exit_ts": _aware(t.exit_ts).isoformat(),
+        "exit_reason": t.exit_reason,
+    }
+
+
+def summarize(trades, blocks, initial_cash: float) -> dict:
+    """FreqUI's backtest summary: per pair, per exit reason, best and worst trade, average duration,
+    win rate; and the blocks by reason with the numbers of the first and the last one."""
+    out: dict = {
+        "per_symbol": _group(trades, lambda t: t.symbol, initial_cash),
+        "per_exit_reason": _group(trades, lambda t: t.exit_reason, initial_cash),
+        "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in trades) / len(trades) if trades else None,
+        "win_rate": sum(t.pnl > 0 for t in trades) / len(trades) if trades else None,
+        "best_trade": None,
+        "worst_trade": None,
+    }
+    if trades:
+        best = max(range(len(trades)), key=lambda i: trades[i].pnl)
+        worst = min(range(len(trades)), key=lambda i: trades[i].pnl)
+        out["best_trade"], out["worst_trade"] = _trade(trades[best], best + 1), _trade(trades[worst], worst + 1)
+    by_reason: dict[str, list] = defaultdict(list)
+    for d in blocks:
+        by_reason[d.block.reason].append(d)
+    out["blocks_by_reason"] = [
+        {
+            "reason": reason,
+            "reason_class": found[0].block.reason_class,
+            "count": len(found),
+            "first": found[0].block.why,
+            "first_ts": _aware(found[0].ts).isoformat(),
+            "last": found[-1].block.why,
+            "last_ts": _aware(found[-1].ts).isoformat(),
+        }
+        for reason, found in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+    return out
+
+
+DAILY_COLUMNS = (
+    ("run_id", "uuid"), ("day", "date"), ("start_equity", "numeric"), ("end_equity", "numeric"), ("pnl", "numeric"),
+    ("return_pct", "float8"), ("entries", "int4"), ("exits", "int4"), ("realized_pnl", "numeric"),
+    ("fees", "numeric"), ("blocks", "int4"), ("blocks_by_reason", "jsonb"), ("risk_claimed", "numeric"),
+    ("risk_used", "float8"),
+)  # fmt: skip
+
+
+def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_risk_by_bar) -> None:
+    """One row per UTC day. The per-day sums are ``np.add.at`` over the fills in their order: the same
+    float additions, in the same order, as a loop over the fills (so the same numbers), without it."""
+    n = len(ts)
+    days = ts // DAY
+    unique_days, first = np.unique(days, return_index=True)
+    count = len(first)
+    last = np.concatenate((first[1:], [n])) - 1
+    end_eq = equity[last]
+    start_eq = np.concatenate(([initial_cash], end_eq[:-1]))
+
+    def day_index(bars) -> np.ndarray:
+        return np.searchsorted(first, np.asarray(bars, dtype=np.int64), side="right") - 1
+
+    k = len(fills)
+    fill_day = day_index(np.fromiter((f.bar for f in fills), dtype=np.int64, count=k))
+    entry = np.fromiter((f.intent == "entry" for f in fills), dtype=bool, count=k)
+    fees = np.zeros(count)
+    np.add.at(fees, fill_day, np.fromiter((f.fee for f in fills), dtype=np.float64, count=k))
+    entries = np.bincount(fill_day[entry], minlength=count)
+    exits = np.bincount(fill_day[~entry], minlength=count)
+    realized = np.zeros(count)
+    exit_pnl = np.fromiter((f.pnl for f in fills if f.intent != "entry"), dtype=np.float64, count=int((~entry).sum()))
+    np.add.at(realized, fill_day[~entry], exit_pnl)
+    risk = np.zeros(count)
+    if orders_risk_by_bar:
+        bars, risks = zip(*orders_risk_by_bar, strict=True)
+        np.add.at(risk, day_index(bars), np.asarray(risks, dtype=np.float64))
+    block_counts: dict[int, Counter] = defaultdict(Counter)
+    if blocks:
+        for d, (_, reason) in zip(day_index([bar for bar, _ in blocks]).tolist(), blocks, strict=True):
+            block_counts[d][reason] += 1
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rows = []
+    for i, day in enumerate(unique_days.tolist()):
+        start, end = float(start_eq[i]), float(end_eq[i])
+        counted = block_counts.get(i, Counter())
+        rows.append(
+            (
+                run.pk,
+                (epoch + timedelta(days=day)).date(),
+                _d(start),
+                _d(end),
+                _d(end - start),
+                end / start - 1.0 if start else 0.0,
+                int(entries[i]),
+                int(exits[i]),
+                _d(float(realized[i])),
+                _d(float(fees[i])),
+                sum(counted.values()),
+                dict(sorted(counted.items())),
+                _d(float(risk[i])),
+                float(risk[i]) / start if start else 0.0,
+            )
+        )
+    _insert(DailyReport, DAILY_COLUMNS, rows)

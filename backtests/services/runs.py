@@ -1,0 +1,149 @@
+"""What the API (and the dashboard) call: start, cancel and rerun runs. Config validation raises
+:class:`tradingops.errors.Invalid` naming the fields; state conflicts :class:`tradingops.errors.Conflict`."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tradingops.errors import Conflict, Invalid
+
+from .. import config as cfg
+from ..models import FINISHED, BacktestRun, RunStatus
+from ..notify import emit_finished, publish_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+class RunStateError(Conflict):
+    """An action the run's status does not allow (409 naming the status)."""
+
+    def __init__(self, run: BacktestRun, message: str):
+        self.run = run
+        super().__init__(message, field="status")
+
+
+class IdempotencyConflict(Conflict):
+    """The Idempotency-Key was used for a different config (409)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="Idempotency-Key")
+
+
+def validated(data: dict) -> dict:
+    """The POST body checked and resolved (engine and database), or :class:`Invalid` naming the fields."""
+    serializer = cfg.BacktestConfigSerializer(data=data)
+    if not serializer.is_valid():
+        raise Invalid(serializer.errors)
+    return serializer.validated_data
+
+
+# --- start / cancel / rerun -----------------------------------------------------------------------
+def _enqueue(run_ids: list) -> None:
+    """Send the runs to the broker once the transaction commits. A broker that is down does not fail
+    the request (the run is committed, queued): the run stays unsent and the reaper sends it later."""
+    ids = [str(rid) for rid in run_ids]
+    transaction.on_commit(lambda: dispatch(ids))
+
+
+def dispatch(run_ids: list[str]) -> bool:
+    """Send ``run_ids`` (one message each, as one group) and stamp ``enqueued_at``; False if the broker refused.
+
+    Sending twice is harmless: the worker claims only a queued run, so a second message is a no-op."""
+    from celery import group
+
+    from ..tasks import backtest_run_task
+
+    try:
+        if len(run_ids) == 1:
+            backtest_run_task.delay(run_ids[0])
+        else:
+            group(backtest_run_task.s(rid) for rid in run_ids).apply_async()
+    except Exception:  # kombu/redis errors vary by transport; none may turn a committed run into a 500
+        logger.warning("backtests %s not sent to the broker; the reaper sends them again", run_ids, exc_info=True)
+        return False
+    BacktestRun.objects.filter(pk__in=run_ids, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
+    return True
+
+
+def backtest_run_create(
+    *,
+    data: dict,
+    user=None,
+    idempotency_key: str | None = None,
+) -> tuple[BacktestRun, bool]:
+    """Validate ``data`` (the POST body), store a queued run and enqueue it on commit.
+
+    With ``idempotency_key``, the same key returns the run it created first (``created`` False);
+    the same key with a different config raises :class:`IdempotencyConflict`.
+    """
+    if idempotency_key:
+        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _same_request(existing, data), False
+    attrs = validated(data)
+    config = attrs["_config"]
+    name = attrs.get("name") or _default_name(config)
+    try:
+        with transaction.atomic():
+            run = BacktestRun.objects.create(
+                name=name,
+                config=config,
+                candles_total=attrs["_resolved"].candles,
+                idempotency_key=idempotency_key or None,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+            )
+            _enqueue([run.pk])
+    except IntegrityError:
+        # a concurrent request with the same key won the race
+        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _same_request(existing, data), False
+    return run, True
+
+
+def _same_request(existing: BacktestRun, data: dict) -> BacktestRun:
+    serializer = cfg.BacktestConfigSerializer(data=data)
+    if serializer.is_valid() and serializer.validated_data["_config"] == existing.config:
+        return existing
+    raise IdempotencyConflict(f"this Idempotency-Key already started run {existing.pk} with a different config")
+
+
+def _default_name(config: dict) -> str:
+    strategy = config["strategy"]
+    label = strategy.get("preset") or (strategy.get("plan") or {}).get("name", "plan")
+    params = ",".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
+    return f"{label}({params}) {','.join(config['symbols'])} {config['timeframe']}"[:200]
+
+
+def backtest_run_cancel(*, run_id) -> BacktestRun:
+    """Queued: cancelled at once. Running: flagged; the worker stops within a second and marks it.
+
+    A finished run cannot be cancelled: :class:`RunStateError` names its status.
+    """
+    with transaction.atomic():
+        run = BacktestRun.objects.select_for_update().get(pk=run_id)
+        if run.status in FINISHED:
+            raise RunStateError(run, f"the run is {run.status}: only queued or running runs can be cancelled")
+        if run.status == RunStatus.QUEUED:
+            run.status = RunStatus.CANCELLED
+            run.finished_at = timezone.now()
+            run.error = "cancelled before it started"
+        run.cancel_requested = True
+        run.save(update_fields=["status", "finished_at", "error", "cancel_requested"])
+        if run.status == RunStatus.CANCELLED:
+            emit_finished(run.pk, run.status, error=run.error)
+        publish_on_commit(run.pk)
+    return run
+
+
+def backtest_run_rerun(*, run_id, user=None) -> BacktestRun:
+    """A new run of the same config (validated again: candles may have changed since)."""
+    original = BacktestRun.objects.get(pk=run_id)
+    run, _ = backtest_run_create(data={"name": original.name, **original.config}, user=user)
+    BacktestRun.objects.filter(pk=run.pk).update(rerun_of=original)
+    run.rerun_of = original
+    return run

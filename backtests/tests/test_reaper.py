@@ -1,0 +1,124 @@
+"""A reaped backtest stays failed: the heartbeat and the final writes are status-guarded, so a worker
+that was frozen past the stale limit and then resumes writes nothing. The reaper has its own queue
+and sends again the queued runs the broker never took."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backtests import services, worker
+from backtests.models import BacktestRun, BacktestTrade, CurveChunk, RunStatus
+from events.models import Event
+
+from .conftest import sma_config
+
+
+def freeze_past_the_stale_limit(run_id):
+    """What the reaper sees when a worker is SIGSTOPped: the last heartbeat is old; then it reaps."""
+    BacktestRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now() - timedelta(seconds=600))
+    assert worker.backtest_runs_reap(stale_after_s=60) == [run_id]
+
+
+def finished_events(run_id):
+    return list(
+        Event.objects.filter(type="backtest_finished", correlation_id=run_id).values_list("payload__status", flat=True)
+    )
+
+
+@pytest.mark.parametrize("phase", ["engine", "load"])
+def test_a_run_reaped_while_its_worker_was_frozen_never_comes_back_completed(sol_candles, monkeypatch, phase):
+    run, _ = services.backtest_run_create(data=sma_config())
+    target = "run_backtest" if phase == "engine" else "load_bars"
+    real = getattr(worker, target)
+
+    def frozen_then_resumed(*args, **kwargs):
+        out = real(*args, **kwargs)
+        freeze_past_the_stale_limit(run.pk)
+        return out
+
+    monkeypatch.setattr(worker, target, frozen_then_resumed)
+    assert worker.backtest_execute(run_id=run.pk, worker="w") == RunStatus.FAILED
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "presumed dead" in run.error
+    assert run.results is None
+    assert not BacktestTrade.objects.filter(run=run).exists()
+    assert not CurveChunk.objects.filter(run=run).exists()
+    assert finished_events(run.pk) == ["failed"]  # the event log and the row agree
+
+
+def test_a_run_reaped_during_its_final_write_is_rolled_back(sol_candles, monkeypatch):
+    run, _ = services.backtest_run_create(data=sma_config())
+    real = worker.write_results
+
+    def reaped_meanwhile(*args, **kwargs):
+        out = real(*args, **kwargs)
+        # another connection would skip the locked row; this one holds the lock, so force the status
+        BacktestRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error="reaped")
+        return out
+
+    monkeypatch.setattr(worker, "write_results", reaped_meanwhile)
+    assert worker.backtest_execute(run_id=run.pk) != RunStatus.COMPLETED
+    assert not BacktestTrade.objects.filter(run=run).exists()  # the whole write rolled back
+    assert finished_events(run.pk) == []
+
+
+def test_a_failure_after_the_reaper_keeps_the_reapers_verdict(sol_candles, monkeypatch):
+    run, _ = services.backtest_run_create(data=sma_config())
+
+    def reaped_then_crashes(*args, **kwargs):
+        freeze_past_the_stale_limit(run.pk)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(worker, "run_backtest", reaped_then_crashes)
+    assert worker.backtest_execute(run_id=run.pk) == RunStatus.FAILED
+    run.refresh_from_db()
+    assert "presumed dead" in run.error  # not overwritten by the worker's own error
+    assert finished_events(run.pk) == ["failed"]
+
+
+def test_the_reaper_has_its_own_queue():
+    from backtests.tasks import backtest_reap_task, backtest_run_task
+    from tradingops.celery import app
+
+    router = app.amqp.router
+    assert router.route({}, backtest_reap_task.name)["queue"].name == "maintenance"
+    assert router.route({}, backtest_run_task.name)["queue"].name == "backtests"
+
+
+def test_the_reaper_schedule_sends_to_the_maintenance_queue(db):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="backtests.tasks.backtest_reap_task")
+    assert task.queue == "maintenance"
+
+
+def test_a_run_committed_while_the_broker_is_down_is_queued_and_the_reaper_sends_it(
+    sol_candles, client_for, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from backtests import tasks
+
+    sent = []
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.backtest_run_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for("operator").post("/api/v1/backtests", sma_config(), format="json")
+    assert response.status_code == 201  # committed and answered, never a 500
+    run = BacktestRun.objects.get()
+    assert (run.status, run.enqueued_at) == (RunStatus.QUEUED, None)
+
+    assert worker.backtest_runs_resend(older_than_s=0) == []  # still down: nothing lost, nothing stamped
+    monkeypatch.setattr(tasks.backtest_run_task, "delay", lambda run_id: sent.append(run_id))
+    assert worker.backtest_runs_resend(older_than_s=3600) == []  # too young: its first send may be in flight
+    assert worker.backtest_runs_resend(older_than_s=0) == [str(run.pk)]
+    assert sent == [str(run.pk)]
+    run.refresh_from_db()
+    assert run.enqueued_at is not None
+    assert worker.backtest_runs_resend(older_than_s=0) == []  # sent once
