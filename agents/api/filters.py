@@ -35,8 +35,8 @@ class BlockFilterSet(_TimeWindowFilterSet):
 class BlockOutcomeFilterSet(_TimeWindowFilterSet):
     """``since``/``until`` bound when the shadow closed; ``blocked_since``/``blocked_until`` the block."""
 
-    blocked_since = filters.IsoDateTimeFilter(field_name="blocked_at", lookup_expr="gte")
-    blocked_until = filters.IsoDateTimeFilter(field_name="blocked_at", lookup_expr="lt")
+    blocked_since = AwareIsoDateTimeFilter(field_name="blocked_at", lookup_expr="gte")
+    blocked_until = AwareIsoDateTimeFilter(field_name="blocked_at", lookup_expr="lt")
 
     class Meta:
         model = BlockOutcome

@@ -158,3 +158,11 @@ def test_the_browsable_api_form_token_is_not_an_unknown_field(client_for):
         "/api/v1/agents/intents", {"action": "note", "note": "x", "csrfmiddlewaretoken": "t"}
     )
     assert response.status_code == 202, response.content
+
+
+def test_block_outcome_filters_refuse_offsets_past_14_hours(client_for):
+    """Found by schemathesis after main's block-outcomes endpoint: blocked_until +17:31 was a 500."""
+    url = "/api/v1/live/block-outcomes?" + urlencode({"blocked_until": "2024-09-20T12:00:00+17:31"})
+    response = client_for("viewer").get(url)
+    assert response.status_code == 400, response.content
+    assert "blocked_until" in response.data
