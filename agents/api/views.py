@@ -117,11 +117,12 @@ class BlockOutcomeSummaryView(APIView):
 
 
 class RiskBudgetView(APIView):
-    """Today's risk budget: claimed, used, released, utilisation and the allocations (UTC day)."""
+    """The risk budget of the day being traded (the newest decided candle's UTC day): claimed, used,
+    released, utilisation and the allocations."""
 
     @extend_schema(responses=s.RiskBudgetSerializer)
     def get(self, request):
-        budget = selectors.risk_budget(day=timezone.now().date())
+        budget = selectors.risk_budget(day=selectors.risk_day_current())
         return Response(s.RiskBudgetSerializer(budget, context={"request": request}).data)
 
 
