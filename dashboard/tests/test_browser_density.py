@@ -50,7 +50,7 @@ def test_market_opens_on_the_symbol_with_data_and_shows_its_last_price(users, op
     tab.login("vera", "/market/")
     expect(tab.page.locator("#h-chart")).to_contain_text("SOL-USDT 1h")  # not BTC-USD, which has no bars
     expect(tab.page.locator("#last-price")).to_have_text("164.00")
-    tab.page.wait_for_function("window.tradingopsChart && window.tradingopsChart.candles.data().length > 0")
+    tab.wait_for("window.tradingopsChart && window.tradingopsChart.candles.data().length > 0")
     server_side(_feed, [TickInput("SOL-USDT", start + timedelta(minutes=25, seconds=9), Decimal("1171.371"))])
     expect(tab.page.locator("#last-price")).to_have_text("1,171.37", timeout=2000)
     assert tab.errors == []
@@ -91,9 +91,9 @@ def test_the_agents_judgement_chart_says_when_it_is_empty_and_draws_the_first_ju
     assert _line_pixels(tab.page, "#score-chart") > 10  # the judgement is drawn in the pane
 
     server_side(emit, "plan_judged", {**judged, "overall_score": "64"}, source="agent:judge")
-    tab.page.wait_for_function("window.tradingopsChart.scores.data().length === 2", timeout=2000)
+    tab.wait_for("window.tradingopsChart.scores.data().length === 2", timeout=2000)
     tab.page.reload()  # the server-rendered page draws both as well
-    tab.page.wait_for_function("window.tradingopsChart.scores.data().length === 2", timeout=2000)
+    tab.wait_for("window.tradingopsChart.scores.data().length === 2", timeout=2000)
     tab.page.wait_for_timeout(300)
     assert _line_pixels(tab.page, "#score-chart") > 10
     tab.screenshot("agents-judgement-chart")
