@@ -31,6 +31,7 @@ class EventStreamConsumer(RoleRequiredConsumer):
         self.types: set[str] = set()
         self.run_id = ""
         self.replayed: set[int] = set()
+        self.after = 0
         if not await self.accept_if_allowed():
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -88,6 +89,9 @@ class EventStreamConsumer(RoleRequiredConsumer):
                 after_id=after, types=sorted(self.types), run_id=run_id, limit=REPLAY_LIMIT
             )
         self.replayed = {event.id for event in missed}
+        # frames are published after commit and may arrive late: what the client had (up to
+        # ``after``) or was replayed is not sent again
+        self.after = after or 0
         last_id = await database_sync_to_async(selectors.event_last_id)()
         await self.send_json(
             {
@@ -107,6 +111,7 @@ class EventStreamConsumer(RoleRequiredConsumer):
             for frame in message["events"]
             if (not self.types or frame["type"] in self.types)
             and (not self.run_id or frame["run_id"] == self.run_id)
+            and frame["id"] > self.after
             and frame["id"] not in self.replayed
         ]
         if frames:

@@ -98,9 +98,35 @@ def _adjusted_summary(p: dict) -> str:
 
 
 def register_all() -> None:
-    register(EventType("wallet_created", WalletCreatedPayload, description="A person (or the system) added a wallet."))
-    register(EventType("wallet_changed", WalletChangedPayload, description="A wallet was edited, disabled or enabled."))
-    register(EventType("paper_deposited", PaperDepositedPayload, description="Funds paid into a paper wallet."))
+    register(
+        EventType(
+            "wallet_created",
+            WalletCreatedPayload,
+            description="A person (or the system) added a wallet.",
+            summary=lambda p: (
+                f"Wallet {p['name']} created ({p['kind']}{', ' + p['exchange_id'] if p.get('exchange_id') else ''})"
+            ),
+        )
+    )
+    register(
+        EventType(
+            "wallet_changed",
+            WalletChangedPayload,
+            description="A wallet was edited, disabled or enabled.",
+            summary=lambda p: (
+                f"Wallet {p['wallet']}: "
+                + ", ".join(f"{field} {c.get('old')} → {c.get('new')}" for field, c in sorted(p["changes"].items()))
+            ),
+        )
+    )
+    register(
+        EventType(
+            "paper_deposited",
+            PaperDepositedPayload,
+            description="Funds paid into a paper wallet.",
+            summary=lambda p: f"Deposited {fmt.money(p['amount'], p['currency'])} {p['currency']} into {p['wallet']}",
+        )
+    )
     register(
         EventType(
             "reconciliation_completed",
