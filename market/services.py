@@ -249,7 +249,9 @@ def candles_store(*, instrument_ids: dict[str, int], bars: Iterable[Bar]) -> Non
         _upsert_candles(_bars_to_candles(instrument_ids, bars))
 
 
-def utc(ts: datetime) -> datetime:
+def as_utc(ts: datetime) -> datetime:
+    """``ts`` as an aware UTC datetime; a naive one is taken to be UTC already (not local time). Not the
+    dashboard's ``utc`` template filter, which formats a time for display."""
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 

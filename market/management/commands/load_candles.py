@@ -1,5 +1,5 @@
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
@@ -19,7 +19,7 @@ def _when(text: str | None) -> datetime | None:
     value = parse_datetime(text) or (parse_date(text) and datetime.fromisoformat(text))
     if not value:
         raise CommandError(f"'{text}' is not a date or ISO time")
-    return services.utc(value)
+    return services.as_utc(value)
 
 
 class Command(BaseCommand):
@@ -156,7 +156,7 @@ class Command(BaseCommand):
 
         if not instrument.exchange_symbol:
             raise CommandError(f"{instrument.symbol} has no exchange_symbol: set it in the admin.")
-        now = services.utc(datetime.now())  # noqa: DTZ005 - made aware on the same line
+        now = datetime.now(UTC)
         end = end or now
         start = start or end - timeframes.duration(timeframe) * 1000
         ref = InstrumentRef(instrument.symbol, exchange_id, instrument.exchange_symbol)
