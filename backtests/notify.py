@@ -10,6 +10,7 @@ from django.db import transaction
 
 from events import realtime
 from events.publisher import Publisher
+from events.services import emit
 
 from .models import BacktestRun
 
@@ -62,8 +63,6 @@ def publish_on_commit(run_id) -> None:
 
 # --- events -----------------------------------------------------------------------------------------------
 def emit_finished(run_id, status: str, *, error: str = "", processed: int = 0, results: dict | None = None) -> None:
-    from events.services import emit
-
     results = results or {}
     emit(
         "backtest_finished",

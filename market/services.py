@@ -17,6 +17,7 @@ from pathlib import Path
 from django.db import IntegrityError, connection, transaction
 
 from tradingops.db import copy_rows, is_postgres
+from tradingops.errors import Conflict, Invalid
 
 from . import files
 from .models import Candle, Instrument, Tick
@@ -275,8 +276,6 @@ def instrument_create(
     ``base`` defaults to the symbol without its quote (``PEPE-USDT`` with quote ``USDT`` is ``PEPE``);
     a symbol that does not end with its quote needs ``base`` given."""
     from decimal import InvalidOperation
-
-    from tradingops.errors import Conflict, Invalid
 
     errors: dict[str, list[str]] = {}
     symbol = (symbol or "").strip().upper()

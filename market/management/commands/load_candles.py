@@ -9,6 +9,7 @@ from market import files, selectors, services, timeframes
 from market.feed import bar_problem
 from market.sources.exchange import InstrumentRef, fetch_ohlcv_pages, make_client
 from market.sources.replay import DATASETS
+from tradingops.errors import AppError
 
 SHOWN = 10
 
@@ -81,8 +82,6 @@ class Command(BaseCommand):
         return self._from_file(instrument, timeframe, path, start, end, opts)
 
     def _create(self, opts):
-        from tradingops.errors import AppError
-
         needed = (("--quote", "quote"), ("--tick-size", "tick_size"), ("--lot-size", "lot_size"))
         missing = [flag for flag, key in needed if not opts[key]]
         if missing:
