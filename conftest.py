@@ -28,6 +28,19 @@ def make_user(db, django_user_model):
 
 
 @pytest.fixture
+def tasks_in_process():
+    """Opt in: this test's Celery tasks run in this process (eager), and the flag is put back as it was
+    afterwards. A test that flips ``app.conf`` by hand and fails between the flips leaves every later
+    test eager, so a test's outcome would depend on what ran before it."""
+    from tradingops.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def users(make_user):
     return {
         "viewer": make_user("vera", "viewer"),

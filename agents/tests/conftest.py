@@ -14,14 +14,9 @@ DATA = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h.csv
 def tasks_run_in_process(request):
     """Agent tasks run in-process here (no stray messages in the shared broker), except in tests
     that start a real worker."""
-    if "celery_worker_process" in request.fixturenames:
-        yield
-        return
-    from tradingops.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
+    if "celery_worker_process" not in request.fixturenames:
+        request.getfixturevalue("tasks_in_process")
+    return
 
 
 @pytest.fixture
