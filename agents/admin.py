@@ -5,11 +5,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from events.admin import ReadOnlyAdmin
-from events.selectors import event_chain
+from events.selectors import event_decision_path, event_get
 
 from . import services
 from .models import (
@@ -31,9 +33,24 @@ from .models import (
 )
 
 
+def _decision_path(event_id) -> list:
+    event = event_get(event_id=event_id)
+    return event_decision_path(event=event).steps if event else []
+
+
 def _chain_link(obj) -> str:
-    url = reverse("admin:events_event_changelist")
-    return format_html('<a href="{}?q={}&o=1">decision chain</a>', url, obj.correlation_id)
+    """Its own decision path on the dashboard when it is an event's projection (fill, block,
+    intent), else the whole correlation chain."""
+    if getattr(obj, "event_id", None):
+        return format_html('<a href="{}">decision chain</a>', reverse("dashboard:event", args=[obj.event_id]))
+    return format_html('<a href="{}">decision chain</a>', reverse("dashboard:chain", args=[obj.correlation_id]))
+
+
+def _search_link(model: str, value: str, text: str) -> str:
+    """A link to another admin list searched for this exact value: no query per row."""
+    if not value:
+        return "—"
+    return format_html('<a href="{}?q={}">{}</a>', reverse(f"admin:agents_{model}_changelist"), value, text)
 
 
 class RuntimeConfigForm(forms.ModelForm):
@@ -59,19 +76,38 @@ class RuntimeConfigAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        """Through the services, never a raw save: each part is its own event naming the admin."""
+        """Through the services, never a raw save: each part is its own event naming the admin.
+        All or nothing: a refusal rolls back the parts before it, and the change is neither
+        logged nor announced as saved (``log_change``, ``response_change``)."""
         data, reason = form.cleaned_data, form.cleaned_data.get("reason", "")
         limits = {f: data[f] for f in services.LIMIT_FIELDS if f in form.changed_data}
         try:
-            if limits:
-                services.runtime_limits_update(user=request.user, changes=limits, reason=reason)
-            if "kill_switch" in form.changed_data:
-                services.kill_switch_set(user=request.user, engaged=data["kill_switch"], reason=reason)
-            if "mode" in form.changed_data:
-                services.runtime_mode_switch(user=request.user, mode=data["mode"],
-                                             confirmation=data.get("confirmation", ""), reason=reason)  # fmt: skip
+            with transaction.atomic():
+                if limits:
+                    services.runtime_limits_update(user=request.user, changes=limits, reason=reason)
+                if "kill_switch" in form.changed_data:
+                    services.kill_switch_set(user=request.user, engaged=data["kill_switch"], reason=reason)
+                if "mode" in form.changed_data:
+                    services.runtime_mode_switch(user=request.user, mode=data["mode"],
+                                                 confirmation=data.get("confirmation", ""), reason=reason)  # fmt: skip
         except (ValidationError, PermissionDenied) as exc:
-            self.message_user(request, f"Not saved: {'; '.join(_messages(exc))}", messages.ERROR)
+            request.runtime_refusal = "; ".join(_messages(exc))
+
+    def save_related(self, request, form, formsets, change):
+        if not getattr(request, "runtime_refusal", None):
+            super().save_related(request, form, formsets, change)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "runtime_refusal", None):
+            return None  # nothing changed: no "Changed ..." line in the history
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        refusal = getattr(request, "runtime_refusal", None)
+        if refusal:
+            self.message_user(request, f"Not saved: {refusal}", messages.ERROR)
+            return HttpResponseRedirect(request.path)  # back to the form, nothing announced as saved
+        return super().response_change(request, obj)
 
     actions = ["engage_kill_switch", "release_kill_switch"]
 
@@ -118,6 +154,8 @@ class PositionAdmin(ReadOnlyAdmin):
 class StrategyPlanAdmin(ReadOnlyAdmin):
     list_display = ("plan_id", "version", "strategy", "origin", "regime", "active", "created_at", "chain")
     list_filter = ("active", "origin", "strategy")
+    search_fields = ("plan_id", "strategy", "regime", "=correlation_id")
+    search_help_text = "Plan id, strategy or regime (part of it), or an exact correlation id."
     actions = ["replan"]
 
     @admin.display(description="chain")
@@ -148,7 +186,7 @@ class BlockEventAdmin(ReadOnlyAdmin):
         rows = [
             (e.ts.strftime("%Y-%m-%d %H:%M:%S"), e.type, e.source, str(e.payload)[:300],
              "← " + e.cause.type if e.cause else "")
-            for e in event_chain(correlation_id=obj.correlation_id, limit=200)
+            for e in _decision_path(obj.event_id)
         ]  # fmt: skip
         body = format_html_join(
             "", "<tr><td>{}</td><td><b>{}</b></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows
@@ -161,26 +199,65 @@ class BlockEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Fill)
 class FillAdmin(ReadOnlyAdmin):
-    list_display = ("ts", "symbol", "side", "qty", "price", "fee", "realized_pnl", "order_id", "chain")
+    list_display = ("ts", "symbol", "side", "qty", "price", "fee", "realized_pnl", "order", "chain")
     list_filter = ("symbol", "side")
     search_fields = ("=order_id", "=fill_id", "=correlation_id")
 
-    @admin.display(description="chain")
+    @admin.display(description="order", ordering="order_id")
+    def order(self, obj):
+        return _search_link("order", obj.order_id, obj.order_id)
+
+    @admin.display(description="chain (trigger, order, fill)")
     def chain(self, obj):
         return _chain_link(obj)
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("ts", "order_id", "symbol", "side", "qty", "status", "filled_qty")
+    list_display = ("ts", "order_id", "symbol", "side", "qty", "status", "filled_qty", "fills", "claim", "chain")
     list_filter = ("status", "symbol", "side")
     search_fields = ("=order_id", "=correlation_id")
+    readonly_fields = ("trigger",)
+
+    @admin.display(description="fills")
+    def fills(self, obj):
+        return _search_link("fill", obj.order_id, "fills")
+
+    @admin.display(description="risk claim")
+    def claim(self, obj):
+        return _search_link("riskallocation", obj.order_id, "claim")
+
+    @admin.display(description="chain")
+    def chain(self, obj):
+        return _chain_link(obj)
+
+    @admin.display(description="trigger")
+    def trigger(self, obj):
+        """The trigger that caused the order (its order_submitted event's cause), with its own chain."""
+        from events.models import Event
+
+        submitted = Event.objects.filter(
+            type="order_submitted", correlation_id=obj.correlation_id, payload__order_id=obj.order_id
+        ).first()
+        if submitted is None or submitted.causation_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">trigger {}</a>',
+            reverse("dashboard:event", args=[submitted.causation_id]),
+            submitted.causation_id,
+        )
 
 
 @admin.register(RiskAllocation)
 class RiskAllocationAdmin(ReadOnlyAdmin):
-    list_display = ("allocation_id", "day", "symbol", "amount", "status", "claimed_at", "updated_at")
+    list_display = ("allocation_id", "day", "symbol", "amount", "status", "claimed_at", "updated_at", "order")
     list_filter = ("status", "day")
+    search_fields = ("allocation_id", "order_id", "symbol", "=correlation_id")
+    search_help_text = "Allocation id, order id or symbol (part of it), or an exact correlation id."
+
+    @admin.display(description="order")
+    def order(self, obj):
+        return _search_link("order", obj.order_id, obj.order_id)
 
 
 @admin.register(RiskBudgetDay)
@@ -205,8 +282,14 @@ class JudgementAdmin(ReadOnlyAdmin):
 
 @admin.register(Intent)
 class IntentAdmin(ReadOnlyAdmin):
-    list_display = ("ts", "action", "symbol", "source", "note")
+    list_display = ("ts", "action", "symbol", "source", "note", "chain")
     list_filter = ("action",)
+    search_fields = ("action", "symbol", "source", "note", "=correlation_id")
+    search_help_text = "Action, symbol, source (user:<name>) or note, or an exact correlation id."
+
+    @admin.display(description="chain")
+    def chain(self, obj):
+        return _chain_link(obj)
 
 
 @admin.register(AgentStatus)

@@ -8,14 +8,16 @@ class AgentsConfig(AppConfig):
 
     def ready(self) -> None:
         from events import projectors as event_projectors
+        from events import realtime
         from market import hooks
 
         from . import event_types, projectors  # noqa: F401 - registers the trading projectors
-        from .selectors import runtime_mode
+        from .selectors import header_state, runtime_mode
 
         event_types.register_all()
         event_projectors.set_mode_provider(runtime_mode)
         hooks.register_candle_closed(on_candle_closed)
+        realtime.register_header(header_state, types={"runtime_changed", "run_control"})
         worker_ready.connect(on_worker_ready, dispatch_uid="agents.first_plan")
 
 

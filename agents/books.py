@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from events.models import Event
@@ -148,23 +148,30 @@ def _entry_fills_have_one_used_claim(report: BooksReport) -> list[Violation]:
 
 
 def _no_fill_from_blocked_trigger(report: BooksReport) -> list[Violation]:
-    """trigger_fired ← trade_blocked (the block's cause) and trigger_fired ← order_submitted ←
-    fill: a trigger is either blocked or traded, never both. One query of semi-joins."""
+    """trigger_fired ← trade_blocked (the block's cause) and trigger_fired ← [risk_claimed ←]
+    order_submitted ← fill: a trigger is either blocked or traded, never both. One query of
+    semi-joins; only a violation's own path is looked up again."""
     blocked = Event.objects.filter(
         type="trigger_fired",
         event_id__in=Event.objects.filter(type="trade_blocked", causation_id__isnull=False).values("causation_id"),
     ).values("event_id")
-    orders = Event.objects.filter(type="order_submitted", causation_id__in=blocked)
+    claims = Event.objects.filter(type="risk_claimed", causation_id__in=blocked).values("event_id")
+    orders = Event.objects.filter(type="order_submitted").filter(
+        Q(causation_id__in=blocked) | Q(causation_id__in=claims)
+    )
     rows = (
         Event.objects.filter(type="fill", causation_id__in=orders.values("event_id"))
-        .annotate(trigger_id=Subquery(orders.filter(event_id=OuterRef("causation_id")).values("causation_id")[:1]))
         .order_by("id")
-        .values_list("payload__fill_id", "event_id", "causation_id", "trigger_id")
+        .values_list("payload__fill_id", "event_id", "causation_id")
     )
-    return [
-        Violation(BLOCKED_TRIGGER, fill_id, {"fill_event": event_id, "order_event": order_id, "trigger_event": trigger})
-        for fill_id, event_id, order_id, trigger in rows
-    ]
+    violations = []
+    for fill_id, event_id, order_id in rows:
+        cause = Event.objects.values_list("causation_id", flat=True).get(event_id=order_id)
+        kind, claim_cause = Event.objects.values_list("type", "causation_id").get(event_id=cause)
+        trigger = claim_cause if kind == "risk_claimed" else cause
+        detail = {"fill_event": event_id, "order_event": order_id, "trigger_event": trigger}
+        violations.append(Violation(BLOCKED_TRIGGER, fill_id, detail))
+    return violations
 
 
 # --- 3. no sell exceeds the position held at the time ----------------------------------------

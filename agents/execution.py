@@ -335,8 +335,9 @@ class _Recorder:
             causation_id=self._plan_cause(),
         )
 
-    def _block(self, d, *, reason: str, reason_class: str, detail: dict) -> None:
+    def _block(self, d, *, reason: str, reason_class: str, detail: dict, price: float | None = None) -> None:
         trigger = self._trigger_of(d.chain)
+        price = d.price or price
         self._emit(
             "trade_blocked",
             {
@@ -346,6 +347,9 @@ class _Recorder:
                 "reason_class": reason_class,
                 "detail": detail,
                 "plan_id": self.plan.plan_id,
+                "trigger_id": str(trigger.event_id) if trigger else None,
+                "qty": _dec(max(d.qty, 0.0)) if d.qty is not None else None,
+                "price": _dec(price) if price else None,
             },
             chain=d.chain,
             kind="block",
@@ -353,10 +357,32 @@ class _Recorder:
         )
 
     def _on_block(self, d, candle, config):
-        self._block(d, reason=d.block.reason, reason_class=d.block.reason_class, detail=d.block.payload()["detail"])
+        detail = d.block.payload()["detail"]
+        self._block(d, reason=d.block.reason, reason_class=d.block.reason_class, detail=detail, price=candle.close)
         allocation = RiskAllocation.objects.filter(allocation_id=self.order_id(d.chain), status="claimed").first()
         if allocation is not None:  # blocked at the fill: give the claim back
             self._release(d, allocation.allocation_id, "expired", cause=None)
+
+    def _on_block_outcome(self, d, candle, config):
+        """The shadow of a block closed: record what taking the trade would have done, caused by the
+        block (a block this engine never recorded, e.g. one refused before a restart, has no outcome)."""
+        block = self._lookup(d.chain, "block")
+        if block is None:
+            return
+        outcome = d.outcome.payload()
+        outcome.pop("status")
+        self._emit(
+            "block_outcome",
+            {
+                **outcome,
+                "block_event_id": str(block.event_id),
+                "symbol": self.symbol,
+                "plan_id": self.plan.plan_id,
+            },
+            chain=d.chain,
+            kind="block-outcome",
+            causation_id=block.event_id,
+        )
 
     def _release(self, d, allocation_id: str, status: str, *, cause: Event | None) -> None:
         self._emit(
@@ -374,13 +400,15 @@ class _Recorder:
         self.engine.state.drop_claim(self.symbol)
 
     def _submit(self, d) -> Event:
-        trigger = self._trigger_of(d.chain)
+        # an entry's order follows from its risk claim, the claim from the trigger: one path per decision
+        cause = self._lookup(d.chain, "risk-claim") if d.intent == "entry" else None
+        cause = cause or self._trigger_of(d.chain)
         order = self._emit(
             "order_submitted",
             {"order_id": self.order_id(d.chain), "symbol": self.symbol, "side": d.side, "qty": _dec(d.qty)},
             chain=d.chain,
             kind="order",
-            causation_id=trigger.event_id if trigger else None,
+            causation_id=cause.event_id if cause else None,
         )
         self.orders[d.chain] = order
         return order
@@ -394,6 +422,7 @@ class _Recorder:
                 config=config,
                 day=_bar_day(candle),
                 correlation_id=self.plan.correlation_id,
+                causation_id=getattr(self._trigger_of(d.chain), "event_id", None),
                 dedupe_key=self._key(d.chain, "risk-claim"),
             )
             if refused is not None:  # the database's budget refused: the engine must not wait for a fill
@@ -452,7 +481,9 @@ def _settle_on_paper_exchange(symbol: str, side: str, fills) -> None:
                                    fee=fee)  # fmt: skip
 
 
-def risk_claim(*, allocation_id, symbol, amount, config, day, correlation_id, dedupe_key) -> dict | None:
+def risk_claim(
+    *, allocation_id, symbol, amount, config, day, correlation_id, dedupe_key, causation_id=None
+) -> dict | None:
     """Claim risk from the day's budget under the budget row's lock. None when claimed, else the
     numbers that refused it. However many workers claim at once, the budget is never exceeded."""
     from .selectors import portfolio_summary
@@ -483,6 +514,7 @@ def risk_claim(*, allocation_id, symbol, amount, config, day, correlation_id, de
         source=SOURCE,
         run_id=LIVE_RUN_ID,
         correlation_id=correlation_id,
+        causation_id=causation_id,
         dedupe_key=dedupe_key,
     )
     return None

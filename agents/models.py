@@ -261,6 +261,58 @@ class BlockEvent(models.Model):
         return f"{self.symbol} {self.side} blocked: {self.reason}"
 
 
+class BlockOutcome(models.Model):
+    """What a blocked trade would have done had it gone through: its shadow trade, projected from
+    ``block_outcome`` (one per block; caused by the ``trade_blocked`` event, same correlation).
+
+    ``pnl`` < 0 means the block saved that much, > 0 that it forwent that much."""
+
+    ts = models.DateTimeField(help_text="When the shadow closed (the block_outcome event's time).")
+    blocked_at = models.DateTimeField()
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=5, help_text="The shadow position's side: long or short.")
+    reason = models.CharField(max_length=64)
+    reason_class = models.CharField(max_length=16)
+    rule = models.CharField(max_length=500, blank=True, default="", help_text="The plan's blocked entry rule.")
+    status = models.CharField(max_length=8, default="closed")
+    exit_reason = models.CharField(max_length=8)
+    qty = QuantityField()
+    entry_at = models.DateTimeField()
+    entry_price = PriceField()
+    exit_at = models.DateTimeField()
+    exit_price = PriceField()
+    fees = MoneyField()
+    pnl = MoneyField()
+    pnl_pct = MoneyField()
+    mae = MoneyField(help_text="Maximum adverse excursion while held, in quote.")
+    mae_pct = MoneyField()
+    holding_s = models.BigIntegerField()
+    stop = PriceField(null=True, blank=True)
+    target = PriceField(null=True, blank=True)
+    plan_id = models.CharField(max_length=64, blank=True, default="")
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    correlation_id = models.UUIDField()
+    block_event_id = models.UUIDField(unique=True)
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        indexes = [
+            # the scorecard groups a window of blocks: an index-only scan carries what it sums
+            models.Index(
+                fields=["blocked_at"],
+                include=["reason", "reason_class", "rule", "symbol", "pnl"],
+                name="blockout_blocked_at",
+            ),
+            models.Index(fields=["ts", "id"], name="blockout_ts"),
+            models.Index(fields=["reason", "ts"], name="blockout_reason_ts"),
+            models.Index(fields=["symbol", "ts"], name="blockout_symbol_ts"),
+            models.Index(fields=["run_id", "ts"], name="blockout_run_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.reason}: shadow {self.exit_reason} {self.pnl}"
+
+
 class RiskBudgetDay(models.Model):
     """A day's risk budget and how much of it is in each state (amounts in the quote currency)."""
 

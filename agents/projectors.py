@@ -16,6 +16,7 @@ from events.projectors import Projector, register
 from .models import (
     AgentStatus,
     BlockEvent,
+    BlockOutcome,
     Fill,
     Intent,
     Judgement,
@@ -245,6 +246,57 @@ def project_blocks(events: Sequence[Event]) -> None:
 
 
 register(Projector("blocks", frozenset({"trade_blocked"}), project_blocks, lambda: BlockEvent.objects.all().delete()))
+
+
+def project_block_outcomes(events: Sequence[Event]) -> None:
+    def num(p, name):
+        return Decimal(p[name]) if p.get(name) is not None else None
+
+    rows = []
+    for e in events:
+        p = e.payload
+        rows.append(
+            BlockOutcome(
+                ts=e.ts,
+                blocked_at=p["blocked_at"],
+                symbol=p["symbol"],
+                side=p["position_side"],
+                reason=p["reason"],
+                reason_class=p["reason_class"],
+                rule=p.get("rule") or "",
+                status=p.get("status", "closed"),
+                exit_reason=p["exit_reason"],
+                qty=num(p, "qty"),
+                entry_at=p["entry_at"],
+                entry_price=num(p, "entry_price"),
+                exit_at=p["exit_at"],
+                exit_price=num(p, "exit_price"),
+                fees=num(p, "fees"),
+                pnl=num(p, "pnl"),
+                pnl_pct=num(p, "pnl_pct"),
+                mae=num(p, "mae"),
+                mae_pct=num(p, "mae_pct"),
+                holding_s=p["holding_s"],
+                stop=num(p, "stop"),
+                target=num(p, "target"),
+                plan_id=p.get("plan_id") or "",
+                run_id=e.run_id,
+                correlation_id=e.correlation_id,
+                block_event_id=p["block_event_id"],
+                event_id=e.event_id,
+            )
+        )
+    BlockOutcome.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+register(
+    Projector(
+        "block_outcomes",
+        frozenset({"block_outcome"}),
+        project_block_outcomes,
+        lambda: BlockOutcome.objects.all().delete(),
+    )
+)
 
 
 # --- Risk allocations ------------------------------------------------------------------------

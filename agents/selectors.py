@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from tradingops.db import is_postgres
@@ -9,6 +9,8 @@ from tradingops.db import is_postgres
 from .models import (
     AgentStatus,
     BlockEvent,
+    BlockOutcome,
+    EngineCheckpoint,
     Fill,
     Intent,
     Judgement,
@@ -21,6 +23,7 @@ from .models import (
     RuntimeConfig,
     StrategyPlan,
 )
+from .scorecard import rollup
 
 ZERO = Decimal(0)
 
@@ -49,6 +52,72 @@ def fill_list() -> QuerySet[Fill]:
 
 def block_list() -> QuerySet[BlockEvent]:
     return BlockEvent.objects.order_by("-ts", "-id")
+
+
+def block_outcome_list() -> QuerySet[BlockOutcome]:
+    return BlockOutcome.objects.order_by("-ts", "-id")
+
+
+def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | None = None) -> dict:
+    """The scorecard of the blocks made in [since, until): two grouped queries, rolled up in Python.
+
+    ``filters``: equality on ``symbol``, ``reason``, ``reason_class``, ``plan_id``, ``run_id`` (and
+    ``rule``, which only outcomes carry: blocks are then not counted)."""
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
+    groups = (
+        outcomes.values("reason", "reason_class", "rule", "symbol")
+        .annotate(
+            closed=Count("*"),  # not count(id): the window is then an index-only scan
+            hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
+            lost=Sum("pnl", filter=Q(pnl__lt=0)),
+            forgone=Sum("pnl", filter=Q(pnl__gt=0)),
+        )
+        .order_by()
+    )
+    groups = [{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups]
+    if "rule" in filters:
+        blocks = []
+    else:
+        blocks = (
+            BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
+            .values("reason", "reason_class", "symbol")
+            .annotate(blocks=Count("*"))
+            .order_by()
+        )
+    return {"since": since, "until": until, **rollup(groups, list(blocks))}
+
+
+def block_outcomes_open() -> list[dict]:
+    """Blocks whose shadow is still held, marked at the engine's latest close of the symbol.
+
+    Open shadows live in the active plans' engine checkpoints (they write no event until they
+    close), so they are read from there: one row per checkpoint, bounded in size."""
+    import pickle
+
+    from events.models import Event
+
+    from .execution import CHECKPOINT_FORMAT
+
+    plans = {p.event_id: p for p in StrategyPlan.objects.filter(active=True)}
+    rows, keys = [], []
+    for checkpoint in EngineCheckpoint.objects.filter(plan_event_id__in=list(plans), format=CHECKPOINT_FORMAT):
+        engine, _ = pickle.loads(checkpoint.state)  # noqa: S301 - written only by execution._checkpoint
+        plan = plans[checkpoint.plan_event_id]
+        for d in engine.block_outcomes:
+            keys.append(f"exec:{plan.event_id}:{d.symbol}:{d.chain}:block")  # the recorder's block key
+            rows.append(
+                {
+                    "symbol": d.symbol,
+                    "plan_id": plan.plan_id,
+                    "correlation_id": plan.correlation_id,
+                    **d.outcome.payload(),
+                }
+            )
+    blocks = dict(Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "event_id")) if keys else {}
+    for row, key in zip(rows, keys, strict=True):
+        row["block_event_id"] = blocks.get(key)
+    return sorted(rows, key=lambda r: r["blocked_at"], reverse=True)
 
 
 def position_snapshot_list() -> QuerySet[PositionSnapshot]:
@@ -252,3 +321,22 @@ def agent_status_overview() -> list[dict]:
             }
         )
     return rows
+
+
+def header_state() -> dict:
+    """The top bar's trading fields (registered with ``events.realtime`` as a header provider):
+    mode, kill switch and whether the live run is paused. Two primary-key reads."""
+    from events.models import RunSummary
+
+    from .services import LIVE_RUN_ID
+
+    config = runtime_config_get()
+    control = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()
+    changed = f", changed {config.updated_at:%Y-%m-%d %H:%M} UTC" if config.updated_at else ""
+    by = f" by {config.updated_by}" if config.updated_by else ""
+    return {
+        "mode": config.mode,
+        "kill_switch": bool(config.kill_switch),
+        "trading": control if control in ("paused", "stopped") else "running",
+        "source": f"runtime configuration{changed}{by}",
+    }

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from events import formatting as fmt
 from events.types import EventType, Payload, register
 
 Text = Annotated[str, Field(max_length=5000)]
@@ -34,12 +35,36 @@ class BacktestFinishedPayload(Payload):
     final_equity: Decimal | None = None
 
 
+def _started_summary(p: dict) -> str:
+    return (
+        f"Backtest {p['name'] or p['backtest_id']} started: {', '.join(p['symbols'])} {p['timeframe']}, "
+        f"{fmt.number(p['candles'])} candles"
+    )
+
+
+def _finished_summary(p: dict) -> str:
+    text = f"Backtest {p['backtest_id']} {p['status']}: {fmt.number(p['candles_processed'])} candles"
+    if p.get("trades") is not None:
+        text += f", {p['trades']} trades"
+    if p.get("total_return") is not None:
+        text += f", return {fmt.pct(p['total_return'], sign=True)}"
+    return text + (f": {p['error']}" if p.get("error") else "")
+
+
 def register_all() -> None:
-    register(EventType("backtest_started", BacktestStartedPayload, description="A backtest run started on a worker."))
+    register(
+        EventType(
+            "backtest_started",
+            BacktestStartedPayload,
+            description="A backtest run started on a worker.",
+            summary=_started_summary,
+        )
+    )
     register(
         EventType(
             "backtest_finished",
             BacktestFinishedPayload,
             description="A backtest run completed, failed or was cancelled.",
+            summary=_finished_summary,
         )
     )

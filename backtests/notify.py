@@ -1,5 +1,5 @@
 """What the backtests app tells the rest of the world about a run: progress frames pushed to the
-run's Channels group (through one long-lived publisher) and its ``backtest_finished`` event."""
+run's Channels group (through events.realtime.group_send, the one seam) and its ``backtest_finished`` event."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import uuid
 from django.db import transaction
 
 from events import realtime
-from events.publisher import Publisher
 from events.services import emit
 
 from .models import BacktestRun
@@ -19,7 +18,8 @@ logger = logging.getLogger(__name__)
 PROGRESS_MESSAGE_TYPE = "backtest.progress"
 
 # --- realtime --------------------------------------------------------------------------------------
-_publisher = Publisher(lambda frames: {"type": PROGRESS_MESSAGE_TYPE, "frames": frames})
+# Progress frames queued in one tick go out as one message (the consumer sends each, in order).
+realtime.register_merge(PROGRESS_MESSAGE_TYPE, realtime.merge_lists("frames"))
 
 
 def run_frame(run: BacktestRun) -> dict:
@@ -36,18 +36,10 @@ def run_frame(run: BacktestRun) -> dict:
 
 def publish(frame: dict) -> None:
     """Send a frame to the run's group (called outside transactions or on commit; failures are logged)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import InMemoryChannelLayer, get_channel_layer
-
-    group = realtime.backtest_run_group(frame["id"])
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        if isinstance(layer, InMemoryChannelLayer):
-            async_to_sync(layer.group_send)(group, {"type": PROGRESS_MESSAGE_TYPE, "frames": [frame]})
-        else:
-            _publisher.submit(layer, {group: [frame]}, 1)
+        realtime.group_send(
+            realtime.backtest_run_group(frame["id"]), {"type": PROGRESS_MESSAGE_TYPE, "frames": [frame]}
+        )
     except Exception:
         logger.exception("publishing progress of backtest %s failed; the API shows it", frame["id"])
 

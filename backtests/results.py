@@ -12,6 +12,7 @@ from django.db import connection
 
 from agents.engine import Bars
 from agents.engine.fills import to_decimal
+from agents.scorecard import as_json, outcome_groups, rollup
 from tradingops.db import is_postgres
 
 from . import metrics, portfolio
@@ -290,6 +291,19 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
     out["blocks"] = len(blocks)
     out["blocks_by_reason"] = dict(sorted(Counter(d.block.reason for _, d in blocks).items()))
     out["blocks_by_class"] = dict(sorted(Counter(d.block.reason_class for _, d in blocks).items()))
+    outcomes = [
+        {"symbol": d.symbol, "chain": d.chain, **d.outcome.payload()} for d in getattr(result, "block_outcomes", ())
+    ]
+    # what each block would have done (closed shadows, then the open ones marked at the last close)
+    # and their scorecard; the results endpoint leaves the list out, /block-outcomes pages it
+    out["block_outcomes"] = outcomes
+    blocks_by = Counter((d.block.reason, d.block.reason_class, d.symbol) for _, d in blocks)
+    out["block_scorecard"] = as_json(
+        rollup(
+            outcome_groups(outcomes),
+            [{"reason": r, "reason_class": c, "symbol": sym, "blocks": n} for (r, c, sym), n in blocks_by.items()],
+        )
+    )
     out["final_cash"] = _s(result.state.cash)
     out["realized_pnl"] = _s(result.state.realized_pnl)
     out["open_positions"] = [

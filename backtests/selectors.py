@@ -39,6 +39,16 @@ def block_list(*, run_id) -> QuerySet[BacktestBlock]:
     return BacktestBlock.objects.filter(run_id=run_id)
 
 
+def block_counts(*, run_id, since=None, until=None, **equal) -> list[dict]:
+    """The run's blocks counted by reason, class and symbol (the scorecard's ``blocks``)."""
+    blocks = BacktestBlock.objects.filter(run_id=run_id, **equal)
+    if since is not None:
+        blocks = blocks.filter(ts__gte=since)
+    if until is not None:
+        blocks = blocks.filter(ts__lt=until)
+    return list(blocks.values("reason", "reason_class", "symbol").annotate(blocks=Count("id")).order_by())
+
+
 def daily_report_list(*, run_id) -> QuerySet[DailyReport]:
     return DailyReport.objects.filter(run_id=run_id)
 

@@ -288,49 +288,66 @@ async def _client(server: str, cookie: str, received: dict, ready: asyncio.Event
             state["errors"].append(repr(exc))
 
 
-def bench_fanout(server: str, user: User, clients: int, rate: int, seconds: float, batch: int) -> dict:
-    """``clients`` sockets on /ws/events/ while ``rate`` events/s are emitted (``batch`` per emit call)."""
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
+def _clients_process(server, cookie, clients, ready, stop, conn) -> None:
+    """The sockets live in their own process, as browsers do: the emitter's process measures the
+    server, not 50 clients decoding frames under the same GIL."""
     per_client: list[dict] = [{} for _ in range(clients)]
-    sent: dict[int, float] = {}
     state = {"open": 0, "wanted": clients, "dropped": 0, "errors": []}
 
     async def main():
-        ready, stop = asyncio.Event(), asyncio.Event()
-        tasks = [asyncio.create_task(_client(server, cookie, r, ready, stop, state)) for r in per_client]
-        await asyncio.wait_for(ready.wait(), 30)
-
-        def emitter():
-            total = int(rate * seconds)
-            interval = batch / rate
-            start = time.perf_counter()
-            for k in range(0, total, batch):
-                target = start + (k // batch) * interval
-                delay = target - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                t0 = time.time() * 1000
-                if batch == 1:
-                    events = [emit("intent", {"action": "fanout"}, source="bench")]
-                else:
-                    drafts = [EventDraft("intent", {"action": "fanout"}, "bench") for _ in range(batch)]
-                    events = emit_many(drafts)
-                for event in events:
-                    sent[event.id] = t0
-            connection.close()
-            return time.perf_counter() - start
-
-        elapsed = await asyncio.to_thread(emitter)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(len(r) < len(sent) for r in per_client):
-            await asyncio.sleep(0.1)
-        stop.set()
+        opened, stopping = asyncio.Event(), asyncio.Event()
+        tasks = [asyncio.create_task(_client(server, cookie, r, opened, stopping, state)) for r in per_client]
+        await asyncio.wait_for(opened.wait(), 30)
+        ready.set()
+        await asyncio.to_thread(stop.wait)
+        stopping.set()
         await asyncio.gather(*tasks)
-        return elapsed
 
-    elapsed = asyncio.run(main())
+    asyncio.run(main())
+    conn.send((per_client, state))
+    conn.close()
+
+
+def bench_fanout(server: str, user: User, clients: int, rate: int, seconds: float, batch: int) -> dict:
+    """``clients`` sockets on /ws/events/ (in another process) while ``rate`` events/s are
+    emitted (``batch`` per emit call)."""
+    import multiprocessing
+
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    sent: dict[int, float] = {}
+    connection.close()
+    context = multiprocessing.get_context("fork")
+    ready, stop = context.Event(), context.Event()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_clients_process, args=(server, cookie, clients, ready, stop, sender))
+    process.start()
+    if not ready.wait(60):
+        raise RuntimeError("the clients did not connect")
+
+    total = int(rate * seconds)
+    interval = batch / rate
+    start = time.perf_counter()
+    for k in range(0, total, batch):
+        target = start + (k // batch) * interval
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.time() * 1000
+        if batch == 1:
+            events = [emit("intent", {"action": "fanout"}, source="bench")]
+        else:
+            events = emit_many([EventDraft("intent", {"action": "fanout"}, "bench") for _ in range(batch)])
+        for event in events:
+            sent[event.id] = t0
+    elapsed = time.perf_counter() - start
+    connection.close()
+    time.sleep(5)  # let the last frames arrive (latencies are measured per event, not by this wait)
+    stop.set()
+    per_client, state = receiver.recv()
+    process.join(30)
+
     latencies = [r[i] - t for r in per_client for i, t in sent.items() if i in r]
     missing = sum(1 for r in per_client for i in sent if i not in r)
     return {

@@ -1,6 +1,5 @@
+from events.realtime import header_state
 from tradingops.roles import ROLE_ORDER, Role, user_role
-
-from .runtime import runtime_state
 
 
 def _at_least(role: Role | None, wanted: Role) -> bool:
@@ -8,14 +7,15 @@ def _at_least(role: Role | None, wanted: Role) -> bool:
 
 
 def dashboard(request) -> dict:
-    """Mode, kill switch, the market feed and the user's role for every template (base.html's top bar).
+    """The top bar (mode, kill switch, trading paused, market feed; the same fields every page's socket sends
+    as ``header`` frames) and the user's role, for every template.
 
     ``can_operate`` / ``can_admin`` decide whether action buttons are drawn; the endpoints they
     post to check the same roles again, so hiding a button is never the protection.
     """
     from market.sources import feed_label
 
-    context = {"runtime": runtime_state(), "feed_label": feed_label()}
+    context = {"runtime": header_state(), "feed_label": feed_label()}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         role = user_role(user)

@@ -15,7 +15,9 @@ LABELS = {
 class DecisionFilterSet(EventFilterSet):
     """The API's event filters plus ``symbol`` (the payload's symbol), for the Decisions page."""
 
-    symbol = filters.CharFilter(field_name="payload__symbol", help_text="The symbol in the event's payload.")
+    symbol = filters.CharFilter(
+        field_name="payload__symbol", lookup_expr="iexact", help_text="The symbol in the event's payload (any case)."
+    )
 
     class Meta(EventFilterSet.Meta):
         fields = [*EventFilterSet.Meta.fields, "symbol"]

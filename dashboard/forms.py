@@ -20,14 +20,29 @@ class OperatorIntentForm(forms.Form):
             ("set_risk_multiplier", "Set risk multiplier"),
         ]
     )
-    symbol = forms.CharField(max_length=32, required=False, help_text="Flatten one symbol; empty flattens all.")
+    FLATTEN_ALL_WORD = "FLATTEN ALL"
+    symbol = forms.CharField(
+        max_length=32, required=False, help_text=f"Flatten one symbol; empty flattens all (type {FLATTEN_ALL_WORD})."
+    )
     multiplier = forms.DecimalField(required=False, min_value=0, max_digits=6, decimal_places=4)
+    confirmation = forms.CharField(
+        max_length=16, required=False, help_text=f"Only to flatten every position: type {FLATTEN_ALL_WORD}."
+    )
     note = forms.CharField(max_length=2000, required=False)
 
     def clean(self):
         data = super().clean()
         if data.get("action") == "set_risk_multiplier" and data.get("multiplier") is None:
             self.add_error("multiplier", "Give the new multiplier.")
+        if (
+            data.get("action") == "flatten"
+            and not data.get("symbol")
+            and data.get("confirmation") != self.FLATTEN_ALL_WORD
+        ):
+            self.add_error(
+                "confirmation",
+                f"Flattening every position needs {self.FLATTEN_ALL_WORD} typed here (or give a symbol).",
+            )
         return data
 
 

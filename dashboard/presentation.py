@@ -1,67 +1,21 @@
 """One line per event for the Decisions table and the chain timeline.
 
-static/js/format.js ``summarize`` builds the same text for rows that arrive live; the browser test
-checks a live row against the server-rendered one after a reload.
+The line is the event's ``summary`` (registered with its type, in the REST and WebSocket JSON):
+rows drawn live by static/js/format.js read exactly like the server-rendered ones.
 """
 
-import json
 from typing import Any
+
+from events import formatting as fmt
+from events import types
 
 # Types whose row opens the decision chain (the others link to it too, less prominently).
 CHAIN_TYPES = frozenset({"fill", "order_submitted", "trade_blocked"})
 
 
-def _side_qty(p: dict[str, Any]) -> str:
-    return f"{p.get('side', '')} {p.get('qty', '')} {p.get('symbol', '')}".strip()
-
-
 def event_summary(event: dict[str, Any]) -> str:
-    p = event.get("payload") or {}
-    kind = event.get("type")
-    if kind == "fill":
-        fee = f" · fee {p['fee']} {p.get('fee_currency') or ''}".rstrip() if p.get("fee") not in (None, "0") else ""
-        return f"Filled {_side_qty(p)} @ {p.get('price')}{fee}"
-    if kind == "order_submitted":
-        price = f" @ {p['limit_price']}" if p.get("limit_price") else ""
-        return f"Order {p.get('order_id')}: {p.get('order_type', 'market')} {_side_qty(p)}{price}"
-    if kind == "trade_blocked":
-        return f"Blocked {p.get('side')} {p.get('symbol')}: {p.get('reason')} ({p.get('reason_class')})"
-    if kind == "trigger_fired":
-        return f"Trigger {p.get('side')} {p.get('symbol')} @ {p.get('price')}: {p.get('rule')}"
-    if kind == "plan_generated":
-        return (
-            f"Plan {p.get('plan_id')} v{p.get('version', 1)} {p.get('strategy')} on {', '.join(p.get('symbols', []))}"
-        )
-    if kind == "plan_judged":
-        return f"Plan {p.get('plan_id')} scored {p.get('overall_score')}"
-    if kind == "intent":
-        text = f"Intent {p.get('action')}"
-        if p.get("symbol"):
-            text += f" {p['symbol']}"
-        if p.get("note"):
-            text += f": {p['note']}"
-        return text
-    if kind == "position_update":
-        return f"Position {p.get('symbol')} {p.get('qty')} @ {p.get('avg_entry_price')}"
-    if kind == "llm_call":
-        return (
-            f"LLM {p.get('model')} for {p.get('agent')}: {p.get('tokens_in')}→{p.get('tokens_out')} tokens, "
-            f"{p.get('cost')} cost, {p.get('latency_ms')} ms, {p.get('outcome', 'ok')}"
-        )
-    if kind == "reconciliation_completed":
-        return (
-            f"Reconciliation #{p.get('run_id')} {p.get('status')}: {p.get('wallets_checked')} checked, "
-            f"{p.get('wallets_failed')} failed, {p.get('breaches')} breaches"
-        )
-    if kind == "drift_detected":
-        return (
-            f"Drift {p.get('wallet')} {p.get('currency')}: {p.get('drift')} "
-            f"(ledger {p.get('ledger_balance')}, exchange {p.get('exchange_balance')})"
-        )
-    if kind == "run_control":
-        return f"Run {p.get('action')}" + (f" ({p['mode']})" if p.get("mode") else "")
-    text = json.dumps(p, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text if len(text) <= 160 else text[:159] + "…"
+    """The summary registered with the event's type (events.types), sent in its JSON."""
+    return event.get("summary") or types.summarize(event.get("type", ""), event.get("payload") or {})
 
 
 def event_symbol(event: dict[str, Any]) -> str:
@@ -76,6 +30,35 @@ def event_row(event: dict[str, Any]) -> dict[str, Any]:
         "symbol": event_symbol(event),
         "opens_chain": event.get("type") in CHAIN_TYPES,
     }
+
+
+PRICE_KEYS = frozenset({"price", "limit_price", "avg_entry_price", "mark_price", "entry_price", "exit_price", "close"})
+QTY_KEYS = frozenset({"qty", "quantity", "filled_qty"})
+MONEY_KEYS = frozenset({
+    "fee", "amount", "budget", "notional", "requested_notional", "budget_left", "cash", "equity", "cost",
+    "requested", "left", "available", "needed", "min_notional", "risk", "realized_pnl", "unrealized_pnl",
+})  # fmt: skip
+
+
+def display_items(payload: Any) -> list[tuple[str, Any]]:
+    """``payload_items`` with numbers by the one rule (events.formatting): prices to the tick,
+    quantities to the lot, money to the quote's precision. The raw value stays in the API."""
+    symbol = payload.get("symbol", "") if isinstance(payload, dict) else ""
+    quote = fmt.symbol_quote(symbol) if symbol else "USDT"
+    rows = []
+    for label, value in payload_items(payload):
+        key = label.rsplit(".", 1)[-1]
+        if key == "realized_pnl":
+            rows.append((label, value))  # the template draws it with its sign and arrow
+        elif key in PRICE_KEYS:
+            rows.append((label, fmt.price(value, symbol)))
+        elif key in QTY_KEYS:
+            rows.append((label, fmt.qty(value, symbol)))
+        elif key in MONEY_KEYS:
+            rows.append((label, fmt.money(value, quote)))
+        else:
+            rows.append((label, value))
+    return rows
 
 
 def payload_items(payload: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from events import types
 from events.models import Event
 from events.presentation import event_to_dict
 
@@ -47,16 +48,17 @@ def symbol_events(*, symbol: str, types: list[str], limit: int = 300) -> list[di
     """The newest events of these types about one symbol (fills and blocks marked on the chart)."""
     events = Event.objects.filter(type__in=types, payload__symbol=symbol).order_by("-ts", "-id")[:limit]
     return [
-        {"id": e.id, "ts": e.ts.isoformat(), "type": e.type, "side": e.payload.get("side"), **_marker_text(e)}
+        {
+            "id": e.id,
+            "event_id": str(e.event_id),
+            "ts": e.ts.isoformat(),
+            "type": e.type,
+            "side": e.payload.get("side"),
+            **_marker_text(e),
+        }
         for e in events
     ]
 
 
 def _marker_text(event: Event) -> dict:
-    p = event.payload
-    if event.type == "fill":
-        return {
-            "text": f"{p.get('side')} {p.get('qty')} @ {p.get('price')}",
-            "correlation_id": str(event.correlation_id),
-        }
-    return {"text": f"blocked: {p.get('reason')}", "correlation_id": str(event.correlation_id)}
+    return {"text": types.summarize(event.type, event.payload), "correlation_id": str(event.correlation_id)}

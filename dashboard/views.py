@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Prefetch
+from django.forms.utils import ErrorDict
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,7 +40,7 @@ from . import market_upload, selectors
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
-from .presentation import event_row, payload_items
+from .presentation import display_items, event_row, payload_items
 
 OVERVIEW_LIVE_TYPES = [
     "fill",
@@ -62,6 +63,43 @@ class RolePageMixin(LoginRequiredMixin):
         if request.user.is_authenticated and not has_role(request.user, self.role):
             raise PermissionDenied(f"This page needs the {self.role} role.")
         return super().dispatch(request, *args, **kwargs)
+
+
+# Refused actions: post/redirect/get. The form's data and errors wait in the session and the
+# Overview shows them in place, so the page stays at "/" (its live refresh keeps working; F5
+# does not post again).
+ACTION_FORMS = {"intent_form": OperatorIntentForm, "kill_form": KillSwitchForm, "mode_form": ModeForm}
+SECRET_FIELDS = frozenset({"confirmation"})
+
+
+def _refused(request, key: str, form, refusal: str | None = None):
+    data = {name: value for name, value in request.POST.items() if name != "csrfmiddlewaretoken"}
+    errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+    if refusal:
+        errors.setdefault("__all__", []).append(refusal)
+    for name in SECRET_FIELDS:
+        data.pop(name, None)  # a typed confirmation is typed again, never pre-filled
+    request.session[f"refused:{key}"] = {"data": data, "errors": errors}
+    return redirect(reverse("dashboard:overview") + "#h-state")
+
+
+def _refused_forms(request) -> dict:
+    forms = {}
+    for key, form_class in ACTION_FORMS.items():
+        stored = request.session.pop(f"refused:{key}", None)
+        if stored is None:
+            continue
+        # Shown as refused, not validated again: the typed confirmation is not kept.
+        form = form_class(stored["data"])
+        form.cleaned_data = {}
+        form._errors = ErrorDict(
+            {
+                field if field in form.fields else NON_FIELD_ERRORS: form.error_class(messages_)
+                for field, messages_ in stored["errors"].items()
+            }
+        )
+        forms[key] = form
+    return forms
 
 
 def _overview(request, *, forms: dict | None = None, status: int = 200):
@@ -87,7 +125,7 @@ def _overview(request, *, forms: dict | None = None, status: int = 200):
 
 class OverviewView(RolePageMixin, View):
     def get(self, request):
-        return _overview(request)
+        return _overview(request, forms=_refused_forms(request))
 
 
 def _refusal(exc) -> str:
@@ -104,7 +142,7 @@ class OperatorIntentView(RolePageMixin, View):
     def post(self, request):
         form = OperatorIntentForm(request.POST)
         if not form.is_valid():
-            return _overview(request, forms={"intent_form": form}, status=400)
+            return _refused(request, "intent_form", form)
         data = form.cleaned_data
         params = {"multiplier": str(data["multiplier"])} if data["action"] == "set_risk_multiplier" else {}
         try:
@@ -116,7 +154,7 @@ class OperatorIntentView(RolePageMixin, View):
                 form.add_error(
                     field if field in form.fields else "multiplier" if "multiplier" in field else None, errors
                 )
-            return _overview(request, forms={"intent_form": form}, status=400)
+            return _refused(request, "intent_form", form)
         messages.success(
             request, f"{data['action'].replace('_', ' ').capitalize()} requested (intent {event.event_id})."
         )
@@ -129,14 +167,13 @@ class KillSwitchView(RolePageMixin, View):
     def post(self, request):
         form = KillSwitchForm(request.POST)
         if not form.is_valid():
-            return _overview(request, forms={"kill_form": form}, status=400)
+            return _refused(request, "kill_form", form)
         try:
             agent_services.kill_switch_set(
                 user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _refusal(exc))
-            return _overview(request, forms={"kill_form": form}, status=400)
+            return _refused(request, "kill_form", form, _refusal(exc))
         messages.success(request, f"Kill switch {'engaged' if form.cleaned_data['engaged'] else 'released'}.")
         return redirect(reverse("dashboard:overview"))
 
@@ -147,12 +184,11 @@ class ModeView(RolePageMixin, View):
     def post(self, request):
         form = ModeForm(request.POST)
         if not form.is_valid():
-            return _overview(request, forms={"mode_form": form}, status=400)
+            return _refused(request, "mode_form", form)
         try:
             agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _refusal(exc))
-            return _overview(request, forms={"mode_form": form}, status=400)
+            return _refused(request, "mode_form", form, _refusal(exc))
         messages.success(request, f"Mode is now {form.cleaned_data['mode']}.")
         return redirect(reverse("dashboard:overview"))
 
@@ -167,10 +203,15 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
     # twice (page and socket replay) and the page drops the repeat by id; none is lost.
     last_id = event_selectors.event_last_id()
     filterset = DecisionFilterSet(request.GET, queryset=event_selectors.event_list())
+    # The page opens on decisions: heartbeats and marks (types outside chains) only when asked for,
+    # by ticking "show heartbeats" or by choosing their type.
+    show_noise = request.GET.get("noise") == "1" or bool(set(request.GET.getlist("type")) & set(types.outside_chains()))
+    hidden_types = [] if show_noise else types.outside_chains()
     rows, next_link, previous_link = [], None, None
     if filterset.is_valid():
         paginator = DecisionPagination()
-        page = paginator.paginate_queryset(filterset.qs, Request(request))
+        queryset = filterset.qs.exclude(type__in=hidden_types) if hidden_types else filterset.qs
+        page = paginator.paginate_queryset(queryset, Request(request))
         rows = [event_row(event_to_dict(event)) for event in page]
         next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
     data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
@@ -193,7 +234,10 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "filter_correlation_id": str(data["correlation_id"]) if data.get("correlation_id") else "",
         "filter_since": data["since"].isoformat() if data.get("since") else "",
         "note_form": note_form or OperatorNoteForm(),
-        "filtered": any(request.GET.get(name) for name in filterset.filters),
+        "filtered": any(request.GET.get(name) for name in filterset.filters) or show_noise,
+        "show_noise": show_noise,
+        "hidden_types": ",".join(hidden_types),
+        "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
     }
     return context, 200 if filterset.is_valid() else 400
 
@@ -227,33 +271,76 @@ class OperatorNoteView(RolePageMixin, View):
         return redirect(reverse("dashboard:decisions"))
 
 
-def _chain_context(events, highlight=None) -> dict:
+CHAIN_PAGE_SIZE = 200
+
+
+def _steps(events) -> list[dict]:
     steps = []
     for event in events:
         data = event_row(event_to_dict(event))
-        data["items"] = payload_items(data["payload"])
+        data["items"] = display_items(data["payload"])
         data["cause_type"] = event.cause.type if event.cause else None
         steps.append(data)
-    return {"steps": steps, "correlation_id": events[0].correlation_id, "highlight": highlight}
+    return steps
 
 
 class ChainView(RolePageMixin, View):
+    """A correlation chain (a plan's whole life), oldest first, paged, heartbeats and marks behind
+    ``?all=1``. The API's ``events/chains/<id>`` returns the same steps."""
+
     def get(self, request, correlation_id):
-        events = event_selectors.event_chain(correlation_id=correlation_id)
-        if not events:
+        include_all = request.GET.get("all") == "1"
+        queryset = event_selectors.correlation_events(correlation_id=correlation_id, include_all=include_all)
+        try:
+            page = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page = 1
+        total = queryset.count()
+        if (
+            not total
+            and not include_all
+            and not event_selectors.correlation_events(correlation_id=correlation_id, include_all=True).exists()
+        ):
             raise Http404(f"No decision chain {correlation_id}.")
-        return render(request, "dashboard/chain.html", _chain_context(events))
+        pages = max(1, -(-total // CHAIN_PAGE_SIZE))
+        page = min(page, pages)
+        start = (page - 1) * CHAIN_PAGE_SIZE
+        events = event_selectors.attach_causes(list(queryset[start : start + CHAIN_PAGE_SIZE]))
+        context = {
+            "steps": _steps(events),
+            "correlation_id": correlation_id,
+            "whole": True,
+            "include_all": include_all,
+            "hidden_types": [] if include_all else types.outside_chains(),
+            "total": total,
+            "first_shown": start + 1 if events else 0,
+            "last_shown": start + len(events),
+            "page": page,
+            "pages": pages,
+            "page_numbers": range(1, pages + 1),
+        }
+        return render(request, "dashboard/chain.html", context)
 
 
 class EventView(RolePageMixin, View):
-    """One event, shown inside its chain."""
+    """One decision's own chain (``events.selectors.event_decision_path``): the causes that led
+    to the event, the event, what it caused. Fill and block rows link here; the API's
+    ``events/<id>/chain`` returns the same steps."""
 
     def get(self, request, event_id):
         event = event_selectors.event_get(event_id=event_id)
         if event is None:
             raise Http404(f"No event {event_id}.")
-        events = event_selectors.event_chain(correlation_id=event.correlation_id)
-        return render(request, "dashboard/chain.html", _chain_context(events, highlight=str(event.event_id)))
+        path = event_selectors.event_decision_path(event=event)
+        context = {
+            "steps": _steps(path.steps),
+            "correlation_id": event.correlation_id,
+            "highlight": str(event.event_id),
+            "whole": False,
+            "truncated": path.truncated,
+            "event": event,
+        }
+        return render(request, "dashboard/chain.html", context)
 
 
 class WalletsView(RolePageMixin, View):
@@ -317,9 +404,17 @@ class MarketView(RolePageMixin, View):
 
     def get(self, request):
         instruments = list(market_selectors.instrument_list(active=True).order_by("symbol"))
+        symbol, timeframe = request.GET.get("symbol"), request.GET.get("timeframe")
+        if not symbol:  # open on a chart with data: the instrument with the newest bar
+            wanted = [timeframe] if timeframe else ["1h", "1m", "5m", "15m", "4h", "1d"]
+            found = market_selectors.instrument_with_latest_data(timeframes=wanted)
+            if found is not None:
+                symbol, timeframe = found
+            else:
+                symbol = instruments[0].symbol if instruments else ""
         params = {
-            "symbol": request.GET.get("symbol") or (instruments[0].symbol if instruments else ""),
-            "timeframe": request.GET.get("timeframe") or "1h",
+            "symbol": symbol,
+            "timeframe": timeframe or "1h",
             "indicators": request.GET.get("indicators", DEFAULT_INDICATORS),
         }
         query = CandleQuerySerializer(data=params)
@@ -338,6 +433,11 @@ class MarketView(RolePageMixin, View):
             "valid": valid and instrument is not None,
             "timeframes": timeframes.ALL,
             "markers": markers,
+            "last_price": (
+                market_selectors.last_price(instrument=instrument, timeframe=params["timeframe"])
+                if instrument and valid
+                else None
+            ),
             "upload_form": market_upload.CandleUploadForm(
                 initial={"symbol": params["symbol"], "timeframe": params["timeframe"]}
             ),

@@ -37,6 +37,8 @@ class Event(models.Model):
             models.Index(fields=["correlation_id", "ts", "id"], name="event_correlation_ts"),
             models.Index(fields=["run_id", "ts", "id"], name="event_run_ts"),
             models.Index(fields=["source", "ts", "id"], name="event_source_ts"),
+            # A decision's own chain walks causation both ways (events.selectors.event_decision_path).
+            models.Index(fields=["causation_id"], name="event_causation"),
         ]
         constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="event_dedupe_key_unique")]
 

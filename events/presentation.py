@@ -1,11 +1,13 @@
 """The JSON shape of an event, shared by the REST serializer and the WebSocket frames.
 
 A plain function rather than serializer fields: it runs for every event published, so it must
-cost microseconds.
+cost microseconds. ``summary`` is the line registered with the event's type (events.types), numbers
+formatted by events.formatting: the pages and scripts show it and keep no copy of their own.
 """
 
 from datetime import datetime
 
+from . import types
 from .models import Event
 
 
@@ -28,4 +30,5 @@ def event_to_dict(event: Event) -> dict:
         "dedupe_key": event.dedupe_key,
         "schema_version": event.schema_version,
         "payload": event.payload,
+        "summary": types.summarize(event.type, event.payload),
     }

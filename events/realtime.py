@@ -5,11 +5,10 @@ and fewer than 100 characters). Each event goes to ``events.all``, ``events.type
 has one, ``events.run.<run_id>``; a subscriber joins exactly one kind, so it never sees an event twice.
 """
 
-import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -47,8 +46,73 @@ def groups_for(event: dict) -> list[str]:
     return groups
 
 
+# --- the top bar (every page's socket joins HEADER_GROUP; see tradingops.consumers) ---------------
+HEADER_GROUP = "runtime.header"
+HEADER_MESSAGE_TYPE = "header.changed"
+_header_providers: list[Callable[[], dict]] = []
+_header_types: set[str] = set()
+
+
+def register_header(provider: Callable[[], dict], *, types: Iterable[str]) -> None:
+    """A higher app adds fields to the top bar: ``provider()`` returns them (plain JSON), and an
+    event of one of ``types`` makes every open page receive the top bar again."""
+    if provider not in _header_providers:
+        _header_providers.append(provider)
+    _header_types.update(types)
+
+
+def header_state() -> dict:
+    """What the top bar shows, the same for the page render and every socket frame."""
+    state: dict = {}
+    for provider in _header_providers:
+        state.update(provider())
+    return state
+
+
+def header_frame() -> dict:
+    return {"type": "header", **header_state()}
+
+
+def _publish_header() -> None:
+    try:
+        group_send(HEADER_GROUP, {"type": HEADER_MESSAGE_TYPE, "header": header_state()})
+    except Exception:
+        logger.exception("publishing the top bar failed; pages get it again when their socket reconnects")
+
+
+# --- the one way to send to Channels from sync code -----------------------------------------------
+_publisher = Publisher()
+
+
+def register_merge(message_type: str, merge: Callable[[dict, dict], dict | None]) -> None:
+    """Say how two consecutive messages of this type to one group become one (None: keep both)."""
+    _publisher.mergers[message_type] = merge
+
+
+def group_send(group: str, message: dict, *, count: int = 1) -> None:
+    """Send a message to a Channels group: every sender in the project goes through here.
+
+    On Redis it is queued and sent within a tick (events.publisher), merged with its neighbours
+    when their type registered a merger; the caller does not wait. On the in-memory layer (the
+    embedded default, one process) it is sent at once: its queues belong to the caller's loop.
+    ``count`` is how many events it carries, for the log if it fails.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if isinstance(layer, InMemoryChannelLayer):
+        async_to_sync(layer.group_send)(group, message)
+    else:
+        _publisher.submit(layer, group, message, count)
+
+
+def flush(timeout: float = Publisher.WAIT_SECONDS) -> None:
+    """Wait until everything sent so far has left (tests, scripts about to exit)."""
+    _publisher.flush(timeout)
+
+
 def publish(frames: Sequence[dict]) -> None:
-    """Send event frames (the REST representation) to their groups, one message per group.
+    """Send event frames (the REST representation) to their groups.
 
     Runs after commit. A failure is logged and loses nothing: the event is in the store, and
     clients catch up through the REST API from the last event they saw.
@@ -58,26 +122,39 @@ def publish(frames: Sequence[dict]) -> None:
         for group in groups_for(frame):
             by_group[group].append(frame)
     try:
-        layer = get_channel_layer()
-        if isinstance(layer, InMemoryChannelLayer):  # its queues belong to the caller's event loop
-            async_to_sync(_send_all)(layer, by_group)
-        else:  # Redis: sent in order by one long-lived loop, off this thread (see events.publisher)
-            _publisher.submit(layer, by_group, len(frames))
+        for group, group_frames in by_group.items():
+            group_send(group, {"type": MESSAGE_TYPE, "events": group_frames}, count=len(group_frames))
     except Exception:
         logger.exception("publishing %d events failed; they are stored and can be caught up", len(frames))
+    if _header_types and any(frame["type"] in _header_types for frame in frames):
+        _publish_header()
 
 
-async def _send_all(layer, by_group: dict[str, list[dict]]) -> None:
-    await asyncio.gather(
-        *(layer.group_send(group, {"type": MESSAGE_TYPE, "events": frames}) for group, frames in by_group.items())
-    )
+MAX_ITEMS_PER_MESSAGE = 500
 
 
-_publisher = Publisher(lambda frames: {"type": MESSAGE_TYPE, "events": frames})
+def merge_lists(*keys: str, limit: int = MAX_ITEMS_PER_MESSAGE) -> Callable[[dict, dict], dict | None]:
+    """A merger that concatenates these list fields when every other field is equal (same
+    symbol, same run...), keeping each message under ``limit`` items per list."""
+
+    def merge(first: dict, second: dict) -> dict | None:
+        if any(len(first.get(k, [])) + len(second.get(k, [])) > limit for k in keys):
+            return None
+        others = (first.keys() | second.keys()) - set(keys)
+        if any(first.get(k) != second.get(k) for k in others):
+            return None
+        return {**first, **{k: [*first.get(k, []), *second.get(k, [])] for k in keys}}
+
+    return merge
+
+
+register_merge(MESSAGE_TYPE, merge_lists("events"))
+register_merge(HEADER_MESSAGE_TYPE, lambda first, second: second)  # the latest state is the state
 
 
 # --- market data (market.feed publishes, market.consumers subscribes) -----------------------------
 MARKET_MESSAGE_TYPE = "market.update"
+register_merge(MARKET_MESSAGE_TYPE, merge_lists("ticks", "candles"))
 
 
 def market_symbol_group(symbol: str) -> str:

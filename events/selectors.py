@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
@@ -5,6 +6,7 @@ from django.conf import settings
 from django.db.models import Case, CharField, F, QuerySet, Value, When
 from django.utils import timezone
 
+from . import types
 from .models import Event, RunSummary
 
 
@@ -16,9 +18,18 @@ def event_get(*, event_id: UUID) -> Event | None:
     return Event.objects.filter(event_id=event_id).first()
 
 
-def event_chain(*, correlation_id: UUID, limit: int = 1000) -> list[Event]:
-    """A decision chain in the order it happened, each event carrying ``cause`` (or None)."""
-    events = list(Event.objects.filter(correlation_id=correlation_id).order_by("ts", "id")[:limit])
+def correlation_events(*, correlation_id: UUID, include_all: bool = False) -> QuerySet[Event]:
+    """Everything one correlation id threads (a plan's whole life), oldest first. Heartbeats and
+    marks are left out unless ``include_all``: they share the id but explain nothing. Callers page
+    it; nothing here cuts it short."""
+    queryset = Event.objects.filter(correlation_id=correlation_id)
+    if not include_all:
+        queryset = queryset.exclude(type__in=types.outside_chains())
+    return queryset.order_by("ts", "id")
+
+
+def attach_causes(events: list[Event]) -> list[Event]:
+    """Give each event ``cause`` (the Event it names as causation, or None), in one query."""
     by_id = {event.event_id: event for event in events}
     missing = {e.causation_id for e in events if e.causation_id and e.causation_id not in by_id}
     if missing:
@@ -26,6 +37,67 @@ def event_chain(*, correlation_id: UUID, limit: int = 1000) -> list[Event]:
     for event in events:
         event.cause = by_id.get(event.causation_id) if event.causation_id else None
     return events
+
+
+@dataclass
+class DecisionPath:
+    """One decision's own chain: what led to ``event`` (causes, oldest first), the event, and what
+    it led to, heartbeats and marks left out. ``truncated`` says that more consequences exist than
+    were shown; the whole correlation chain (paged) has them."""
+
+    event: Event
+    steps: list[Event]
+    truncated: bool
+
+
+MAX_PATH_CAUSES = 50
+MAX_PATH_CONSEQUENCES = 30
+
+
+def _cause_id(event: Event) -> UUID | None:
+    if event.causation_id:
+        return event.causation_id
+    trigger_id = event.payload.get("trigger_id") if event.type == "trade_blocked" else None
+    try:
+        return UUID(str(trigger_id)) if trigger_id else None
+    except ValueError:
+        return None
+
+
+def event_decision_path(*, event: Event) -> DecisionPath:
+    """Walk causation up to the first cause (intent → plan → judged → trigger → order → fill, or
+    → block) and down to what the event caused. One indexed query per cause and one per level of
+    consequences, so its cost follows the path's length, never the plan's size."""
+    noise = set(types.outside_chains())
+    causes: list[Event] = []
+    seen = {event.event_id}
+    current = event
+    while (cause_id := _cause_id(current)) and cause_id not in seen and len(causes) < MAX_PATH_CAUSES:
+        cause = Event.objects.filter(event_id=cause_id).first()
+        if cause is None:
+            break
+        seen.add(cause.event_id)
+        causes.append(cause)
+        current = cause
+    causes.reverse()
+
+    consequences: list[Event] = []
+    frontier = [event.event_id]
+    truncated = False
+    while frontier and not truncated:
+        room = MAX_PATH_CONSEQUENCES - len(consequences)
+        level = list(
+            Event.objects.filter(causation_id__in=frontier).exclude(type__in=noise).order_by("ts", "id")[: room + 1]
+        )
+        level = [e for e in level if e.event_id not in seen]
+        if len(level) > room:
+            level, truncated = level[:room], True
+        seen.update(e.event_id for e in level)
+        consequences.extend(level)
+        frontier = [e.event_id for e in level]
+    consequences.sort(key=lambda e: (e.ts, e.id))
+    steps = attach_causes([*(c for c in causes if c.type not in noise), event, *consequences])
+    return DecisionPath(event=event, steps=steps, truncated=truncated)
 
 
 def events_after(*, after_id: int, types: list[str] | None = None, run_id: str = "", limit: int = 1000) -> list[Event]:

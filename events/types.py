@@ -4,12 +4,17 @@ Schemas are pydantic models (plain Python, no ORM): validation must cost microse
 ingest validates every event. Higher apps register their own types at ``AppConfig.ready()``.
 """
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import formatting as fmt
 
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
 Side = Literal["buy", "sell"]
@@ -29,6 +34,12 @@ class EventType:
     schema: type[Payload]
     version: int = 1
     description: str = ""
+    in_chain: bool = True
+    """False for heartbeats and bookkeeping (agent runs, marks, snapshots): they share a plan's
+    correlation id but explain no decision, so chains leave them out."""
+    summary: Callable[[dict[str, Any]], str] | None = None
+    """One line a person reads, from the (validated) payload, numbers through events.formatting.
+    Sent in every event's JSON as ``summary``: pages and scripts keep no copy of their own."""
 
 
 class UnknownEventType(KeyError):
@@ -63,6 +74,23 @@ def get(name: str) -> EventType:
 
 def names() -> list[str]:
     return sorted(_registry)
+
+
+def summarize(name: str, payload: Any) -> str:
+    """The registered summary of an event, or its payload as compact JSON (cut at 160 characters)."""
+    event_type = _registry.get(name)
+    if event_type is not None and event_type.summary is not None and isinstance(payload, dict):
+        try:
+            return event_type.summary(payload)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            pass  # an old payload without a field the summary reads: show it raw rather than fail
+    text = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def outside_chains() -> list[str]:
+    """Types that never appear in a decision chain (see ``EventType.in_chain``)."""
+    return sorted(name for name, event_type in _registry.items() if not event_type.in_chain)
 
 
 def choices() -> list[tuple[str, str]]:
@@ -133,6 +161,12 @@ class TradeBlockedPayload(Payload):
     reason_class: BlockReasonClass
     detail: dict[str, Any] = Field(default_factory=dict)
     plan_id: str | None = None
+    trigger_id: UUID | None = None
+    """The ``event_id`` of the ``trigger_fired`` the block stopped (also its ``causation_id``)."""
+    qty: NonNegativeDecimal | None = None
+    """The quantity that would have been traded (0 when sizing itself refused)."""
+    price: PositiveDecimal | None = None
+    """The price the trade would have been made at (the trigger's or the bar's)."""
     bar_open_time: datetime | None = None
 
 
@@ -185,16 +219,81 @@ class RunControlPayload(Payload):
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 
+# --- Summaries: one line per type, numbers by the one formatting rule --------------------------
+
+
+def _side_qty(p: dict[str, Any]) -> str:
+    return f"{p['side']} {fmt.qty(p['qty'], p['symbol'])} {p['symbol']}"
+
+
+def _fill_summary(p: dict[str, Any]) -> str:
+    quote = fmt.symbol_quote(p["symbol"])
+    fee = p.get("fee")
+    fee_text = ""
+    if fee not in (None, "0") and Decimal(str(fee)):
+        currency = p.get("fee_currency") or quote
+        fee_text = f" · fee {fmt.money(fee, currency)} {currency}".rstrip()
+    return f"Filled {_side_qty(p)} @ {fmt.price(p['price'], p['symbol'])}{fee_text}"
+
+
+def _order_summary(p: dict[str, Any]) -> str:
+    limit = f" @ {fmt.price(p['limit_price'], p['symbol'])}" if p.get("limit_price") else ""
+    return f"Order {p['order_id']}: {p.get('order_type', 'market')} {_side_qty(p)}{limit}"
+
+
+def _block_summary(p: dict[str, Any]) -> str:
+    what = (
+        f"{p['side']} {fmt.qty(p['qty'], p['symbol'])} {p['symbol']}" if p.get("qty") else f"{p['side']} {p['symbol']}"
+    )
+    at = f" @ {fmt.price(p['price'], p['symbol'])}" if p.get("price") else ""
+    return f"Blocked {what}{at}: {p['reason']} ({p['reason_class']})"
+
+
+def _intent_summary(p: dict[str, Any]) -> str:
+    text = f"Intent {p['action']}"
+    if p.get("symbol"):
+        text += f" {p['symbol']}"
+    if p.get("note"):
+        text += f": {p['note']}"
+    return text
+
+
+def _llm_summary(p: dict[str, Any]) -> str:
+    return (
+        f"LLM {p['model']} for {p['agent']}: {p['tokens_in']:,}→{p['tokens_out']:,} tokens, "
+        f"{fmt.money(p['cost'], 'USD')} USD, {p['latency_ms']:,} ms, {p.get('outcome', 'ok')}"
+    )
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "intent": _intent_summary,
+    "plan_generated": lambda p: (
+        f"Plan {p['plan_id']} v{p.get('version', 1)} {p['strategy']} on {', '.join(p.get('symbols', []))}"
+    ),
+    "plan_judged": lambda p: f"Plan {p['plan_id']} scored {fmt.number(p['overall_score'], 1)}",
+    "trigger_fired": lambda p: f"Trigger {p['side']} {p['symbol']} @ {fmt.price(p['price'], p['symbol'])}: {p['rule']}",
+    "trade_blocked": _block_summary,
+    "order_submitted": _order_summary,
+    "fill": _fill_summary,
+    "position_update": lambda p: (
+        f"Position {p['symbol']} {fmt.qty(p['qty'], p['symbol'])} @ {fmt.price(p['avg_entry_price'], p['symbol'])}"
+    ),
+    "llm_call": _llm_summary,
+    "run_control": lambda p: f"Run {p['action']}" + (f" ({p['mode']})" if p.get("mode") else ""),
+}
+
 for _event_type in (
-    EventType("intent", IntentPayload, description="An operator's intent; first link of a chain."),
-    EventType("plan_generated", PlanGeneratedPayload),
-    EventType("plan_judged", PlanJudgedPayload),
-    EventType("trigger_fired", TriggerFiredPayload),
-    EventType("trade_blocked", TradeBlockedPayload),
-    EventType("order_submitted", OrderSubmittedPayload),
-    EventType("fill", FillPayload),
-    EventType("position_update", PositionUpdatePayload),
-    EventType("llm_call", LLMCallPayload),
-    EventType("run_control", RunControlPayload),
+    EventType(
+        "intent", IntentPayload, description="An operator's intent; first link of a chain.", summary=_intent_summary
+    ),
+    EventType("plan_generated", PlanGeneratedPayload, summary=SUMMARIES["plan_generated"]),
+    EventType("plan_judged", PlanJudgedPayload, summary=SUMMARIES["plan_judged"]),
+    EventType("trigger_fired", TriggerFiredPayload, summary=SUMMARIES["trigger_fired"]),
+    EventType("trade_blocked", TradeBlockedPayload, summary=_block_summary),
+    EventType("order_submitted", OrderSubmittedPayload, summary=_order_summary),
+    EventType("fill", FillPayload, summary=_fill_summary),
+    EventType("position_update", PositionUpdatePayload, summary=SUMMARIES["position_update"]),
+    EventType("llm_call", LLMCallPayload, summary=_llm_summary),
+    EventType("run_control", RunControlPayload, summary=SUMMARIES["run_control"]),
 ):
     register(_event_type)

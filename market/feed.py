@@ -14,8 +14,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import InterfaceError, OperationalError, connection
 
 from events import realtime
@@ -77,7 +75,6 @@ class MarketFeed:
         self._bars: list[Bar] = []
         self._closed: list[Bar] = []
         self._last_flush = clock()
-        self._layer = get_channel_layer() if publish else None
 
     # --- input ------------------------------------------------------------------------------------
     def handle(self, update: TickInput | Bar | None) -> None:
@@ -179,17 +176,17 @@ class MarketFeed:
         for key, bar in latest.items():
             frames[bar.symbol]["candles"].append(bar_frame(bar, closed=key in closed_keys))
         try:
-            async_to_sync(self._send)(frames)
+            self._send(frames)
             self.stats.published += len(frames)
         except Exception:
             logger.exception("feed: publishing %d frame(s) failed; the data is stored", len(frames))
 
-    async def _send(self, frames: dict[str, dict]) -> None:
+    def _send(self, frames: dict[str, dict]) -> None:
         for symbol, frame in frames.items():
             ticks, candles = frame["ticks"], frame["candles"]
             # Bounded messages: a replay running flat out can close thousands of bars in one batch.
             for i in range(0, max(len(ticks), len(candles), 1), MAX_ITEMS_PER_MESSAGE):
-                await self._layer.group_send(
+                realtime.group_send(
                     realtime.market_symbol_group(symbol),
                     {
                         "type": realtime.MARKET_MESSAGE_TYPE,

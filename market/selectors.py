@@ -318,3 +318,37 @@ def summaries(instruments: list[Instrument]) -> list[Summary]:
             )
         )
     return out
+
+
+def instrument_with_latest_data(*, timeframes: list[str]) -> tuple[str, str] | None:
+    """The active instrument and timeframe whose newest bar is the most recent, trying the
+    timeframes in order: the Market page opens on a chart with data, not on the first symbol
+    alphabetically. One index-backed lookup per instrument and timeframe tried (instruments are few)."""
+    instruments = list(Instrument.objects.filter(active=True).values_list("pk", "symbol"))
+    for timeframe in timeframes:
+        newest = None
+        for pk, symbol in instruments:
+            last = (
+                Candle.objects.filter(instrument_id=pk, timeframe=timeframe)
+                .order_by("-open_time")
+                .values_list("open_time", flat=True)
+                .first()
+            )
+            if last is not None and (newest is None or last > newest[0]):
+                newest = (last, symbol)
+        if newest is not None:
+            return newest[1], timeframe
+    return None
+
+
+def last_price(*, instrument: Instrument, timeframe: str) -> Decimal | None:
+    """The latest tick's price, else the latest bar's close (the Market page's "last price")."""
+    tick = Tick.objects.filter(instrument=instrument).order_by("-ts", "-id").values_list("price", flat=True).first()
+    if tick is not None:
+        return tick
+    return (
+        Candle.objects.filter(instrument=instrument, timeframe=timeframe)
+        .order_by("-open_time")
+        .values_list("close", flat=True)
+        .first()
+    )

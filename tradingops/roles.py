@@ -28,3 +28,31 @@ def user_role(user) -> Role | None:
 def has_role(user, role: Role) -> bool:
     held = user_role(user)
     return held is not None and ROLE_ORDER.index(held) >= ROLE_ORDER.index(role)
+
+
+# --- The roles in the admin -------------------------------------------------------------------------
+# Model permissions per group, matching the API: viewers read everything; operators read everything
+# too (their writes in the admin are actions - flatten, replan, reconcile - that call the services,
+# which check the role again); admins may change what the services let them change (runtime
+# configuration, schedules, instruments, wallets). A staff member who is not a superuser uses the
+# admin through these.
+PROJECT_APPS = ("events", "market", "agents", "backtests", "wallets", "django_celery_beat")
+ROLE_ACTIONS = {
+    Role.VIEWER: ("view",),
+    Role.OPERATOR: ("view",),
+    Role.ADMIN: ("view", "add", "change", "delete"),
+}
+
+
+def sync_role_permissions(**kwargs) -> None:
+    """Create the role groups and give them their model permissions (idempotent; runs after every
+    migrate, so new models get their permissions without a migration of their own)."""
+    from django.contrib.auth.models import Group, Permission
+
+    permissions = list(
+        Permission.objects.filter(content_type__app_label__in=PROJECT_APPS).select_related("content_type")
+    )
+    for role, actions in ROLE_ACTIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = [p for p in permissions if p.codename.split("_", 1)[0] in actions]
+        group.permissions.add(*wanted)

@@ -119,6 +119,8 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "trigger", "started_by", "status", "alert", "wallets_checked", "started_at", "finished_at"]
     list_filter = ["status", "trigger"]
     list_select_related = ["started_by"]
+    search_fields = ["=id", "started_by__username", "status", "schedule_name", "=correlation_id"]
+    search_help_text = "Run number, who started it, status, schedule name, or an exact correlation id."
     inlines = [DriftRecordInline]
 
     @admin.display(description="breaches / failed")
@@ -146,6 +148,8 @@ class DriftRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["within_threshold", "currency", "wallet"]
     list_select_related = ["wallet", "run"]
+    search_fields = ["wallet__name", "currency", "=run__id"]
+    search_help_text = "Wallet name, currency, or a reconciliation run number."
     actions = ["correct_drift"]
 
     @admin.action(description="Correct drift: book an adjustment (admins, with a reason)")

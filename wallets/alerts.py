@@ -6,8 +6,6 @@ events are stored, and the admin and the API show them.
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.mail import send_mail
 
@@ -40,9 +38,7 @@ def announce(run_id: int) -> None:
         return
     frame = run_frame(run)
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            realtime.wallets_alerts_group(), {"type": MESSAGE_TYPE, "frame": frame}
-        )
+        realtime.group_send(realtime.wallets_alerts_group(), {"type": MESSAGE_TYPE, "frame": frame})
     except Exception:
         logger.exception("publishing reconciliation %s failed; it is stored", run_id)
     if settings.WALLETS_ALERT_EMAILS and (run.breaches or run.wallets_failed):

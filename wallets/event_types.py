@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from events import formatting as fmt
 from events.types import EventType, NonNegativeDecimal, Payload, register
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,16}$")]
@@ -49,13 +50,45 @@ class LedgerAdjustedPayload(Payload):
     drift_record_id: int | None = None
 
 
+def _reconciliation_summary(p: dict) -> str:
+    return (
+        f"Reconciliation #{p['run_id']} {p['status']}: {p['wallets_checked']} checked, "
+        f"{p['wallets_failed']} failed, {p['breaches']} breaches"
+    )
+
+
+def _drift_summary(p: dict) -> str:
+    currency = p["currency"]
+    return (
+        f"Drift {p['wallet']} {currency}: {fmt.money(p['drift'], currency)} "
+        f"(ledger {fmt.money(p['ledger_balance'], currency)}, exchange {fmt.money(p['exchange_balance'], currency)})"
+    )
+
+
+def _adjusted_summary(p: dict) -> str:
+    amount = fmt.money(p["amount"], p["currency"], sign=True)
+    return f"Ledger {p['wallet']} adjusted by {amount} {p['currency']}: {p['reason']}"
+
+
 def register_all() -> None:
     register(
         EventType(
             "reconciliation_completed",
             ReconciliationCompletedPayload,
             description="A reconciliation run finished; its drift records are under /api/v1/wallets/reconcile/{id}.",
+            summary=_reconciliation_summary,
         )
     )
-    register(EventType("drift_detected", DriftDetectedPayload, description="Ledger and exchange disagree."))
-    register(EventType("ledger_adjusted", LedgerAdjustedPayload, description="A person booked a correction."))
+    register(
+        EventType(
+            "drift_detected", DriftDetectedPayload, description="Ledger and exchange disagree.", summary=_drift_summary
+        )
+    )
+    register(
+        EventType(
+            "ledger_adjusted",
+            LedgerAdjustedPayload,
+            description="A person booked a correction.",
+            summary=_adjusted_summary,
+        )
+    )

@@ -1,6 +1,6 @@
 import django_filters as filters
 
-from agents.models import BlockEvent, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
+from agents.models import BlockEvent, BlockOutcome, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
 from events.api.filters import TimeWindowForm
 from events.models import LLMCall
 
@@ -28,6 +28,31 @@ class BlockFilterSet(_TimeWindowFilterSet):
     class Meta:
         model = BlockEvent
         fields = ["reason", "reason_class", "symbol", "side", "run_id", "plan_id", "correlation_id", "since", "until"]
+        form = TimeWindowForm
+
+
+class BlockOutcomeFilterSet(_TimeWindowFilterSet):
+    """``since``/``until`` bound when the shadow closed; ``blocked_since``/``blocked_until`` the block."""
+
+    blocked_since = filters.IsoDateTimeFilter(field_name="blocked_at", lookup_expr="gte")
+    blocked_until = filters.IsoDateTimeFilter(field_name="blocked_at", lookup_expr="lt")
+
+    class Meta:
+        model = BlockOutcome
+        fields = [
+            "reason",
+            "reason_class",
+            "rule",
+            "symbol",
+            "exit_reason",
+            "run_id",
+            "plan_id",
+            "correlation_id",
+            "since",
+            "until",
+            "blocked_since",
+            "blocked_until",
+        ]
         form = TimeWindowForm
 
 

@@ -5,6 +5,7 @@ from rest_framework.reverse import reverse
 
 from agents.models import (
     BlockEvent,
+    BlockOutcome,
     Fill,
     Intent,
     Judgement,
@@ -145,6 +146,81 @@ class BlockReasonsSerializer(serializers.Serializer):
     reasons = BlockReasonCountSerializer(many=True)
 
 
+class BlockOutcomeSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    class Meta:
+        model = BlockOutcome
+        fields = [
+            "event_id",
+            "block_event_id",
+            "ts",
+            "blocked_at",
+            "symbol",
+            "side",
+            "reason",
+            "reason_class",
+            "rule",
+            "status",
+            "exit_reason",
+            "qty",
+            "entry_at",
+            "entry_price",
+            "exit_at",
+            "exit_price",
+            "fees",
+            "pnl",
+            "pnl_pct",
+            "mae",
+            "mae_pct",
+            "holding_s",
+            "stop",
+            "target",
+            "plan_id",
+            "run_id",
+            "correlation_id",
+            "chain",
+        ]
+
+
+class ScorecardRowSerializer(serializers.Serializer):
+    key = serializers.CharField(required=False)
+    blocks = serializers.IntegerField(allow_null=True)
+    closed = serializers.IntegerField()
+    hits = serializers.IntegerField()
+    saved = serializers.DecimalField(max_digits=36, decimal_places=18)
+    forgone = serializers.DecimalField(max_digits=36, decimal_places=18)
+    net = serializers.DecimalField(max_digits=36, decimal_places=18)
+    hit_rate = serializers.DecimalField(max_digits=6, decimal_places=4, allow_null=True)
+
+
+class BlockOutcomeSummarySerializer(serializers.Serializer):
+    """Per reason, class, rule and symbol: blocks, shadows closed, saved (losses avoided), forgone
+    (gains missed), net = saved - forgone, hit rate = share of closed shadows that lost."""
+
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    total = ScorecardRowSerializer()
+    by_reason = ScorecardRowSerializer(many=True)
+    by_reason_class = ScorecardRowSerializer(many=True)
+    by_rule = ScorecardRowSerializer(many=True)
+    by_symbol = ScorecardRowSerializer(many=True)
+
+
+class BlockOutcomeSummaryInputSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    symbol = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    reason_class = serializers.CharField(required=False)
+    rule = serializers.CharField(required=False)
+    plan_id = serializers.CharField(required=False)
+    run_id = serializers.CharField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "Must not be before 'since'."})
+        return attrs
+
+
 class WindowInputSerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
@@ -217,10 +293,25 @@ class IntentSerializer(ChainLinkMixin, serializers.ModelSerializer):
         fields = ["event_id", "action", "symbol", "params", "note", "source", "ts", "correlation_id", "chain"]
 
 
+class JSONObjectField(serializers.JSONField):
+    """A JSON object: DictField has no HTML input, so the browsable API's form could not send it;
+    this one is a textarea there and a plain object in JSON requests."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("style", {"base_template": "textarea.html", "rows": 3})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
 class PlanInputSerializer(serializers.Serializer):
     preset = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. sma_cross")
-    params = serializers.DictField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
-    plan = serializers.DictField(
+    params = JSONObjectField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
+    plan = JSONObjectField(
         required=False,
         allow_null=True,
         default=None,
@@ -231,7 +322,7 @@ class PlanInputSerializer(serializers.Serializer):
 class IntentInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=INTENT_ACTIONS)
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    params = serializers.DictField(required=False, default=dict)
+    params = JSONObjectField(required=False, default=dict, help_text='e.g. {"multiplier": "0.5"}')
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 from agents import selectors, services
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from . import filters
 from . import serializers as s
@@ -81,6 +83,38 @@ class BlockReasonsView(APIView):
         return Response(s.BlockReasonsSerializer(data).data)
 
 
+class BlockOutcomeListView(ListAPIView):
+    """Blocked trades' shadows, closed: what taking each would have done."""
+
+    serializer_class = s.BlockOutcomeSerializer
+    filterset_class = filters.BlockOutcomeFilterSet
+
+    def get_queryset(self):
+        return selectors.block_outcome_list()
+
+
+class BlockOutcomeOpenView(APIView):
+    """Blocks whose shadow is still held: marked P&L at the latest close (status ``open``)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response({"results": selectors.block_outcomes_open()})
+
+
+class BlockOutcomeSummaryView(APIView):
+    """The blocks' scorecard over a window of block times (default: the last 24 hours, as /block-reasons)."""
+
+    @extend_schema(parameters=[s.BlockOutcomeSummaryInputSerializer], responses=s.BlockOutcomeSummarySerializer)
+    def get(self, request):
+        params = s.BlockOutcomeSummaryInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        until = data.pop("until", None) or timezone.now()
+        since = data.pop("since", None) or until - timedelta(hours=24)
+        summary = selectors.block_outcome_summary(since=since, until=until, filters=data)
+        return Response(s.BlockOutcomeSummarySerializer(summary).data)
+
+
 class RiskBudgetView(APIView):
     """Today's risk budget: claimed, used, released, utilisation and the allocations (UTC day)."""
 
@@ -102,8 +136,10 @@ class PlanCursorPagination(NewestFirstCursorPagination):
     ordering = ("-created_at", "-id")
 
 
-class PlanListView(ListAPIView):
+class PlanListView(InputFormMixin, ListAPIView):
     """Plans, newest first. POST (operator) makes a plan from a preset or a full rule-language plan."""
+
+    input_serializers = {"POST": s.PlanInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.PlanSerializer
@@ -130,8 +166,10 @@ class JudgementListView(ListAPIView):
         return selectors.judgement_list()
 
 
-class IntentListCreateView(ListAPIView):
+class IntentListCreateView(InputFormMixin, ListAPIView):
     """Operator intents. POST one (operator): pause, resume, flatten, replan, set_risk_multiplier, note."""
+
+    input_serializers = {"POST": s.IntentInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.IntentSerializer
@@ -170,8 +208,10 @@ class AgentStatusView(APIView):
         return Response(s.AgentStatusSerializer(selectors.agent_status_overview(), many=True).data)
 
 
-class RuntimeConfigView(APIView):
+class RuntimeConfigView(InputFormMixin, APIView):
     """Mode, kill switch and risk limits. PATCH changes limits (admin); every change is an event."""
+
+    input_serializers = {"PATCH": s.LimitsInputSerializer}
 
     def get_permissions(self):
         return [IsAdmin()] if self.request.method not in ("GET", "HEAD", "OPTIONS") else super().get_permissions()
@@ -190,9 +230,11 @@ class RuntimeConfigView(APIView):
         return Response(s.RuntimeConfigSerializer(config).data)
 
 
-class ModeView(APIView):
+class ModeView(InputFormMixin, APIView):
     """Switch paper/live (admin). Live needs LIVE_TRADING_ALLOWED, exchange credentials and
     ``confirmation`` equal to the word asked for."""
+
+    input_serializers = {"POST": s.ModeInputSerializer}
 
     permission_classes = [IsAdmin]
 
@@ -208,7 +250,9 @@ class ModeView(APIView):
         return Response(s.RuntimeConfigSerializer(config).data)
 
 
-class KillSwitchView(APIView):
+class KillSwitchView(InputFormMixin, APIView):
+    input_serializers = {"POST": s.KillSwitchInputSerializer}
+
     permission_classes = [IsAdmin]
 
     @extend_schema(responses=s.RuntimeConfigSerializer)

@@ -26,6 +26,7 @@ from typing import NamedTuple
 from .fills import market_fill, stop_fill, target_fill, to_decimal
 from .reasons import Block
 from .risk import OrderRequest, Position, RiskLimits, RiskState, active_checks, check_order
+from .shadow import ShadowBook, ShadowOutcome
 from .sizing import Instrument, round_to_lot, size_order
 from .strategy import Plan, level_price
 
@@ -67,6 +68,7 @@ class Decision(NamedTuple):
     target: float | None = None
     risk: float | None = None
     pnl: float | None = None
+    outcome: ShadowOutcome | None = None  # kind block_outcome: what the blocked trade would have done
 
     @property
     def at(self) -> datetime:
@@ -94,6 +96,8 @@ class Decision(NamedTuple):
                 out[name] = str(value)
         if self.block is not None:
             out.update(self.block.payload())
+        if self.outcome is not None:
+            out["outcome"] = self.outcome.payload()
         return out
 
 
@@ -140,6 +144,7 @@ class Machine:
         instruments: dict[str, Instrument] | None = None,
         mode: str = "paper",
         live_confirmed: bool = False,
+        shadows: bool = True,
     ):
         self.plan = plan
         self._mode = mode
@@ -161,6 +166,8 @@ class Machine:
         # bar numbers count every candle of the symbol; ``env`` may hold only the newest ones (live
         # history trimmed): env index = bar - bar_offset[symbol]
         self.bar_offset = {sp.symbol: 0 for sp in plan.symbols}
+        # blocked entries followed as if taken (never touching the state above): see .shadow
+        self.shadow = ShadowBook() if shadows else None
 
     @property
     def limits(self) -> RiskLimits:
@@ -482,6 +489,9 @@ class Machine:
         )
         if block is not None:
             decisions.append(Decision("block", close_ts, bar, symbol, chain, None, block))
+            shadow = getattr(self, "shadow", None)  # absent from engines pickled before shadows existed
+            if shadow is not None:
+                shadow.on_block(self, symbol, bar, close_ts, chain, block, qty)
             return
         risk = order.risk
         decisions.append(

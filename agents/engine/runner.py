@@ -20,7 +20,7 @@ import gc
 import heapq
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,9 @@ class BacktestResult:
     equity: np.ndarray  # marked at each bar's close
     state: RiskState  # the portfolio after the last bar
     initial_cash: float
+    # what each blocked entry would have done (kind block_outcome, in the order they closed; the
+    # shadows still held at the end as status "open", marked at the last close): see .shadow
+    block_outcomes: list[Decision] = field(default_factory=list)
 
     @property
     def final_equity(self) -> float:
@@ -84,6 +87,7 @@ def run_backtest(
     trade_from: int | dict[str, int] | None = None,
     progress: Callable[[int], None] | None = None,
     progress_every: int = 50_000,
+    shadows: bool = True,
     close_at_end: bool = False,
 ) -> BacktestResult:
     """Backtest ``plan`` over ``bars`` (one ``Bars``, or one per symbol of the plan, sharing one portfolio).
@@ -98,6 +102,8 @@ def run_backtest(
     symbols) each time that number has grown by ``progress_every`` or more; an exception raised
     inside it stops the run and propagates (how a caller cancels). It never changes the result.
 
+    ``shadows`` (default on) follows every blocked entry as if taken (``result.block_outcomes``);
+    off, nothing else changes (the benchmark measures what following them costs).
     ``close_at_end``: a position still open after the last bar is closed at that bar's open with
     its fee and slippage, exit reason ``end_of_data`` (:meth:`Machine.close_at_end` says why the
     open); otherwise it stays open, marked at the last close.
@@ -116,6 +122,7 @@ def run_backtest(
             trade_from=trade_from,
             progress=progress,
             progress_every=max(1, int(progress_every)),
+            shadows=shadows,
             close_at_end=bool(close_at_end),
         )
     finally:
@@ -182,6 +189,7 @@ def _run(
     trade_from=None,
     progress=None,
     progress_every=50_000,
+    shadows=True,
     close_at_end=False,
 ) -> BacktestResult:
     syms = _resolve(plan, bars)
@@ -193,9 +201,13 @@ def _run(
             sym.entry_sig[:start] = False
             sym.entry_idx = np.flatnonzero(sym.entry_sig).tolist()
     timeframe = syms[0].bars.timeframe_s
-    machine = Machine(plan, limits, initial_cash=initial_cash, timeframe_s=timeframe, instruments=instruments)
+    machine = Machine(
+        plan, limits, initial_cash=initial_cash, timeframe_s=timeframe, instruments=instruments, shadows=shadows
+    )
     state = machine.state
     pending = machine.pending
+    for sym in syms if machine.shadow is not None else ():
+        machine.shadow.attach(sym.symbol, sym.ts, sym.open, sym.high, sym.low, sym.close, sym.env, sym.exit_idx)
     on_close, on_open, on_range = machine.on_close, machine.on_open, machine.on_range
     several = len(syms) > 1
     by_name = {s.symbol: s for s in syms}
@@ -317,7 +329,27 @@ def _run(
                 k = sym.n - 1
                 machine.close_at_end(sym.symbol, k, sym.ts.item(k), sym.open.item(k), ledger_ts=last_ts)
     ts_all, equity = _equity_curve(syms, machine.ledger, initial_cash)
-    return BacktestResult(machine.decisions, machine.trades, ts_all, equity, state, float(initial_cash))
+    return BacktestResult(
+        machine.decisions,
+        machine.trades,
+        ts_all,
+        equity,
+        state,
+        float(initial_cash),
+        _block_outcomes(machine, syms),
+    )
+
+
+def _block_outcomes(machine: Machine, syms: list[_Symbol]) -> list[Decision]:
+    """Closed shadows in the order the live stepper closes them (candle time, plan symbol order, chain),
+    then the ones still open, marked at their symbol's last close."""
+    if machine.shadow is None:
+        return []
+    machine.shadow.finish(machine)
+    order = {s.symbol: s.index for s in syms}
+    closed = sorted(machine.shadow.outcomes, key=lambda d: (d.ts, order[d.symbol], d.chain))
+    marks = {s.symbol: s.close.item(s.n - 1) for s in syms if s.n}
+    return closed + machine.shadow.marked(machine, marks)
 
 
 def _equity_curve(syms: list[_Symbol], ledger, initial_cash: float) -> tuple[np.ndarray, np.ndarray]:

@@ -119,6 +119,13 @@ class LiveEngine:
     def decisions(self) -> list[Decision]:
         return self.machine.decisions
 
+    @property
+    def block_outcomes(self) -> list[Decision]:
+        """Closed shadows so far (with ``keep_log``), then the open ones marked at the latest closes."""
+        m = self.machine
+        book = getattr(m, "shadow", None)
+        return book.outcomes + book.marked(m, m.state.marks) if book else []
+
     def step(
         self,
         symbol: str,
@@ -149,6 +156,10 @@ class LiveEngine:
         m.roll_day_if_new(candle.ts)
         m.on_open(sp.symbol, bar, candle.ts, candle.open, env)
         m.on_range(sp.symbol, bar, candle.ts, candle.open, candle.high, candle.low)
+        book = getattr(m, "shadow", None)  # None: switched off (or an engine pickled before shadows)
+        shadows = (
+            book.on_bar(m, sp.symbol, bar, candle.ts, candle.open, candle.high, candle.low, env, i) if book else []
+        )
         in_position = sp.symbol in m.state.positions
         entry = allow_entry and not in_position and sp.entry_rule.evaluate_at(env, i)
         exit_ = in_position and (force_exit or (sp.exit_rule is not None and sp.exit_rule.evaluate_at(env, i)))
@@ -157,11 +168,14 @@ class LiveEngine:
         if self.keep_log:
             self.equity.append(m.state.equity())
             self.equity_ts.append(candle.ts)
+            if shadows:
+                book.outcomes.extend(shadows)
         else:
             m.decisions.clear()
             m.trades.clear()
             m.ledger.clear()
-        return new
+        # the shadows' outcomes come after the candle's real decisions (kept out of ``decisions``)
+        return new + shadows if shadows else new
 
     def prime(self, symbol: str, history: Bars) -> None:
         """Load candles that came before the first live one: indicator history only, no decisions.

@@ -152,7 +152,8 @@ def test_a_fill_descending_from_a_blocked_trigger_is_reported(traded):
     entry = Fill.objects.filter(side="buy").order_by("id").first()
     fill_event = Event.objects.get(event_id=entry.event_id)
     order_event = Event.objects.get(event_id=fill_event.causation_id)
-    trigger = Event.objects.get(event_id=order_event.causation_id, type="trigger_fired")
+    claim = Event.objects.get(event_id=order_event.causation_id, type="risk_claimed")  # an entry's path
+    trigger = Event.objects.get(event_id=claim.causation_id, type="trigger_fired")
     emit(
         "trade_blocked",
         {"symbol": "SOL-USDT", "side": "buy", "reason": "risk_budget_exhausted", "reason_class": "risk_valid"},

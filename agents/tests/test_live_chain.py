@@ -47,7 +47,7 @@ def test_intent_to_fill_is_one_chain_returned_in_order(planned, sol_candles, cli
     while event is not None:
         path.append(event["type"])
         event = by_id.get(event["cause"]["event_id"]) if event["cause"] else None
-    expected = ["intent", "plan_generated", "plan_judged", "trigger_fired", "order_submitted", "fill"]
+    expected = ["intent", "plan_generated", "plan_judged", "trigger_fired", "risk_claimed", "order_submitted", "fill"]
     assert list(reversed(path)) == expected
     assert chain[0]["type"] == "intent"
     assert [e["ts"] for e in chain] == sorted(e["ts"] for e in chain)

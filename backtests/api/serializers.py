@@ -131,3 +131,26 @@ class RankedRunSerializer(serializers.ModelSerializer):
 class RankQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=METRICS, required=False)
     order = serializers.ChoiceField(choices=("desc", "asc"), default="desc")
+
+
+class OutcomeQuerySerializer(serializers.Serializer):
+    """Filters of a run's block outcomes: equality, and ``since``/``until`` on the block's time."""
+
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    symbol = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    reason_class = serializers.CharField(required=False)
+    rule = serializers.CharField(required=False)
+    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
+    status = serializers.ChoiceField(choices=["closed", "open"], required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "Must not be before 'since'."})
+        return attrs
+
+
+class OffsetPageSerializer(serializers.Serializer):
+    offset = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)

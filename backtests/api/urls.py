@@ -16,6 +16,12 @@ urlpatterns = [
     path("backtests/<uuid:pk>/equity", views.RunEquityView.as_view(), name="equity"),
     path("backtests/<uuid:pk>/trades", views.RunTradesView.as_view(), name="trades"),
     path("backtests/<uuid:pk>/blocks", views.RunBlocksView.as_view(), name="blocks"),
+    path("backtests/<uuid:pk>/block-outcomes", views.RunBlockOutcomesView.as_view(), name="block-outcomes"),
+    path(
+        "backtests/<uuid:pk>/block-outcomes/summary",
+        views.RunBlockOutcomesSummaryView.as_view(),
+        name="block-outcomes-summary",
+    ),
     path("backtests/<uuid:pk>/daily-reports", views.RunDailyReportsView.as_view(), name="daily-reports"),
     path("backtests/<uuid:pk>/state", views.RunStateView.as_view(), name="state"),
     path("backtests/<uuid:pk>/cancel", views.RunCancelView.as_view(), name="cancel"),

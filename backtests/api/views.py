@@ -1,5 +1,7 @@
 """Thin views: generics for reads (selector + FilterSet + pagination), one service call per write."""
 
+from datetime import datetime
+
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +13,13 @@ from rest_framework.views import APIView
 
 from agents.engine import PRESETS
 from agents.engine.fills import to_decimal
+from agents.scorecard import as_json, outcome_groups, rollup
 from backtests import selectors, services
 from backtests.config import BacktestConfigSerializer
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from . import filters
 from . import serializers as s
@@ -59,9 +63,11 @@ def _not_completed(run) -> Response | None:
     return None
 
 
-class RunListCreateView(ListAPIView):
+class RunListCreateView(InputFormMixin, ListAPIView):
     """``GET``: runs, newest first (filter by status, time, sweep). ``POST``: start a run; an
     ``Idempotency-Key`` header makes retries return the run the first request started."""
+
+    input_serializers = {"POST": BacktestConfigSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.RunSerializer
@@ -92,7 +98,72 @@ class RunResultsView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
-        return _not_completed(run) or Response({"id": str(run.pk), "status": run.status, "results": run.results})
+        results = run.results
+        if results and "block_outcomes" in results:  # paged by /block-outcomes: can be thousands
+            results = {k: v for k, v in results.items() if k != "block_outcomes"}
+        return _not_completed(run) or Response({"id": str(run.pk), "status": run.status, "results": results})
+
+
+OUTCOME_FILTERS = ("symbol", "reason", "reason_class", "rule", "exit_reason", "status")
+
+
+def _outcomes(run, params) -> list[dict]:
+    """The run's stored outcomes, filtered by equality and by block time (``since``/``until``)."""
+    window = s.OutcomeQuerySerializer(data=params)
+    window.is_valid(raise_exception=True)
+    q = window.validated_data
+    rows = (run.results or {}).get("block_outcomes") or []
+    wanted = {k: q[k] for k in OUTCOME_FILTERS if q.get(k)}
+    if wanted:
+        rows = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+    if q.get("since") or q.get("until"):
+        since, until = q.get("since"), q.get("until")
+        rows = [
+            r
+            for r in rows
+            if (since is None or datetime.fromisoformat(r["blocked_at"]) >= since)
+            and (until is None or datetime.fromisoformat(r["blocked_at"]) < until)
+        ]
+    return rows
+
+
+class RunBlockOutcomesView(APIView):
+    """What each blocked entry of the run would have done (its shadow), in the order they closed
+    (the still-open ones last, marked at the last close). ``offset``/``limit`` page it."""
+
+    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        run = _run_or_404(pk)
+        blocked = _not_completed(run)
+        if blocked:
+            return blocked
+        rows = _outcomes(run, request.query_params)
+        page = s.OffsetPageSerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        offset, limit = page.validated_data["offset"], page.validated_data["limit"]
+        return Response({"count": len(rows), "offset": offset, "results": rows[offset : offset + limit]})
+
+
+class RunBlockOutcomesSummaryView(APIView):
+    """The run's blocks scorecard (as /live/block-outcomes/summary), over the block times asked."""
+
+    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        run = _run_or_404(pk)
+        blocked = _not_completed(run)
+        if blocked:
+            return blocked
+        rows = _outcomes(run, request.query_params)
+        q = {k: v for k, v in request.query_params.items() if k in ("symbol", "reason", "reason_class")}
+        window = s.OutcomeQuerySerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        blocks = selectors.block_counts(
+            run_id=run.pk, since=window.validated_data.get("since"), until=window.validated_data.get("until"), **q
+        )
+        if "rule" in request.query_params or "exit_reason" in request.query_params or "status" in request.query_params:
+            blocks = []  # blocks carry none of these: only their shadows can be counted
+        card = as_json(rollup(outcome_groups(rows), blocks))
+        return Response({"id": str(run.pk), **card})
 
 
 class RunEquityView(APIView):
@@ -265,7 +336,9 @@ class PresetsView(APIView):
         )
 
 
-class SweepListCreateView(ListAPIView):
+class SweepListCreateView(InputFormMixin, ListAPIView):
+    input_serializers = {"POST": s.SweepCreateSerializer}
+
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = s.SweepSerializer
     filterset_class = filters.SweepFilterSet

@@ -4,6 +4,8 @@ run's write a large share of its time. EXTERNAL keeps out-of-line storage withou
 
 from django.db import migrations
 
+from tradingops.db import is_postgres
+
 COLUMNS = {
     "backtests_curvechunk": ("ts", "equity", "close"),
     "backtests_curveoverview": ("ts", "equity", "drawdown", "preview"),
@@ -11,7 +13,7 @@ COLUMNS = {
 
 
 def external(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    if not is_postgres(schema_editor.connection):
         return
     for table, columns in COLUMNS.items():
         for column in columns:
@@ -19,7 +21,7 @@ def external(apps, schema_editor):
 
 
 def extended(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    if not is_postgres(schema_editor.connection):
         return
     for table, columns in COLUMNS.items():
         for column in columns:

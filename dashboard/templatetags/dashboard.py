@@ -6,6 +6,8 @@ from django import template
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
+from events import formatting as fmt
+
 register = template.Library()
 
 
@@ -20,15 +22,46 @@ def utc(value) -> str:
 
 
 @register.filter
-def pnl(value, places=None):
-    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
+def price(value, symbol: str = "") -> str:
+    """A price to the instrument's tick (events.formatting, the one rule)."""
+    return fmt.price(value, symbol)
 
-    ``places`` (optional): money to that many decimals, thousands separated (``{{ x|pnl:2 }}``)."""
+
+@register.filter
+def qty(value, symbol: str = "") -> str:
+    """A quantity to the instrument's lot."""
+    return fmt.qty(value, symbol)
+
+
+def _money(value, currency_or_places) -> str:
+    """Money by the one rule: ``|money:"BTC"`` to the currency's precision, ``|money:2`` to places
+    the page already knows (a backtest's quote precision); thousands grouped either way."""
+    if isinstance(currency_or_places, int) or str(currency_or_places).isdigit():
+        return fmt.number(value, int(currency_or_places))
+    return fmt.money(value, currency_or_places or "USDT")
+
+
+@register.filter
+def money(value, currency_or_places="USDT") -> str:
+    """Money to its currency's precision (or to the places given), thousands grouped."""
+    return _money(value, currency_or_places)
+
+
+@register.filter
+def pct(value) -> str:
+    """A fraction as a percentage: ``0.0123`` -> ``1.23 %``."""
+    return fmt.pct(value)
+
+
+@register.filter
+def pnl(value, currency_or_places="USDT"):
+    """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
+    The argument is the currency (``|pnl:"USDT"``) or decimal places (``|pnl:2``)."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    value = money(number, places) if places is not None else amount(number)
+    value = _money(number, currency_or_places)
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',
@@ -55,14 +88,3 @@ def amount(value) -> str:
 @register.filter
 def pretty_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-
-
-@register.filter
-def money(value, places=2) -> str:
-    """Money to the quote's precision: ``1234.5678|money:2`` -> ``1,234.57``."""
-    try:
-        number = Decimal(str(value))
-        places = int(places)
-    except (InvalidOperation, ValueError, TypeError):
-        return value
-    return f"{number:,.{places}f}"

@@ -65,7 +65,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     intent, trigger, order, fill = server_side(_trade_chain, "a")
     fill_row = tab.page.locator(f"#ev-{fill.id}")
     expect(fill_row).to_be_visible(timeout=2000)
-    expect(fill_row.locator(".summary")).to_have_text("Filled buy 0.5 SOL-USDT @ 140.25")
+    expect(fill_row.locator(".summary")).to_have_text("Filled buy 0.500 SOL-USDT @ 140.25")
     expect(tab.page.locator("#events tbody tr")).to_have_count(4)
     live_texts = tab.page.locator("#events tbody tr").all_inner_texts()
 
@@ -82,7 +82,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
 
     # Clicking the fill opens its chain: every step, in order, with its numbers.
     tab.page.locator(f"#ev-{fill.id} a.chain-link").click()
-    tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")
+    tab.page.wait_for_url(f"{tab.base}/decisions/events/{fill.event_id}/")
     steps = tab.page.locator("#chain > li")
     expect(steps).to_have_count(4)
     assert [s.get_attribute("class").split()[1] for s in steps.all()] == [
@@ -101,7 +101,7 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     step = tab.page.locator(f"#step-{blocked.event_id}")
     expect(step.locator(".step-summary")).to_have_text("Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)")
     expect(step.locator("div", has=tab.page.locator("dt", has_text="detail.requested_notional"))).to_contain_text(
-        "1500"
+        "1,500.00"
     )
     expect(step.locator("div", has=tab.page.locator("dt", has_text="detail.budget_left"))).to_contain_text("250.50")
     tab.screenshot("chain-blocked")
@@ -154,7 +154,7 @@ def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab, server_si
     expect(tab.page.locator("#recon-breaches")).to_have_text("0 breaches")
     tab.screenshot("overview-live")
     tab.page.locator(f"#fills #ev-{fill.id} a.chain-link").click()
-    tab.page.wait_for_url(f"{tab.base}/decisions/chains/{fill.correlation_id}/")
+    tab.page.wait_for_url(f"{tab.base}/decisions/events/{fill.event_id}/")
     assert tab.errors == []
 
 
@@ -339,10 +339,13 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
     tab = open_tab()
     tab.login("otto", "/backtests/")
     seen: list[int] = []
-    tab.page.on(
-        "websocket",
-        lambda ws: ws.on("framereceived", lambda payload: seen.append(json.loads(payload)["candles_processed"])),
-    )
+
+    def progress(payload):
+        frame = json.loads(payload)
+        if "candles_processed" in frame:  # the socket also carries the top bar's header frames
+            seen.append(frame["candles_processed"])
+
+    tab.page.on("websocket", lambda ws: ws.on("framereceived", progress))
     tab.page.select_option("#id_symbol", "SYN-USD")
     tab.page.select_option("#id_timeframe", "1m")
     tab.page.fill("#id_initial_cash", "1000000")

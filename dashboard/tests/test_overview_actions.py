@@ -50,9 +50,13 @@ def test_an_operator_pause_is_an_intent_naming_them(logged_in, django_capture_on
 
 
 def test_a_bad_multiplier_is_shown_on_its_field(logged_in):
-    response = logged_in("operator").post("/actions/intent", {"action": "set_risk_multiplier", "multiplier": "9"})
-    assert response.status_code == 400
-    assert 'id="err-multiplier"' in response.content.decode()
+    client = logged_in("operator")
+    response = client.post("/actions/intent", {"action": "set_risk_multiplier", "multiplier": "9"})
+    assert (response.status_code, response["Location"]) == (302, "/#h-state")  # post/redirect/get
+    page = client.get("/").content.decode()
+    assert 'id="err-multiplier"' in page
+    assert 'value="9"' in page  # what was typed is still there
+    assert 'id="err-multiplier"' not in client.get("/").content.decode()  # shown once
     assert not Event.objects.filter(type="intent").exists()
 
 
@@ -69,9 +73,12 @@ def test_a_forged_action_by_a_viewer_is_refused_and_writes_nothing(logged_in):
 
 def test_the_kill_switch_needs_the_typed_word(logged_in):
     admin = logged_in("admin")
-    refused = admin.post("/actions/kill-switch", {"engaged": "1", "reason": "drill", "confirmation": "kill"})
-    assert refused.status_code == 400
+    refused = admin.post(
+        "/actions/kill-switch", {"engaged": "1", "reason": "drill", "confirmation": "kill"}, follow=True
+    )
+    assert refused.redirect_chain == [("/#h-state", 302)]
     assert 'id="err-confirmation"' in refused.content.decode()
+    assert 'value="kill"' not in refused.content.decode()  # the word is typed again, never pre-filled
     assert RuntimeConfig.objects.get(pk=1).kill_switch is False
     assert (
         admin.post("/actions/kill-switch", {"engaged": "1", "reason": "drill", "confirmation": "KILL"}).status_code
@@ -83,7 +90,23 @@ def test_the_kill_switch_needs_the_typed_word(logged_in):
 
 def test_live_mode_without_its_conditions_is_refused_on_the_page(logged_in, settings):
     settings.LIVE_TRADING_ALLOWED = False
-    response = logged_in("admin").post("/actions/mode", {"mode": "live", "confirmation": "LIVE"})
-    assert response.status_code == 400
+    response = logged_in("admin").post("/actions/mode", {"mode": "live", "confirmation": "LIVE"}, follow=True)
+    assert response.redirect_chain == [("/#h-state", 302)]
     assert "LIVE_TRADING_ALLOWED" in response.content.decode()
     assert RuntimeConfig.objects.get(pk=1).mode == "paper"
+
+
+def test_flatten_all_needs_the_typed_words_and_one_symbol_does_not(logged_in):
+    client = logged_in("operator")
+    refused = client.post("/actions/intent", {"action": "flatten", "symbol": ""}, follow=True)
+    assert 'id="err-confirmation"' in refused.content.decode()
+    assert "FLATTEN ALL" in refused.content.decode()
+    assert not Event.objects.filter(type="intent").exists()
+
+    assert client.post("/actions/intent", {"action": "flatten", "confirmation": "FLATTEN ALL"}).status_code == 302
+    assert client.post("/actions/intent", {"action": "flatten", "symbol": "SOL-USDT"}).status_code == 302
+    intents = Event.objects.filter(type="intent").order_by("id")
+    assert [(e.payload["action"], e.payload.get("symbol")) for e in intents] == [
+        ("flatten", None),
+        ("flatten", "SOL-USDT"),
+    ]

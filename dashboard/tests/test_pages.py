@@ -114,8 +114,8 @@ def test_decisions_lists_newest_first_with_summaries_and_chain_links(login):
     ids = [int(i) for i in re.findall(r'<tr id="ev-(\d+)"', html)]
     assert ids == [blocked.id, trigger.id, intent.id]
     assert "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)" in html
-    assert "Trigger buy SOL-USDT @ 139.9: rsi_14 &lt; 30" in html
-    assert f'href="/decisions/chains/{intent.correlation_id}/"' in html
+    assert "Trigger buy SOL-USDT @ 139.90: rsi_14 &lt; 30" in html
+    assert f'href="/decisions/events/{blocked.event_id}/"' in html  # a row opens its own decision path
     assert f'data-last-id="{blocked.id}"' in html
 
 
@@ -170,7 +170,7 @@ def test_decisions_query_count_does_not_grow_with_rows(login, django_assert_num_
     client = login("viewer")
     emit("intent", {"action": "one"}, source="x")
     client.get("/decisions/")  # warm the session and content types
-    with django_assert_num_queries(7) as one:
+    with django_assert_num_queries(9) as one:
         client.get("/decisions/")
     for n in range(60):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x")
@@ -182,7 +182,7 @@ def test_overview_query_count_does_not_grow_with_rows(login, django_assert_num_q
     client = login("viewer")
     _chain()
     client.get("/")
-    with django_assert_num_queries(18) as one:
+    with django_assert_num_queries(19) as one:
         client.get("/")
     for n in range(30):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x", run_id=f"run{n}")
@@ -200,7 +200,7 @@ def test_chain_page_shows_each_step_in_order_with_its_numbers(login):
     assert steps == [(str(e.event_id), e.type) for e in (intent, trigger, blocked)]
     blocked_html = html[html.index(f'id="step-{blocked.event_id}"') :]
     assert "Blocked buy SOL-USDT: risk_budget_exceeded (risk_valid)" in blocked_html
-    assert '<dt>detail.requested_notional</dt><dd class="num">1500</dd>' in blocked_html
+    assert '<dt>detail.requested_notional</dt><dd class="num">1,500.00</dd>' in blocked_html
     assert '<dt>detail.budget_left</dt><dd class="num">250.50</dd>' in blocked_html
     assert "caused by trigger_fired" in blocked_html
 
@@ -227,7 +227,7 @@ def test_overview_shows_latest_fills_and_last_hour_blocks_by_reason_and_class(lo
     emit("trade_blocked", {**BLOCK, "reason": "stale_data", "reason_class": "infra"}, source="agent:risk")
     emit("trade_blocked", {**BLOCK, "reason": "old"}, source="agent:risk", ts=timezone.now() - timedelta(hours=2))
     html = login("viewer").get("/").content.decode()
-    assert "Filled buy 0.5 SOL-USDT @ 140.25" in html
+    assert "Filled buy 0.500 SOL-USDT @ 140.25" in html
     rows = re.findall(r'<tr data-key="([^"]+)"><td>[^<]+</td><td>[^<]+</td><td class="num">(\d+)</td>', html)
     assert rows == [("risk_budget_exceeded|risk_valid", "2"), ("stale_data|infra", "1")]
 
@@ -267,3 +267,25 @@ def test_top_bar_reads_mode_and_kill_switch_from_the_runtime_configuration(login
     assert re.search(r'id="mode" class="badge mode-live"[^>]*>Mode: <strong>LIVE</strong>', html)
     assert re.search(r'id="kill-switch" class="badge kill-on"[^>]*>Kill switch:\s*<strong>ENGAGED</strong>', html)
     assert "by user:ada" in html
+
+
+def test_decisions_opens_on_decisions_with_heartbeats_behind_a_filter_and_any_case_symbols(login):
+    intent, trigger, blocked = _chain()
+    beats = [
+        emit("agent_run", {"agent": "execution", "status": "ok", "duration_ms": 3}, source="agent:execution")
+        for _ in range(60)
+    ]
+    client = login("viewer")
+    html = client.get("/decisions/").content.decode()
+    ids = [int(i) for i in re.findall(r'<tr id="ev-(\d+)"', html)]
+    assert ids == [blocked.id, trigger.id, intent.id]  # 60 newer heartbeats do not push them off
+    assert 'data-hidden-types="agent_run,marks_updated,positions_snapshotted"' in html
+
+    noisy = client.get("/decisions/?noise=1").content.decode()
+    assert f'<tr id="ev-{beats[-1].id}"' in noisy
+    by_type = client.get("/decisions/?type=agent_run").content.decode()
+    assert len(re.findall(r'<tr id="ev-(\d+)"', by_type)) == 50  # asked for by type: shown (page of 50)
+
+    lower = client.get("/decisions/?symbol=sol-usdt").content.decode()
+    assert {int(i) for i in re.findall(r'<tr id="ev-(\d+)"', lower)} == {blocked.id, trigger.id, intent.id}
+    assert '<datalist id="symbol-choices">' in lower

@@ -42,7 +42,7 @@ def test_anonymous_visitor_is_sent_to_log_in(client, path):
 def test_wallets_page_lists_ledger_balances_with_their_currency(login):
     paper_wallet("paper-main", BTC="1.50000000", USDT="1000")
     html = login("viewer").get("/wallets/").content.decode()
-    assert '<span class="money num">1.5 BTC</span>, <span class="money num">1000 USDT</span>' in html
+    assert '<span class="money num">1.50000000 BTC</span>, <span class="money num">1,000.00 USDT</span>' in html
     assert "never reconciled" in html
     assert 'id="drift-banner" class="banner bad" role="alert" hidden' in html
 
@@ -79,7 +79,7 @@ def test_wallet_page_shows_last_drift_and_the_chart_series(login):
     assert [p["drift"] for p in data["USDT"]] == ["0E-18", "-2.500000000000000000"]
     assert [p["breach"] for p in data["USDT"]] == [False, True]
     assert [p["breach"] for p in data["BTC"]] == [False, False]
-    assert '<td class="num">-2.5</td>' in html
+    assert '<td class="num">-2.50</td>' in html
     assert "no, breach" in html
 
 
@@ -94,7 +94,7 @@ def test_wallets_page_query_count_does_not_grow_with_wallets(login, django_asser
     paper_wallet("w0", USDT="1")
     services.wallet_reconcile()
     client.get("/wallets/")
-    with django_assert_num_queries(8) as one:
+    with django_assert_num_queries(9) as one:
         client.get("/wallets/")
     for n in range(1, 15):
         paper_wallet(f"w{n}", USDT="1", BTC="2")

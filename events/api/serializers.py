@@ -1,3 +1,4 @@
+from django.urls import reverse
 from rest_framework import serializers
 
 from events.presentation import event_to_dict
@@ -53,7 +54,32 @@ class ChainEventSerializer(EventOutputSerializer):
 
 class ChainSerializer(serializers.Serializer):
     correlation_id = serializers.UUIDField()
+    count = serializers.IntegerField(help_text="Steps in the whole chain (all pages).")
+    next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
+    previous = serializers.URLField(allow_null=True)
+    hidden_types = serializers.ListField(
+        child=serializers.CharField(), help_text="Types left out (heartbeats, marks); all=1 shows them."
+    )
     events = ChainEventSerializer(many=True)
+
+
+class DecisionPathSerializer(serializers.Serializer):
+    event_id = serializers.SerializerMethodField()
+    correlation_id = serializers.SerializerMethodField()
+    truncated = serializers.BooleanField(
+        help_text="More consequences exist than shown; the correlation chain (paged) has them all."
+    )
+    correlation_chain = serializers.SerializerMethodField(help_text="The API address of the whole correlation chain.")
+    steps = ChainEventSerializer(many=True)
+
+    def get_event_id(self, path) -> str:
+        return str(path.event.event_id)
+
+    def get_correlation_id(self, path) -> str:
+        return str(path.event.correlation_id)
+
+    def get_correlation_chain(self, path) -> str:
+        return reverse("events:event-chain", kwargs={"correlation_id": path.event.correlation_id})
 
 
 class RunSummarySerializer(serializers.Serializer):

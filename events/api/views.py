@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import LimitOffsetPagination
@@ -8,14 +8,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events import selectors
+from events import selectors, types
 from events.health import system_health
 from events.services import MAX_BATCH, EventDraft, EventRejected, emit_many
 from tradingops.api.permissions import ViewerReadsOperatorWrites
+from tradingops.api.views import InputFormMixin
 
 from .filters import EventFilterSet, RunSummaryFilterSet
 from .serializers import (
     ChainSerializer,
+    DecisionPathSerializer,
     EventBatchInputSerializer,
     EventInputSerializer,
     EventOutputSerializer,
@@ -23,8 +25,10 @@ from .serializers import (
 )
 
 
-class EventListCreateView(ListAPIView):
+class EventListCreateView(InputFormMixin, ListAPIView):
     """The event log, newest first. POST appends one event or a batch of up to 1,000."""
+
+    input_serializers = {"POST": EventInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = EventOutputSerializer
@@ -74,15 +78,60 @@ class EventDetailView(RetrieveAPIView):
         return event
 
 
-class EventChainView(APIView):
-    """A decision chain: every event with this correlation id, in order, each with its cause."""
+class ChainPagination(LimitOffsetPagination):
+    """Chains are paged, never silently cut: ``count`` says how many steps there are."""
 
-    @extend_schema(responses=ChainSerializer)
+    default_limit = 200
+    max_limit = 1000
+
+
+class EventChainView(APIView):
+    """A correlation chain: every event with this correlation id (a plan's whole life), oldest
+    first, each with its cause, paged (``limit``, ``offset``). Heartbeats and marks are left out
+    (``hidden_types``) unless ``all=1``. For one fill's or block's own path see
+    ``events/{event_id}/chain``."""
+
+    @extend_schema(
+        responses=ChainSerializer,
+        parameters=[
+            OpenApiParameter("all", bool, description="Include heartbeats and marks."),
+            OpenApiParameter("limit", int, description="Steps per page (default 200, at most 1,000)."),
+            OpenApiParameter("offset", int),
+        ],
+    )
     def get(self, request, correlation_id):
-        events = selectors.event_chain(correlation_id=correlation_id)
-        if not events:
+        include_all = request.query_params.get("all") in ("1", "true")
+        queryset = selectors.correlation_events(correlation_id=correlation_id, include_all=include_all)
+        paginator = ChainPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        if not page and not paginator.offset:
             raise Http404(f"No events with correlation id {correlation_id}.")
-        return Response(ChainSerializer({"correlation_id": correlation_id, "events": events}).data)
+        events = selectors.attach_causes(list(page))
+        return Response(
+            ChainSerializer(
+                {
+                    "correlation_id": correlation_id,
+                    "count": paginator.count,
+                    "next": paginator.get_next_link(),
+                    "previous": paginator.get_previous_link(),
+                    "hidden_types": [] if include_all else types.outside_chains(),
+                    "events": events,
+                }
+            ).data
+        )
+
+
+class EventPathView(APIView):
+    """One decision's own chain: what led to this event, by causation (intent → plan → judged →
+    trigger → order → fill, or → block), and what it led to; heartbeats and marks left out. The
+    dashboard's event page shows exactly these steps."""
+
+    @extend_schema(responses=DecisionPathSerializer)
+    def get(self, request, event_id):
+        event = selectors.event_get(event_id=event_id)
+        if event is None:
+            raise Http404(f"No event {event_id}.")
+        return Response(DecisionPathSerializer(selectors.event_decision_path(event=event)).data)
 
 
 class RunSummaryPagination(LimitOffsetPagination):

@@ -157,6 +157,7 @@ def test_chain_is_in_order_with_each_cause(viewer):
 
     response = viewer.get(f"{EVENTS_URL}/chains/{chain}")
     assert response.status_code == 200
+    assert (response.data["count"], response.data["next"]) == (3, None)
     events = response.data["events"]
     assert [e["type"] for e in events] == ["intent", "plan_generated", "fill"]
     assert [e["cause"] for e in events] == [

@@ -1,30 +1,28 @@
 // Agents page: judgement scores over time (lightweight-charts), and new plans, judgements,
 // intents and LLM calls added live from the event stream.
+import { timeChart, toPoints } from "./charts.js";
 import { utc } from "./format.js";
 import { connectLive, pageConfig } from "./live.js";
 
 const config = pageConfig();
-const LC = window.LightweightCharts;
-const chart = LC.createChart(document.getElementById("score-chart"), {
-  autoSize: true,
-  layout: { attributionLogo: false },
-  timeScale: { timeVisible: true },
-  localization: { timeFormatter: (t) => utc(t * 1000).slice(0, 16) },
-});
-const scores = chart.addSeries(LC.LineSeries, { lineWidth: 2, priceFormat: { type: "price", precision: 2, minMove: 0.01 } });
-const points = new Map(); // second -> score (a later judgement in the same second wins)
+const view = timeChart(document.getElementById("score-chart"), { decimals: 1 });
+const { chart } = view;
+const scores = view.line({ color: "#1f6feb", title: "score", priceLineVisible: false });
+const judged = JSON.parse(document.getElementById("score-data").textContent); // [{ts, score}], oldest first
 
 function drawScores() {
-  scores.setData([...points.entries()].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({ time, value })));
+  // No judgement yet: say so instead of empty axes; the first one shows the chart.
+  document.getElementById("score-chart").hidden = judged.length === 0;
+  document.getElementById("score-empty").hidden = judged.length > 0;
+  scores.setData(toPoints(judged, { value: (s) => s.score }));
+  view.fit();
 }
 
 function addScore(ts, score) {
-  points.set(Math.floor(new Date(ts).getTime() / 1000), Number(score));
+  judged.push({ ts, score });
 }
 
-for (const s of JSON.parse(document.getElementById("score-data").textContent)) addScore(s.ts, s.score);
 drawScores();
-chart.timeScale().fitContent();
 
 function prepend(tableId, cells) {
   const tbody = document.querySelector(`#${tableId} tbody`);

@@ -1,5 +1,6 @@
 // One backtest: a progress bar that moves live (/ws/backtests/<id>/), then the equity and
 // drawdown chart from /api/v1/backtests/<id>/equity once the run has completed.
+import { timeChart } from "./charts.js";
 import { utc } from "./format.js";
 import { connectLive, pageConfig } from "./live.js";
 
@@ -27,21 +28,16 @@ async function drawEquity() {
   const response = await fetch(`/api/v1/backtests/${config.runId}/equity?max_points=1000`, { headers: { Accept: "application/json" } });
   if (!response.ok) return;
   const curve = await response.json();
-  const LC = window.LightweightCharts;
-  const chart = LC.createChart(box, {
-    autoSize: true,
-    layout: { attributionLogo: false },
-    timeScale: { timeVisible: true },
-    localization: { timeFormatter: (t) => utc(t * 1000).slice(0, 16) },
-  });
-  const equity = chart.addSeries(LC.LineSeries, { color: "#1f6feb", lineWidth: 2, title: "equity" });
-  const drawdown = chart.addSeries(LC.AreaSeries, {
+  const view = timeChart(box);
+  const { chart } = view;
+  const equity = view.line({ color: "#1f6feb", title: "equity", pointMarkersVisible: false });
+  const drawdown = view.area({
     lineColor: "#cf222e", topColor: "rgba(207,34,46,0.05)", bottomColor: "rgba(207,34,46,0.35)", title: "drawdown %",
     priceFormat: { type: "percent" },
   }, 1);
   equity.setData(curve.t.map((t, i) => ({ time: t, value: Number(curve.equity[i]) })));
   drawdown.setData(curve.t.map((t, i) => ({ time: t, value: 100 * curve.drawdown[i] })));
-  chart.timeScale().fitContent();
+  view.fit();
   window.tradingopsChart = { chart, equity, drawdown };
   playback(curve.t);
 }

@@ -7,9 +7,12 @@ const config = pageConfig();
 const tbody = document.querySelector("#events tbody");
 const empty = document.getElementById("events-empty");
 
+const hidden = new Set((config.hiddenTypes || "").split(",").filter(Boolean)); // heartbeats, marks
+
 // The socket filters by type and run; the other filters of the page are applied here.
 function matches(e) {
-  if (config.filterSymbol && (e.payload?.symbol || "") !== config.filterSymbol) return false;
+  if (hidden.has(e.type)) return false;
+  if (config.filterSymbol && (e.payload?.symbol || "").toUpperCase() !== config.filterSymbol.toUpperCase()) return false;
   if (config.filterSource && e.source !== config.filterSource) return false;
   if (config.filterCorrelationId && e.correlation_id !== config.filterCorrelationId) return false;
   if (config.filterSince && new Date(e.ts) < new Date(config.filterSince)) return false;

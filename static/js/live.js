@@ -9,6 +9,10 @@
 // missed events; when it says the replay was truncated the rest comes from
 // GET /api/v1/events?after=<lastId> (cursor pages). Other frame types go to `handlers[type]`.
 // Close 4401 (session expired) stops and shows the "log in again" banner; 4403 stops too.
+//
+// Every socket also carries the top bar: a {"type": "header", mode, kill_switch, trading, source}
+// frame on connect and after every change (events.realtime.header_state); showHeader draws it.
+// Pages with no live data of their own get a header-only socket from ensureLive() (base.html).
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
@@ -47,6 +51,7 @@ export class LiveConnection {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(this.params)) if (value) query.set(key, value);
     query.set("after", String(this.lastId));
+    query.set("header", "1");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     return `${scheme}://${location.host}${this.path}?${query}`;
   }
@@ -110,6 +115,8 @@ export class LiveConnection {
       if (this.handlers.subscribed) this.handlers.subscribed(frame);
     } else if (frame.type === "events") {
       this.deliver(frame.events);
+    } else if (frame.type === "header") {
+      showHeader(frame);
     } else if (frame.type === "error") {
       if (frame.code === undefined) console.warn("subscription refused", frame.errors || frame.detail);
     } else if (this.handlers[frame.type]) {
@@ -123,7 +130,6 @@ export class LiveConnection {
     for (const e of fresh) {
       this.seen.add(e.id);
       if (e.id > this.lastId) this.lastId = e.id;
-      if (e.type === "runtime_changed") showRuntime(e.payload.changes || {});
     }
     if (this.seen.size > SEEN_LIMIT) {
       const keep = [...this.seen].sort((a, b) => b - a).slice(0, SEEN_LIMIT / 2);
@@ -154,25 +160,47 @@ export class LiveConnection {
   }
 }
 
-// The top bar's mode and kill switch follow runtime_changed events ({changes: {field: {old, new}}}).
-export function showRuntime(changes) {
-  if (changes.mode) {
-    const mode = document.getElementById("mode");
-    mode.className = `badge mode-${changes.mode.new}`;
-    mode.querySelector("strong").textContent = String(changes.mode.new).toUpperCase();
+// The top bar: one function for every page, fed by the header frames of the page's socket.
+export function showHeader(state) {
+  const source = state.source ? `Source: ${state.source}` : "";
+  const mode = document.getElementById("mode");
+  if (mode && state.mode) {
+    mode.className = `badge mode-${state.mode}`;
+    mode.querySelector("strong").textContent = String(state.mode).toUpperCase();
+    if (source) mode.title = source;
   }
-  if (changes.kill_switch) {
-    const on = String(changes.kill_switch.new).toLowerCase() === "true";
-    const kill = document.getElementById("kill-switch");
-    kill.className = `badge kill-${on ? "on" : "off"}`;
-    kill.querySelector("strong").textContent = on ? "ENGAGED" : "off";
+  const kill = document.getElementById("kill-switch");
+  if (kill && state.kill_switch !== undefined) {
+    kill.className = `badge kill-${state.kill_switch ? "on" : "off"}`;
+    kill.querySelector("strong").textContent = state.kill_switch ? "ENGAGED" : "off";
+    if (source) kill.title = source;
+  }
+  const trading = document.getElementById("trading");
+  if (trading && state.trading) {
+    trading.className = `badge trading-${state.trading}`;
+    trading.querySelector("strong").textContent = state.trading === "running" ? "running" : state.trading.toUpperCase();
   }
 }
 
+let headerOnly = null;
+
 export function connectLive(options) {
+  if (headerOnly) {
+    headerOnly.stop();
+    headerOnly = null;
+  }
   const live = new LiveConnection(options).start();
   window.tradingopsLive = live; // for tests and the browser benchmark
   return live;
+}
+
+// base.html calls this after the page's own script: a page that opened no socket gets one that
+// carries only the top bar (and shows its connection state).
+export function ensureLive() {
+  if (window.tradingopsLive) return window.tradingopsLive;
+  headerOnly = new LiveConnection({ path: "/ws/header/" }).start();
+  window.tradingopsLive = headerOnly;
+  return headerOnly;
 }
 
 // Data attributes the server puts on <main>: data-last-id, data-ws-path, data-ws-*.

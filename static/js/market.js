@@ -1,29 +1,20 @@
 // Market page: candlesticks + indicators (lightweight-charts), fills and blocks as markers,
 // updated from /ws/market/. Order (the market API's advice): open the socket, then load history
 // from /api/v1/market/candles, then apply live bars not older than the last loaded one.
-import { utc } from "./format.js";
+import { COLORS, timeChart } from "./charts.js";
 import { connectLive, pageConfig } from "./live.js";
 
 const cfg = pageConfig();
-const LC = window.LightweightCharts;
 const TF_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400 };
 const OVERLAYS = new Set(["sma", "ema", "bb", "high", "low"]);
-const COLORS = ["#1f6feb", "#bf8700", "#8250df", "#cf222e", "#1a7f37", "#0a3069", "#953800"];
 const tick = Number(cfg.priceTick) || 0.01;
 const decimals = Math.max(0, (cfg.priceTick.split(".")[1] || "").length);
 
 const el = document.getElementById("chart");
-const chart = LC.createChart(el, {
-  autoSize: true,
-  layout: { attributionLogo: false },
-  timeScale: { timeVisible: cfg.timeframe !== "1d" && cfg.timeframe !== "1M", secondsVisible: false },
-  localization: { timeFormatter: (t) => utc(t * 1000).slice(0, 16), priceFormatter: (p) => p.toFixed(decimals) },
-});
-const candles = chart.addSeries(LC.CandlestickSeries, {
-  upColor: "#1a7f37", downColor: "#cf222e", wickUpColor: "#1a7f37", wickDownColor: "#cf222e", borderVisible: false,
-  priceFormat: { type: "price", precision: decimals, minMove: tick },
-});
-const markerLayer = LC.createSeriesMarkers(candles, []);
+const view = timeChart(el, { decimals, dateOnly: cfg.timeframe === "1d" || cfg.timeframe === "1M" });
+const { chart } = view;
+const candles = view.candles({ priceFormat: { type: "price", precision: decimals, minMove: tick } });
+const markerLayer = view.markers(candles, []);
 const lines = new Map();
 const panes = new Map();
 let lastTime = null;
@@ -32,6 +23,8 @@ let pending = [];
 let refreshTimer = null;
 let markerEvents = JSON.parse(document.getElementById("marker-data").textContent);
 
+// The server's rule (events.formatting.price): to the tick, thousands grouped.
+const formatPrice = (p) => Number(p).toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 const toTime = (iso) => Math.floor(new Date(iso).getTime() / 1000);
 const bar = (c) => ({ time: toTime(c.open_time), open: +c.open, high: +c.high, low: +c.low, close: +c.close });
 
@@ -57,9 +50,10 @@ function lineFor(column) {
     pane = panes.get(spec);
   }
   const histogram = column.endsWith("_hist");
-  const series = chart.addSeries(histogram ? LC.HistogramSeries : LC.LineSeries, {
-    color: COLORS[lines.size % COLORS.length], lineWidth: 1, title: column, priceLineVisible: false, lastValueVisible: false,
-  }, pane);
+  const options = {
+    color: COLORS[lines.size % COLORS.length], title: column, priceLineVisible: false, lastValueVisible: false,
+  };
+  const series = histogram ? view.histogram(options, pane) : view.line({ ...options, lineWidth: 1, pointMarkersVisible: false }, pane);
   lines.set(column, series);
   return series;
 }
@@ -106,7 +100,7 @@ async function refreshMarkers() {
   if (!response.ok) return;
   const page = await response.json();
   markerEvents = page.results.filter((e) => e.payload.symbol === cfg.symbol).map((e) => ({
-    id: e.id, ts: e.ts, type: e.type, side: e.payload.side, correlation_id: e.correlation_id,
+    id: e.id, ts: e.payload.bar_open_time ?? e.ts, type: e.type, side: e.payload.side, correlation_id: e.correlation_id,
   }));
   drawMarkers();
 }
@@ -132,8 +126,9 @@ connectLive({
     subscribed() { load(); },
     market(frame) {
       if (frame.symbol !== cfg.symbol) return;
-      const last = frame.ticks.at(-1);
-      if (last) document.getElementById("last-price").textContent = Number(last.price).toFixed(decimals);
+      // The last print, or the newest bar's close when the feed sends bars only (replay).
+      const price = frame.ticks.at(-1)?.price ?? frame.candles.at(-1)?.close;
+      if (price !== undefined) document.getElementById("last-price").textContent = formatPrice(price);
       for (const candle of frame.candles) if (candle.timeframe === cfg.timeframe) apply(candle);
       document.dispatchEvent(new CustomEvent("tradingops:rendered", { detail: { symbol: frame.symbol, at: Date.now() } }));
     },

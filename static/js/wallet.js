@@ -1,4 +1,5 @@
 // One wallet: drift charts per currency (lightweight-charts), redrawn when a reconciliation ends.
+import { timeChart } from "./charts.js";
 import { connectLive, pageConfig } from "./live.js";
 import { showDriftBanner } from "./drift.js";
 
@@ -29,19 +30,14 @@ function draw(series) {
         box.setAttribute("aria-label", `Drift of ${currency} over time`);
         container.append(figure);
       }
-      const chart = LightweightCharts.createChart(box, {
-        height: 220,
-        autoSize: true,
-        timeScale: { timeVisible: true, secondsVisible: true },
-        localization: { timeFormatter: (t) => new Date(t * 1000).toISOString().slice(0, 19).replace("T", " ") },
-      });
-      const line = chart.addSeries(LightweightCharts.LineSeries, { lineWidth: 2, priceFormat: { type: "price", precision: 8, minMove: 1e-8 } });
-      entry = { chart, line };
+      const view = timeChart(box, { decimals: 8, seconds: true, height: 220 });
+      const line = view.line();
+      entry = { chart: view.chart, line, view };
       charts.set(currency, entry);
     }
     const data = points(records);
     entry.line.setData(data.map(([time, r]) => ({ time, value: Number(r.drift), color: r.breach ? "#b42318" : "#1f6feb" })));
-    LightweightCharts.createSeriesMarkers(entry.line, data.filter(([, r]) => r.breach)
+    entry.view.markers(entry.line, data.filter(([, r]) => r.breach)
       .map(([time]) => ({ time, position: "aboveBar", shape: "circle", color: "#b42318", text: "breach" })));
     entry.chart.timeScale().fitContent();
   }

@@ -35,7 +35,7 @@ from events.services import emit
 from market.models import Candle, Instrument
 from wallets.services import paper_wallet_ensure
 
-pytestmark = [pytest.mark.slow, pytest.mark.system]
+pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(900)]
 
 SYMBOL = "SOL-USDT"
 PAPER_CASH = "100000"

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, IsOperator
+from tradingops.api.views import InputFormMixin
 
 from .. import selectors, services
 from .filters import DriftRecordFilterSet, LedgerEntryFilterSet, ReconciliationRunFilterSet, WalletFilterSet
@@ -82,9 +83,11 @@ class WalletDriftView(_WalletScopedList):
     selector = staticmethod(selectors.drift_record_list)
 
 
-class ReconcileView(APIView):
+class ReconcileView(InputFormMixin, APIView):
     """Reconcile now (operators). One run at a time: while one is going this answers 409.
     With an ``Idempotency-Key`` header a retry returns the first run (200) instead of a new one."""
+
+    input_serializers = {"POST": ReconcileInputSerializer}
 
     permission_classes = [IsOperator]
 
@@ -139,8 +142,10 @@ class ReconcileDetailView(RetrieveAPIView):
         return run
 
 
-class DriftCorrectView(APIView):
+class DriftCorrectView(InputFormMixin, APIView):
     """Book a drift as an ``adjustment`` so the ledger matches the exchange (admins, with a reason)."""
+
+    input_serializers = {"POST": DriftCorrectInputSerializer}
 
     permission_classes = [IsAdmin]
 

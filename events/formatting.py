@@ -1,0 +1,141 @@
+"""The one rule for numbers a person reads: prices to the instrument's tick, quantities to its lot,
+money to the currency's precision, percentages with %, thousands grouped. Pages, event summaries
+and WebSocket frames all call these; the API keeps exact decimals and never passes through here.
+
+The events app knows no instruments: the market app registers where ticks and lots come from
+(``register_instrument_precision``) at ``AppConfig.ready()``. Lookups are cached for a minute in
+the process, since summaries are built for every event published.
+"""
+
+import time
+from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+# Quote currencies and their display precision; anything else (a crypto asset) shows 8 places.
+MONEY_PLACES = {"USD": 2, "USDT": 2, "USDC": 2, "EUR": 2, "GBP": 2, "DAI": 2, "BUSD": 2, "FDUSD": 2}
+CRYPTO_PLACES = 8
+DEFAULT_PRICE_PLACES = 8
+PERCENT_PLACES = 2
+CACHE_SECONDS = 60.0
+
+# symbol -> (price tick, lot size, quote currency), or None when unknown
+Precision = tuple[Decimal, Decimal, str]
+_provider: Callable[[str], Precision | None] | None = None
+_cache: dict[str, tuple[float, Precision | None]] = {}
+
+
+def register_instrument_precision(provider: Callable[[str], Precision | None]) -> None:
+    global _provider
+    _provider = provider
+    _cache.clear()
+
+
+def instrument_precision(symbol: str) -> Precision | None:
+    if not symbol or _provider is None:
+        return None
+    now = time.monotonic()
+    cached = _cache.get(symbol)
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    try:
+        found = _provider(symbol)
+    except Exception:  # a summary must never fail on a lookup (e.g. async context): plain places, not cached
+        return None
+    _cache[symbol] = (now, found)
+    return found
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _places(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _group(number: Decimal, places: int) -> str:
+    quantum = Decimal(1).scaleb(-places)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if rounded == 0:
+        rounded = abs(rounded)  # never "-0.00"
+    return f"{rounded:,.{places}f}"
+
+
+def _to_step(number: Decimal, step: Decimal) -> Decimal:
+    if step <= 0:
+        return number
+    return (number / step).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * step
+
+
+def number(value: Any, places: int = 0) -> str:
+    """A plain number, grouped: ``12345.678`` -> ``12,345.68`` with ``places=2``."""
+    parsed = _decimal(value)
+    if parsed is None:
+        return "—" if value in (None, "") else str(value)
+    return _group(parsed, places)
+
+
+def price(value: Any, symbol: str = "") -> str:
+    """``143.08932467552788`` on a 0.01 tick -> ``143.09``; grouped: ``61,234.50``."""
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    precision = instrument_precision(symbol)
+    if precision is None:
+        return _group(number, min(DEFAULT_PRICE_PLACES, _places(number)))
+    tick = precision[0]
+    return _group(_to_step(number, tick), _places(tick))
+
+
+def qty(value: Any, symbol: str = "") -> str:
+    """A quantity to the instrument's lot: ``247.96412`` on a 0.001 lot -> ``247.964``."""
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    precision = instrument_precision(symbol)
+    if precision is None:
+        return _group(number, min(CRYPTO_PLACES, _places(number)))
+    lot = precision[1]
+    return _group(_to_step(number, lot), _places(lot))
+
+
+def money_places(currency: str) -> int:
+    return MONEY_PLACES.get((currency or "").upper(), CRYPTO_PLACES if currency else 2)
+
+
+def money(value: Any, currency: str = "USDT", *, sign: bool = False) -> str:
+    """Money to its currency's precision: ``100911.910064625`` USDT -> ``100,911.91``."""
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    text = _group(number, money_places(currency))
+    return f"+{text}" if sign and number > 0 and text.strip("0.,") else text
+
+
+def pct(value: Any, *, fraction: bool = True, sign: bool = False) -> str:
+    """A percentage: the fraction ``0.0123`` -> ``1.23 %`` (``fraction=False``: ``1.23`` -> ``1.23 %``)."""
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    if fraction:
+        number *= 100
+    text = _group(number, PERCENT_PLACES)
+    if sign and number > 0 and text.strip("0.,"):
+        text = f"+{text}"
+    return f"{text} %"
+
+
+def symbol_quote(symbol: str) -> str:
+    """The quote currency of ``SOL-USDT`` (from the instrument when known)."""
+    precision = instrument_precision(symbol)
+    if precision is not None and precision[2]:
+        return precision[2]
+    return symbol.rsplit("-", 1)[-1] if "-" in (symbol or "") else ""
