@@ -18,6 +18,17 @@ ROOT = Path(__file__).resolve().parent
 ROLES = ("viewer", "operator", "admin")
 
 
+@pytest.fixture(autouse=True)
+def _channel_layer_per_test():
+    """A channel layer instance belongs to the event loop that used it (channels-redis keeps its
+    receive locks per instance, not per loop), and pytest-asyncio gives every test a loop of its
+    own: each test gets a fresh instance."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     def make(username: str, role: str | None = None, **extra):
