@@ -9,12 +9,15 @@ class AgentsConfig(AppConfig):
     def ready(self) -> None:
         from events import projectors as event_projectors
         from events import realtime
+        from events import types as event_registry
         from market import hooks
 
         from . import event_types, projectors  # noqa: F401 - registers the trading projectors
         from .selectors import header_state, runtime_mode
+        from .services import LIVE_RUN_ID
 
         event_types.register_all()
+        event_registry.reserve_run_id(LIVE_RUN_ID)
         event_projectors.set_mode_provider(runtime_mode)
         hooks.register_candle_closed(on_candle_closed)
         realtime.register_header(header_state, types={"runtime_changed", "run_control"})

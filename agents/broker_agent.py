@@ -40,9 +40,13 @@ def intent_execute(*, intent_event_id: str) -> None:
             **chain,
         )
     elif action == "replan":
+        from tradingops.outbox import dispatch_on_commit
+
         from .tasks import planner_run_task
 
-        planner_run_task.delay_on_commit(correlation_id=str(intent.correlation_id), causation_id=str(intent.event_id))
+        dispatch_on_commit(
+            planner_run_task, correlation_id=str(intent.correlation_id), causation_id=str(intent.event_id)
+        )
     elif action == "flatten":
         from .execution import flatten_request_in_transaction
 

@@ -10,7 +10,6 @@ import asyncio
 import time
 
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
 from events.consumers import EventStreamConsumer
 
@@ -29,7 +28,7 @@ def _portfolio() -> dict:
 
 
 def _risk_budget() -> dict:
-    return RiskBudgetSerializer(selectors.risk_budget(day=timezone.now().date())).data
+    return RiskBudgetSerializer(selectors.risk_budget(day=selectors.risk_day_current())).data
 
 
 class LiveTradingConsumer(EventStreamConsumer):

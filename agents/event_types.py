@@ -8,7 +8,16 @@ from uuid import UUID
 from pydantic import Field
 
 from events import formatting as fmt
-from events.types import EventType, NonNegativeDecimal, Payload, PositiveDecimal, Symbol, register
+from events.types import (
+    BoundedDecimal,
+    Count,
+    EventType,
+    NonNegativeDecimal,
+    Payload,
+    PositiveDecimal,
+    Symbol,
+    register,
+)
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 BOOKS_ALERT_MAX_VIOLATIONS = 100  # an alert names this many; check_books lists them all
@@ -43,11 +52,11 @@ class MarksPayload(Payload):
 
 class SnapshotPosition(Payload):
     symbol: Symbol
-    qty: Decimal
+    qty: BoundedDecimal
     avg_entry_price: NonNegativeDecimal
     mark_price: NonNegativeDecimal
-    unrealized_pnl: Decimal
-    realized_pnl: Decimal
+    unrealized_pnl: BoundedDecimal
+    realized_pnl: BoundedDecimal
 
 
 class PositionsSnapshottedPayload(Payload):
@@ -62,7 +71,7 @@ class PlanRetiredPayload(Payload):
 class AgentRunPayload(Payload):
     agent: Literal["planner", "judge", "execution", "broker", "snapshot", "books"]
     status: Literal["ok", "error"]
-    duration_ms: Annotated[int, Field(ge=0)]
+    duration_ms: Count
     error: Annotated[str, Field(max_length=2000)] | None = None
 
 

@@ -101,9 +101,11 @@ def judge_run():
             correlation_id=plan.correlation_id,
             causation_id=judged.event_id,
         )
+        from tradingops.outbox import dispatch_on_commit
+
         from .tasks import planner_run_task
 
-        planner_run_task.delay_on_commit(causation_id=str(judged.event_id))
+        dispatch_on_commit(planner_run_task, causation_id=str(judged.event_id))
     emit(
         "agent_run",
         {"agent": "judge", "status": "ok", "duration_ms": int((time.monotonic() - started) * 1000)},

@@ -11,6 +11,7 @@ from .models import (
     BlockEvent,
     BlockOutcome,
     EngineCheckpoint,
+    ExecutionStep,
     Fill,
     Intent,
     Judgement,
@@ -189,6 +190,13 @@ def block_reason_counts(*, since: datetime, until: datetime) -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("-count", "reason")
     )
+
+
+def risk_day_current() -> date:
+    """The risk day being traded: risk days are bar days, so the day of the newest candle decided
+    (a replay trades last year's days); today before any candle was."""
+    newest = ExecutionStep.objects.order_by("-id").values_list("open_time", flat=True).first()
+    return newest.date() if newest else timezone.now().date()
 
 
 def risk_budget(*, day: date) -> dict:

@@ -11,6 +11,9 @@ from django.db import transaction
 
 from events.models import Event
 from events.services import emit
+from tradingops.idempotency import Idempotency
+from tradingops.idempotency import claim as idempotency_claim
+from tradingops.idempotency import complete as idempotency_complete
 from tradingops.roles import Role, has_role
 
 from .limits import limits_from_config
@@ -130,10 +133,18 @@ def kill_switch_set(*, user, engaged: bool, reason: str = "") -> RuntimeConfig:
 
 @transaction.atomic(durable=True)
 def intent_submit(
-    *, user, action: str, symbol: str = "", params: dict[str, Any] | None = None, note: str = ""
+    *,
+    user,
+    action: str,
+    symbol: str = "",
+    params: dict[str, Any] | None = None,
+    note: str = "",
+    idempotency: Idempotency | None = None,
 ) -> Event:
-    """An operator intent: the first link of its chain. The broker agent carries it out."""
+    """An operator intent: the first link of its chain. The broker agent carries it out. With an
+    ``idempotency`` key seen before it raises ``Replay`` (nothing new is written)."""
     _require(user, Role.OPERATOR)
+    idempotency_claim(idempotency)
     params = dict(params or {})
     errors = {}
     if action not in INTENT_ACTIONS:
@@ -162,9 +173,13 @@ def intent_submit(
         correlation_id=correlation_id,
         run_id=LIVE_RUN_ID,
     )
+    from tradingops.outbox import dispatch_on_commit
+
     from .tasks import intent_execute_task
 
-    intent_execute_task.delay_on_commit(str(event.event_id))
+    # Through the outbox: with the broker down the intent is still carried out once it is back.
+    dispatch_on_commit(intent_execute_task, str(event.event_id))
+    idempotency_complete(idempotency, event.event_id)
     return event
 
 
@@ -174,7 +189,13 @@ def _known_symbol(symbol: str) -> bool:
 
 @transaction.atomic(durable=True)
 def plan_submit(
-    *, user, preset: str = "", params: dict[str, Any] | None = None, plan: dict[str, Any] | None = None, note: str = ""
+    *,
+    user,
+    preset: str = "",
+    params: dict[str, Any] | None = None,
+    plan: dict[str, Any] | None = None,
+    note: str = "",
+    idempotency: Idempotency | None = None,
 ) -> Event:
     """An operator's plan: a preset with parameters, or a full plan in the rule language. Every
     rule is parsed now; a bad one is refused naming its field and the position of the error."""
@@ -184,6 +205,7 @@ def plan_submit(
     from .planner import LIVE_PLAN_OPTIONS, build_live_plan, plan_rules
 
     _require(user, Role.OPERATOR)
+    idempotency_claim(idempotency)
     if bool(preset) == bool(plan):
         raise ValidationError({"non_field_errors": "Give either a preset (with params) or a full plan."})
     try:
@@ -206,7 +228,7 @@ def plan_submit(
     previous = (
         StrategyPlan.objects.filter(plan_id=built.name[:64]).order_by("-version").values_list("version", flat=True)
     )
-    return emit(
+    event = emit(
         "plan_generated",
         {
             "plan_id": built.name[:64],
@@ -219,6 +241,8 @@ def plan_submit(
         },
         source=user_source(user),
     )
+    idempotency_complete(idempotency, event.event_id)
+    return event
 
 
 def _active_symbols() -> set[str]:

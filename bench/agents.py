@@ -42,6 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
+# a benchmark is one client at full speed: the API throttles (tradingops/api/throttles.py) would answer 429
+os.environ.setdefault("API_THROTTLE_USER", "")
+os.environ.setdefault("API_THROTTLE_ANON", "")
 os.environ["DEBUG"] = "0"
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")

@@ -32,6 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
+# a benchmark is one client at full speed: the API throttles (tradingops/api/throttles.py) would answer 429
+os.environ.setdefault("API_THROTTLE_USER", "")
+os.environ.setdefault("API_THROTTLE_ANON", "")
 os.environ["DEBUG"] = "0"
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -197,6 +200,21 @@ def draft_json(draft: EventDraft) -> dict:
     }
 
 
+def client_json(draft: EventDraft) -> dict:
+    """The draft as a client may post it (POST /api/v1/events takes only client types, and sets
+    the source itself): intents as notes, every other link as the external agent's llm_call."""
+    if draft.type == "intent":
+        payload = {"action": "note", "symbol": draft.payload.get("symbol"), "note": draft.payload.get("note")}
+    else:
+        payload = {"model": "bench-model", "agent": draft.type, "prompt_hash": draft.type[:8] + "0" * 8,
+                   "tokens_in": 512, "tokens_out": 64, "cost": "0.0012", "latency_ms": 240}  # fmt: skip
+    body = {**draft_json(draft), "type": "intent" if draft.type == "intent" else "llm_call", "payload": payload}
+    del body["source"]
+    if body["dedupe_key"] is None:
+        del body["dedupe_key"]
+    return body
+
+
 # --- Database ---------------------------------------------------------------------------------
 
 
@@ -342,7 +360,7 @@ def token_for(username: str, role: str) -> str:
 
 def phase_post(server: Server, token: str, work: Workload, count: int) -> float:
     # Bodies are encoded before the clock starts: the client's JSON encoding is not the server's cost.
-    bodies = [json.dumps([draft_json(d) for d in chunk]).encode() for chunk in batches(work.drafts(count))]
+    bodies = [json.dumps([client_json(d) for d in chunk]).encode() for chunk in batches(work.drafts(count))]
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Accept": "application/json"}
     conn = server.connect()
     started = time.perf_counter()

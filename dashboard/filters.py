@@ -1,6 +1,7 @@
 import django_filters as filters
 
 from events.api.filters import EventFilterSet
+from tradingops.api.fields import UtcIsoDateTimeFilter
 
 LABELS = {
     "source": "Source",
@@ -18,6 +19,9 @@ class DecisionFilterSet(EventFilterSet):
     symbol = filters.CharFilter(
         field_name="payload__symbol", lookup_expr="iexact", help_text="The symbol in the event's payload (any case)."
     )
+    # the page's datetime-local inputs carry no zone and say they are UTC
+    since = UtcIsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
     class Meta(EventFilterSet.Meta):
         fields = [*EventFilterSet.Meta.fields, "symbol"]

@@ -113,7 +113,7 @@ def _overview(request, *, forms: dict | None = None, status: int = 200):
         "reconciliation": wallet_selectors.reconciliation_run_latest(),
         "portfolio": agent_selectors.portfolio_summary(),
         "positions": list(agent_selectors.position_list(open_only=True)),
-        "risk": agent_selectors.risk_budget(day=timezone.now().date()),
+        "risk": agent_selectors.risk_budget(day=agent_selectors.risk_day_current()),
         "agents": agent_selectors.agent_status_overview(),
         "intent_form": OperatorIntentForm(),
         "kill_form": KillSwitchForm(),

@@ -5,6 +5,7 @@ Each call is one transaction (joining the caller's, if any): insert the events (
 their types, and on commit publish them to their Channels groups.
 """
 
+import hashlib
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,20 +19,21 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tradingops.db import is_postgres, server_binding_cursor
+from tradingops.errors import Invalid
 
 from . import projectors, realtime, types
 from .models import Event
 from .presentation import event_to_dict
 
 MAX_BATCH = 1000
+DEDUPE_KEY_MAX_LENGTH = Event._meta.get_field("dedupe_key").max_length
 
 
-class EventRejected(ValueError):
+class EventRejected(Invalid, ValueError):
     """Nothing was written. ``errors`` is DRF-shaped: a dict for one event, a list for a batch."""
 
     def __init__(self, errors: dict[str, Any] | list[dict[str, Any]]):
         super().__init__(errors)
-        self.errors = errors
 
 
 @dataclass
@@ -78,6 +80,63 @@ def emit_many(drafts: Sequence[EventDraft]) -> list[Event]:
         if created:
             transaction.on_commit(partial(realtime.publish, [event_to_dict(event) for event in created]))
     return stored
+
+
+CLIENT_DEDUPE_PREFIX = "client:"
+
+
+def client_emit_many(rows: Sequence[Mapping[str, Any]], *, source: str) -> list[Event]:
+    """Events posted by a client (``POST /api/v1/events``): inputs, never facts.
+
+    Only the types registered ``client_postable`` pass, each through its ``client_check``;
+    ``source`` is the server's (``user:<username>``); no event goes into a reserved run; and a
+    client's dedupe key lives in that client's namespace, so that it can never pre-empt the key a
+    service will use (``fill:<id>``), which would make the real event a "duplicate" of a forged
+    one. All or nothing, like ``emit_many``.
+    """
+    errors: list[dict[str, Any]] = []
+    drafts = []
+    for row in rows:
+        error: dict[str, Any] = {}
+        name = row.get("type", "")
+        try:
+            event_type = types.get(name)
+        except types.UnknownEventType:
+            error["type"] = [f"Unknown event type {name!r}. Clients may post: {', '.join(types.client_names())}."]
+        else:
+            if not event_type.client_postable:
+                error["type"] = [
+                    f"{name!r} events are written by the system, not posted by clients. "
+                    f"Clients may post: {', '.join(types.client_names())}."
+                ]
+            elif event_type.client_check is not None and (refused := event_type.client_check(row.get("payload"))):
+                error["payload"] = refused
+        if row.get("run_id") and types.run_id_reserved(row["run_id"]):
+            error["run_id"] = [f"Run {row['run_id']!r} is written by the system only."]
+        errors.append(error)
+        key = row.get("dedupe_key")
+        drafts.append(
+            EventDraft(
+                type=name,
+                payload=row.get("payload") or {},
+                source=source,
+                run_id=row.get("run_id") or "",
+                correlation_id=row.get("correlation_id"),
+                causation_id=row.get("causation_id"),
+                dedupe_key=client_dedupe_key(source, key) if key else None,
+                ts=row.get("ts"),
+            )
+        )
+    if any(errors):
+        raise EventRejected(errors)
+    return emit_many(drafts)
+
+
+def client_dedupe_key(source: str, key: str) -> str:
+    namespaced = f"{CLIENT_DEDUPE_PREFIX}{source}:{key}"
+    if len(namespaced) > DEDUPE_KEY_MAX_LENGTH:  # still unique per (source, key), and fits the column
+        namespaced = CLIENT_DEDUPE_PREFIX + hashlib.sha256(f"{source}\0{key}".encode()).hexdigest()
+    return namespaced
 
 
 def _build(drafts: Sequence[EventDraft], now: datetime) -> list[Event]:

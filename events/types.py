@@ -5,7 +5,7 @@ ingest validates every event. Higher apps register their own types at ``AppConfi
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,8 +18,16 @@ from . import formatting as fmt
 
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
 Side = Literal["buy", "sell"]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
-PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+# Every number is bounded by the column it is projected into: numeric(36, 18) holds less than
+# 10^18 in magnitude, a PositiveIntegerField at most 2^31 - 1. Past that Postgres raised a 500.
+DECIMAL_LIMIT = Decimal(10) ** 18
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+BoundedDecimal = Annotated[Decimal, Field(gt=-DECIMAL_LIMIT, lt=DECIMAL_LIMIT)]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, lt=DECIMAL_LIMIT)]
+PositiveDecimal = Annotated[Decimal, Field(gt=0, lt=DECIMAL_LIMIT)]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Id64 = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
 class Payload(BaseModel):
@@ -28,8 +36,16 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ClientCheck = Callable[[Mapping[str, Any]], dict[str, list[str]]]
+
+
 @dataclass(frozen=True)
 class EventType:
+    """``client_postable``: whether a client may post it through ``POST /api/v1/events``. Every
+    other type is a fact that only services write (a ``fill`` moves positions, cash and the
+    ledger). ``client_check`` refuses the client posts of a postable type that are not meant for
+    clients (returns field errors, empty when fine)."""
+
     name: str
     schema: type[Payload]
     version: int = 1
@@ -40,6 +56,8 @@ class EventType:
     summary: Callable[[dict[str, Any]], str] | None = None
     """One line a person reads, from the (validated) payload, numbers through events.formatting.
     Sent in every event's JSON as ``summary``: pages and scripts keep no copy of their own."""
+    client_postable: bool = False
+    client_check: ClientCheck | None = None
 
 
 class UnknownEventType(KeyError):
@@ -74,6 +92,23 @@ def get(name: str) -> EventType:
 
 def names() -> list[str]:
     return sorted(_registry)
+
+
+def client_names() -> list[str]:
+    return sorted(name for name, event_type in _registry.items() if event_type.client_postable)
+
+
+_reserved_run_ids: set[str] = set()
+
+
+def reserve_run_id(run_id: str) -> None:
+    """A run that only the system writes (e.g. the agents' ``live`` run): clients may not post
+    events into it, or a client's ``run_control`` would flip its status on every dashboard."""
+    _reserved_run_ids.add(run_id)
+
+
+def run_id_reserved(run_id: str) -> bool:
+    return run_id in _reserved_run_ids
 
 
 def summarize(name: str, payload: Any) -> str:
@@ -126,7 +161,7 @@ class IntentPayload(Payload):
 
 class PlanGeneratedPayload(Payload):
     plan_id: Annotated[str, Field(min_length=1, max_length=64)]
-    version: Annotated[int, Field(ge=1)] = 1
+    version: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1
     strategy: Annotated[str, Field(min_length=1, max_length=64)]
     symbols: list[Symbol] = Field(min_length=1)
     rules: dict[str, Any] = Field(default_factory=dict)
@@ -138,7 +173,7 @@ class PlanGeneratedPayload(Payload):
 class PlanJudgedPayload(Payload):
     plan_id: Annotated[str, Field(min_length=1, max_length=64)]
     overall_score: Annotated[Decimal, Field(ge=0, le=100)]
-    component_scores: dict[str, Decimal] = Field(default_factory=dict)
+    component_scores: dict[str, BoundedDecimal] = Field(default_factory=dict)
     recommendations: list[str] = Field(default_factory=list)
 
 
@@ -194,20 +229,20 @@ class FillPayload(Payload):
 
 class PositionUpdatePayload(Payload):
     symbol: Symbol
-    qty: Decimal
+    qty: BoundedDecimal
     avg_entry_price: NonNegativeDecimal
     mark_price: NonNegativeDecimal | None = None
-    realized_pnl: Decimal = Decimal(0)
+    realized_pnl: BoundedDecimal = Decimal(0)
 
 
 class LLMCallPayload(Payload):
     model: Annotated[str, Field(min_length=1, max_length=128)]
     agent: Annotated[str, Field(min_length=1, max_length=64)]
     prompt_hash: Annotated[str, Field(min_length=1, max_length=128)]
-    tokens_in: Annotated[int, Field(ge=0)]
-    tokens_out: Annotated[int, Field(ge=0)]
+    tokens_in: Count
+    tokens_out: Count
     cost: NonNegativeDecimal
-    latency_ms: Annotated[int, Field(ge=0)]
+    latency_ms: Count
     outcome: Literal["ok", "invalid_answer", "error", "timeout"] = "ok"
 
 
@@ -282,9 +317,21 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "run_control": lambda p: f"Run {p['action']}" + (f" ({p['mode']})" if p.get("mode") else ""),
 }
 
+
+def _client_intent_check(payload: Mapping[str, Any]) -> dict[str, list[str]]:
+    if isinstance(payload, Mapping) and payload.get("action") != "note":
+        return {"action": ["Clients post only notes here; actions go through POST /api/v1/agents/intents."]}
+    return {}
+
+
 for _event_type in (
     EventType(
-        "intent", IntentPayload, description="An operator's intent; first link of a chain.", summary=_intent_summary
+        "intent",
+        IntentPayload,
+        description="An operator's intent; first link of a chain. Clients may post notes (action 'note').",
+        summary=_intent_summary,
+        client_postable=True,
+        client_check=_client_intent_check,
     ),
     EventType("plan_generated", PlanGeneratedPayload, summary=SUMMARIES["plan_generated"]),
     EventType("plan_judged", PlanJudgedPayload, summary=SUMMARIES["plan_judged"]),
@@ -293,7 +340,19 @@ for _event_type in (
     EventType("order_submitted", OrderSubmittedPayload, summary=_order_summary),
     EventType("fill", FillPayload, summary=_fill_summary),
     EventType("position_update", PositionUpdatePayload, summary=SUMMARIES["position_update"]),
-    EventType("llm_call", LLMCallPayload, summary=_llm_summary),
-    EventType("run_control", RunControlPayload, summary=SUMMARIES["run_control"]),
+    EventType(
+        "llm_call",
+        LLMCallPayload,
+        description="An LLM call (an external agent may report its own).",
+        summary=_llm_summary,
+        client_postable=True,
+    ),
+    EventType(
+        "run_control",
+        RunControlPayload,
+        description="A run's control state (an external agent's own run).",
+        summary=SUMMARIES["run_control"],
+        client_postable=True,
+    ),
 ):
     register(_event_type)

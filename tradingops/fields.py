@@ -1,6 +1,6 @@
 """Decimal presets for money, prices and quantities: precision is set here and nowhere else."""
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from django.db import models
 
@@ -23,5 +23,10 @@ class MoneyField(PriceField):
     pass
 
 
+# Every digit a MAX_DIGITS column holds (the default context has 28: quantizing 10^10 or more to 18
+# places raised InvalidOperation, a 500).
+_CONTEXT = Context(prec=MAX_DIGITS + 2)
+
+
 def quantize(value: Decimal | float | str, places: int = DECIMAL_PLACES) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places), context=_CONTEXT)

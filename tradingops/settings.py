@@ -291,3 +291,93 @@ LOGGING = {
     # ccxt logs every request's headers, API key included, at DEBUG: never below INFO.
     "loggers": {"ccxt": {"level": "INFO"}},
 }
+
+# --- Hardening: input limits -------------------------------------------------------------------
+# JSON bodies: NUL characters and nesting past 32 levels are refused by name (tradingops/api/parsers.py).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "tradingops.api.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+
+# --- Hardening: the transactional outbox (tradingops/outbox.py) -----------------------------------
+# Pending messages older than this are sent by the sweeper (beat, and every worker start).
+OUTBOX_SWEEP_AFTER_S = env.float("OUTBOX_SWEEP_AFTER_S", default=10.0)
+
+# --- Hardening: throttling and login lockout ------------------------------------------------------
+# DRF throttles (tradingops/api/throttles.py): "N/second|minute|hour|day"; empty turns one off.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")  # per authenticated user
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")  # per client address, no credentials
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "tradingops.api.throttles.UserThrottle",
+    "tradingops.api.throttles.AnonThrottle",
+]
+# Login lockout (tradingops/lockout.py): failures per username and per address, then 429 for a while.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["tradingops.lockout.LockoutModelBackend"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+                  "tradingops.lockout.LoginLockoutMiddleware")  # fmt: skip
+
+# --- Hardening: deployment (every `manage.py check --deploy` setting from the environment) --------
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=1 trusts its X-Forwarded-Proto header.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]  # load balancers probe over plain HTTP
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# Content-Security-Policy (django-csp): scripts only from this site (the dashboard, admin, browsable
+# API and Swagger UI have no inline script); styles may be inline (Swagger UI, the charts). Set
+# CSP_REPORT_ONLY=1 to try a change without enforcing it.
+INSTALLED_APPS += ["csp", "drf_spectacular_sidecar"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],  # CSP3: 'self' covers ws:// and wss:// of this host
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+
+# Swagger UI and ReDoc from the pinned drf-spectacular-sidecar package, served as our static files.
+SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] = "SIDECAR"
+SPECTACULAR_SETTINGS["SWAGGER_UI_FAVICON_HREF"] = "SIDECAR"
+SPECTACULAR_SETTINGS["REDOC_DIST"] = "SIDECAR"
+
+# A database that does not answer must not hold a request for the pool's 10 s: connecting gives up
+# after DATABASE_CONNECT_TIMEOUT seconds (libpq's connect_timeout covers the whole handshake), and
+# the health check answers 503.
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    if "pool" in DATABASES["default"]["OPTIONS"]:
+        DATABASES["default"]["OPTIONS"]["pool"]["timeout"] = env.float("DATABASE_POOL_TIMEOUT", default=3.0)
+# Wrong API tokens count like wrong passwords, per address (tradingops/api/authentication.py).
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "tradingops.api.authentication.LockoutTokenAuthentication" if name.endswith(".TokenAuthentication") else name
+    for name in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+]
+# Every operation's schema documents the error answers (tradingops/api/schema.py).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "tradingops.api.schema.add_error_responses",
+]

@@ -6,48 +6,75 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from events import formatting as fmt
-from events.types import EventType, NonNegativeDecimal, Payload, register
+from events.types import BoundedDecimal, Count, EventType, Id64, NonNegativeDecimal, Payload, register
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,16}$")]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class ReconciliationCompletedPayload(Payload):
-    run_id: int
+    run_id: Id64
     trigger: Literal["user", "schedule"]
     status: Literal["succeeded", "partial", "failed"]
     threshold_abs: NonNegativeDecimal
     threshold_rel: NonNegativeDecimal
-    wallets_checked: Annotated[int, Field(ge=0)]
-    wallets_failed: Annotated[int, Field(ge=0)]
-    records: Annotated[int, Field(ge=0)]
-    breaches: Annotated[int, Field(ge=0)]
+    wallets_checked: Count
+    wallets_failed: Count
+    records: Count
+    breaches: Count
     errors: dict[str, str] = Field(default_factory=dict, description="wallet name -> reason")
-    duration_ms: Annotated[int, Field(ge=0)]
+    duration_ms: Count
 
 
 class DriftDetectedPayload(Payload):
-    run_id: int
-    drift_record_id: int
-    wallet_id: int
+    run_id: Id64
+    drift_record_id: Id64
+    wallet_id: Id64
     wallet: str
     currency: Currency
-    ledger_balance: Decimal
-    exchange_balance: Decimal
-    drift: Decimal
+    ledger_balance: BoundedDecimal
+    exchange_balance: BoundedDecimal
+    drift: BoundedDecimal
     relative_drift: Decimal | None = None
     threshold_abs: NonNegativeDecimal
     threshold_rel: NonNegativeDecimal
 
 
 class LedgerAdjustedPayload(Payload):
-    entry_id: int
-    wallet_id: int
+    entry_id: Id64
+    wallet_id: Id64
     wallet: str
     currency: Currency
-    amount: Decimal
+    amount: BoundedDecimal
     reason: Reason
-    drift_record_id: int | None = None
+    drift_record_id: Id64 | None = None
+
+
+WalletName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WalletCreatedPayload(Payload):
+    wallet_id: Id64
+    name: WalletName
+    kind: Literal["paper", "exchange"]
+    exchange_id: Annotated[str, Field(max_length=64)] = ""
+
+
+class WalletChangedPayload(Payload):
+    """Each changed field with its old and new value (a credentials reference is named, not shown)."""
+
+    wallet_id: Id64
+    wallet: WalletName
+    changes: dict[str, dict[Literal["old", "new"], str]] = Field(min_length=1)
+
+
+class PaperDepositedPayload(Payload):
+    wallet_id: Id64
+    wallet: WalletName
+    currency: Currency
+    amount: BoundedDecimal
+    reference: Annotated[str, Field(min_length=1, max_length=200)]
+    entry_id: Id64
 
 
 def _reconciliation_summary(p: dict) -> str:
@@ -71,6 +98,9 @@ def _adjusted_summary(p: dict) -> str:
 
 
 def register_all() -> None:
+    register(EventType("wallet_created", WalletCreatedPayload, description="A person (or the system) added a wallet."))
+    register(EventType("wallet_changed", WalletChangedPayload, description="A wallet was edited, disabled or enabled."))
+    register(EventType("paper_deposited", PaperDepositedPayload, description="Funds paid into a paper wallet."))
     register(
         EventType(
             "reconciliation_completed",

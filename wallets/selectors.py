@@ -71,6 +71,10 @@ def ledger_entry_list(*, wallet_id: int) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(wallet_id=wallet_id).select_related("created_by")
 
 
+def ledger_entry_get(*, entry_id: int) -> LedgerEntry:
+    return LedgerEntry.objects.select_related("created_by").get(pk=entry_id)
+
+
 def drift_record_list(*, wallet_id: int) -> QuerySet[DriftRecord]:
     return DriftRecord.objects.filter(wallet_id=wallet_id).select_related("wallet")
 

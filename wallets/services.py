@@ -30,7 +30,11 @@ from django.utils import timezone
 
 from events.services import EventDraft, emit, emit_many
 from tradingops.db import LockKey, sql_param, try_advisory_xact_lock, upsert_increment
+from tradingops.errors import Conflict
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS, quantize
+from tradingops.idempotency import Idempotency
+from tradingops.idempotency import claim as idempotency_claim
+from tradingops.idempotency import complete as idempotency_complete
 from tradingops.roles import Role, has_role
 
 from . import alerts, drift, providers
@@ -59,17 +63,35 @@ _SIGN_RULES = {
 # --- Wallets ------------------------------------------------------------------------------------
 
 
-def wallet_create(*, name: str, kind: str, exchange_id: str = "", credentials_ref: str = "") -> Wallet:
+SYSTEM_SOURCE = "system"
+
+
+def user_source(user) -> str:
+    """The ``source`` of an event a person caused: ``user:<username>``; ``system`` without one."""
+    return f"user:{user.get_username()}" if user is not None else SYSTEM_SOURCE
+
+
+@transaction.atomic
+def wallet_create(
+    *, name: str, kind: str, exchange_id: str = "", credentials_ref: str = "", source: str = SYSTEM_SOURCE
+) -> Wallet:
+    """Add a wallet; a ``wallet_created`` event names who did (``source``)."""
     wallet = Wallet(name=name, kind=kind, exchange_id=exchange_id, credentials_ref=credentials_ref)
     wallet.full_clean()
     if kind == Wallet.Kind.EXCHANGE and not exchange_id:
         raise ValidationError({"exchange_id": ["An exchange wallet needs a ccxt exchange id."]})
     wallet.save()
+    emit(
+        "wallet_created",
+        {"wallet_id": wallet.pk, "name": wallet.name, "kind": wallet.kind, "exchange_id": wallet.exchange_id},
+        source=source,
+    )
     return wallet
 
 
-def wallet_update(*, wallet_id: int, **changes: Any) -> Wallet:
-    """Edit name, exchange id, credentials reference or status (e.g. disable) from the admin."""
+def wallet_update(*, wallet_id: int, source: str = SYSTEM_SOURCE, **changes: Any) -> Wallet:
+    """Edit name, exchange id, credentials reference or status (e.g. disable) from the admin; a
+    ``wallet_changed`` event records each change and who made it (``source``)."""
     allowed = {"name", "exchange_id", "credentials_ref", "status", "status_reason"}
     if unknown := set(changes) - allowed:
         raise ValidationError({field: ["This field cannot be changed."] for field in sorted(unknown)})
@@ -77,10 +99,17 @@ def wallet_update(*, wallet_id: int, **changes: Any) -> Wallet:
         wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
         if "status" in changes and changes["status"] != wallet.status:
             wallet.status_changed_at = timezone.now()
+        diff = {}
         for name, value in changes.items():
+            old = getattr(wallet, name)
+            if old != value:
+                shown = name != "credentials_ref"
+                diff[name] = {"old": str(old) if shown else "(set)", "new": str(value) if shown else "(changed)"}
             setattr(wallet, name, value)
         wallet.full_clean()
         wallet.save()
+        if diff:
+            emit("wallet_changed", {"wallet_id": wallet.pk, "wallet": wallet.name, "changes": diff}, source=source)
     return wallet
 
 
@@ -408,11 +437,13 @@ def paper_exchange_settle_fill(
 
 @transaction.atomic
 def paper_wallet_fund(
-    *, wallet_id: int, currency: str, amount: Decimal | str, reference: str, created_by=None
+    *, wallet_id: int, currency: str, amount: Decimal | str, reference: str, created_by=None, source: str = ""
 ) -> LedgerEntry:
-    """A deposit into a paper wallet: the venue credits it and the ledger books it, together."""
+    """A deposit into a paper wallet: the venue credits it, the ledger books it and a
+    ``paper_deposited`` event names who did (``source``, else ``created_by``), together; a
+    repeated ``reference`` does none of them twice."""
     paper_exchange_move(wallet_id=wallet_id, deltas={currency: amount}, reference=f"deposit:{reference}")
-    return ledger_post(
+    entry = ledger_post(
         wallet_id=wallet_id,
         currency=currency,
         amount=amount,
@@ -421,16 +452,32 @@ def paper_wallet_fund(
         dedupe_key=f"deposit:{reference}",
         created_by=created_by,
     )
+    emit(
+        "paper_deposited",
+        {
+            "wallet_id": wallet_id,
+            "wallet": entry.wallet.name,
+            "currency": entry.currency,
+            "amount": f"{entry.amount.normalize():f}",
+            "reference": reference,
+            "entry_id": entry.pk,
+        },
+        source=source or user_source(created_by),
+        dedupe_key=f"paper_deposited:{reference}",
+    )
+    return entry
 
 
-def paper_wallet_ensure(*, name: str = "paper", funds: Mapping[str, Decimal | str] | None = None) -> Wallet:
+def paper_wallet_ensure(
+    *, name: str = "paper", funds: Mapping[str, Decimal | str] | None = None, source: str = SYSTEM_SOURCE
+) -> Wallet:
     """The paper wallet the agents trade from, created and funded once (safe to call at every
     start: the funding deposits are deduplicated by wallet name and currency)."""
     wallet = Wallet.objects.filter(name=name).first()
     if wallet is None:
         try:
             with transaction.atomic():
-                wallet = wallet_create(name=name, kind=Wallet.Kind.PAPER)
+                wallet = wallet_create(name=name, kind=Wallet.Kind.PAPER, source=source)
         except ValidationError:
             wallet = Wallet.objects.filter(name=name).first()  # created concurrently
             if wallet is None:
@@ -439,7 +486,11 @@ def paper_wallet_ensure(*, name: str = "paper", funds: Mapping[str, Decimal | st
         raise ValidationError({"name": [f"Wallet {name!r} exists and is not a paper wallet."]})
     for currency, amount in (funds or {}).items():
         paper_wallet_fund(
-            wallet_id=wallet.pk, currency=currency, amount=amount, reference=f"initial:{name}:{currency.upper()}"
+            wallet_id=wallet.pk,
+            currency=currency,
+            amount=amount,
+            reference=f"initial:{name}:{currency.upper()}",
+            source=source,
         )
     return wallet
 
@@ -447,13 +498,21 @@ def paper_wallet_ensure(*, name: str = "paper", funds: Mapping[str, Decimal | st
 # --- Reconciliation -----------------------------------------------------------------------------
 
 
-class ReconciliationBusy(Exception):
-    """Another reconciliation is running; this one was refused, not queued."""
+class ReconciliationBusy(Conflict):
+    """Another reconciliation is running; this one was refused, not queued (409)."""
 
     def __init__(self, running_run_id: int | None):
         which = f"reconciliation #{running_run_id}" if running_run_id else "another reconciliation"
         super().__init__(f"{which} is running")
         self.running_run_id = running_run_id
+        self.errors = {
+            "detail": "A reconciliation is already running; try again when it has finished.",
+            "running_run": running_run_id,
+        }
+
+    @property
+    def detail(self):
+        return dict(self.errors)
 
 
 @dataclass(frozen=True)
@@ -734,12 +793,14 @@ def wallet_reconcile(
 
 
 @transaction.atomic(durable=True)
-def drift_correct(*, drift_record_id: int, user, reason: str) -> LedgerEntry:
+def drift_correct(*, drift_record_id: int, user, reason: str, idempotency: Idempotency | None = None) -> LedgerEntry:
     """Book the drift a run measured as an ``adjustment`` so the ledger matches the exchange.
-    Admins only, with a reason; recorded as a ``ledger_adjusted`` event by that user."""
+    Admins only, with a reason; recorded as a ``ledger_adjusted`` event by that user. With an
+    ``idempotency`` key seen before it raises ``Replay`` naming the entry booked first."""
     reason = (reason or "").strip()
     if not has_role(user, Role.ADMIN):
         raise PermissionDenied("Only an admin may correct a drift.")
+    idempotency_claim(idempotency)
     if not reason:
         raise ValidationError({"reason": ["A correction needs a reason."]})
     record = DriftRecord.objects.select_for_update().select_related("wallet", "run").get(pk=drift_record_id)
@@ -760,6 +821,7 @@ def drift_correct(*, drift_record_id: int, user, reason: str) -> LedgerEntry:
     )
     record.correction = entry
     record.save(update_fields=["correction"])
+    idempotency_complete(idempotency, entry.pk)
     emit(
         "ledger_adjusted",
         {

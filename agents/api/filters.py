@@ -3,11 +3,12 @@ import django_filters as filters
 from agents.models import BlockEvent, BlockOutcome, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
 from events.api.filters import TimeWindowForm
 from events.models import LLMCall
+from tradingops.api.fields import AwareIsoDateTimeFilter
 
 
 class _TimeWindowFilterSet(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
 
 class OrderFilterSet(_TimeWindowFilterSet):
@@ -34,8 +35,8 @@ class BlockFilterSet(_TimeWindowFilterSet):
 class BlockOutcomeFilterSet(_TimeWindowFilterSet):
     """``since``/``until`` bound when the shadow closed; ``blocked_since``/``blocked_until`` the block."""
 
-    blocked_since = filters.IsoDateTimeFilter(field_name="blocked_at", lookup_expr="gte")
-    blocked_until = filters.IsoDateTimeFilter(field_name="blocked_at", lookup_expr="lt")
+    blocked_since = AwareIsoDateTimeFilter(field_name="blocked_at", lookup_expr="gte")
+    blocked_until = AwareIsoDateTimeFilter(field_name="blocked_at", lookup_expr="lt")
 
     class Meta:
         model = BlockOutcome

@@ -18,6 +18,9 @@ from agents.models import (
 )
 from agents.services import INTENT_ACTIONS, LIMIT_FIELDS
 from events.models import LLMCall
+from events.types import INT32_MAX
+from tradingops.api.fields import AwareDateTimeField
+from tradingops.api.serializers import StrictInputSerializer
 
 
 class ChainLinkMixin(serializers.Serializer):
@@ -222,8 +225,8 @@ class BlockOutcomeSummaryInputSerializer(serializers.Serializer):
 
 
 class WindowInputSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = AwareDateTimeField(required=False)
+    until = AwareDateTimeField(required=False)
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
@@ -308,7 +311,7 @@ class JSONObjectField(serializers.JSONField):
         return value
 
 
-class PlanInputSerializer(serializers.Serializer):
+class PlanInputSerializer(StrictInputSerializer):
     preset = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. sma_cross")
     params = JSONObjectField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
     plan = JSONObjectField(
@@ -319,7 +322,7 @@ class PlanInputSerializer(serializers.Serializer):
     )
 
 
-class IntentInputSerializer(serializers.Serializer):
+class IntentInputSerializer(StrictInputSerializer):
     action = serializers.ChoiceField(choices=INTENT_ACTIONS)
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     params = JSONObjectField(required=False, default=dict, help_text='e.g. {"multiplier": "0.5"}')
@@ -378,31 +381,34 @@ class AgentStatusSerializer(serializers.Serializer):
 
 
 class RuntimeConfigSerializer(serializers.ModelSerializer):
+    # null until the first change is saved (the defaults are not a stored row yet)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
     class Meta:
         model = RuntimeConfig
         fields = ["mode", "kill_switch", *LIMIT_FIELDS, "updated_at", "updated_by"]
 
 
-class ModeInputSerializer(serializers.Serializer):
+class ModeInputSerializer(StrictInputSerializer):
     mode = serializers.ChoiceField(choices=RuntimeConfig.Mode.choices)
     confirmation = serializers.CharField(required=False, allow_blank=True, default="")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class KillSwitchInputSerializer(serializers.Serializer):
+class KillSwitchInputSerializer(StrictInputSerializer):
     engaged = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class LimitsInputSerializer(serializers.Serializer):
+class LimitsInputSerializer(StrictInputSerializer):
     daily_risk_budget = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
     risk_per_trade = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
     risk_multiplier = serializers.DecimalField(max_digits=6, decimal_places=4, required=False)
-    max_trades_per_day = serializers.IntegerField(min_value=0, required=False)
-    max_trades_per_symbol_per_day = serializers.IntegerField(min_value=0, required=False)
-    max_open_positions = serializers.IntegerField(min_value=0, required=False)
+    max_trades_per_day = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
+    max_trades_per_symbol_per_day = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
+    max_open_positions = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
     min_notional = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0), required=False)
-    cooldown_after_loss_minutes = serializers.IntegerField(min_value=0, required=False)
+    cooldown_after_loss_minutes = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
     fee_rate = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
     slippage_bps = serializers.DecimalField(max_digits=8, decimal_places=3, required=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import selectors, services
+from tradingops import idempotency
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, ViewerReadsOperatorWrites
 from tradingops.api.views import InputFormMixin
@@ -116,11 +117,12 @@ class BlockOutcomeSummaryView(APIView):
 
 
 class RiskBudgetView(APIView):
-    """Today's risk budget: claimed, used, released, utilisation and the allocations (UTC day)."""
+    """The risk budget of the day being traded (the newest decided candle's UTC day): claimed, used,
+    released, utilisation and the allocations."""
 
     @extend_schema(responses=s.RiskBudgetSerializer)
     def get(self, request):
-        budget = selectors.risk_budget(day=timezone.now().date())
+        budget = selectors.risk_budget(day=selectors.risk_day_current())
         return Response(s.RiskBudgetSerializer(budget, context={"request": request}).data)
 
 
@@ -149,13 +151,22 @@ class PlanListView(InputFormMixin, ListAPIView):
     def get_queryset(self):
         return selectors.plan_list()
 
-    @extend_schema(request=s.PlanInputSerializer, responses={201: s.PlanSerializer})
+    @extend_schema(
+        request=s.PlanInputSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={201: s.PlanSerializer, 200: s.PlanSerializer},
+    )
     def post(self, request):
         serializer = s.PlanInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = services.plan_submit(user=request.user, **serializer.validated_data)
-        plan = selectors.plan_list().get(event_id=event.event_id)
-        return Response(s.PlanSerializer(plan, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        key = idempotency.from_request(request, scope="agents.plan")
+        try:
+            event = services.plan_submit(user=request.user, idempotency=key, **serializer.validated_data)
+            event_id, code = event.event_id, status.HTTP_201_CREATED
+        except idempotency.Replay as replay:
+            event_id, code = replay.resource, status.HTTP_200_OK
+        plan = selectors.plan_list().get(event_id=event_id)
+        return Response(s.PlanSerializer(plan, context={"request": request}).data, status=code)
 
 
 class JudgementListView(ListAPIView):
@@ -178,13 +189,22 @@ class IntentListCreateView(InputFormMixin, ListAPIView):
     def get_queryset(self):
         return selectors.intent_list()
 
-    @extend_schema(request=s.IntentInputSerializer, responses={202: s.IntentSerializer})
+    @extend_schema(
+        request=s.IntentInputSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={202: s.IntentSerializer, 200: s.IntentSerializer},
+    )
     def post(self, request):
         serializer = s.IntentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = services.intent_submit(user=request.user, **serializer.validated_data)
-        intent = selectors.intent_list().get(event_id=event.event_id)
-        return Response(s.IntentSerializer(intent, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        key = idempotency.from_request(request, scope="agents.intent")
+        try:
+            event = services.intent_submit(user=request.user, idempotency=key, **serializer.validated_data)
+            event_id, code = event.event_id, status.HTTP_202_ACCEPTED
+        except idempotency.Replay as replay:
+            event_id, code = replay.resource, status.HTTP_200_OK
+        intent = selectors.intent_list().get(event_id=event_id)
+        return Response(s.IntentSerializer(intent, context={"request": request}).data, status=code)
 
 
 class LLMCallListView(ListAPIView):

@@ -62,3 +62,26 @@ def test_risk_budget_endpoint_shows_the_lifecycle(client_for, db):
     assert [(a["allocation_id"], a["status"]) for a in data["allocations"]] == [
         ("b0", "used"), ("b1", "released"), ("b2", "expired"),
     ]  # fmt: skip
+
+
+def test_risk_budget_endpoint_shows_the_day_being_traded_not_the_wall_clock_day(client_for, db):
+    """Risk days are bar days: a replay of October 2024 trades October 2024's budgets."""
+    from agents.models import ExecutionStep
+
+    traded = datetime(2024, 10, 1, 13, tzinfo=UTC)
+    ExecutionStep.objects.create(
+        plan_event_id="6f1c1b8e-0000-4000-8000-000000000002",
+        symbol="SOL-USDT",
+        open_time=traded,
+        entries_allowed=True,
+        kill_switch=False,
+        force_exit=False,
+    )
+    with transaction.atomic():
+        refused = risk_claim(allocation_id="r1", symbol="SOL-USDT", amount=Decimal("100"), config=runtime_config_get(),
+                             day=traded.date(), correlation_id=None, dedupe_key="claim-r1")  # fmt: skip
+    assert refused is None
+
+    data = client_for("viewer").get("/api/v1/live/risk-budget").data
+    assert data["day"] == "2024-10-01"
+    assert Decimal(data["claimed"]) == Decimal("100")

@@ -2,12 +2,13 @@ import django_filters as filters
 
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus, Sweep
 from events.api.filters import TimeWindowForm
+from tradingops.api.fields import AwareIsoDateTimeFilter
 
 
 class RunFilterSet(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=RunStatus.choices)
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     sweep = filters.UUIDFilter(field_name="sweep_id")
 
     class Meta:
@@ -19,8 +20,8 @@ class RunFilterSet(filters.FilterSet):
 class TradeFilterSet(filters.FilterSet):
     side = filters.ChoiceFilter(choices=(("long", "long"), ("short", "short")))
     exit_reason = filters.ChoiceFilter(choices=(("exit", "exit"), ("stop", "stop"), ("target", "target")))
-    since = filters.IsoDateTimeFilter(field_name="exit_ts", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="exit_ts", lookup_expr="lt")
+    since = AwareIsoDateTimeFilter(field_name="exit_ts", lookup_expr="gte")
+    until = AwareIsoDateTimeFilter(field_name="exit_ts", lookup_expr="lt")
 
     class Meta:
         model = BacktestTrade
@@ -29,8 +30,8 @@ class TradeFilterSet(filters.FilterSet):
 
 
 class BlockFilterSet(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
     class Meta:
         model = BacktestBlock
@@ -48,8 +49,8 @@ class DailyReportFilterSet(filters.FilterSet):
 
 
 class SweepFilterSet(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Sweep

@@ -11,10 +11,12 @@ from backtests.models import (
     DailyReport,
     Sweep,
 )
+from tradingops.api.fields import AwareDateTimeField
+from tradingops.api.serializers import StrictInputSerializer
 
 
 class RunSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     progress = serializers.FloatField(read_only=True)
 
     class Meta:
@@ -58,7 +60,7 @@ class EquityQuerySerializer(serializers.Serializer):
 
 
 class StateQuerySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = AwareDateTimeField()
 
 
 class CompareQuerySerializer(serializers.Serializer):
@@ -99,7 +101,7 @@ class StateSerializer(serializers.Serializer):
     positions = PositionStateSerializer(many=True)
 
 
-class SweepCreateSerializer(serializers.Serializer):
+class SweepCreateSerializer(StrictInputSerializer):
     name = serializers.CharField(required=False, max_length=200)
     config = serializers.DictField()
     grid = serializers.DictField(child=serializers.ListField(min_length=1))
@@ -107,7 +109,7 @@ class SweepCreateSerializer(serializers.Serializer):
 
 
 class SweepSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     runs_total = serializers.IntegerField(read_only=True)
     runs_finished = serializers.IntegerField(read_only=True)
     runs_completed = serializers.IntegerField(read_only=True)
@@ -131,6 +133,22 @@ class RankedRunSerializer(serializers.ModelSerializer):
 class RankQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=METRICS, required=False)
     order = serializers.ChoiceField(choices=("desc", "asc"), default="desc")
+
+
+class PresetParamSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    default = serializers.JSONField()
+    min = serializers.JSONField(allow_null=True)
+    max = serializers.JSONField(allow_null=True)
+
+
+class PresetSerializer(serializers.Serializer):
+    """The OpenAPI shape of ``GET /backtests/presets`` (a list, not an object)."""
+
+    name = serializers.CharField()
+    description = serializers.CharField()
+    params = PresetParamSerializer(many=True)
 
 
 class OutcomeQuerySerializer(serializers.Serializer):

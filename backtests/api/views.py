@@ -317,7 +317,7 @@ def preset_defaults(name: str) -> dict:
 
 
 class PresetsView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.PresetSerializer(many=True))
     def get(self, request):
         return Response(
             [

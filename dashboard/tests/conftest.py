@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -61,6 +62,15 @@ class Tab:
         self.page.fill("#id_password", "pw-" + username)
         self.page.click("button[type=submit]")
         self.page.wait_for_url(self.base + path)
+
+    def wait_for(self, expression: str, timeout: float = 30000) -> None:
+        """``page.wait_for_function`` without its in-page ``eval``, which the site's
+        Content-Security-Policy (script-src 'self') refuses: poll ``page.evaluate`` instead."""
+        deadline = time.monotonic() + timeout / 1000
+        while not self.page.evaluate(expression):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{expression} still false after {timeout} ms")
+            self.page.wait_for_timeout(50)
 
     def screenshot(self, name: str):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

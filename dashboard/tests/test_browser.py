@@ -284,7 +284,7 @@ def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, s
     tab.login("vera", "/market/?symbol=SOL-USDT&timeframe=1m&indicators=sma_5,rsi_14")
     _wait_live(tab)
     count = "window.tradingopsChart && window.tradingopsChart.candles.data().length"
-    tab.page.wait_for_function(f"({count}) === 25", timeout=5000)
+    tab.wait_for(f"({count}) === 25", timeout=5000)
     assert tab.page.evaluate("[...window.tradingopsChart.lines.keys()]") == ["sma_5", "rsi_14"]
     expect(tab.page.locator("#marks tbody tr")).to_have_count(1)
     expect(tab.page.locator("#chart canvas").first).to_be_visible()
@@ -292,7 +292,7 @@ def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, s
     # A live tick in a new minute opens a new bar and moves the last price, without a reload.
     live = [TickInput("SOL-USDT", start + timedelta(minutes=25, seconds=1), Decimal("171.37"))]
     server_side(_feed, live)
-    tab.page.wait_for_function(f"({count}) === 26", timeout=2000)
+    tab.wait_for(f"({count}) === 26", timeout=2000)
     expect(tab.page.locator("#last-price")).to_have_text("171.37")
     last = tab.page.evaluate("window.tradingopsChart.candles.data().at(-1)")
     assert (last["open"], last["close"]) == (171.37, 171.37)
@@ -354,7 +354,7 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
     tab.page.wait_for_url(re.compile(r"/backtests/[0-9a-f-]{36}/$"))
     expect(tab.page.locator("#bt-status")).to_have_text("completed", timeout=60000)
     expect(tab.page.locator("#bt-percent")).to_have_text("100%")
-    tab.page.wait_for_function("window.tradingopsChart && window.tradingopsChart.equity.data().length > 100")
+    tab.wait_for("window.tradingopsChart && window.tradingopsChart.equity.data().length > 100")
     assert any(0 < n < 100_000 for n in seen), seen  # the bar moved part-way before it finished
     expect(tab.page.locator("#results dt", has_text="trades").first).to_be_visible()
     expect(tab.page.locator("#daily tbody tr").first).to_be_visible()
@@ -366,7 +366,7 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
         "() => { const s = document.getElementById('playback'); s.value = '0'; s.dispatchEvent(new Event('input')); }"
     )
     first = tab.page.evaluate("new Date(window.tradingopsChart.equity.data()[0].time * 1000).toISOString()")
-    tab.page.wait_for_function(f"document.getElementById('playback').dataset.shown === '{first}'")
+    tab.wait_for(f"document.getElementById('playback').dataset.shown === '{first}'")
     expect(tab.page.locator("#playback-state")).to_contain_text("equity1000000")
 
     # A second run, then both compared on one chart.
@@ -384,7 +384,7 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
         box.check()
     tab.page.get_by_role("button", name="Compare selected (2 to 5 completed runs)").click()
     tab.page.wait_for_url(re.compile(r"/backtests/compare\?ids="))
-    tab.page.wait_for_function("window.tradingopsChart && window.tradingopsChart.series.length === 2")
+    tab.wait_for("window.tradingopsChart && window.tradingopsChart.series.length === 2")
     expect(tab.page.locator("#compare-metrics thead th")).to_have_count(3)
     tab.screenshot("backtest-compare")
     assert tab.errors == []

@@ -4,6 +4,7 @@ from django_filters.widgets import QueryArrayWidget
 
 from events import types
 from events.models import Event, RunSummary
+from tradingops.api.fields import AwareIsoDateTimeFilter
 
 
 class TimeWindowForm(forms.Form):
@@ -35,8 +36,8 @@ class EventFilterSet(filters.FilterSet):
     source = filters.CharFilter()
     run_id = filters.CharFilter()
     correlation_id = filters.UUIDFilter()
-    since = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="ts >= since (ISO 8601).")
-    until = filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt", help_text="ts < until (ISO 8601).")
+    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="ts >= since (ISO 8601).")
+    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt", help_text="ts < until (ISO 8601).")
     after = filters.NumberFilter(
         field_name="id", lookup_expr="gt", min_value=0, help_text="Only events appended after this log position."
     )

@@ -3,6 +3,8 @@ from rest_framework import serializers
 
 from events.presentation import event_to_dict
 from events.services import MAX_BATCH
+from tradingops.api.fields import AwareDateTimeField
+from tradingops.api.serializers import StrictInputSerializer
 
 
 class EventOutputSerializer(serializers.Serializer):
@@ -25,21 +27,28 @@ class EventOutputSerializer(serializers.Serializer):
         return event_to_dict(instance)
 
 
-class EventInputSerializer(serializers.Serializer):
+class EventInputSerializer(StrictInputSerializer):
+    """What a client may say about an event. ``source`` is not among it: the server sets it to
+    ``user:<username>`` of the authenticated user (or token)."""
+
     type = serializers.CharField(max_length=64)
     payload = serializers.DictField()
-    source = serializers.CharField(max_length=128, required=False, help_text="Defaults to user:<username>.")
     run_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     correlation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     causation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
-    dedupe_key = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
-    ts = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    dedupe_key = serializers.CharField(
+        max_length=200, required=False, allow_null=True, default=None, help_text="Scoped to the posting user."
+    )
+    ts = AwareDateTimeField(required=False, allow_null=True, default=None)
 
 
 class EventBatchInputSerializer(serializers.ListSerializer):
-    child = EventInputSerializer()
-    max_length = MAX_BATCH
-    allow_empty = False
+    def __init__(self, *args, **kwargs):
+        # ListSerializer reads these from its arguments, not from class attributes
+        kwargs.setdefault("child", EventInputSerializer())
+        kwargs.setdefault("max_length", MAX_BATCH)
+        kwargs.setdefault("allow_empty", False)
+        super().__init__(*args, **kwargs)
 
 
 class ChainEventSerializer(EventOutputSerializer):

@@ -10,9 +10,10 @@ from rest_framework.views import APIView
 
 from events import selectors, types
 from events.health import system_health
-from events.services import MAX_BATCH, EventDraft, EventRejected, emit_many
+from events.services import MAX_BATCH, EventRejected, client_emit_many
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 from tradingops.api.views import InputFormMixin
+from tradingops.errors import Invalid
 
 from .filters import EventFilterSet, RunSummaryFilterSet
 from .serializers import (
@@ -42,25 +43,22 @@ class EventListCreateView(InputFormMixin, ListAPIView):
         responses={201: EventOutputSerializer, 200: OpenApiResponse(EventOutputSerializer, "Already stored")},
         description=(
             f"One event object, or a JSON array of up to {MAX_BATCH} (all or nothing). "
-            "A repeated dedupe_key stores nothing new and returns the first event (200)."
+            "A repeated dedupe_key stores nothing new and returns the first event (200). "
+            "Clients may post only some types (intent notes, llm_call, run_control of their own runs); "
+            "every other type is a fact written by the system. The source is set by the server."
         ),
     )
     def post(self, request):
         many = isinstance(request.data, list)
         if many and len(request.data) > MAX_BATCH:
-            return Response(
-                {"non_field_errors": [f"A batch holds at most {MAX_BATCH} events; got {len(request.data)}."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise Invalid(f"A batch holds at most {MAX_BATCH} events; got {len(request.data)}.")
         serializer = EventBatchInputSerializer(data=request.data) if many else EventInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rows = serializer.validated_data if many else [serializer.validated_data]
-        default_source = f"user:{request.user.get_username()}"
-        drafts = [EventDraft(**{"source": default_source, **row}) for row in rows]
         try:
-            events = emit_many(drafts)
+            events = client_emit_many(rows, source=f"user:{request.user.get_username()}")
         except EventRejected as exc:
-            return Response(exc.errors if many else exc.errors[0], status=status.HTTP_400_BAD_REQUEST)
+            raise EventRejected(exc.errors if many else exc.errors[0]) from None
         created = any(event.created for event in events)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         output = EventOutputSerializer(events, many=True).data if many else EventOutputSerializer(events[0]).data
@@ -164,6 +162,7 @@ class HealthView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = []  # load balancers poll it from one address
 
     @extend_schema(responses={200: dict, 503: dict})
     def get(self, request):

@@ -10,6 +10,15 @@ from events.services import EventDraft, emit, emit_many
 
 T0 = datetime(2024, 9, 20, 12, 0, tzinfo=UTC)
 EVENTS_URL = "/api/v1/events"
+LLM_CALL = {
+    "model": "m",
+    "agent": "external",
+    "prompt_hash": "h",
+    "tokens_in": 1,
+    "tokens_out": 2,
+    "cost": "0.01",
+    "latency_ms": 5,
+}
 FILL = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "2", "price": "142.5"}
 
 
@@ -175,15 +184,15 @@ def test_unknown_chain_is_404(viewer):
 # --- Writing ---------------------------------------------------------------------------------
 
 
-def test_post_one_event_defaults_source_to_the_user(operator):
-    response = operator.post(EVENTS_URL, {"type": "intent", "payload": {"action": "pause"}}, format="json")
+def test_post_one_event_sets_the_source_to_the_user(operator):
+    response = operator.post(EVENTS_URL, {"type": "intent", "payload": {"action": "note"}}, format="json")
     assert response.status_code == 201
     assert response.data["source"] == "user:otto"
-    assert Event.objects.get().payload == {"action": "pause", "params": {}}
+    assert Event.objects.get().payload == {"action": "note", "params": {}}
 
 
 def test_post_is_idempotent_by_dedupe_key(operator):
-    body = {"type": "fill", "payload": FILL, "dedupe_key": "fill:f1"}
+    body = {"type": "llm_call", "payload": LLM_CALL, "dedupe_key": "call:1"}
     first = operator.post(EVENTS_URL, body, format="json")
     again = operator.post(EVENTS_URL, body, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
@@ -192,22 +201,22 @@ def test_post_is_idempotent_by_dedupe_key(operator):
 
 
 def test_post_a_batch(operator):
-    batch = [{"type": "intent", "payload": {"action": f"a{i}"}, "run_id": "r1"} for i in range(3)]
+    batch = [{"type": "intent", "payload": {"action": "note", "note": f"a{i}"}, "run_id": "r1"} for i in range(3)]
     response = operator.post(EVENTS_URL, batch, format="json")
     assert response.status_code == 201
-    assert [e["payload"]["action"] for e in response.data] == ["a0", "a1", "a2"]
+    assert [e["payload"]["note"] for e in response.data] == ["a0", "a1", "a2"]
     assert Event.objects.count() == 3
 
 
 def test_a_batch_with_one_bad_event_writes_nothing(operator):
     batch = [
-        {"type": "intent", "payload": {"action": "ok"}},
-        {"type": "fill", "payload": {**FILL, "qty": "zero"}},
+        {"type": "intent", "payload": {"action": "note"}},
+        {"type": "llm_call", "payload": {**LLM_CALL, "cost": "zero"}},
     ]
     response = operator.post(EVENTS_URL, batch, format="json")
     assert response.status_code == 400
     assert response.data[0] == {}
-    assert "qty" in response.data[1]["payload"]
+    assert "cost" in response.data[1]["payload"]
     assert Event.objects.count() == 0
 
 
@@ -215,7 +224,7 @@ def test_a_batch_with_one_bad_event_writes_nothing(operator):
     ("body", "field"),
     [
         ({"type": "teleport", "payload": {}}, "type"),
-        ({"type": "fill", "payload": {"symbol": "X"}}, "payload"),
+        ({"type": "llm_call", "payload": {"model": "X"}}, "payload"),
         ({"type": "intent", "payload": "not an object"}, "payload"),
         ({"type": "intent", "payload": {"action": "a"}, "ts": "noon"}, "ts"),
         ({"type": "intent", "payload": {"action": "a"}, "correlation_id": "123"}, "correlation_id"),

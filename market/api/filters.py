@@ -1,6 +1,7 @@
 import django_filters
 
 from market.models import Instrument, Tick
+from tradingops.api.fields import AwareIsoDateTimeFilter
 
 
 class InstrumentFilterSet(django_filters.FilterSet):
@@ -10,7 +11,7 @@ class InstrumentFilterSet(django_filters.FilterSet):
 
 
 class TickFilterSet(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="Ticks at or after.")
+    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="Ticks at or after.")
 
     class Meta:
         model = Tick

@@ -1,6 +1,8 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 
+from tradingops.api.pagination import CheckedCursorMixin
+
 
 class StrictLimitMixin:
     """A ``limit`` above the maximum is a 400 naming the field, not a silent cap."""
@@ -17,7 +19,7 @@ class StrictLimitMixin:
         return super().get_page_size(request)
 
 
-class OldestFirstCursorPagination(StrictLimitMixin, CursorPagination):
+class OldestFirstCursorPagination(CheckedCursorMixin, StrictLimitMixin, CursorPagination):
     """Ticks from ``since`` onwards, oldest first; the cursor is the tick time, ties by id."""
 
     ordering = ("ts", "id")
@@ -26,7 +28,7 @@ class OldestFirstCursorPagination(StrictLimitMixin, CursorPagination):
     max_page_size = 1000
 
 
-class SymbolCursorPagination(StrictLimitMixin, CursorPagination):
+class SymbolCursorPagination(CheckedCursorMixin, StrictLimitMixin, CursorPagination):
     ordering = ("symbol",)
     page_size = 100
     page_size_query_param = "limit"

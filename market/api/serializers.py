@@ -6,6 +6,7 @@ from rest_framework import serializers
 from market import indicators, timeframes
 from market.models import Instrument, Tick
 from market.presentation import dec
+from tradingops.api.fields import AwareDateTimeField
 
 
 class PlainDecimalField(serializers.DecimalField):
@@ -78,8 +79,8 @@ def _timeframe_field(**kwargs) -> serializers.ChoiceField:
 class CandleQuerySerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32)
     timeframe = _timeframe_field(default="1h")
-    start = serializers.DateTimeField(required=False, help_text="First bar's open time (inclusive).")
-    end = serializers.DateTimeField(required=False, help_text="Bars open before this time (exclusive).")
+    start = AwareDateTimeField(required=False, help_text="First bar's open time (inclusive).")
+    end = AwareDateTimeField(required=False, help_text="Bars open before this time (exclusive).")
     limit = serializers.IntegerField(min_value=1, required=False)
     indicators = serializers.CharField(required=False, allow_blank=True, help_text="e.g. sma_20,rsi_14,macd_12_26_9")
 

@@ -17,3 +17,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The real server in browser tests serves static files from the app folders: no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
+# Throttles off by default in tests (one process runs thousands of requests); the throttle tests
+# set their own rates. Login lockout stays as configured.
+API_THROTTLE_USER = ""
+API_THROTTLE_ANON = ""
+# One test process makes every request from 127.0.0.1: the lockout tests set their own limits.
+LOGIN_FAILURES_PER_ACCOUNT = 1000
+LOGIN_FAILURES_PER_IP = 10_000

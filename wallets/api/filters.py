@@ -2,6 +2,7 @@ import django_filters as filters
 from django import forms
 
 from events.api.filters import CommaOrRepeatedWidget
+from tradingops.api.fields import AwareIsoDateTimeFilter
 
 from ..models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet
 
@@ -15,12 +16,12 @@ class _TimeWindowForm(forms.Form):
         return data
 
 
-def _since(field_name: str = "ts") -> filters.IsoDateTimeFilter:
-    return filters.IsoDateTimeFilter(field_name=field_name, lookup_expr="gte", help_text="At or after (ISO 8601).")
+def _since(field_name: str = "ts") -> AwareIsoDateTimeFilter:
+    return AwareIsoDateTimeFilter(field_name=field_name, lookup_expr="gte", help_text="At or after (ISO 8601).")
 
 
-def _until(field_name: str = "ts") -> filters.IsoDateTimeFilter:
-    return filters.IsoDateTimeFilter(field_name=field_name, lookup_expr="lt", help_text="Before (ISO 8601).")
+def _until(field_name: str = "ts") -> AwareIsoDateTimeFilter:
+    return AwareIsoDateTimeFilter(field_name=field_name, lookup_expr="lt", help_text="Before (ISO 8601).")
 
 
 class WalletFilterSet(filters.FilterSet):

@@ -2,6 +2,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tradingops.api.serializers import StrictInputSerializer
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS
 
 from .. import selectors
@@ -121,7 +122,7 @@ class WalletDetailSerializer(WalletSerializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = LedgerEntry
@@ -178,7 +179,7 @@ def _threshold_field(help_text: str) -> serializers.DecimalField:
     )
 
 
-class ReconcileInputSerializer(serializers.Serializer):
+class ReconcileInputSerializer(StrictInputSerializer):
     threshold_abs = _threshold_field("Absolute tolerance per currency; default from WALLETS_DRIFT_ABS.")
     threshold_rel = _threshold_field("Tolerance relative to |ledger balance|; default from WALLETS_DRIFT_REL.")
     threshold = _threshold_field("Shorthand for threshold_abs.")
@@ -194,5 +195,5 @@ class ReconcileInputSerializer(serializers.Serializer):
         return attrs
 
 
-class DriftCorrectInputSerializer(serializers.Serializer):
+class DriftCorrectInputSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=1000, trim_whitespace=True)

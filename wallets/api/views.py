@@ -8,7 +8,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops import idempotency
+from tradingops.api.pagination import CheckedCursorMixin, NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, IsOperator
 from tradingops.api.views import InputFormMixin
 
@@ -26,7 +27,7 @@ from .serializers import (
 )
 
 
-class WalletPagination(CursorPagination):
+class WalletPagination(CheckedCursorMixin, CursorPagination):
     ordering = ("id",)
     page_size = 100
     page_size_query_param = "limit"
@@ -106,18 +107,9 @@ class ReconcileView(InputFormMixin, APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key.strip()) <= 200):
             return Response({"Idempotency-Key": ["Between 1 and 200 characters."]}, status=400)
-        try:
-            outcome = services.wallet_reconcile(
-                **serializer.validated_data, user=request.user, idempotency_key=key.strip() if key else None
-            )
-        except services.ReconciliationBusy as busy:
-            return Response(
-                {
-                    "detail": "A reconciliation is already running; try again when it has finished.",
-                    "running_run": busy.running_run_id,
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+        outcome = services.wallet_reconcile(
+            **serializer.validated_data, user=request.user, idempotency_key=key.strip() if key else None
+        )
         run = selectors.reconciliation_run_get(run_id=outcome.run.pk)
         code = status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED
         return Response(ReconciliationRunDetailSerializer(run).data, status=code)
@@ -149,12 +141,22 @@ class DriftCorrectView(InputFormMixin, APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=DriftCorrectInputSerializer, responses={201: LedgerEntrySerializer})
+    @extend_schema(
+        request=DriftCorrectInputSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={201: LedgerEntrySerializer, 200: LedgerEntrySerializer},
+    )
     def post(self, request, drift_id):
         serializer = DriftCorrectInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        key = idempotency.from_request(request, scope=f"wallets.drift_correct:{drift_id}")
         try:
-            entry = services.drift_correct(drift_record_id=drift_id, user=request.user, **serializer.validated_data)
+            entry = services.drift_correct(
+                drift_record_id=drift_id, user=request.user, idempotency=key, **serializer.validated_data
+            )
         except ObjectDoesNotExist:
             raise Http404(f"No drift record {drift_id}.") from None
+        except idempotency.Replay as replay:
+            entry = selectors.ledger_entry_get(entry_id=int(replay.resource))
+            return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_200_OK)
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

@@ -22,7 +22,7 @@ class Command(BaseCommand):
             except InvalidOperation:
                 raise CommandError(f"--fund {item!r}: expected CUR=AMOUNT") from None
         try:
-            wallet = services.paper_wallet_ensure(name=name, funds=funds)
+            wallet = services.paper_wallet_ensure(name=name, funds=funds, source="command:wallets_paper_setup")
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         balances = ", ".join(f"{b.amount.normalize():f} {b.currency}" for b in wallet.balances.order_by("currency"))
