@@ -5,11 +5,14 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
+
+from market.models import Instrument
 
 ROOT = Path(__file__).resolve().parent
 ROLES = ("viewer", "operator", "admin")
@@ -36,6 +39,31 @@ def make_user(db, django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def sol(db):
+    """SOL-USDT with the figures the seed migration gives it (made again where a transactional test
+    emptied the table): the instrument of the shipped real candles, market/data/SOLUSDT-1h.csv."""
+    instrument, _ = Instrument.objects.update_or_create(
+        symbol="SOL-USDT",
+        defaults={"base": "SOL", "quote": "USDT", "price_tick": Decimal("0.01"), "lot_size": Decimal("0.001"),
+                  "min_notional": Decimal("5")},
+    )  # fmt: skip
+    return instrument
+
+
+@pytest.fixture
+def tasks_in_process():
+    """Opt in: this test's Celery tasks run in this process (eager), and the flag is put back as it was
+    afterwards. A test that flips ``app.conf`` by hand and fails between the flips leaves every later
+    test eager, so a test's outcome would depend on what ran before it."""
+    from tradingops.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -28,9 +28,13 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from events.models import Event
+from events.services import emit
 from tradingops.db import decimal_slack, is_postgres
 from tradingops.fields import DECIMAL_PLACES
+from wallets.models import PaperExchangeBalance, WalletBalance
+from wallets.selectors import paper_wallet_get
 
+from .event_types import BOOKS_ALERT_MAX_VIOLATIONS
 from .models import Fill, Portfolio, Position, RiskAllocation, RiskBudgetDay
 
 ZERO = Decimal(0)
@@ -204,9 +208,6 @@ def _currencies(symbol: str) -> tuple[str, str]:
 
 
 def _paper_books_agree(report: BooksReport, *, fills: int) -> list[Violation]:
-    from wallets.models import PaperExchangeBalance, WalletBalance
-    from wallets.selectors import paper_wallet_get
-
     wallet = paper_wallet_get(name=settings.PAPER_WALLET_NAME)
     if wallet is None:
         why = f"no paper wallet named {settings.PAPER_WALLET_NAME!r}"
@@ -297,9 +298,6 @@ def books_check_alert(*, check_id: str | None = None) -> BooksReport:
 
     ``check_id`` (the Celery task id) makes a redelivered task write nothing twice.
     """
-    from events.services import emit
-
-    from .event_types import BOOKS_ALERT_MAX_VIOLATIONS
 
     report = books_check()
     key = f"books:{check_id}" if check_id else None

@@ -1,8 +1,8 @@
-"""Brokers behind one interface: ``submit(order) -> list[FillReport]``.
+"""The live broker behind one interface: ``submit(order) -> list[FillReport]``.
 
-The paper broker fills a market order at once at the reference price moved by the configured
-slippage, charging the fee rate (the same fill model as backtests, ``engine.fills``). The exchange
-broker places, polls and cancels through ccxt and is used only in live mode.
+The exchange broker places, polls and cancels through ccxt; it is used only in live mode. Paper
+trading has no broker: ``agents.execution`` books the engine's own fills (the fill model of
+``engine.fills``, as in backtests) and settles them on the paper exchange.
 """
 
 from dataclasses import dataclass
@@ -10,8 +10,6 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
-
-from .engine.fills import market_fill, to_decimal
 
 
 @dataclass(frozen=True)
@@ -33,22 +31,6 @@ class FillReport:
 
 class Broker(Protocol):
     def submit(self, ticket: OrderTicket) -> list[FillReport]: ...
-
-
-class PaperBroker:
-    def __init__(self, *, slippage_bps: Decimal, fee_rate: Decimal):
-        self.slippage_bps = float(slippage_bps)
-        self.fee_rate = float(fee_rate)
-
-    def submit(self, ticket: OrderTicket) -> list[FillReport]:
-        quote = market_fill(
-            ticket.side,
-            float(ticket.reference_price),
-            float(ticket.qty),
-            slippage_bps=self.slippage_bps,
-            fee_rate=self.fee_rate,
-        )
-        return [FillReport(f"{ticket.order_id}-1", quote.price_decimal, ticket.qty, to_decimal(quote.fee))]
 
 
 class ExchangeBroker:
@@ -90,6 +72,7 @@ class ExchangeBroker:
 
 
 def broker_for(config) -> Broker:
-    if config.mode == "live":
-        return ExchangeBroker()
-    return PaperBroker(slippage_bps=config.slippage_bps, fee_rate=config.fee_rate)
+    """The broker for ``config``'s mode; only live mode sends orders (see the module docstring)."""
+    if config.mode != "live":
+        raise ValueError(f"no broker in {config.mode} mode: paper fills come from the engine's fill model")
+    return ExchangeBroker()

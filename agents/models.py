@@ -1,8 +1,12 @@
-"""Read models of live and paper trading, projected from events, plus the runtime control row.
+"""Read models of live and paper trading, projected from events, plus the runtime control row and
+the execution agent's working state.
 
-Every table here except ``RuntimeConfig`` is written only by ``agents.projectors`` (from events) so
-that ``rebuild_projections`` reproduces it exactly. ``RuntimeConfig`` is written only by
-``agents.services`` and every change is also an event naming the user.
+The read models are written only by ``agents.projectors`` (from events) so that
+``rebuild_projections`` reproduces them exactly. ``RuntimeConfig`` is written only by
+``agents.services`` and every change is also an event naming the user. ``ExecutionStep``,
+``EngineCheckpoint`` and ``FlattenRequest`` are the execution agent's own state, written by
+``agents.execution`` in the candle's transaction; it also creates the day's ``RiskBudgetDay`` row (amounts
+untouched) to lock it before a claim. ``tradingops/tests/test_architecture.py`` holds this.
 """
 
 from decimal import Decimal

@@ -23,6 +23,8 @@ from market.models import Candle
 from market.models import Instrument as MarketInstrument
 from tradingops.errors import Invalid
 
+from .selectors import candle_coverage
+
 MAX_SWEEP_COMBINATIONS = 10_000
 MAX_SYMBOLS = 20
 FILL_TIMINGS = ("next_open",)  # the engine's fill model: a signal on a close fills at the next bar's open
@@ -369,7 +371,6 @@ def resolve(config: dict, *, count_candles: bool = True) -> Resolved:
 
 def _what_exists(symbols: list[str]) -> str:
     """The candles these symbols do have (or which symbols have any): what to pick instead."""
-    from .selectors import candle_coverage
 
     have = candle_coverage(symbols=symbols)
     parts = []

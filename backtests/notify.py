@@ -9,6 +9,7 @@ import uuid
 from django.db import transaction
 
 from events import realtime
+from events.services import emit
 
 from .models import BacktestRun
 
@@ -54,8 +55,6 @@ def publish_on_commit(run_id) -> None:
 
 # --- events -----------------------------------------------------------------------------------------------
 def emit_finished(run_id, status: str, *, error: str = "", processed: int = 0, results: dict | None = None) -> None:
-    from events.services import emit
-
     results = results or {}
     emit(
         "backtest_finished",

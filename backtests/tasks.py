@@ -1,13 +1,15 @@
 """Celery tasks of the backtests app: thin, take ids, call one service each (``backtests`` queue)."""
 
 from celery import shared_task
-from django.conf import settings
+
+# A 1,000,000-bar run takes seconds; the limits only stop a runaway. Both stay under the broker's
+# visibility timeout (settings: twice CELERY_TASK_TIME_LIMIT), or a running task would be redelivered.
+SOFT_TIME_LIMIT_S = 20 * 60
 
 BACKTEST_TASK_OPTIONS = {
     "acks_late": True,  # routed to the ``backtests`` queue by CELERY_TASK_ROUTES
-    # a 1,000,000-bar run takes seconds; the limits only stop a runaway
-    "soft_time_limit": getattr(settings, "BACKTESTS_SOFT_TIME_LIMIT_S", 20 * 60),
-    "time_limit": getattr(settings, "BACKTESTS_SOFT_TIME_LIMIT_S", 20 * 60) + 60,
+    "soft_time_limit": SOFT_TIME_LIMIT_S,
+    "time_limit": SOFT_TIME_LIMIT_S + 60,
     "autoretry_for": (ConnectionError,),
     "retry_backoff": True,
     "max_retries": 3,

@@ -13,12 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.engine import Bars, run_backtest
+from events.services import emit
 
 from . import config as cfg
 from .loading import load_bars
 from .models import BacktestRun, RunStatus
 from .notify import emit_finished, publish, publish_on_commit, run_frame
 from .results import write_results
+from .services.runs import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +104,6 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
     if not claimed:
         return BacktestRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     run = BacktestRun.objects.get(pk=run_id)
-    from events.services import emit
 
     emit(
         "backtest_started",
@@ -231,7 +232,6 @@ def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
 
 def backtest_runs_resend(*, older_than_s: float = NEVER_SENT_AFTER_S) -> list[str]:
     """Send the queued runs that the broker never took; returns their ids (empty if it is still down)."""
-    from .services.runs import dispatch
 
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     ids = [

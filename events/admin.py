@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from tradingops.admin import ReadOnlyAdmin
+
 from . import types
 from .models import Event, LLMCall, RunSummary
 
@@ -17,17 +19,6 @@ class EventTypeListFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(type=self.value()) if self.value() else queryset
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Event)

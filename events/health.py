@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from tradingops.celery import app
+
 logger = logging.getLogger(__name__)
 
 CELERY_PING_CACHE_SECONDS = 10
@@ -36,7 +38,6 @@ def _celery() -> dict:
     cached = cache.get("health:celery")
     if cached is not None:
         return cached
-    from tradingops.celery import app
 
     try:
         replies = app.control.ping(timeout=0.5)

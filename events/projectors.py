@@ -35,6 +35,11 @@ def register(projector: Projector) -> Projector:
     return projector
 
 
+def unregister(name: str) -> None:
+    """Forget the projector registered under ``name`` (a test's own projector; unknown names are ignored)."""
+    _projectors.pop(name, None)
+
+
 def all_projectors() -> list[Projector]:
     return list(_projectors.values())
 

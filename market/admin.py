@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from tradingops.admin import ReadOnlyAdmin
+
 from .models import Candle, Instrument, Tick
 
 
@@ -21,19 +23,7 @@ class InstrumentAdmin(admin.ModelAdmin):
     list_editable = ("active",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Market data comes from sources and load_candles, never from a form."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
+# Candles and ticks are read-only here: market data comes from sources and load_candles, never from a form.
 @admin.register(Candle)
 class CandleAdmin(ReadOnlyAdmin):
     list_display = ("instrument", "timeframe", "open_time", "open", "high", "low", "close", "volume")

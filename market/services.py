@@ -17,6 +17,7 @@ from pathlib import Path
 from django.db import IntegrityError, connection, transaction
 
 from tradingops.db import copy_rows, is_postgres
+from tradingops.errors import Conflict, Invalid
 
 from . import files
 from .models import Candle, Instrument, Tick
@@ -249,7 +250,9 @@ def candles_store(*, instrument_ids: dict[str, int], bars: Iterable[Bar]) -> Non
         _upsert_candles(_bars_to_candles(instrument_ids, bars))
 
 
-def utc(ts: datetime) -> datetime:
+def as_utc(ts: datetime) -> datetime:
+    """``ts`` as an aware UTC datetime; a naive one is taken to be UTC already (not local time). Not the
+    dashboard's ``utc`` template filter, which formats a time for display."""
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
@@ -273,8 +276,6 @@ def instrument_create(
     ``base`` defaults to the symbol without its quote (``PEPE-USDT`` with quote ``USDT`` is ``PEPE``);
     a symbol that does not end with its quote needs ``base`` given."""
     from decimal import InvalidOperation
-
-    from tradingops.errors import Conflict, Invalid
 
     errors: dict[str, list[str]] = {}
     symbol = (symbol or "").strip().upper()

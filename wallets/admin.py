@@ -4,23 +4,11 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from tradingops.admin import ReadOnlyAdminMixin
 from tradingops.roles import Role, has_role
 
 from . import services
 from .models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet, WalletBalance
-
-
-class ReadOnlyAdminMixin:
-    """Rows written by services only: the admin shows them and never edits them."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class WalletBalanceInline(ReadOnlyAdminMixin, admin.TabularInline):

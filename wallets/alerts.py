@@ -12,6 +12,7 @@ from django.core.mail import send_mail
 from events import realtime
 
 from . import selectors
+from .api.serializers import DriftRecordSerializer, ReconciliationRunSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,6 @@ MAX_MAIL_LINES = 50
 def run_frame(run) -> dict:
     """The frame the wallets socket sends: the same JSON as ``GET /wallets/reconcile/{id}``
     without the records that were within threshold."""
-    from .api.serializers import DriftRecordSerializer, ReconciliationRunSerializer
 
     breaches = selectors.drift_record_breaches(run_id=run.pk)
     return {

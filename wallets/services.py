@@ -151,7 +151,7 @@ def ledger_post(
     draft = LedgerDraft(
         wallet_id=wallet_id,
         currency=currency,
-        amount=amount,  # type: ignore[arg-type] - validated below
+        amount=amount,  # type: ignore[arg-type]  # validated below
         kind=kind,
         reference=reference,
         dedupe_key=dedupe_key,

@@ -133,13 +133,13 @@ def _why(reason: str, d: dict) -> str | None:
     if reason == "insufficient_cash":
         needed = d.get("needed")
         if needed is None and _f(d.get("qty")) is not None and _f(d.get("price")) is not None:
-            needed = _f(d["qty"]) * _f(d["price"])
+            needed = _f(d["qty"]) * _f(d["price"])  # type: ignore[operator]  # both not None, checked above
         at = " at the fill" if d.get("at") == "fill" else ""
         return f"needs {_num(needed)} (notional and fee){at}, cash is {_num(d.get('cash'))}"
     if reason == "min_notional":
         notional = d.get("notional")
         if notional is None and _f(d.get("qty")) is not None and _f(d.get("price")) is not None:
-            notional = _f(d["qty"]) * _f(d["price"])
+            notional = _f(d["qty"]) * _f(d["price"])  # type: ignore[operator]  # both not None, checked above
         return (
             f"the order is worth {_num(notional)} (qty {d.get('qty')}), under the minimum {_num(d.get('min_notional'))}"
         )

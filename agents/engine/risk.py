@@ -206,7 +206,7 @@ class RiskState:
         items = self.positions.items()
         if len(self.positions) > 1:  # one fixed order, so the float sum is the same on every path
             order = self.symbol_order
-            items = sorted(items, key=lambda item: (order.get(item[0], len(order)), item[0]))
+            items = sorted(items, key=lambda item: (order.get(item[0], len(order)), item[0]))  # type: ignore[assignment]
         for sym, pos in items:
             value += pos.signed_qty * marks.get(sym, pos.entry_price)
         return value

@@ -33,6 +33,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -93,9 +94,9 @@ def tokenize(text: str) -> list[Token]:
         match = _TOKEN_RE.match(text, pos)
         if not match or match.end() == pos:
             raise RuleError(f"unexpected character {text[pos]!r}", pos, text)
-        kind = match.lastgroup
-        start = match.start(kind)
-        tokens.append(Token(kind, match.group(kind), start))
+        kind = match.lastgroup  # every alternative of _TOKEN_RE is a named group, so never None
+        start = match.start(kind)  # type: ignore[arg-type]
+        tokens.append(Token(kind, match.group(kind), start))  # type: ignore[arg-type]
         pos = match.end()
 
 
@@ -542,7 +543,7 @@ class Rule:
 
     text: str
     kind: str
-    node: object = field(repr=False)
+    node: Any = field(repr=False)  # a parsed node (Num, Series, Arith, ...): each has needs/vec/at
     specs: tuple[IndicatorSpec, ...] = ()
 
     @cached_property
@@ -589,7 +590,7 @@ class Rule:
         """Vectorised: one value per bar (bool for conditions, float with NaN for levels)."""
         n = len(env["close"])
         if self.uses_entry:
-            env = {**env, ENTRY: np.float64(np.nan if entry is None else entry)}
+            env = {**env, ENTRY: np.float64(np.nan if entry is None else entry)}  # type: ignore[dict-item]  # a scalar broadcasts as a column
         with np.errstate(all="ignore"):
             raw = self.node.vec(env, 0)
             mask = self._valid_mask(env, n)
@@ -603,7 +604,7 @@ class Rule:
             if i - k < 0 or math.isnan(env[column][i - k]):
                 return False if self.kind == "condition" else math.nan
         if self.uses_entry:
-            env = {**env, ENTRY: math.nan if entry is None else float(entry)}
+            env = {**env, ENTRY: math.nan if entry is None else float(entry)}  # type: ignore[dict-item]  # read at one bar only
         with np.errstate(all="ignore"):
             value = self.node.at(env, i)
         return bool(value) if self.kind == "condition" else float(value)

@@ -121,12 +121,12 @@ def size_order(
     if sizing.method == "fixed_qty":
         raw = value
     elif sizing.method == "fixed_notional":
-        raw = value / price
+        raw = value / price  # type: ignore[operator]  # Sizing refuses these methods without a value
     elif sizing.method == "equity_fraction":
-        raw = equity * value / (price * (1.0 + fee_rate))
+        raw = equity * value / (price * (1.0 + fee_rate))  # type: ignore[operator]  # as above
     else:
         fraction = value if value is not None else risk_per_trade
         if fraction is None or stop is None or not math.isfinite(stop) or stop == price:
             return Decimal(0) * instrument.lot_size
         raw = equity * fraction / abs(price - stop)
-    return round_to_lot(raw, instrument.lot_size)
+    return round_to_lot(raw, instrument.lot_size)  # type: ignore[arg-type]  # fixed_qty has a value too

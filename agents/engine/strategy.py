@@ -69,7 +69,7 @@ def _compile(sp: SymbolPlan, prefix: str) -> SymbolPlan:
         errors[f"{prefix}symbol"] = "must be a symbol such as SOLUSDT"
     if sp.side not in SIDES:
         errors[f"{prefix}side"] = f"must be one of {', '.join(SIDES)}, got {sp.side!r}"
-    parsed = {}
+    parsed: dict[str, Rule | None] = {}
     for name, kind in (("entry", "condition"), ("exit", "condition"), ("stop", "level"), ("target", "level")):
         text = getattr(sp, name)
         if text is None or (name != "entry" and isinstance(text, str) and not text.strip()):
@@ -183,7 +183,7 @@ class Plan:
             items.append(
                 SymbolPlan(
                     symbol=str(item.get("symbol", "")),
-                    entry=item.get("entry"),
+                    entry=item.get("entry"),  # type: ignore[arg-type]  # None is refused below, by field
                     exit=item.get("exit"),
                     stop=item.get("stop"),
                     target=item.get("target"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from market.models import Candle, Instrument
+from market.models import Candle
 
 DATA = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h.csv"
 
@@ -14,24 +14,9 @@ DATA = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h.csv
 def tasks_run_in_process(request):
     """Agent tasks run in-process here (no stray messages in the shared broker), except in tests
     that start a real worker."""
-    if "celery_worker_process" in request.fixturenames:
-        yield
-        return
-    from tradingops.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
-def sol(db):
-    instrument, _ = Instrument.objects.get_or_create(
-        symbol="SOL-USDT",
-        defaults={"base": "SOL", "quote": "USDT", "price_tick": Decimal("0.01"), "lot_size": Decimal("0.001"),
-                  "min_notional": Decimal("5")},
-    )  # fmt: skip
-    return instrument
+    if "celery_worker_process" not in request.fixturenames:
+        request.getfixturevalue("tasks_in_process")
+    return
 
 
 def load_sol_candles(instrument, limit: int | None = None) -> list[Candle]:

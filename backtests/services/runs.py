@@ -13,6 +13,7 @@ from tradingops.errors import Conflict, Invalid
 from .. import config as cfg
 from ..models import FINISHED, BacktestRun, RunStatus
 from ..notify import emit_finished, publish_on_commit
+from ..tasks import backtest_run_task
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ def dispatch(run_ids: list[str]) -> bool:
 
     Sending twice is harmless: the worker claims only a queued run, so a second message is a no-op."""
     from celery import group
-
-    from ..tasks import backtest_run_task
 
     try:
         if len(run_ids) == 1:

@@ -1,10 +1,8 @@
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from market.models import Instrument
 from market.services import candles_load_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,16 +28,6 @@ def tasks_go_to_the_broker():
 
     app.conf.task_always_eager = False
     return
-
-
-@pytest.fixture
-def sol(db):
-    instrument, _ = Instrument.objects.update_or_create(
-        symbol="SOL-USDT",
-        defaults={"base": "SOL", "quote": "USDT", "price_tick": Decimal("0.01"), "lot_size": Decimal("0.001"),
-                  "min_notional": Decimal("5")},
-    )  # fmt: skip
-    return instrument
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from backtests.models import BacktestRun
-from market.models import Instrument
 from market.services import candles_load_file
 
 pytestmark = pytest.mark.django_db
@@ -14,12 +13,7 @@ SOL_FILE = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h
 
 
 @pytest.fixture
-def sol_candles(db):
-    sol, _ = Instrument.objects.update_or_create(
-        symbol="SOL-USDT",
-        defaults={"base": "SOL", "quote": "USDT", "price_tick": Decimal("0.01"), "lot_size": Decimal("0.001"),
-                  "min_notional": Decimal("5")},
-    )  # fmt: skip
+def sol_candles(sol):
     candles_load_file(instrument=sol, timeframe="1h", path=SOL_FILE)
     return sol
 

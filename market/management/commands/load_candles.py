@@ -1,5 +1,5 @@
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
@@ -9,6 +9,7 @@ from market import files, selectors, services, timeframes
 from market.feed import bar_problem
 from market.sources.exchange import InstrumentRef, fetch_ohlcv_pages, make_client
 from market.sources.replay import DATASETS
+from tradingops.errors import AppError
 
 SHOWN = 10
 
@@ -19,7 +20,7 @@ def _when(text: str | None) -> datetime | None:
     value = parse_datetime(text) or (parse_date(text) and datetime.fromisoformat(text))
     if not value:
         raise CommandError(f"'{text}' is not a date or ISO time")
-    return services.utc(value)
+    return services.as_utc(value)
 
 
 class Command(BaseCommand):
@@ -81,8 +82,6 @@ class Command(BaseCommand):
         return self._from_file(instrument, timeframe, path, start, end, opts)
 
     def _create(self, opts):
-        from tradingops.errors import AppError
-
         needed = (("--quote", "quote"), ("--tick-size", "tick_size"), ("--lot-size", "lot_size"))
         missing = [flag for flag, key in needed if not opts[key]]
         if missing:
@@ -156,7 +155,7 @@ class Command(BaseCommand):
 
         if not instrument.exchange_symbol:
             raise CommandError(f"{instrument.symbol} has no exchange_symbol: set it in the admin.")
-        now = services.utc(datetime.now())  # noqa: DTZ005 - made aware on the same line
+        now = datetime.now(UTC)
         end = end or now
         start = start or end - timeframes.duration(timeframe) * 1000
         ref = InstrumentRef(instrument.symbol, exchange_id, instrument.exchange_symbol)
