@@ -224,14 +224,20 @@ def test_the_books_agree_after_the_demo_traded(embedded):
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
 
 
-def test_a_backtest_started_through_the_api_completes_with_trades(embedded):
-    session = embedded.session()
-    # The replay stores the shipped candles as it goes; wait for a few hundred to test on.
+def _wait_for_stored_candles(embedded, count: int) -> None:
+    """The replay stores the shipped candles as it goes; wait for enough to backtest on."""
     _wait_for(
-        "300 stored candles",
-        lambda: embedded.db().execute("SELECT count(*) FROM market_candle WHERE timeframe = '1h'").fetchone()[0] >= 300,
+        f"{count} stored candles",
+        lambda: (
+            embedded.db().execute("SELECT count(*) FROM market_candle WHERE timeframe = '1h'").fetchone()[0] >= count
+        ),
         embedded,
     )
+
+
+def test_a_backtest_started_through_the_api_completes_with_trades(embedded):
+    session = embedded.session()
+    _wait_for_stored_candles(embedded, 300)
     response = session.post(f"{embedded.base}/api/v1/backtests", json={**TRADING_CONFIG, "name": "api"}, timeout=300)
     assert response.status_code in (201, 202), response.text
     run = _finished_run(embedded, session, response.json()["id"])
@@ -240,8 +246,9 @@ def test_a_backtest_started_through_the_api_completes_with_trades(embedded):
     assert trades, run["results"]
 
 
-def test_a_backtest_started_through_the_dashboard_form_completes(embedded):
+def test_a_backtest_started_through_the_dashboard_form_completes_with_trades(embedded):
     session = embedded.session()
+    _wait_for_stored_candles(embedded, 300)
     page = session.get(f"{embedded.base}/backtests/", timeout=30)
     assert page.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
@@ -263,6 +270,8 @@ def test_a_backtest_started_through_the_dashboard_form_completes(embedded):
     assert run_id, f"the form did not lead to the run's page: {response.url}\n{response.text[:2000]}"
     run = _finished_run(embedded, session, run_id.group(1))
     assert run["status"] == "completed", run
+    trades = session.get(f"{embedded.base}/api/v1/backtests/{run['id']}/trades", timeout=30).json()["results"]
+    assert trades, "the form's defaults trade"
     detail = session.get(response.url, timeout=30)
     assert detail.status_code == 200
     assert "completed" in detail.text
