@@ -19,6 +19,14 @@ ROLES = ("viewer", "operator", "admin")
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_instrument_precision():
+    """Event summaries cache each symbol's tick and lot for a minute; a test's instruments are its own."""
+    from events.formatting import forget_instrument_precision
+
+    forget_instrument_precision()
+
+
+@pytest.fixture(autouse=True)
 def _channel_layer_per_test():
     """A channel layer instance belongs to the event loop that used it (channels-redis keeps its
     receive locks per instance, not per loop), and pytest-asyncio gives every test a loop of its

@@ -31,6 +31,11 @@ def register_instrument_precision(provider: Callable[[str], Precision | None]) -
     _cache.clear()
 
 
+def forget_instrument_precision() -> None:
+    """Drop the cached lookups (an instrument was added or changed; tests start afresh)."""
+    _cache.clear()
+
+
 def instrument_precision(symbol: str) -> Precision | None:
     if not symbol or _provider is None:
         return None

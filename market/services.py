@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.db import IntegrityError, connection, transaction
 
+from events.formatting import forget_instrument_precision
 from tradingops.db import copy_rows, is_postgres
 from tradingops.errors import Conflict, Invalid
 
@@ -313,9 +314,11 @@ def instrument_create(
         raise Conflict(f"{symbol} exists already", field="symbol")
     try:
         with transaction.atomic():
-            return Instrument.objects.create(
+            instrument = Instrument.objects.create(
                 symbol=symbol, base=base, quote=quote, exchange=exchange or "", exchange_symbol=exchange_symbol or "",
                 **numbers,
             )  # fmt: skip
     except IntegrityError:  # a concurrent create won
         raise Conflict(f"{symbol} exists already", field="symbol") from None
+    forget_instrument_precision()  # its events' summaries use its tick and lot at once, not in a minute
+    return instrument
