@@ -55,7 +55,9 @@ def _wait_live(tab):
     expect(tab.page.locator("#conn")).to_have_text("Live", timeout=5000)
 
 
-def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropped_socket(users, open_tab, server_side):
+def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropped_socket(
+    users, sol, open_tab, server_side
+):
     tab = open_tab()
     tab.login("otto", "/decisions/")
     _wait_live(tab)
