@@ -5,14 +5,13 @@ import socket
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
-from market.models import Instrument
+from market.tests.factories import InstrumentFactory
+from tradingops.tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent
 ROLES = ("viewer", "operator", "admin")
@@ -38,13 +37,11 @@ def _channel_layer_per_test():
 
 
 @pytest.fixture
-def make_user(db, django_user_model):
+def make_user(db):
+    """``make_user("otto", "operator")``: ``UserFactory`` (password ``pw-<username>``) with the role's group."""
+
     def make(username: str, role: str | None = None, **extra):
-        user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
-        if role:
-            # get_or_create: transactional tests truncate the groups the migration made
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
-        return user
+        return UserFactory(username=username, role=role, **extra)
 
     return make
 
@@ -53,12 +50,7 @@ def make_user(db, django_user_model):
 def sol(db):
     """SOL-USDT with the figures the seed migration gives it (made again where a transactional test
     emptied the table): the instrument of the shipped real candles, market/data/SOLUSDT-1h.csv."""
-    instrument, _ = Instrument.objects.update_or_create(
-        symbol="SOL-USDT",
-        defaults={"base": "SOL", "quote": "USDT", "price_tick": Decimal("0.01"), "lot_size": Decimal("0.001"),
-                  "min_notional": Decimal("5")},
-    )  # fmt: skip
-    return instrument
+    return InstrumentFactory()
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from agents.models import BlockEvent, RuntimeConfig
 from events.models import Event
 from events.services import emit
 
+from .factories import PlanFactory
+
 
 def test_a_blocked_trades_admin_page_shows_its_whole_chain(admin_client):
-    plan = emit("plan_generated", {"plan_id": "p1", "strategy": "sma_cross", "symbols": ["SOL-USDT"]}, source="x")
+    plan = PlanFactory(plan_id="p1", source="x")
     trigger = emit("trigger_fired", {"plan_id": "p1", "symbol": "SOL-USDT", "side": "buy", "rule": "entry: x",
                                      "price": "150"}, source="agent:execution", correlation_id=plan.correlation_id,
                    causation_id=plan.event_id)  # fmt: skip

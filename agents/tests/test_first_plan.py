@@ -7,10 +7,9 @@ import pytest
 
 from agents.models import StrategyPlan
 from agents.planner import FIRST_PLAN_DEDUPE_KEY, FirstPlan, planner_first_plan, planner_run
-from agents.tests.conftest import load_sol_candles
 from conftest import start_celery_worker
 from events.models import Event
-from market.models import Instrument
+from market.tests.factories import shipped_candles
 
 
 def _plan_events():
@@ -26,11 +25,7 @@ def test_two_workers_starting_before_the_candles_make_one_first_plan_once_the_ca
     try:
         time.sleep(2)  # both workers are up, and the feed has stored nothing yet
         assert not _plan_events().exists()
-        sol, _ = Instrument.objects.get_or_create(
-            symbol="SOL-USDT",
-            defaults={"base": "SOL", "quote": "USDT", "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"},
-        )
-        load_sol_candles(sol, limit=200)
+        shipped_candles(limit=200)
 
         deadline = time.monotonic() + 60
         while not _plan_events().exists():
@@ -54,7 +49,7 @@ def test_the_first_plan_waits_for_candles_is_made_once_and_not_over_an_active_pl
     assert planner_first_plan() == FirstPlan.NO_CANDLES
     assert not _plan_events().exists()
 
-    load_sol_candles(sol, limit=100)
+    shipped_candles(sol, limit=100)
     assert planner_first_plan() == FirstPlan.MADE
     assert planner_first_plan() == FirstPlan.EXISTS
     assert _plan_events().count() == 1
@@ -62,7 +57,7 @@ def test_the_first_plan_waits_for_candles_is_made_once_and_not_over_an_active_pl
 
 def test_a_second_first_plan_records_nothing_even_when_no_plan_is_active(sol):
     """What decides between workers that both saw no active plan: the plan's dedupe key."""
-    load_sol_candles(sol, limit=100)
+    shipped_candles(sol, limit=100)
     first = planner_run(dedupe_key=FIRST_PLAN_DEDUPE_KEY)
     StrategyPlan.objects.update(active=False)
 

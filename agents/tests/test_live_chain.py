@@ -148,14 +148,11 @@ def test_risk_claims_never_exceed_the_budget(planned, sol_candles):
 def test_paper_fills_move_the_paper_wallet_and_reconcile_clean(users, django_capture_on_commit_callbacks):
     from agents.models import Portfolio
     from agents.planner import planner_run
-    from agents.tests.conftest import load_sol_candles
-    from market.models import Instrument
+    from market.tests.factories import shipped_candles
     from wallets.models import DriftRecord, WalletBalance
     from wallets.services import paper_wallet_ensure, reconciliation_execute, reconciliation_start
 
-    defaults = {"base": "SOL", "quote": "USDT", "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"}
-    sol, _ = Instrument.objects.get_or_create(symbol="SOL-USDT", defaults=defaults)
-    candles = load_sol_candles(sol)
+    candles = shipped_candles()
     wallet = paper_wallet_ensure(name="paper", funds={"USDT": "100000"})
     planner_run()
     _feed(candles[200:700])

@@ -7,11 +7,10 @@ import pytest
 
 from agents.models import ExecutionStep, Fill, Order
 from agents.planner import planner_run
-from agents.tests.conftest import load_sol_candles
 from conftest import start_celery_worker
 from events.models import Event
 from market import hooks
-from market.models import Instrument
+from market.tests.factories import shipped_candles
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -30,9 +29,7 @@ def _closed(candle) -> hooks.ClosedCandle:
 
 @pytest.fixture
 def candles(transactional_db):
-    defaults = {"base": "SOL", "quote": "USDT", "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"}
-    sol, _ = Instrument.objects.get_or_create(symbol="SOL-USDT", defaults=defaults)
-    return load_sol_candles(sol)
+    return shipped_candles()
 
 
 def test_a_killed_worker_neither_loses_nor_duplicates_a_decision(candles, celery_worker_process, settings):

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from market.services import candles_load_file
+from market.tests.factories import shipped_candles
 
 ROOT = Path(__file__).resolve().parents[2]
 SOL_FILE = ROOT / "market" / "data" / "SOLUSDT-1h.csv"
@@ -33,8 +33,7 @@ def tasks_go_to_the_broker():
 @pytest.fixture
 def sol_candles(sol):
     """The shipped real SOL/USDT 1h candles (1,000 bars), loaded through the market app's file loader."""
-    report = candles_load_file(instrument=sol, timeframe="1h", path=SOL_FILE)
-    assert report.loaded == 1000
+    assert len(shipped_candles(sol)) == 1000
     return sol
 
 

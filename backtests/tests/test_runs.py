@@ -180,13 +180,10 @@ def test_a_run_is_executed_once_even_if_its_message_is_delivered_twice(sol_candl
 
 
 def test_several_symbols_share_one_portfolio_like_the_engine(sol_candles):
-    from market.models import Instrument as MarketInstrument
     from market.services import candles_load_file
+    from market.tests.factories import InstrumentFactory
 
-    twin = MarketInstrument.objects.create(
-        symbol="SOLX-USDT", base="SOLX", quote="USDT", price_tick=Decimal("0.01"), lot_size=Decimal("0.001"),
-        min_notional=Decimal("5"),
-    )  # fmt: skip
+    twin = InstrumentFactory(symbol="SOLX-USDT", base="SOLX")
     candles_load_file(instrument=twin, timeframe="1h", path=SOL_FILE, start=datetime(2024, 10, 5, tzinfo=UTC))
     bars = Bars.from_csv(SOL_FILE, 3600)
     k = int(np.searchsorted(bars.ts, int(datetime(2024, 10, 5, tzinfo=UTC).timestamp())))

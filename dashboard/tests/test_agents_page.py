@@ -2,6 +2,7 @@ import re
 
 import pytest
 
+from agents.tests.factories import PlanFactory
 from events.services import emit
 
 pytestmark = pytest.mark.django_db
@@ -14,11 +15,7 @@ def viewer(client, users):
 
 
 def test_agents_page_shows_plans_judgements_intents_and_llm_use(viewer):
-    emit(
-        "plan_generated",
-        {"plan_id": "p1", "strategy": "sma_cross", "symbols": ["SOL-USDT"], "rules": {"entry": "sma_20 > sma_50"}},
-        source="agent:planner",
-    )
+    PlanFactory(plan_id="p1", rules={"entry": "sma_20 > sma_50"})
     emit("plan_judged", {"plan_id": "p1", "overall_score": "72.5", "component_scores": {"risk": "80"}}, source="x")
     emit("intent", {"action": "pause", "symbol": "SOL-USDT", "note": "FOMC"}, source="user:otto")
     emit(

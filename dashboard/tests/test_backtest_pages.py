@@ -1,20 +1,18 @@
 import re
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from backtests.models import BacktestRun
-from market.services import candles_load_file
+from market.tests.factories import shipped_candles
 
 pytestmark = pytest.mark.django_db
-SOL_FILE = Path(__file__).resolve().parents[2] / "market" / "data" / "SOLUSDT-1h.csv"
 
 
 @pytest.fixture
 def sol_candles(sol):
-    candles_load_file(instrument=sol, timeframe="1h", path=SOL_FILE)
+    shipped_candles(sol)
     return sol
 
 

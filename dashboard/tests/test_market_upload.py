@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from market.models import Candle, Instrument
+from market.models import Candle
+from market.tests.factories import InstrumentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +21,9 @@ CSV = (b"timestamp,open,high,low,close,volume\n"
 
 @pytest.fixture
 def pepe(db):
-    return Instrument.objects.create(symbol="PEPE-USDT", base="PEPE", quote="USDT", price_tick=Decimal("0.0000001"),
-                                     lot_size=Decimal(1), min_notional=Decimal(0))  # fmt: skip
+    return InstrumentFactory(
+        symbol="PEPE-USDT", base="PEPE", price_tick=Decimal("0.0000001"), lot_size=Decimal(1), min_notional=Decimal(0)
+    )
 
 
 def post(client, name, content, *, json=True):

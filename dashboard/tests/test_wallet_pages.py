@@ -1,11 +1,11 @@
 import json
 import re
-from decimal import Decimal
 
 import pytest
 
 from wallets import services
 from wallets.models import ReconciliationRun
+from wallets.tests.factories import WalletFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,7 @@ def login(client, users):
 
 
 def paper_wallet(name: str, **funds: str):
-    wallet = services.wallet_create(name=name, kind="paper")
-    for currency, amount in funds.items():
-        services.paper_wallet_fund(
-            wallet_id=wallet.pk, currency=currency, amount=Decimal(amount), reference=name + currency
-        )
-    return wallet
+    return WalletFactory(name=name, funds=funds)
 
 
 def drift(wallet, **deltas: str):

@@ -28,11 +28,11 @@ from agents.models import ExecutionStep, Position, StrategyPlan
 from agents.planner import planner_run
 from agents.selectors import runtime_config_get
 from agents.services import intent_submit, kill_switch_set
-from agents.tests.conftest import load_sol_candles
 from conftest import ROOT, _free_port
 from events.models import Event
 from events.services import emit
-from market.models import Candle, Instrument
+from market.models import Candle
+from market.tests.factories import shipped_candles
 from wallets.services import paper_wallet_ensure
 
 pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(900)]
@@ -41,7 +41,6 @@ SYMBOL = "SOL-USDT"
 PAPER_CASH = "100000"
 CANDLES = 1000  # the shipped file; the first ~390 only warm the indicators up
 DECISION_TYPES = ("trigger_fired", "trade_blocked", "order_submitted", "fill", "risk_claimed", "risk_released")
-INSTRUMENT = {"base": "SOL", "quote": "USDT", "price_tick": "0.01", "lot_size": "0.001", "min_notional": "5"}
 
 
 def _earlier_plan_used_the_budget() -> None:
@@ -178,8 +177,7 @@ def stack(transactional_db, settings, tmp_path):
 
 
 def test_two_workers_with_a_kill_decide_exactly_as_one_process(stack, users, settings):
-    sol, _ = Instrument.objects.get_or_create(symbol=SYMBOL, defaults=INSTRUMENT)
-    load_sol_candles(sol, limit=50)  # the planner reads the market's regime; the feed replays these again
+    shipped_candles(limit=50)  # the planner reads the market's regime; the feed replays these again
     paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": PAPER_CASH})
     _earlier_plan_used_the_budget()
     planner_run()
@@ -248,8 +246,7 @@ def test_two_workers_with_a_kill_decide_exactly_as_one_process(stack, users, set
     call_command("flush", interactive=False, verbosity=0)
     execution.engine_cache.clear()
     single_users = {role: _recreate(role, user) for role, user in users.items()}
-    sol, _ = Instrument.objects.get_or_create(symbol=SYMBOL, defaults=INSTRUMENT)
-    load_sol_candles(sol)
+    shipped_candles()
     paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": PAPER_CASH})
     _earlier_plan_used_the_budget()
     with _tasks_in_process():

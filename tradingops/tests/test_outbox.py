@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def market(db):
-    from market.models import Instrument
+    from market.tests.factories import InstrumentFactory
 
-    Instrument.objects.get_or_create(symbol="SOL-USDT", defaults={"base": "SOL", "quote": "USDT"})
+    InstrumentFactory()
 
 
 def test_an_intent_with_the_broker_down_is_202_and_stays_pending(

@@ -4,7 +4,6 @@ Marked slow; bounded by examples per operation (SCHEMATHESIS_EXAMPLES, default 1
 by the test's timeout."""
 
 import os
-from decimal import Decimal
 
 import pytest
 from django.core.wsgi import get_wsgi_application
@@ -18,16 +17,12 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 def world(transactional_db, users):
     """A little of everything, so that detail endpoints have something to find."""
     from events.services import emit
-    from market.models import Instrument
-    from wallets import services as wallets
+    from market.tests.factories import InstrumentFactory
+    from wallets.tests.factories import WalletFactory
 
-    Instrument.objects.get_or_create(
-        symbol="SOL-USDT", defaults={"base": "SOL", "quote": "USDT", "price_tick": Decimal("0.01"),
-                                     "lot_size": Decimal("0.001"), "min_notional": Decimal("5")},
-    )  # fmt: skip
+    InstrumentFactory()
     emit("intent", {"action": "note", "note": "seed"}, source="user:ada", run_id="r1")
-    wallet = wallets.wallet_create(name="paper", kind="paper")
-    wallets.paper_wallet_fund(wallet_id=wallet.pk, currency="USDT", amount="1000", reference="seed")
+    WalletFactory(name="paper", funds={"USDT": "1000"})
     return users
 
 

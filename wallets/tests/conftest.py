@@ -1,12 +1,13 @@
 import base64
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import responses
 
 from wallets import services
+
+from .factories import WalletFactory
 
 KRAKEN = Path(__file__).parent / "fixtures" / "kraken"
 KRAKEN_API = "https://api.kraken.com/0"
@@ -23,12 +24,7 @@ def paper_wallet(db):
     """``paper_wallet("p1", BTC="1.5", USDT="1000")``: a paper wallet funded on both sides."""
 
     def make(name: str, **funds: str):
-        wallet = services.wallet_create(name=name, kind="paper")
-        for currency, amount in funds.items():
-            services.paper_wallet_fund(
-                wallet_id=wallet.pk, currency=currency, amount=Decimal(amount), reference=f"{name}-{currency}"
-            )
-        return wallet
+        return WalletFactory(name=name, funds=funds)
 
     return make
 
