@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,17 +54,26 @@ def sol(db):
     return InstrumentFactory()
 
 
-@pytest.fixture
-def tasks_in_process():
-    """Opt in: this test's Celery tasks run in this process (eager), and the flag is put back as it was
-    afterwards. A test that flips ``app.conf`` by hand and fails between the flips leaves every later
+@contextmanager
+def tasks_run_in_process():
+    """Inside the block Celery tasks run in this process (eager); the flag is put back as it was after,
+    whatever happens. A test that flips ``app.conf`` by hand and fails between the flips leaves every later
     test eager, so a test's outcome would depend on what ran before it."""
     from tradingops.celery import app
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = previous
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def tasks_in_process():
+    """Opt in: this test's Celery tasks run in this process (``tasks_run_in_process`` for the whole test)."""
+    with tasks_run_in_process() as app:
+        yield app
 
 
 @pytest.fixture
@@ -98,7 +108,7 @@ def _celery_queues_left_empty():
     app.control.purge()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -109,7 +119,7 @@ def asgi_server(transactional_db, settings):
     """A real uvicorn serving ``tradingops.asgi`` on the test database and the real Redis."""
     from django.db import connection
 
-    port = _free_port()
+    port = free_port()
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -169,7 +179,7 @@ def start_celery_worker(settings) -> tuple[str, subprocess.Popen]:
         "REDIS_URL": settings.REDIS_URL,
         "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
     }
-    name = f"test-{os.getpid()}-{_free_port()}@localhost"
+    name = f"test-{os.getpid()}-{free_port()}@localhost"
     command = [sys.executable, "-m", "celery", "-A", "tradingops", "worker", "--pool", "solo", "-n", name]
     command += [
         "-Q",

@@ -107,7 +107,9 @@ def engine_plan(plan: StrategyPlan):
     return build_live_plan(plan.rules["preset"], plan.rules.get("params") or {}, plan.symbols, options)
 
 
-def _new_engine(plan: StrategyPlan, config) -> LiveEngine:
+def new_engine(plan: StrategyPlan, config) -> LiveEngine:
+    """A fresh engine for ``plan`` under ``config``: what a plan starts from when it has no checkpoint
+    (a test or bench compares a restarted engine with one that ran through)."""
     plan_ = engine_plan(plan)
     instruments = {s: EngineInstrument(s, lot) for s, lot in lot_sizes(plan.symbols).items()}
     return LiveEngine(
@@ -135,7 +137,7 @@ def _engine_for(plan: StrategyPlan, config) -> _PlanEngine:
     if held is not None:
         return held
     if version == 0:
-        held = _PlanEngine(_new_engine(plan, config))
+        held = _PlanEngine(new_engine(plan, config))
     else:
         checkpoint = EngineCheckpoint.objects.get(plan_event_id=plan.event_id)
         if checkpoint.format != CHECKPOINT_FORMAT:

@@ -314,12 +314,12 @@ def checkpoint_costs(bars: int, repeat: int) -> dict:
     symbol's history reaches the bound it is kept at; then the cost of what ``_checkpoint`` and a stale
     process's ``_engine_for`` do with a checkpoint of that size."""
     from agents.engine.bars import Candle as EngineCandle
-    from agents.execution import _new_engine
+    from agents.execution import new_engine
     from agents.selectors import plan_active, runtime_config_get
     from market.models import Candle
 
     plan = plan_active()
-    engine = _new_engine(plan, runtime_config_get())
+    engine = new_engine(plan, runtime_config_get())
     columns = {s: [] for s in SYMBOLS}
     for symbol, open_time, o, h, lo, c, v in (
         Candle.objects.filter(instrument__symbol__in=SYMBOLS, timeframe="1h")

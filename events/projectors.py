@@ -56,10 +56,12 @@ def run_projectors(events: Sequence[Event], projectors: Iterable[Projector] | No
 _mode_provider: Callable[[], str] = lambda: settings.TRADING_MODE  # noqa: E731
 
 
-def set_mode_provider(provider: Callable[[], str]) -> None:
-    """The agents app registers the runtime configuration's mode here at ``ready()``."""
+def set_mode_provider(provider: Callable[[], str]) -> Callable[[], str]:
+    """The agents app registers the runtime configuration's mode here at ``ready()``. Returns the
+    provider it replaces (a test puts it back)."""
     global _mode_provider
-    _mode_provider = provider
+    replaced, _mode_provider = _mode_provider, provider
+    return replaced
 
 
 _CONTROL_STATE = {"start": "running", "resume": "running", "pause": "paused", "stop": "stopped"}

@@ -317,13 +317,20 @@ def read_candles(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    vectorised: bool = True,
 ) -> ParsedFile:
-    """Read and check a whole file; rows must be in strictly increasing time order."""
+    """Read and check a whole file; rows must be in strictly increasing time order. A clean CSV is read
+    vectorised (its rows a ``RowTable``); ``vectorised=False`` reads it row by row, the definition both
+    must agree with."""
     timeframes.validate(timeframe)
     path = Path(path)
     start_epoch = start.timestamp() if start else -math.inf
     end_epoch = end.timestamp() if end else math.inf
-    if path.suffix.lower() == ".csv" and (fast := _fast_csv(path, timeframe, start_epoch, end_epoch)) is not None:
+    if (
+        vectorised
+        and path.suffix.lower() == ".csv"
+        and (fast := _fast_csv(path, timeframe, start_epoch, end_epoch)) is not None
+    ):
         return fast
     step = timeframes.SECONDS.get(timeframe)
     result = ParsedFile()

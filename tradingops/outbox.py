@@ -64,7 +64,7 @@ def _send_pending(ids: list[int]) -> int:
                     message = pending.first()
                     if message is None:
                         continue  # sent already, or being sent by another process
-                    _publish(message, connection)
+                    publish(message, connection)
                     message.dispatched_at = timezone.now()
                     message.attempts += 1
                     message.last_error = ""
@@ -92,14 +92,16 @@ def _run_eagerly(ids: list[int]) -> int:
             continue
         message = OutboxMessage.objects.get(pk=pk)
         try:
-            _publish(message)
+            publish(message)
         except Exception:
             logger.exception("outbox: %s failed in-process", message)
         ran += 1
     return ran
 
 
-def _publish(message: OutboxMessage, connection=None) -> None:
+def publish(message: OutboxMessage, connection=None) -> None:
+    """Hand one message to the broker: the one place the outbox touches it (a test that simulates a
+    broker that is down, or records what was sent, replaces this)."""
     task = current_app.tasks[message.task]
     # No publish retries: a request must not wait for a broker that is down; the sweeper retries.
     task.apply_async(args=message.args, kwargs=message.kwargs, retry=False, connection=connection)

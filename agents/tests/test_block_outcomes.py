@@ -15,7 +15,7 @@ from agents.market_data import candles_between
 from agents.models import BlockEvent, BlockOutcome, StrategyPlan
 from events.models import Event
 
-from .test_live_chain import _feed, _fresh_engines, planned  # noqa: F401 - fixtures
+from .test_live_chain import feed_candles, fresh_engines, planned  # noqa: F401 - fixtures
 
 Q18 = Decimal(1).scaleb(-18)
 
@@ -35,7 +35,7 @@ def capped(planned, client_for):  # noqa: F811 - the fixture imported above
 
 
 def test_each_shadow_is_a_block_outcome_caused_by_its_block_and_never_moves_the_books(capped, sol_candles):
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     outcomes = list(BlockOutcome.objects.order_by("ts", "id"))
     assert len(outcomes) >= 5, "caps of one trade a day block plenty on 500 real candles"
     blocks = {b.event_id: b for b in BlockEvent.objects.all()}
@@ -57,9 +57,9 @@ def test_each_shadow_is_a_block_outcome_caused_by_its_block_and_never_moves_the_
 
 
 def test_the_live_outcomes_are_the_backtests_for_the_same_blocks(capped, sol_candles):
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     plan = StrategyPlan.objects.get(active=True)
-    engine = execution._new_engine(plan, execution.runtime_config_get())
+    engine = execution.new_engine(plan, execution.runtime_config_get())
     warmup = engine.plan.warmup_bars
     history = candles_between(symbol="SOL-USDT", timeframe="1h", after=None, until=sol_candles[699].open_time)
     start = max(0, 200 - warmup)  # the warm-up the execution agent fed before its first candle
@@ -92,7 +92,7 @@ def test_the_live_outcomes_are_the_backtests_for_the_same_blocks(capped, sol_can
 
 
 def test_rebuild_projections_rebuilds_the_outcomes_exactly(capped, sol_candles):
-    _feed(sol_candles[200:500])
+    feed_candles(sol_candles[200:500])
     fields = ("event_id", "block_event_id", "pnl", "mae", "exit_reason", "blocked_at", "rule")
     before = list(BlockOutcome.objects.order_by("event_id").values_list(*fields))
     assert before
@@ -101,7 +101,7 @@ def test_rebuild_projections_rebuilds_the_outcomes_exactly(capped, sol_candles):
 
 
 def test_the_scorecard_sums_equal_the_outcomes(capped, sol_candles, client_for, django_assert_max_num_queries):
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     client = client_for("viewer")
     window = "since=2020-01-01T00:00:00Z&until=2030-01-01T00:00:00Z"
     with django_assert_max_num_queries(12):
@@ -150,7 +150,7 @@ def test_open_shadows_are_listed_with_their_marked_pnl(capped, sol_candles, clie
     plan = StrategyPlan.objects.get(active=True)
     held = []
     for candle in sol_candles[200:700]:  # up to the first candle after which a shadow is held
-        _feed([candle])
+        feed_candles([candle])
         engine, _ = pickle.loads(EngineCheckpoint.objects.get(plan_event_id=plan.event_id).state)  # noqa: S301
         held = [d for d in engine.block_outcomes if d.outcome.status == "open"]
         if held:

@@ -232,7 +232,7 @@ def test_lot_size_comes_from_the_instrument():
     assert result.decisions[1].qty == 1.5  # 1.9 rounded down to the 0.5 lot
 
 
-def _sol():
+def sol_bars():
     return Bars.from_csv(SOL)
 
 
@@ -279,7 +279,7 @@ PARITY_CASES = {
 
 
 def test_live_candle_by_candle_gives_the_same_orders_fills_and_blocks_as_the_backtest_on_real_candles():
-    bars = _sol()
+    bars = sol_bars()
     assert len(bars) == 1000
     reasons, exits = Counter(), Counter()
     for _name, (p, lim) in PARITY_CASES.items():
@@ -306,7 +306,7 @@ def test_live_candle_by_candle_gives_the_same_orders_fills_and_blocks_as_the_bac
 
 
 def test_live_steps_return_only_the_decisions_of_that_candle():
-    bars = _sol()
+    bars = sol_bars()
     p = sma_cross(10, 30)
     live = LiveEngine(p, RiskLimits(daily_risk_budget=None, risk_per_trade=None), initial_cash=10_000, timeframe_s=H)
     per_step = [live.step("SOLUSDT", bars.candle(i)) for i in range(200)]
@@ -317,7 +317,7 @@ def test_live_steps_return_only_the_decisions_of_that_candle():
 
 
 def test_the_kill_switch_blocks_every_new_entry_in_the_live_path():
-    bars = _sol()
+    bars = sol_bars()
     lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
     live = LiveEngine(sma_cross(5, 15), lim, initial_cash=10_000, timeframe_s=H)
     live.state.kill_switch = True
@@ -349,15 +349,15 @@ def test_same_input_gives_bit_identical_output_across_processes():
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
         digests.add(out.stdout.strip())
     p = sma_cross(10, 30, sizing=Sizing("risk", 0.01), stop="2 * atr_14", target="4 * atr_14")
-    r = run_backtest(p, _sol(), RiskLimits(), initial_cash=10_000.0)
+    r = run_backtest(p, sol_bars(), RiskLimits(), initial_cash=10_000.0)
     here = hashlib.sha256(repr(r.decisions).encode() + repr(r.trades).encode() + r.equity.tobytes()).hexdigest()
     assert digests == {here}
     assert len(r.trades) == 18
 
 
-def _other_symbols():
+def other_symbols():
     """Two more symbols on the real SOL timeline: one moving against SOL, one with a third of its candles missing."""
-    sol = _sol()
+    sol = sol_bars()
     inverse = 20_000.0 / sol.close
     inv = Bars(sol.ts, np.r_[inverse[0], inverse[:-1]], inverse * 1.004, inverse * 0.996, inverse, sol.volume, H)
     keep = np.arange(len(sol)) % 3 != 1
@@ -374,7 +374,7 @@ def _other_symbols():
 
 
 def test_several_symbols_share_one_portfolio_and_the_live_feed_gives_the_same_decisions():
-    bars = _other_symbols()
+    bars = other_symbols()
     sizing = Sizing("equity_fraction", 0.5)
     p = Plan(
         "three",
@@ -424,10 +424,10 @@ def test_several_symbols_share_one_portfolio_and_the_live_feed_gives_the_same_de
 
 def test_candles_for_a_symbol_the_plan_does_not_trade_are_refused():
     with pytest.raises(ConfigError) as caught:
-        run_backtest(sma_cross(10, 30, symbols=["SOLUSDT"]), {"BTCUSDT": _sol()}, RiskLimits(), initial_cash=1000.0)
+        run_backtest(sma_cross(10, 30, symbols=["SOLUSDT"]), {"BTCUSDT": sol_bars()}, RiskLimits(), initial_cash=1000.0)
     assert list(caught.value.errors) == ["symbols"]
     with pytest.raises(ConfigError) as caught:
-        run_backtest(sma_cross(10, 30, symbols=["SOLUSDT", "BTCUSDT"]), _sol(), RiskLimits(), initial_cash=1000.0)
+        run_backtest(sma_cross(10, 30, symbols=["SOLUSDT", "BTCUSDT"]), sol_bars(), RiskLimits(), initial_cash=1000.0)
     assert list(caught.value.errors) == ["symbols"]
 
 
@@ -451,7 +451,7 @@ def _sma_plan():
 
 
 def test_priming_history_then_stepping_matches_a_backtest_that_trades_from_the_same_bar():
-    bars = _sol()
+    bars = sol_bars()
     lim = RiskLimits(daily_risk_budget=0.5, risk_per_trade=0.5)
     result = run_backtest(_sma_plan(), bars, lim, initial_cash=10_000.0, trade_from=300)
     primed = LiveEngine(_sma_plan(), lim, initial_cash=10_000.0, timeframe_s=H)
@@ -470,7 +470,7 @@ def test_priming_history_then_stepping_matches_a_backtest_that_trades_from_the_s
 
 
 def test_trimmed_live_history_keeps_bar_numbers_and_decisions_for_windowed_indicators():
-    bars = _sol()
+    bars = sol_bars()
     p = sma_cross(10, 30, sizing=Sizing("equity_fraction", 0.5), stop="low_20[1]")  # windowed only: exact
     lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
     result = run_backtest(p, bars, lim, initial_cash=10_000.0)
@@ -508,7 +508,7 @@ def test_limits_changed_between_candles_take_effect_at_once():
 
 
 def test_a_live_engine_without_a_log_returns_the_same_decisions_and_keeps_none():
-    bars = _sol()
+    bars = sol_bars()
     lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
     p = sma_cross(10, 30, stop="low_20[1]")
     logged = LiveEngine(p, lim, initial_cash=10_000.0, timeframe_s=H)
@@ -528,7 +528,7 @@ class _Stop(Exception):
 
 
 def test_progress_reports_growing_bar_counts_without_changing_the_result_and_can_stop_the_run():
-    bars = _sol()
+    bars = sol_bars()
     p = sma_cross(5, 15, stop="2 * atr_14")
     lim = RiskLimits(daily_risk_budget=None, risk_per_trade=None)
     seen = []
@@ -543,7 +543,7 @@ def test_progress_reports_growing_bar_counts_without_changing_the_result_and_can
 
     with pytest.raises(_Stop):
         run_backtest(p, bars, lim, initial_cash=10_000.0, progress=cancel, progress_every=100)
-    multi = _other_symbols()
+    multi = other_symbols()
     several = sma_cross(5, 15, symbols=list(multi))
     seen.clear()
     run_backtest(several, multi, lim, initial_cash=10_000.0, progress=seen.append, progress_every=300)

@@ -9,7 +9,7 @@ import pytest
 
 from agents.engine import LiveEngine, RiskLimits, Sizing, run_backtest
 
-from .test_engine_runner import PARITY_CASES, T0, H, _other_symbols, _sol, limits, make_bars, plan
+from .test_engine_runner import PARITY_CASES, T0, H, limits, make_bars, other_symbols, plan, sol_bars
 
 # min_notional 1000 blocks every 1-unit order at ~100: each entry signal opens a shadow
 BLOCKING = {"min_notional": 1000.0, "fee_rate": 0.001, "slippage_bps": 10}
@@ -110,14 +110,14 @@ def test_an_exit_signal_closes_the_shadow_at_the_next_open_and_an_unfinished_one
 @pytest.mark.parametrize("name", sorted(PARITY_CASES))
 def test_live_and_backtest_give_the_same_outcomes_for_the_same_blocks_on_the_shipped_candles(name):
     p, lim = PARITY_CASES[name]
-    bars = _sol()
+    bars = sol_bars()
     result = _run_both(p, bars, RiskLimits(**lim))
     blocked = {d.chain for d in result.decisions if d.kind == "block"}
     assert {d.chain for d in result.block_outcomes} <= blocked
 
 
 def test_shadows_never_change_the_real_decisions_trades_or_equity():
-    bars = _sol()
+    bars = sol_bars()
     for p, lim in PARITY_CASES.values():
         with_ = run_backtest(p, bars, RiskLimits(**lim), initial_cash=10_000.0)
         without = run_backtest(p, bars, RiskLimits(**lim), initial_cash=10_000.0, shadows=False)
@@ -134,7 +134,7 @@ def _closed(outcomes):
 def test_stop_and_target_outcomes_on_the_shipped_candles_follow_the_candles():
     """Each closed shadow re-derived from the raw candles: nothing touched its levels before the exit
     bar, the exit bar did, and the P&L is the fills' difference less both fees."""
-    bars = _sol()
+    bars = sol_bars()
     exits = Counter()
     for name in ("breakout_cost_gate", "breakout_budget", "rsi_reversion_cooldown"):
         p, lim = PARITY_CASES[name]
@@ -164,7 +164,7 @@ def test_stop_and_target_outcomes_on_the_shipped_candles_follow_the_candles():
 
 
 def test_several_symbols_give_the_same_outcomes_live_and_in_the_backtest():
-    bars = _other_symbols()
+    bars = other_symbols()
     from agents.engine import Plan, SymbolPlan
 
     sizing = Sizing("equity_fraction", 0.5)
@@ -190,7 +190,7 @@ def test_a_checkpointed_live_engine_keeps_following_its_shadows():
     step returns are still exactly the backtest's."""
     p, lim = PARITY_CASES["breakout_cost_gate"]
     lim = RiskLimits(**lim)
-    bars = _sol()
+    bars = sol_bars()
     result = run_backtest(p, bars, lim, initial_cash=10_000.0)
     engine = LiveEngine(p, lim, initial_cash=10_000.0, timeframe_s=H, max_history=p.warmup_bars, keep_log=False)
     returned = []
@@ -209,7 +209,7 @@ def test_what_if_on_one_limit_puts_the_scorecard_beside_the_equity():
 
     p, lim = PARITY_CASES["sma_cross_symbol_cap"]
     lim = RiskLimits(**lim)
-    bars = _sol()
+    bars = sol_bars()
     out = sweep_limit(p, bars, lim, "max_trades_per_symbol_per_day", [2, None], initial_cash=10_000.0)
     base = run_backtest(p, bars, lim, initial_cash=10_000.0)
     assert out["baseline"]["final_equity"] == base.final_equity

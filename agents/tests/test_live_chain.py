@@ -11,13 +11,13 @@ from agents.services import intent_submit
 from events.models import Event
 
 
-def _feed(candles):
+def feed_candles(candles):
     for candle in candles:
         execution.execution_on_candle(symbol="SOL-USDT", timeframe="1h", open_time=candle.open_time)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_engines():
+def fresh_engines():
     execution.engine_cache.clear()
     yield
     execution.engine_cache.clear()
@@ -36,7 +36,7 @@ def planned(sol_candles, users, django_capture_on_commit_callbacks):
 def test_intent_to_fill_is_one_chain_returned_in_order(planned, sol_candles, client_for, settings):
     intent, plan = planned
     assert plan.correlation_id == intent.correlation_id
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
 
     fill = Fill.objects.order_by("ts").first()
     assert fill is not None, "the plan traded on 500 real candles"
@@ -63,7 +63,7 @@ def test_blocked_trade_links_to_its_plan_with_reason_and_numbers(planned, sol_ca
         "/api/v1/control/runtime", {"max_trades_per_day": 1, "max_trades_per_symbol_per_day": 1}, format="json"
     )
     assert runtime.status_code == 200
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
 
     block = BlockEvent.objects.filter(reason__in=["daily_trade_cap", "symbol_trade_cap"]).first()
     assert block is not None
@@ -78,7 +78,7 @@ def test_blocked_trade_links_to_its_plan_with_reason_and_numbers(planned, sol_ca
 
 
 def test_positions_and_portfolio_follow_the_fills(planned, sol_candles, client_for):
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     fills = list(Fill.objects.order_by("ts", "id"))
     assert fills
     held = sum((f.qty if f.side == "buy" else -f.qty for f in fills), Decimal(0))
@@ -93,24 +93,24 @@ def test_kill_switch_blocks_every_new_entry_at_once(planned, sol_candles, users)
     from agents.services import kill_switch_set
 
     kill_switch_set(user=users["admin"], engaged=True, reason="drill")
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     assert not Order.objects.exists()
     blocks = set(BlockEvent.objects.values_list("reason", flat=True))
     assert blocks == {"kill_switch"}
 
 
 def test_a_candle_processed_twice_writes_nothing_twice(planned, sol_candles):
-    _feed(sol_candles[200:500])
+    feed_candles(sol_candles[200:500])
     counts = (Event.objects.count(), Fill.objects.count(), Order.objects.count())
     execution.engine_cache.clear()  # a retried task on another worker
-    _feed(sol_candles[499:500])
+    feed_candles(sol_candles[499:500])
     assert (Event.objects.count(), Fill.objects.count(), Order.objects.count()) == counts  # not even a heartbeat
 
 
 def test_a_restarted_worker_continues_exactly_where_the_last_one_stopped(planned, sol_candles):
-    _feed(sol_candles[200:450])
+    feed_candles(sol_candles[200:450])
     execution.engine_cache.clear()  # the worker died; a fresh one loads the checkpoint
-    _feed(sol_candles[450:700])
+    feed_candles(sol_candles[450:700])
     interrupted = list(Fill.objects.order_by("ts", "id").values_list("fill_id", "side", "qty", "price"))
     interrupted_blocks = list(BlockEvent.objects.order_by("ts", "id").values_list("reason", "ts"))
 
@@ -118,7 +118,7 @@ def test_a_restarted_worker_continues_exactly_where_the_last_one_stopped(planned
     from agents.models import ExecutionStep
 
     plan = StrategyPlan.objects.get(active=True)
-    continuous_engine = execution._new_engine(plan, execution.runtime_config_get())
+    continuous_engine = execution.new_engine(plan, execution.runtime_config_get())
     decisions = []
     warmup = continuous_engine.plan.warmup_bars
     from agents.market_data import candles_between
@@ -136,7 +136,7 @@ def test_a_restarted_worker_continues_exactly_where_the_last_one_stopped(planned
 
 
 def test_risk_claims_never_exceed_the_budget(planned, sol_candles):
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     for day in RiskAllocation.objects.values_list("day", flat=True).distinct():
         from agents.models import RiskBudgetDay
 
@@ -155,7 +155,7 @@ def test_paper_fills_move_the_paper_wallet_and_reconcile_clean(users, django_cap
     candles = shipped_candles()
     wallet = paper_wallet_ensure(name="paper", funds={"USDT": "100000"})
     planner_run()
-    _feed(candles[200:700])
+    feed_candles(candles[200:700])
 
     assert Fill.objects.exists()
     balances = dict(WalletBalance.objects.filter(wallet=wallet).values_list("currency", "amount"))

@@ -253,7 +253,7 @@ def test_injected_drift_raises_the_banner_live_and_the_wallet_chart_draws(users,
     assert [e for e in tab.errors if "404" not in e] == []
 
 
-def _feed(ticks):
+def feed_ticks(ticks):
     """Run ticks through the real market feed: stored, rolled up and published to /ws/market/."""
     from market import selectors as market_selectors
     from market.feed import MarketFeed
@@ -278,7 +278,7 @@ def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, s
     importlib.import_module("market.migrations.0002_seed_instruments").seed(apps, None)
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
     history = [TickInput("SOL-USDT", start + timedelta(minutes=m, seconds=5), Decimal(140 + m)) for m in range(25)]
-    server_side(_feed, history)
+    server_side(feed_ticks, history)
     fill_at = start + timedelta(minutes=3, seconds=20)
     server_side(emit, "fill", {**FILL, "fill_id": "m1"}, source="agent:execution", ts=fill_at)
 
@@ -293,7 +293,7 @@ def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, s
 
     # A live tick in a new minute opens a new bar and moves the last price, without a reload.
     live = [TickInput("SOL-USDT", start + timedelta(minutes=25, seconds=1), Decimal("171.37"))]
-    server_side(_feed, live)
+    server_side(feed_ticks, live)
     tab.wait_for(f"({count}) === 26", timeout=2000)
     expect(tab.page.locator("#last-price")).to_have_text("171.37")
     last = tab.page.evaluate("window.tradingopsChart.candles.data().at(-1)")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from events.services import emit
 
-from .test_browser import FILL, _feed
+from .test_browser import FILL, feed_ticks
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +44,14 @@ def test_market_opens_on_the_symbol_with_data_and_shows_its_last_price(users, op
     importlib.import_module("market.migrations.0002_seed_instruments").seed(apps, None)  # BTC-USD comes first
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
     history = [TickInput("SOL-USDT", start + timedelta(minutes=m, seconds=5), Decimal(140 + m)) for m in range(25)]
-    server_side(_feed, history)
+    server_side(feed_ticks, history)
 
     tab = open_tab()
     tab.login("vera", "/market/")
     expect(tab.page.locator("#h-chart")).to_contain_text("SOL-USDT 1h")  # not BTC-USD, which has no bars
     expect(tab.page.locator("#last-price")).to_have_text("164.00")
     tab.wait_for("window.tradingopsChart && window.tradingopsChart.candles.data().length > 0")
-    server_side(_feed, [TickInput("SOL-USDT", start + timedelta(minutes=25, seconds=9), Decimal("1171.371"))])
+    server_side(feed_ticks, [TickInput("SOL-USDT", start + timedelta(minutes=25, seconds=9), Decimal("1171.371"))])
     expect(tab.page.locator("#last-price")).to_have_text("1,171.37", timeout=2000)
     assert tab.errors == []
 

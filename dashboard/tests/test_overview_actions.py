@@ -5,14 +5,7 @@ import pytest
 from agents.models import RuntimeConfig
 from events.models import Event
 
-
-@pytest.fixture(autouse=True)
-def tasks_run_in_process():
-    from tradingops.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
+pytestmark = pytest.mark.usefixtures("tasks_in_process")
 
 
 @pytest.fixture

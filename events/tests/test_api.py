@@ -275,10 +275,8 @@ def test_run_status_follows_recency_and_control_events(viewer, settings):
     assert viewer.get("/api/v1/runs?status=paused").data["results"][0]["run_id"] == "held"
 
 
-def test_run_mode_comes_from_the_registered_runtime_mode(viewer, monkeypatch):
-    from events import projectors
-
-    monkeypatch.setattr(projectors, "_mode_provider", lambda: "live")
+def test_run_mode_comes_from_the_registered_runtime_mode(viewer, run_mode):
+    run_mode(lambda: "live")
     _intent(run_id="r9")
     assert viewer.get("/api/v1/runs/r9").data["mode"] == "live"
 

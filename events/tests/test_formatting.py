@@ -14,9 +14,9 @@ pytestmark = pytest.mark.django_db  # SOL-USDT (tick 0.01, lot 0.001, USDT) is s
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    fmt._cache.clear()
+    fmt.forget_instrument_precision()
     yield
-    fmt._cache.clear()
+    fmt.forget_instrument_precision()
 
 
 def test_prices_round_to_the_instruments_tick_and_group_thousands():

@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from events import projectors, realtime
+from events import realtime
 from events.models import Event, RunEventCount, RunSummary
 from events.services import EventDraft, emit, emit_many
 
@@ -50,12 +50,12 @@ def test_run_summaries_fold_batches_and_count_by_type(db):
     assert RunSummary.objects.get(run_id="r2").event_count == 1
 
 
-def test_a_run_whose_summary_was_reset_gets_the_mode_again(db, monkeypatch):
-    monkeypatch.setattr(projectors, "_mode_provider", lambda: "paper")
+def test_a_run_whose_summary_was_reset_gets_the_mode_again(db, run_mode):
+    run_mode(lambda: "paper")
     emit_many([_intent(1, run_id="r-reset")])
     RunEventCount.objects.all().delete()  # the row goes, this process still remembers the run
     RunSummary.objects.all().delete()
-    monkeypatch.setattr(projectors, "_mode_provider", lambda: "live")
+    run_mode(lambda: "live")
 
     emit_many([_intent(2, run_id="r-reset")])
 
@@ -63,9 +63,9 @@ def test_a_run_whose_summary_was_reset_gets_the_mode_again(db, monkeypatch):
     assert (summary.mode, summary.event_count) == ("live", 1)
 
 
-def test_the_mode_is_read_once_per_new_run_not_per_event(db, monkeypatch):
+def test_the_mode_is_read_once_per_new_run_not_per_event(db, run_mode):
     calls = []
-    monkeypatch.setattr(projectors, "_mode_provider", lambda: calls.append(1) or "paper")
+    run_mode(lambda: calls.append(1) or "paper")
     emit("intent", {"action": "x"}, source="agent:x", run_id="r-once")
     emit("intent", {"action": "y"}, source="agent:x", run_id="r-once")
 
@@ -99,7 +99,7 @@ def test_a_publish_failing_in_the_publisher_is_logged(db, monkeypatch, caplog, d
     monkeypatch.setattr(layer, "group_send", refuse)
     with caplog.at_level(logging.ERROR, logger="events.realtime"), django_capture_on_commit_callbacks(execute=True):
         emit("intent", {"action": "x"}, source="x")
-    realtime._publisher.flush()
+    realtime.flush()
 
     assert Event.objects.count() == 1
     assert "publishing 1 events failed" in caplog.text

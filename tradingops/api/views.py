@@ -13,14 +13,14 @@ from rest_framework.views import APIView
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
-def _endpoints(patterns, prefix: str = "") -> list[tuple[str, str, str]]:
+def api_endpoints(patterns, prefix: str = "") -> list[tuple[str, str, str]]:
     """(area, name, path) of every endpoint under the API root, read from the URLconf itself, so
     a new endpoint is listed without touching this view."""
     found = []
     for entry in patterns:
         if isinstance(entry, URLResolver):
             area = entry.app_name or entry.namespace or ""
-            for _, name, path in _endpoints(entry.url_patterns, prefix + str(entry.pattern)):
+            for _, name, path in api_endpoints(entry.url_patterns, prefix + str(entry.pattern)):
                 found.append((area, name, path))
         elif isinstance(entry, URLPattern) and entry.name and entry.name != "api-root":
             found.append(("", entry.name, _CONVERTER.sub(r"{\1}", prefix + str(entry.pattern))))
@@ -37,7 +37,7 @@ class ApiRootView(APIView):
 
         base = reverse("api-root", request=request)
         areas: dict[str, dict[str, str]] = {}
-        for area, name, path in _endpoints(api_v1):
+        for area, name, path in api_endpoints(api_v1):
             areas.setdefault(area or "other", {})[name] = base + path
         areas["docs"] = {"schema": reverse("schema", request=request), "docs": reverse("swagger-ui", request=request)}
         return Response(dict(sorted(areas.items())))

@@ -3,7 +3,7 @@ offers a form with its input fields."""
 
 import pytest
 
-from tradingops.api.views import _endpoints
+from tradingops.api.views import api_endpoints
 from tradingops.urls import api_v1
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ def test_the_root_lists_every_endpoint_by_area(client_for):
     root = client_for("viewer").get("/api/v1/").json()
     assert {"events", "market", "agents", "backtests", "wallets", "docs"} <= set(root)
     listed = {url for area in root.values() for url in area.values()}
-    every = _endpoints(api_v1)
+    every = api_endpoints(api_v1)
     assert len(every) >= 45
     for area, name, path in every:
         assert f"http://testserver/api/v1/{path}" in listed, (area, name)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import ROOT, _free_port
+from conftest import ROOT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(900)]
 
@@ -30,7 +30,7 @@ def _as_postgres(command: list[str]) -> list[str]:
 class PrivatePostgres:
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="tradingops-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.dir / "data"), "-A", "trust", "-U",
@@ -60,7 +60,7 @@ class PrivatePostgres:
 
 class PrivateRedis:
     def __init__(self):
-        self.port = _free_port()
+        self.port = free_port()
         self.process = None
         self.start()
 

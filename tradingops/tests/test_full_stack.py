@@ -28,11 +28,12 @@ from agents.models import ExecutionStep, Position, StrategyPlan
 from agents.planner import planner_run
 from agents.selectors import runtime_config_get
 from agents.services import intent_submit, kill_switch_set
-from conftest import ROOT, _free_port
+from conftest import ROOT, free_port, tasks_run_in_process
 from events.models import Event
 from events.services import emit
 from market.models import Candle
 from market.tests.factories import shipped_candles
+from tradingops.tests.factories import UserFactory
 from wallets.services import paper_wallet_ensure
 
 pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(900)]
@@ -185,7 +186,7 @@ def test_two_workers_with_a_kill_decide_exactly_as_one_process(stack, users, set
     operator = {"Authorization": f"Token {Token.objects.create(user=users['operator']).key}"}
     admin = {"Authorization": f"Token {Token.objects.create(user=users['admin']).key}"}
 
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api/v1"
     stack.spawn("web", "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--log-level", "warning")
     first_pid = stack.worker("worker-1")
@@ -249,7 +250,7 @@ def test_two_workers_with_a_kill_decide_exactly_as_one_process(stack, users, set
     shipped_candles()
     paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": PAPER_CASH})
     _earlier_plan_used_the_budget()
-    with _tasks_in_process():
+    with tasks_run_in_process():
         _single_process_run(controls, plans, single_users)
     assert _decisions() == decided
     assert books_check().ok
@@ -271,21 +272,4 @@ def _last_step() -> int:
 
 def _recreate(role: str, user):
     """The same user with the same role, after the flush."""
-    from django.contrib.auth.models import Group, User
-
-    again = User.objects.create_user(username=user.username)
-    if role != "nobody":
-        again.groups.add(Group.objects.get_or_create(name=role)[0])
-    return again
-
-
-class _tasks_in_process:
-    def __enter__(self):
-        from tradingops.celery import app
-
-        app.conf.task_always_eager = True
-
-    def __exit__(self, *exc):
-        from tradingops.celery import app
-
-        app.conf.task_always_eager = False
+    return UserFactory(username=user.username, role=None if role == "nobody" else role)

@@ -35,7 +35,7 @@ def test_an_intent_with_the_broker_down_is_202_and_stays_pending(
     def broker_down(message, connection=None):
         raise BrokerDown("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
 
-    monkeypatch.setattr(outbox, "_publish", broker_down)
+    monkeypatch.setattr(outbox, "publish", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for("operator").post("/api/v1/agents/intents", {"action": "pause"}, format="json")
     assert response.status_code == 202, response.content
@@ -49,7 +49,7 @@ def test_the_sweeper_sends_each_pending_message_once(db, monkeypatch, django_cap
     from agents.tasks import intent_execute_task
 
     sent = []
-    monkeypatch.setattr(outbox, "_publish", lambda message, connection=None: sent.append(message.pk))
+    monkeypatch.setattr(outbox, "publish", lambda message, connection=None: sent.append(message.pk))
     first = OutboxMessage.objects.create(task=intent_execute_task.name, args=["a"])
     second = OutboxMessage.objects.create(task=intent_execute_task.name, args=["b"])
     assert outbox.sweep(older_than_s=0) == 2
@@ -59,7 +59,7 @@ def test_the_sweeper_sends_each_pending_message_once(db, monkeypatch, django_cap
 
 def test_a_fresh_message_is_left_to_its_commit(db, monkeypatch):
     monkeypatch.setattr(
-        outbox, "_publish", lambda message, connection=None: pytest.fail("sent before its own commit could")
+        outbox, "publish", lambda message, connection=None: pytest.fail("sent before its own commit could")
     )
     OutboxMessage.objects.create(task="agents.tasks.intent_execute_task", args=["a"])
     assert outbox.sweep(older_than_s=60) == 0
@@ -227,7 +227,7 @@ def test_the_sweep_task_forgets_old_messages_and_keys(db, monkeypatch):
     from tradingops.models import IdempotencyRecord
     from tradingops.tasks import outbox_sweep_task
 
-    monkeypatch.setattr(outbox, "_publish", lambda message, connection=None: None)
+    monkeypatch.setattr(outbox, "publish", lambda message, connection=None: None)
     old = timezone.now() - timedelta(days=8)
     OutboxMessage.objects.create(task="agents.tasks.intent_execute_task", dispatched_at=old)
     recent = OutboxMessage.objects.create(task="agents.tasks.intent_execute_task", dispatched_at=timezone.now())
