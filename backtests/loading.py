@@ -13,7 +13,7 @@ from market import timeframes
 from market.models import Candle
 from tradingops.db import is_postgres
 
-from . import config as cfg
+from .config import candle_range, parse_time
 
 DAY = 86_400
 LOAD_CHUNK = 100_000  # candles per query while loading (a cancel/heartbeat check between chunks)
@@ -69,7 +69,7 @@ def load_bars(config: dict, instrument_id: int, warmup: int, progress) -> tuple[
     """
     postgres = is_postgres()
     timeframe = config["timeframe"]
-    start, end = cfg.parse_time(config["start"]), cfg.parse_time(config["end"])
+    start, end = parse_time(config["start"]), parse_time(config["end"])
     ts_parts: list[np.ndarray] = []
     parts: list[np.ndarray] = []
     warm = 0
@@ -88,9 +88,7 @@ def load_bars(config: dict, instrument_id: int, warmup: int, progress) -> tuple[
         if postgres:
             ts, values = _copy_chunk(instrument_id, timeframe, cmp, last, end, "ASC", LOAD_CHUNK)
         else:
-            page = cfg.candle_range(config, instrument_id).filter(
-                **{f"open_time__{'gte' if cmp == '>=' else 'gt'}": last}
-            )
+            page = candle_range(config, instrument_id).filter(**{f"open_time__{'gte' if cmp == '>=' else 'gt'}": last})
             ts, values = _rows_to_arrays(
                 list(page.order_by("open_time").values_list("open_time", *_FLOATS)[:LOAD_CHUNK])
             )

@@ -31,11 +31,11 @@ from .models import (
 DAY = 86_400
 
 
-def _d(value: float | None) -> Decimal | None:
+def _decimal_or_none(value: float | None) -> Decimal | None:
     return None if value is None else to_decimal(value)
 
 
-def _s(value: float | None) -> str | None:
+def _text_or_none(value: float | None) -> str | None:
     return None if value is None else str(to_decimal(value))
 
 
@@ -97,7 +97,8 @@ def _insert_trades(rows) -> None:
     through bulk_create."""
     if not is_postgres():
         _insert(BacktestTrade, TRADE_COLUMNS, (
-            tuple(_d(v) if i in _TRADE_FLOATS else _aware(v) if i in _TRADE_TIMES else v for i, v in enumerate(row))
+            tuple(_decimal_or_none(v) if i in _TRADE_FLOATS else _aware(v) if i in _TRADE_TIMES else v
+                  for i, v in enumerate(row))
             for row in rows
         ))  # fmt: skip
         return
@@ -285,7 +286,7 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
         bars_in_position=int(np.count_nonzero(np.cumsum(held[:n]))),
     )
     for key in MONEY_METRICS:
-        out[key] = _s(out[key])
+        out[key] = _text_or_none(out[key])
     out["symbols"] = symbols
     out["summary"] = summarize(trades, [d for _, d in blocks], initial_cash)
     out["blocks"] = len(blocks)
@@ -304,15 +305,15 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
             [{"reason": r, "reason_class": c, "symbol": sym, "blocks": n} for (r, c, sym), n in blocks_by.items()],
         )
     )
-    out["final_cash"] = _s(result.state.cash)
-    out["realized_pnl"] = _s(result.state.realized_pnl)
+    out["final_cash"] = _text_or_none(result.state.cash)
+    out["realized_pnl"] = _text_or_none(result.state.realized_pnl)
     out["open_positions"] = [
         {
             "symbol": sym,
             "side": pos["side"],
-            "qty": _s(pos["qty"]),
-            "entry_price": _s(pos["entry_price"]),
-            "entry_fee": _s(pos["entry_fee"]),
+            "qty": _text_or_none(pos["qty"]),
+            "entry_price": _text_or_none(pos["entry_price"]),
+            "entry_fee": _text_or_none(pos["entry_fee"]),
             "entry_ts": _aware(pos["entry_ts"]).isoformat(),
         }
         for sym, pos in state["positions"].items()
@@ -335,7 +336,7 @@ def _group(trades, key, initial_cash: float) -> list[dict]:
                 "wins": sum(p > 0 for p in pnl),
                 "losses": sum(p < 0 for p in pnl),
                 "win_rate": sum(p > 0 for p in pnl) / len(group),
-                "pnl": _s(float(sum(pnl))),
+                "pnl": _text_or_none(float(sum(pnl))),
                 "return": float(sum(pnl)) / initial_cash,  # of the initial cash, as FreqUI's "Tot Profit %"
                 "avg_trade_return": sum(returns) / len(returns) if returns else None,
                 "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in group) / len(group),
@@ -350,7 +351,7 @@ def _trade(t, seq: int) -> dict:
         "seq": seq,
         "symbol": t.symbol,
         "side": t.side,
-        "pnl": _s(t.pnl),
+        "pnl": _text_or_none(t.pnl),
         "return": t.pnl / value if value > 0 else None,
         "entry_ts": _aware(t.entry_ts).isoformat(),
         "exit_ts": _aware(t.exit_ts).isoformat(),
@@ -440,17 +441,17 @@ def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_ri
             (
                 run.pk,
                 (epoch + timedelta(days=day)).date(),
-                _d(start),
-                _d(end),
-                _d(end - start),
+                _decimal_or_none(start),
+                _decimal_or_none(end),
+                _decimal_or_none(end - start),
                 end / start - 1.0 if start else 0.0,
                 int(entries[i]),
                 int(exits[i]),
-                _d(float(realized[i])),
-                _d(float(fees[i])),
+                _decimal_or_none(float(realized[i])),
+                _decimal_or_none(float(fees[i])),
                 sum(counted.values()),
                 dict(sorted(counted.items())),
-                _d(float(risk[i])),
+                _decimal_or_none(float(risk[i])),
                 float(risk[i]) / start if start else 0.0,
             )
         )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from agents.engine import Bars, run_backtest
 from events.services import emit
 
-from . import config as cfg
+from .config import engine_parts, instrument_rows
 from .loading import load_bars
 from .models import BacktestRun, RunStatus
 from .notify import emit_finished, publish, publish_on_commit, run_frame
@@ -118,11 +118,11 @@ def backtest_execute(*, run_id, worker: str = "") -> str:
     progress.total = run.candles_total
     try:
         config = run.config
-        rows = cfg.instrument_rows(config["symbols"])
+        rows = instrument_rows(config["symbols"])
         missing = [sym for sym in config["symbols"] if sym not in rows]
         if missing:
             raise RunFailed(f"instrument {', '.join(missing)} no longer exists")
-        plan, limits, instruments = cfg.engine_parts(config, rows)
+        plan, limits, instruments = engine_parts(config, rows)
         bars: dict[str, Bars] = {}
         warm: dict[str, int] = {}
         for sp in plan.symbols:

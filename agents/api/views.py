@@ -14,12 +14,11 @@ from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, ViewerReadsOperatorWrites
 from tradingops.api.views import InputFormMixin
 
-from . import filters
-from . import serializers as s
+from . import filters, serializers
 
 
 def _window(request, default: timedelta):
-    serializer = s.WindowInputSerializer(data=request.query_params)
+    serializer = serializers.WindowInputSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     until = serializer.validated_data.get("until") or timezone.now()
     since = serializer.validated_data.get("since") or until - default
@@ -27,7 +26,7 @@ def _window(request, default: timedelta):
 
 
 class PositionListView(ListAPIView):
-    serializer_class = s.PositionSerializer
+    serializer_class = serializers.PositionSerializer
     pagination_class = None
 
     def get_queryset(self):
@@ -35,13 +34,13 @@ class PositionListView(ListAPIView):
 
 
 class PortfolioView(APIView):
-    @extend_schema(responses=s.PortfolioSerializer)
+    @extend_schema(responses=serializers.PortfolioSerializer)
     def get(self, request):
-        return Response(s.PortfolioSerializer(selectors.portfolio_summary()).data)
+        return Response(serializers.PortfolioSerializer(selectors.portfolio_summary()).data)
 
 
 class OrderListView(ListAPIView):
-    serializer_class = s.OrderSerializer
+    serializer_class = serializers.OrderSerializer
     filterset_class = filters.OrderFilterSet
 
     def get_queryset(self):
@@ -49,7 +48,7 @@ class OrderListView(ListAPIView):
 
 
 class FillListView(ListAPIView):
-    serializer_class = s.FillSerializer
+    serializer_class = serializers.FillSerializer
     filterset_class = filters.FillFilterSet
 
     def get_queryset(self):
@@ -57,7 +56,7 @@ class FillListView(ListAPIView):
 
 
 class BlockListView(ListAPIView):
-    serializer_class = s.LiveBlockSerializer
+    serializer_class = serializers.LiveBlockSerializer
     filterset_class = filters.BlockFilterSet
 
     def get_queryset(self):
@@ -67,7 +66,7 @@ class BlockListView(ListAPIView):
 class BlockReasonsView(APIView):
     """Blocked trades counted by reason and class over a window (default: the last 24 hours)."""
 
-    @extend_schema(parameters=[s.WindowInputSerializer], responses=s.BlockReasonsSerializer)
+    @extend_schema(parameters=[serializers.WindowInputSerializer], responses=serializers.BlockReasonsSerializer)
     def get(self, request):
         since, until = _window(request, timedelta(hours=24))
         reasons = selectors.block_reason_counts(since=since, until=until)
@@ -81,13 +80,13 @@ class BlockReasonsView(APIView):
             "by_class": by_class,
             "reasons": reasons,
         }
-        return Response(s.BlockReasonsSerializer(data).data)
+        return Response(serializers.BlockReasonsSerializer(data).data)
 
 
 class BlockOutcomeListView(ListAPIView):
     """Blocked trades' shadows, closed: what taking each would have done."""
 
-    serializer_class = s.BlockOutcomeSerializer
+    serializer_class = serializers.BlockOutcomeSerializer
     filterset_class = filters.BlockOutcomeFilterSet
 
     def get_queryset(self):
@@ -105,29 +104,31 @@ class BlockOutcomeOpenView(APIView):
 class BlockOutcomeSummaryView(APIView):
     """The blocks' scorecard over a window of block times (default: the last 24 hours, as /block-reasons)."""
 
-    @extend_schema(parameters=[s.BlockOutcomeSummaryInputSerializer], responses=s.BlockOutcomeSummarySerializer)
+    @extend_schema(
+        parameters=[serializers.BlockOutcomeSummaryInputSerializer], responses=serializers.BlockOutcomeSummarySerializer
+    )
     def get(self, request):
-        params = s.BlockOutcomeSummaryInputSerializer(data=request.query_params)
+        params = serializers.BlockOutcomeSummaryInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
         until = data.pop("until", None) or timezone.now()
         since = data.pop("since", None) or until - timedelta(hours=24)
         summary = selectors.block_outcome_summary(since=since, until=until, filters=data)
-        return Response(s.BlockOutcomeSummarySerializer(summary).data)
+        return Response(serializers.BlockOutcomeSummarySerializer(summary).data)
 
 
 class RiskBudgetView(APIView):
     """The risk budget of the day being traded (the newest decided candle's UTC day): claimed, used,
     released, utilisation and the allocations."""
 
-    @extend_schema(responses=s.RiskBudgetSerializer)
+    @extend_schema(responses=serializers.RiskBudgetSerializer)
     def get(self, request):
         budget = selectors.risk_budget(day=selectors.risk_day_current())
-        return Response(s.RiskBudgetSerializer(budget, context={"request": request}).data)
+        return Response(serializers.RiskBudgetSerializer(budget, context={"request": request}).data)
 
 
 class PositionSnapshotListView(ListAPIView):
-    serializer_class = s.PositionSnapshotSerializer
+    serializer_class = serializers.PositionSnapshotSerializer
     filterset_class = filters.PositionSnapshotFilterSet
 
     def get_queryset(self):
@@ -141,10 +142,10 @@ class PlanCursorPagination(NewestFirstCursorPagination):
 class PlanListView(InputFormMixin, ListAPIView):
     """Plans, newest first. POST (operator) makes a plan from a preset or a full rule-language plan."""
 
-    input_serializers = {"POST": s.PlanInputSerializer}
+    input_serializers = {"POST": serializers.PlanInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
-    serializer_class = s.PlanSerializer
+    serializer_class = serializers.PlanSerializer
     filterset_class = filters.PlanFilterSet
     pagination_class = PlanCursorPagination
 
@@ -152,12 +153,12 @@ class PlanListView(InputFormMixin, ListAPIView):
         return selectors.plan_list()
 
     @extend_schema(
-        request=s.PlanInputSerializer,
+        request=serializers.PlanInputSerializer,
         parameters=[idempotency.openapi_parameter()],
-        responses={201: s.PlanSerializer, 200: s.PlanSerializer},
+        responses={201: serializers.PlanSerializer, 200: serializers.PlanSerializer},
     )
     def post(self, request):
-        serializer = s.PlanInputSerializer(data=request.data)
+        serializer = serializers.PlanInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key = idempotency.from_request(request, scope="agents.plan")
         try:
@@ -166,11 +167,11 @@ class PlanListView(InputFormMixin, ListAPIView):
         except idempotency.Replay as replay:
             event_id, code = replay.resource, status.HTTP_200_OK
         plan = selectors.plan_list().get(event_id=event_id)
-        return Response(s.PlanSerializer(plan, context={"request": request}).data, status=code)
+        return Response(serializers.PlanSerializer(plan, context={"request": request}).data, status=code)
 
 
 class JudgementListView(ListAPIView):
-    serializer_class = s.JudgementSerializer
+    serializer_class = serializers.JudgementSerializer
     filterset_class = filters.JudgementFilterSet
 
     def get_queryset(self):
@@ -180,22 +181,22 @@ class JudgementListView(ListAPIView):
 class IntentListCreateView(InputFormMixin, ListAPIView):
     """Operator intents. POST one (operator): pause, resume, flatten, replan, set_risk_multiplier, note."""
 
-    input_serializers = {"POST": s.IntentInputSerializer}
+    input_serializers = {"POST": serializers.IntentInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
-    serializer_class = s.IntentSerializer
+    serializer_class = serializers.IntentSerializer
     filterset_class = filters.IntentFilterSet
 
     def get_queryset(self):
         return selectors.intent_list()
 
     @extend_schema(
-        request=s.IntentInputSerializer,
+        request=serializers.IntentInputSerializer,
         parameters=[idempotency.openapi_parameter()],
-        responses={202: s.IntentSerializer, 200: s.IntentSerializer},
+        responses={202: serializers.IntentSerializer, 200: serializers.IntentSerializer},
     )
     def post(self, request):
-        serializer = s.IntentInputSerializer(data=request.data)
+        serializer = serializers.IntentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key = idempotency.from_request(request, scope="agents.intent")
         try:
@@ -204,11 +205,11 @@ class IntentListCreateView(InputFormMixin, ListAPIView):
         except idempotency.Replay as replay:
             event_id, code = replay.resource, status.HTTP_200_OK
         intent = selectors.intent_list().get(event_id=event_id)
-        return Response(s.IntentSerializer(intent, context={"request": request}).data, status=code)
+        return Response(serializers.IntentSerializer(intent, context={"request": request}).data, status=code)
 
 
 class LLMCallListView(ListAPIView):
-    serializer_class = s.LLMCallSerializer
+    serializer_class = serializers.LLMCallSerializer
     filterset_class = filters.LLMCallFilterSet
 
     def get_queryset(self):
@@ -216,72 +217,72 @@ class LLMCallListView(ListAPIView):
 
 
 class LLMSummaryView(APIView):
-    @extend_schema(parameters=[s.WindowInputSerializer], responses=s.LLMSummarySerializer)
+    @extend_schema(parameters=[serializers.WindowInputSerializer], responses=serializers.LLMSummarySerializer)
     def get(self, request):
         since, until = _window(request, timedelta(hours=24))
-        return Response(s.LLMSummarySerializer(selectors.llm_summary(since=since, until=until)).data)
+        return Response(serializers.LLMSummarySerializer(selectors.llm_summary(since=since, until=until)).data)
 
 
 class AgentStatusView(APIView):
-    @extend_schema(responses=s.AgentStatusSerializer(many=True))
+    @extend_schema(responses=serializers.AgentStatusSerializer(many=True))
     def get(self, request):
-        return Response(s.AgentStatusSerializer(selectors.agent_status_overview(), many=True).data)
+        return Response(serializers.AgentStatusSerializer(selectors.agent_status_overview(), many=True).data)
 
 
 class RuntimeConfigView(InputFormMixin, APIView):
     """Mode, kill switch and risk limits. PATCH changes limits (admin); every change is an event."""
 
-    input_serializers = {"PATCH": s.LimitsInputSerializer}
+    input_serializers = {"PATCH": serializers.LimitsInputSerializer}
 
     def get_permissions(self):
         return [IsAdmin()] if self.request.method not in ("GET", "HEAD", "OPTIONS") else super().get_permissions()
 
-    @extend_schema(responses=s.RuntimeConfigSerializer)
+    @extend_schema(responses=serializers.RuntimeConfigSerializer)
     def get(self, request):
-        return Response(s.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
+        return Response(serializers.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
 
-    @extend_schema(request=s.LimitsInputSerializer, responses=s.RuntimeConfigSerializer)
+    @extend_schema(request=serializers.LimitsInputSerializer, responses=serializers.RuntimeConfigSerializer)
     def patch(self, request):
-        serializer = s.LimitsInputSerializer(data=request.data)
+        serializer = serializers.LimitsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         reason = changes.pop("reason")
         config = services.runtime_limits_update(user=request.user, changes=changes, reason=reason)
-        return Response(s.RuntimeConfigSerializer(config).data)
+        return Response(serializers.RuntimeConfigSerializer(config).data)
 
 
 class ModeView(InputFormMixin, APIView):
     """Switch paper/live (admin). Live needs LIVE_TRADING_ALLOWED, exchange credentials and
     ``confirmation`` equal to the word asked for."""
 
-    input_serializers = {"POST": s.ModeInputSerializer}
+    input_serializers = {"POST": serializers.ModeInputSerializer}
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses=s.RuntimeConfigSerializer)
+    @extend_schema(responses=serializers.RuntimeConfigSerializer)
     def get(self, request):
-        return Response(s.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
+        return Response(serializers.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
 
-    @extend_schema(request=s.ModeInputSerializer, responses=s.RuntimeConfigSerializer)
+    @extend_schema(request=serializers.ModeInputSerializer, responses=serializers.RuntimeConfigSerializer)
     def post(self, request):
-        serializer = s.ModeInputSerializer(data=request.data)
+        serializer = serializers.ModeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         config = services.runtime_mode_switch(user=request.user, **serializer.validated_data)
-        return Response(s.RuntimeConfigSerializer(config).data)
+        return Response(serializers.RuntimeConfigSerializer(config).data)
 
 
 class KillSwitchView(InputFormMixin, APIView):
-    input_serializers = {"POST": s.KillSwitchInputSerializer}
+    input_serializers = {"POST": serializers.KillSwitchInputSerializer}
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses=s.RuntimeConfigSerializer)
+    @extend_schema(responses=serializers.RuntimeConfigSerializer)
     def get(self, request):
-        return Response(s.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
+        return Response(serializers.RuntimeConfigSerializer(selectors.runtime_config_get()).data)
 
-    @extend_schema(request=s.KillSwitchInputSerializer, responses=s.RuntimeConfigSerializer)
+    @extend_schema(request=serializers.KillSwitchInputSerializer, responses=serializers.RuntimeConfigSerializer)
     def post(self, request):
-        serializer = s.KillSwitchInputSerializer(data=request.data)
+        serializer = serializers.KillSwitchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         config = services.kill_switch_set(user=request.user, **serializer.validated_data)
-        return Response(s.RuntimeConfigSerializer(config).data)
+        return Response(serializers.RuntimeConfigSerializer(config).data)

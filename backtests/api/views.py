@@ -21,8 +21,7 @@ from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 from tradingops.api.views import ChildListView, InputFormMixin
 
-from . import filters
-from . import serializers as s
+from . import filters, serializers
 
 
 class RunPagination(NewestFirstCursorPagination):
@@ -70,25 +69,29 @@ class RunListCreateView(InputFormMixin, ListAPIView):
     input_serializers = {"POST": BacktestConfigSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
-    serializer_class = s.RunSerializer
+    serializer_class = serializers.RunSerializer
     filterset_class = filters.RunFilterSet
     pagination_class = RunPagination
 
     def get_queryset(self):
         return selectors.run_list()
 
-    @extend_schema(request=BacktestConfigSerializer, responses={201: s.RunSerializer, 200: s.RunSerializer})
+    @extend_schema(
+        request=BacktestConfigSerializer, responses={201: serializers.RunSerializer, 200: serializers.RunSerializer}
+    )
     def post(self, request):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 200:
             return Response({"Idempotency-Key": ["at most 200 characters"]}, status=status.HTTP_400_BAD_REQUEST)
         # an Invalid config (400 by field) or a reused Idempotency-Key (409) goes to the one exception handler
         run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            serializers.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class RunDetailView(RetrieveAPIView):
-    serializer_class = s.RunSerializer
+    serializer_class = serializers.RunSerializer
 
     def get_object(self):
         return _run_or_404(self.kwargs["pk"])
@@ -109,7 +112,7 @@ OUTCOME_FILTERS = ("symbol", "reason", "reason_class", "rule", "exit_reason", "s
 
 def _outcomes(run, params) -> list[dict]:
     """The run's stored outcomes, filtered by equality and by block time (``since``/``until``)."""
-    window = s.OutcomeQuerySerializer(data=params)
+    window = serializers.OutcomeQuerySerializer(data=params)
     window.is_valid(raise_exception=True)
     q = window.validated_data
     rows = (run.results or {}).get("block_outcomes") or []
@@ -131,14 +134,14 @@ class RunBlockOutcomesView(APIView):
     """What each blocked entry of the run would have done (its shadow), in the order they closed
     (the still-open ones last, marked at the last close). ``offset``/``limit`` page it."""
 
-    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[serializers.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
         blocked = _not_completed(run)
         if blocked:
             return blocked
         rows = _outcomes(run, request.query_params)
-        page = s.OffsetPageSerializer(data=request.query_params)
+        page = serializers.OffsetPageSerializer(data=request.query_params)
         page.is_valid(raise_exception=True)
         offset, limit = page.validated_data["offset"], page.validated_data["limit"]
         return Response({"count": len(rows), "offset": offset, "results": rows[offset : offset + limit]})
@@ -147,7 +150,7 @@ class RunBlockOutcomesView(APIView):
 class RunBlockOutcomesSummaryView(APIView):
     """The run's blocks scorecard (as /live/block-outcomes/summary), over the block times asked."""
 
-    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[serializers.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
         blocked = _not_completed(run)
@@ -155,7 +158,7 @@ class RunBlockOutcomesSummaryView(APIView):
             return blocked
         rows = _outcomes(run, request.query_params)
         q = {k: v for k, v in request.query_params.items() if k in ("symbol", "reason", "reason_class")}
-        window = s.OutcomeQuerySerializer(data=request.query_params)
+        window = serializers.OutcomeQuerySerializer(data=request.query_params)
         window.is_valid(raise_exception=True)
         blocks = selectors.block_counts(
             run_id=run.pk, since=window.validated_data.get("since"), until=window.validated_data.get("until"), **q
@@ -170,9 +173,9 @@ class RunEquityView(APIView):
     """The equity and drawdown curve, LTTB-downsampled to ``max_points`` (default 1,000). ``t`` are bar
     open times in epoch seconds (UTC), ``equity`` decimal strings, ``drawdown`` fractions (<= 0)."""
 
-    @extend_schema(parameters=[s.EquityQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[serializers.EquityQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
-        query = s.EquityQuerySerializer(data=request.query_params)
+        query = serializers.EquityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         run = _run_or_404(pk)
         blocked = _not_completed(run)
@@ -198,21 +201,21 @@ class _RunChildList(ChildListView):
 
 
 class RunTradesView(_RunChildList):
-    serializer_class = s.TradeSerializer
+    serializer_class = serializers.TradeSerializer
     filterset_class = filters.TradeFilterSet
     pagination_class = SeqPagination
     children = staticmethod(selectors.trade_list)
 
 
 class RunBlocksView(_RunChildList):
-    serializer_class = s.BlockSerializer
+    serializer_class = serializers.BlockSerializer
     filterset_class = filters.BlockFilterSet
     pagination_class = SeqPagination
     children = staticmethod(selectors.block_list)
 
 
 class RunDailyReportsView(_RunChildList):
-    serializer_class = s.DailyReportSerializer
+    serializer_class = serializers.DailyReportSerializer
     filterset_class = filters.DailyReportFilterSet
     pagination_class = DayPagination
     children = staticmethod(selectors.daily_report_list)
@@ -221,9 +224,9 @@ class RunDailyReportsView(_RunChildList):
 class RunStateView(APIView):
     """The portfolio at the close of the bar containing ``at``: stored snapshot + trades since."""
 
-    @extend_schema(parameters=[s.StateQuerySerializer], responses=s.StateSerializer)
+    @extend_schema(parameters=[serializers.StateQuerySerializer], responses=serializers.StateSerializer)
     def get(self, request, pk):
-        query = s.StateQuerySerializer(data=request.query_params)
+        query = serializers.StateQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         run = _run_or_404(pk)
         blocked = _not_completed(run)
@@ -241,25 +244,25 @@ class RunStateView(APIView):
             {**pos, **{k: str(to_decimal(pos[k])) for k in ("qty", "entry_price", "mark", "unrealized_pnl")}}
             for pos in state["positions"]
         ]
-        return Response(s.StateSerializer(data).data)
+        return Response(serializers.StateSerializer(data).data)
 
 
 class RunCancelView(APIView):
     permission_classes = [ViewerReadsOperatorWrites]
 
-    @extend_schema(request=None, responses={202: s.RunSerializer})
+    @extend_schema(request=None, responses={202: serializers.RunSerializer})
     def post(self, request, pk):
         _run_or_404(pk)
         run = services.backtest_run_cancel(run_id=pk)  # a finished run: Conflict naming its status, 409
-        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(serializers.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class CompareView(APIView):
     """Metrics side by side and each run's equity curve (``?ids=a,b``)."""
 
-    @extend_schema(parameters=[s.CompareQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[serializers.CompareQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        query = s.CompareQuerySerializer(data=request.query_params)
+        query = serializers.CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         ids = query.validated_data["ids"]
         runs = selectors.runs_by_ids(ids)
@@ -308,7 +311,7 @@ def preset_defaults(name: str) -> dict:
 
 
 class PresetsView(APIView):
-    @extend_schema(responses=s.PresetSerializer(many=True))
+    @extend_schema(responses=serializers.PresetSerializer(many=True))
     def get(self, request):
         return Response(
             [
@@ -328,29 +331,29 @@ class PresetsView(APIView):
 
 
 class SweepListCreateView(InputFormMixin, ListAPIView):
-    input_serializers = {"POST": s.SweepCreateSerializer}
+    input_serializers = {"POST": serializers.SweepCreateSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
-    serializer_class = s.SweepSerializer
+    serializer_class = serializers.SweepSerializer
     filterset_class = filters.SweepFilterSet
     pagination_class = RunPagination
 
     def get_queryset(self):
         return selectors.sweep_list()
 
-    @extend_schema(request=s.SweepCreateSerializer, responses={201: s.SweepSerializer})
+    @extend_schema(request=serializers.SweepCreateSerializer, responses={201: serializers.SweepSerializer})
     def post(self, request):
-        body = s.SweepCreateSerializer(data=request.data)
+        body = serializers.SweepCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         sweep = services.sweep_create(
             data=data["config"], grid=data["grid"], metric=data["metric"], name=data.get("name"), user=request.user
         )
-        return Response(s.SweepSerializer(selectors.sweep_get(sweep_id=sweep.pk)).data, status=201)
+        return Response(serializers.SweepSerializer(selectors.sweep_get(sweep_id=sweep.pk)).data, status=201)
 
 
 class SweepDetailView(RetrieveAPIView):
-    serializer_class = s.SweepSerializer
+    serializer_class = serializers.SweepSerializer
 
     def get_object(self):
         sweep = selectors.sweep_get(sweep_id=self.kwargs["pk"])
@@ -362,10 +365,10 @@ class SweepDetailView(RetrieveAPIView):
 class SweepResultsView(ListAPIView):
     """The sweep's runs ranked by its metric (or ``?metric=``), best first (``?order=asc`` reverses)."""
 
-    serializer_class = s.RankedRunSerializer
+    serializer_class = serializers.RankedRunSerializer
     pagination_class = RankPagination
 
-    @extend_schema(parameters=[s.RankQuerySerializer, OpenApiParameter("page", int)])
+    @extend_schema(parameters=[serializers.RankQuerySerializer, OpenApiParameter("page", int)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -375,7 +378,7 @@ class SweepResultsView(ListAPIView):
         sweep = selectors.sweep_get(sweep_id=self.kwargs["pk"])
         if sweep is None:
             raise Http404("no such sweep")
-        query = s.RankQuerySerializer(data=self.request.query_params)
+        query = serializers.RankQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         metric = query.validated_data.get("metric") or sweep.metric
         return selectors.sweep_ranked_runs(

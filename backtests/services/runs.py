@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tradingops.errors import Conflict, Invalid
 
-from .. import config as cfg
+from ..config import BacktestConfigSerializer
 from ..models import FINISHED, BacktestRun, RunStatus
 from ..notify import emit_finished, publish_on_commit
 from ..tasks import backtest_run_task
@@ -35,7 +35,7 @@ class IdempotencyConflict(Conflict):
 
 def validated(data: dict) -> dict:
     """The POST body checked and resolved (engine and database), or :class:`Invalid` naming the fields."""
-    serializer = cfg.BacktestConfigSerializer(data=data)
+    serializer = BacktestConfigSerializer(data=data)
     if not serializer.is_valid():
         raise Invalid(serializer.errors)
     return serializer.validated_data
@@ -105,7 +105,7 @@ def backtest_run_create(
 
 
 def _same_request(existing: BacktestRun, data: dict) -> BacktestRun:
-    serializer = cfg.BacktestConfigSerializer(data=data)
+    serializer = BacktestConfigSerializer(data=data)
     if serializer.is_valid() and serializer.validated_data["_config"] == existing.config:
         return existing
     raise IdempotencyConflict(f"this Idempotency-Key already started run {existing.pk} with a different config")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .. import config as cfg
+from ..config import grid_combinations
 from ..models import BacktestRun, Sweep
 from .runs import _default_name, _enqueue, validated
 
@@ -13,7 +13,7 @@ def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user
     """One run per valid grid combination, enqueued as one Celery group on commit."""
     attrs = validated(data)
     config = attrs["_config"]
-    valid, skipped = cfg.grid_combinations(config, grid)
+    valid, skipped = grid_combinations(config, grid)
     total = 1
     for values in grid.values():
         total *= len(values)
