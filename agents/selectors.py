@@ -1,5 +1,6 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -66,7 +67,7 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
     ``rule``, which only outcomes carry: blocks are then not counted)."""
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
-    groups = (
+    grouped = (
         outcomes.values("reason", "reason_class", "rule", "symbol")
         .annotate(
             closed=Count("*"),  # not count(id): the window is then an index-only scan
@@ -76,17 +77,16 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
         )
         .order_by()
     )
-    groups = [{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups]
-    if "rule" in filters:
-        blocks = []
-    else:
-        blocks = (
+    groups = [{**g, "saved": -(g.pop("lost") or ZERO)} for g in grouped]
+    blocks: list[dict[str, Any]] = []
+    if "rule" not in filters:
+        blocks = list(
             BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
             .values("reason", "reason_class", "symbol")
             .annotate(blocks=Count("*"))
             .order_by()
         )
-    return {"since": since, "until": until, **rollup(groups, list(blocks))}
+    return {"since": since, "until": until, **rollup(groups, blocks)}
 
 
 def block_outcomes_open() -> list[dict]:

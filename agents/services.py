@@ -205,6 +205,7 @@ def plan_submit(
     if bool(preset) == bool(plan):
         raise ValidationError({"non_field_errors": "Give either a preset (with params) or a full plan."})
     try:
+        rules: dict[str, Any]
         if plan:
             built = Plan.from_dict(plan)
             symbols = [sp.symbol for sp in built.symbols]

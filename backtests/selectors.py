@@ -151,12 +151,12 @@ def state_at(*, run: BacktestRun, at: datetime) -> dict:
                 )  # fmt: skip
             )
     for pos in results.get("open_positions") or []:
-        entry_ts = int(datetime.fromisoformat(pos["entry_ts"]).timestamp())
-        if chunk.start_ts <= entry_ts <= int(ts[offset]):
+        entry_epoch = int(datetime.fromisoformat(pos["entry_ts"]).timestamp())
+        if chunk.start_ts <= entry_epoch <= int(ts[offset]):
             fills.append(
                 portfolio.Fill(
                     bar,
-                    entry_ts,
+                    entry_epoch,
                     pos["symbol"],
                     "entry",
                     pos["side"],

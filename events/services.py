@@ -26,7 +26,7 @@ from .models import Event
 from .presentation import event_to_dict
 
 MAX_BATCH = 1000
-DEDUPE_KEY_MAX_LENGTH = Event._meta.get_field("dedupe_key").max_length
+DEDUPE_KEY_MAX_LENGTH: int = Event._meta.get_field("dedupe_key").max_length  # type: ignore[assignment]  # set on the model
 
 
 class EventRejected(Invalid, ValueError):
@@ -266,7 +266,7 @@ def _insert_postgresql(events: list[Event]) -> list[Event]:
                 continue
             first_with_key[event.dedupe_key] = event
         fresh.append(event)
-    columns = [[] for _ in _EVENT_COLUMNS]
+    columns: list[list[Any]] = [[] for _ in _EVENT_COLUMNS]
     for e in fresh:
         row = (
             e.event_id,
@@ -286,7 +286,7 @@ def _insert_postgresql(events: list[Event]) -> list[Event]:
     with server_binding_cursor() as cursor:
         cursor.execute(_INSERT_SQL, columns)
         landed = dict(cursor.fetchall())
-    existing: dict[str, Event] = {}
+    existing: dict[str | None, Event] = {}
     lost_keys = [e.dedupe_key for e in fresh if e.event_id not in landed]
     if lost_keys:
         existing = {event.dedupe_key: event for event in Event.objects.filter(dedupe_key__in=lost_keys)}

@@ -152,7 +152,7 @@ def _fetch_before_end(instrument_id, timeframe, end, limit) -> list[tuple]:
 
 def _arrays(rows: list[tuple]) -> CandleArrays:
     if not rows:
-        text = {c: [] for c in COLUMNS}
+        text: dict[str, list] = {c: [] for c in COLUMNS}
         return CandleArrays(np.empty(0, dtype=np.int64), [], text, FloatColumns(text))
     cols = list(zip(*rows, strict=True))
     epochs = np.array(cols[1], dtype=np.int64)

@@ -304,7 +304,8 @@ def instrument_create(
         if not number.is_finite() or (number <= 0 if positive else number < 0) or number >= Decimal(10) ** 18:
             errors[name] = [f"must be {'greater than 0' if positive else 'at least 0'} and finite, got {value}"]
             continue
-        if number.as_tuple().exponent < -18:
+        exponent = number.as_tuple().exponent  # an int: NaN and infinities were refused above
+        if isinstance(exponent, int) and exponent < -18:
             errors[name] = ["at most 18 decimal places"]
             continue
         numbers[name] = number

@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 # The sign each kind may carry: deposits credit, withdrawals and fees debit.
-_SIGN_RULES = {
+_SIGN_RULES: dict[str, tuple[int, str]] = {
     LedgerEntry.Kind.DEPOSIT: (1, "A deposit must be positive."),
     LedgerEntry.Kind.WITHDRAWAL: (-1, "A withdrawal must be negative."),
     LedgerEntry.Kind.FEE: (-1, "A fee must be negative (it debits the wallet)."),
@@ -254,7 +254,7 @@ def _insert_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
         LedgerEntry.objects.bulk_create(plain)
         for entry in plain:
             entry.created = True
-    stored_by_key: dict[str, LedgerEntry] = {}
+    stored_by_key: dict[str | None, LedgerEntry] = {}
     if keyed:
         table = LedgerEntry._meta.db_table
         columns = ", ".join(_ENTRY_COLUMNS)
@@ -311,7 +311,7 @@ class FillLeg:
 
 
 def fill_legs(
-    *, symbol: str, side: str, qty: Decimal | str, price: Decimal | str, fee: Decimal | str = 0, fee_currency=None
+    *, symbol: str, side: str, qty: Decimal | str, price: Decimal | str, fee: Decimal | str | int = 0, fee_currency=None
 ) -> list[FillLeg]:
     """What a fill moves: base and quote in opposite directions, and the fee out."""
     separator = "-" if "-" in symbol else "/"
@@ -343,7 +343,7 @@ def ledger_post_fill(
     side: str,
     qty: Decimal | str,
     price: Decimal | str,
-    fee: Decimal | str = 0,
+    fee: Decimal | str | int = 0,
     fee_currency: str | None = None,
     event_id: uuid.UUID | None = None,
     correlation_id: uuid.UUID | None = None,
@@ -417,7 +417,7 @@ def paper_exchange_settle_fill(
     side: str,
     qty: Decimal | str,
     price: Decimal | str,
-    fee: Decimal | str = 0,
+    fee: Decimal | str | int = 0,
     fee_currency: str | None = None,
 ) -> bool:
     """The paper broker's side of a fill: the venue moves the same legs the ledger will book."""
@@ -593,10 +593,10 @@ def reconciliation_execute(
     run = ReconciliationRun.objects.get(pk=run_id)
     if run.status != ReconciliationRun.Status.RUNNING:
         return run
-    wallets = Wallet.objects.exclude(status=Wallet.Status.DISABLED).order_by("id")
+    enabled = Wallet.objects.exclude(status=Wallet.Status.DISABLED).order_by("id")
     if run.wallet_ids is not None:
-        wallets = wallets.filter(id__in=run.wallet_ids)
-    wallets = list(wallets)
+        enabled = enabled.filter(id__in=run.wallet_ids)
+    wallets = list(enabled)
     refs = [providers.WalletRef.of(wallet) for wallet in wallets]
     results = providers.fetch_all(refs, timeout=settings.WALLETS_EXCHANGE_TIMEOUT, providers=balance_providers)
     ledger: dict[int, dict[str, Decimal]] = defaultdict(dict)
