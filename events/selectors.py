@@ -4,6 +4,8 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Case, CharField, F, QuerySet, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import types
@@ -12,6 +14,34 @@ from .models import Event, RunSummary
 
 def event_list() -> QuerySet[Event]:
     return Event.objects.all()
+
+
+# A list's sort keys: each column, then newest first among equals; the last field (id) is unique,
+# so a keyset cursor (tradingops.api.pagination.KeysetCursorPagination) pages it exactly.
+EVENT_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "-time": ("-ts", "-id"),
+    "time": ("ts", "id"),
+    "type": ("type", "-ts", "-id"),
+    "-type": ("-type", "-ts", "-id"),
+    "symbol": ("symbol_key", "-ts", "-id"),
+    "-symbol": ("-symbol_key", "-ts", "-id"),
+    "run": ("run_id", "-ts", "-id"),
+    "-run": ("-run_id", "-ts", "-id"),
+}
+# The payload's symbol as sortable text ("" when absent); the index event_symbol_ts is on exactly this.
+SYMBOL_KEY = Coalesce(KT("payload__symbol"), Value(""), output_field=CharField())
+
+
+def event_ordered(queryset: QuerySet[Event], *, orderings: list[str]) -> QuerySet[Event]:
+    """``queryset`` sorted by the named orderings (``EVENT_ORDERINGS``), first name first."""
+    fields: list[str] = []
+    for name in orderings:
+        for field in EVENT_ORDERINGS[name]:
+            if field.lstrip("-") not in {f.lstrip("-") for f in fields}:
+                fields.append(field)
+    if any(f.lstrip("-") == "symbol_key" for f in fields):
+        queryset = queryset.annotate(symbol_key=SYMBOL_KEY)
+    return queryset.order_by(*fields)
 
 
 def event_get(*, event_id: UUID) -> Event | None:
