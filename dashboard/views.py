@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
@@ -29,7 +30,7 @@ from events.presentation import event_to_dict
 from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
-from tradingops.api.pagination import NewestFirstCursorPagination
+from tradingops.api.pagination import KeysetCursorPagination
 from tradingops.errors import Invalid
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
@@ -193,9 +194,42 @@ class ModeView(RolePageMixin, View):
         return redirect(reverse("dashboard:overview"))
 
 
-class DecisionPagination(NewestFirstCursorPagination):
+class DecisionPagination(KeysetCursorPagination):
     page_size = 50
     max_page_size = 200
+
+
+DEFAULT_ORDERING = "-time"
+# The table's sortable columns: header text -> the ordering name (events.selectors.EVENT_ORDERINGS).
+SORTABLE_COLUMNS = [("Time (UTC)", "time"), ("Type", "type"), ("Symbol", "symbol"), ("Run", "run")]
+
+
+def _sort_headers(request, ordering: str) -> list[dict]:
+    """Each sortable column's header: the link that sorts by it (descending first for time,
+    ascending first otherwise, then the other way), and its ``aria-sort``."""
+    headers = []
+    for label, name in SORTABLE_COLUMNS:
+        current = ordering.lstrip("-") == name
+        descending = ordering.startswith("-")
+        if current:
+            target = name if descending else f"-{name}"
+        else:
+            target = f"-{name}" if name == "time" else name
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        if target == DEFAULT_ORDERING:
+            query.pop("ordering", None)
+        else:
+            query["ordering"] = target
+        headers.append(
+            {
+                "label": label,
+                "name": name,
+                "href": "?" + query.urlencode(),
+                "sort": ("descending" if descending else "ascending") if current else "none",
+            }
+        )
+    return headers
 
 
 def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tuple[dict, int]:
@@ -208,15 +242,22 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
     show_noise = request.GET.get("noise") == "1" or bool(set(request.GET.getlist("type")) & set(types.outside_chains()))
     hidden_types = [] if show_noise else types.outside_chains()
     rows, next_link, previous_link = [], None, None
-    if filterset.is_valid():
+    valid = filterset.is_valid()
+    if valid:
         paginator = DecisionPagination()
         queryset = filterset.qs.exclude(type__in=hidden_types) if hidden_types else filterset.qs
-        page = paginator.paginate_queryset(queryset, Request(request))
+        try:
+            page = paginator.paginate_queryset(queryset, Request(request))
+        except DRFValidationError as error:  # a forged cursor: shown like a bad filter
+            filterset.form.add_error(None, "; ".join(str(m) for m in error.detail.get("cursor", [])))
+            valid, page = False, []
         rows = [event_row(event_to_dict(event)) for event in page]
         next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
-    data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
-    # Live rows only make sense on the newest page of an open-ended window.
-    live = filterset.is_valid() and not request.GET.get("cursor") and not data.get("until")
+    data = filterset.form.cleaned_data if filterset.is_bound and valid else {}
+    ordering = (data.get("ordering") or [DEFAULT_ORDERING])[0]
+    # Live rows arrive on top: they only make sense on the newest page of an open-ended window,
+    # newest first.
+    live = valid and not request.GET.get("cursor") and not data.get("until") and ordering == DEFAULT_ORDERING
     context = {
         "filterset": filterset,
         "form": filterset.form,
@@ -225,8 +266,12 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "rows": rows,
         "next_link": next_link,
         "previous_link": previous_link,
+        "first_page_link": _first_page_link(request) if request.GET.get("cursor") else None,
         "last_id": last_id,
         "live": live,
+        "sorted_by": None if ordering == DEFAULT_ORDERING else dict(SORTABLE_COLUMNS_BY_NAME)[ordering.lstrip("-")],
+        "ordering": ordering,
+        "sort_headers": _sort_headers(request, ordering),
         "ws_types": ",".join(data.get("type") or []),
         "ws_run_id": data.get("run_id") or "",
         "filter_symbol": data.get("symbol") or "",
@@ -234,12 +279,20 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "filter_correlation_id": str(data["correlation_id"]) if data.get("correlation_id") else "",
         "filter_since": data["since"].isoformat() if data.get("since") else "",
         "note_form": note_form or OperatorNoteForm(),
-        "filtered": any(request.GET.get(name) for name in filterset.filters) or show_noise,
+        "filtered": any(request.GET.get(name) for name in filterset.filters if name != "ordering") or show_noise,
         "show_noise": show_noise,
         "hidden_types": ",".join(hidden_types),
-        "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
     }
-    return context, 200 if filterset.is_valid() else 400
+    return context, 200 if valid else 400
+
+
+SORTABLE_COLUMNS_BY_NAME = [(name, label) for label, name in SORTABLE_COLUMNS]
+
+
+def _first_page_link(request) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return "?" + query.urlencode()
 
 
 class DecisionsView(RolePageMixin, View):
