@@ -42,9 +42,7 @@ class Event(models.Model):
             # A decision's own chain walks causation both ways (events.selectors.event_decision_path).
             models.Index(fields=["causation_id"], name="event_causation"),
             # The Decisions list sorted by symbol (events.selectors.SYMBOL_KEY is this expression).
-            models.Index(
-                Coalesce(KT("payload__symbol"), models.Value("")), "ts", "id", name="event_symbol_ts"
-            ),
+            models.Index(Coalesce(KT("payload__symbol"), models.Value("")), "ts", "id", name="event_symbol_ts"),
         ]
         constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="event_dedupe_key_unique")]
 

@@ -84,9 +84,11 @@ def test_decisions_sort_load_more_and_symbol_picker(users, instruments, open_tab
     tab.page.locator("#load-more").click()
     expect(tab.page.locator("#list-end")).to_be_visible()
     symbols = _column(tab, 3)
-    assert symbols == sorted(symbols) and len(symbols) == 71
+    assert symbols == sorted(symbols)
+    assert len(symbols) == 71
     eth = [i for i, s in zip(_row_ids(tab), symbols, strict=True) if s == "ETH-USD"]
-    assert eth == sorted(eth, reverse=True) and eth[0] == fresh.id
+    assert eth == sorted(eth, reverse=True)
+    assert eth[0] == fresh.id
     # Again: Z to A.
     tab.page.locator('th[data-sort="symbol"] a').click()
     tab.page.wait_for_url(re.compile(r"ordering=-symbol"))
@@ -102,7 +104,8 @@ def test_decisions_sort_load_more_and_symbol_picker(users, instruments, open_tab
     tab.page.locator("form.filters button[type=submit]").click()
     tab.page.wait_for_url(re.compile(r"symbol=BTC-USD"))
     assert "ordering=-symbol" in tab.page.url
-    assert set(_column(tab, 3)) == {"BTC-USD"} and len(_column(tab, 3)) == 23
+    assert set(_column(tab, 3)) == {"BTC-USD"}
+    assert len(_column(tab, 3)) == 23
 
     # Back to time, newest first (the default drops out of the URL), and live again.
     tab.page.locator('th[data-sort="time"] a').click()

@@ -80,8 +80,12 @@ def test_ordering_by_time_both_ways(viewer):
 @pytest.mark.parametrize("ordering", ["type", "-symbol", "run", "time"])
 def test_sorted_pages_walk_every_event_once_across_long_runs_of_equal_values(viewer, ordering):
     # 1,200 intents share a type (DRF's CursorPagination would loop past 1,000 equal values)
-    _events([("intent", "SOL-USDT" if i % 2 else None, "r1", i // 7) if i % 5 else ("agent_run", None, "r1", i // 7)
-         for i in range(1_500)])
+    _events(
+        [
+            ("intent", "SOL-USDT" if i % 2 else None, "r1", i // 7) if i % 5 else ("agent_run", None, "r1", i // 7)
+            for i in range(1_500)
+        ]
+    )
     rows = _walk(viewer, f"{EVENTS_URL}?ordering={ordering}&limit=200")
     assert len(rows) == 1_500
     assert len({e["id"] for e in rows}) == 1_500
