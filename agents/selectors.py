@@ -1,5 +1,6 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -119,6 +120,32 @@ def block_outcomes_open() -> list[dict]:
     for row, key in zip(rows, keys, strict=True):
         row["block_event_id"] = blocks.get(key)
     return sorted(rows, key=lambda r: r["blocked_at"], reverse=True)
+
+
+def block_shadow(*, block_event_id: UUID) -> dict | None:
+    """What one blocked trade would have done: its closed shadow (``BlockOutcome``), else its
+    still-open one marked at the engine's latest close (``block_outcomes_open``), else None (a
+    block that opens no shadow, e.g. one with no quantity)."""
+    closed = BlockOutcome.objects.filter(block_event_id=block_event_id).first()
+    if closed is not None:
+        return {
+            "status": "closed",
+            "outcome_event_id": closed.event_id,
+            "symbol": closed.symbol,
+            "position_side": closed.side,
+            "exit_reason": closed.exit_reason,
+            **{name: getattr(closed, name) for name in SHADOW_NUMBERS},
+            "entry_at": closed.entry_at,
+            "exit_at": closed.exit_at,
+            "holding_s": closed.holding_s,
+        }
+    for row in block_outcomes_open():
+        if row["block_event_id"] == block_event_id:
+            return {"outcome_event_id": None, **row}
+    return None
+
+
+SHADOW_NUMBERS = ("qty", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "mae", "mae_pct")
 
 
 def position_snapshot_list() -> QuerySet[PositionSnapshot]:

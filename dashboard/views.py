@@ -392,6 +392,7 @@ class EventView(RolePageMixin, View):
             "whole": False,
             "truncated": path.truncated,
             "event": event,
+            "shadow": path.sections.get("shadow"),  # a block's "had this trade gone through"
         }
         return render(request, "dashboard/chain.html", context)
 

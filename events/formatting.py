@@ -144,3 +144,33 @@ def symbol_quote(symbol: str) -> str:
     if precision is not None and precision[2]:
         return precision[2]
     return symbol.rsplit("-", 1)[-1] if "-" in (symbol or "") else ""
+
+
+def duration(seconds: Any) -> str:
+    """A span of time, its two largest units: ``90061`` -> ``1d 1h``, ``10800`` -> ``3h 0m``, ``45`` -> ``45s``."""
+    number = _decimal(seconds)
+    if number is None:
+        return "—"
+    total = int(number)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{total}s"
+
+
+def utc_time(value: Any) -> str:
+    """``2026-11-25 09:30:12 UTC`` from a datetime or an ISO 8601 text (as the pages print times)."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return "—"
+    return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S UTC")
