@@ -78,5 +78,6 @@ def shadow_section(path: DecisionPath) -> dict | None:
         "exit_at": _text(shadow.get("exit_at")),
         "holding_s": shadow.get("holding_s"),
         "display": display,
+        "line": line,
         "summary": f"Had this trade gone through: {line}",
     }

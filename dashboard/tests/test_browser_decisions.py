@@ -117,3 +117,34 @@ def test_decisions_sort_load_more_and_symbol_picker(users, instruments, open_tab
     assert _row_ids(tab)[0] == late.id
     _no_sideways_scroll(tab)
     assert tab.errors == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)], ids=["1440x900", "390x844"])
+def test_a_blocks_chain_says_what_the_trade_would_have_done(users, sol, open_tab, server_side, width, height):
+    from agents.tests.shadows import block_with_shadow
+
+    block, _ = server_side(block_with_shadow)
+    bare, _ = server_side(block_with_shadow, closed=False)
+    tab = open_tab(viewport={"width": width, "height": height})
+    tab.login("vera", "/decisions/?type=trade_blocked")
+    tab.page.locator(f"#ev-{block.id} a.chain-link").click()
+    tab.page.wait_for_url(f"{tab.base}/decisions/events/{block.event_id}/")
+    section = tab.page.locator("#shadow")
+    expect(section.locator("h2")).to_have_text("Had this trade gone through: stop, -14.41 USDT")
+    api = tab.page.request.get(f"{tab.base}/api/v1/events/{block.event_id}/chain").json()["sections"]["shadow"]
+    shown = {
+        key: section.locator(f'dd[data-key="{key}"]').inner_text()
+        for key in ("entry", "exit", "exit_reason", "pnl", "pnl_pct", "fees", "holding", "mae")
+    }
+    assert shown == {key: api["display"][key] for key in shown}  # the same numbers as the API
+    assert shown["entry"] == "143.09"
+    assert shown["mae"] == "13.60 USDT (2.75 %)"
+    assert api["summary"] == f"Had this trade gone through: {api['line']}"
+    expect(section.locator(".shadow-line")).to_have_text(api["line"][0].upper() + api["line"][1:])
+    assert tab.page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    tab.screenshot(f"chain-block-shadow-{width}")
+
+    tab.goto(f"/decisions/events/{bare.event_id}/")
+    expect(tab.page.locator("#chain > li")).to_have_count(1)
+    expect(tab.page.locator("#shadow")).to_have_count(0)
+    assert tab.errors == []
