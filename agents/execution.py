@@ -441,6 +441,7 @@ class _Recorder:
         else:  # paper: the engine's own fill model is the paper broker's, at the bar's open
             fills = [(f"{order_id}-1", _dec(d.price), _dec(d.qty), _dec(d.fee))]
             _settle_on_paper_exchange(self.symbol, d.side, fills)
+        reason = {"exit_reason": d.rule} if d.intent == "exit" and d.rule else {}
         for fill_id, price, qty, fee in fills:
             self._emit(
                 "fill",
@@ -452,6 +453,7 @@ class _Recorder:
                     "qty": qty,
                     "price": price,
                     "fee": fee,
+                    **reason,
                 },
                 chain=d.chain,
                 kind=f"fill:{fill_id}",

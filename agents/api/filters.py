@@ -1,6 +1,17 @@
 import django_filters as filters
 
-from agents.models import BlockEvent, BlockOutcome, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
+from agents.models import (
+    BlockEvent,
+    BlockOutcome,
+    EquityPoint,
+    Fill,
+    Intent,
+    Judgement,
+    Order,
+    PositionSnapshot,
+    StrategyPlan,
+    Trade,
+)
 from events.api.filters import TimeWindowForm
 from events.models import LLMCall
 from tradingops.api.fields import AwareIsoDateTimeFilter
@@ -22,6 +33,36 @@ class FillFilterSet(_TimeWindowFilterSet):
     class Meta:
         model = Fill
         fields = ["symbol", "side", "run_id", "order_id", "correlation_id", "since", "until"]
+        form = TimeWindowForm
+
+
+class TradeFilterSet(_TimeWindowFilterSet):
+    """``since``/``until`` bound when the trade opened; ``closed_since``/``closed_until`` when it closed."""
+
+    closed_since = AwareIsoDateTimeFilter(field_name="closed_at", lookup_expr="gte")
+    closed_until = AwareIsoDateTimeFilter(field_name="closed_at", lookup_expr="lt")
+
+    class Meta:
+        model = Trade
+        fields = [
+            "symbol",
+            "side",
+            "status",
+            "exit_reason",
+            "run_id",
+            "correlation_id",
+            "since",
+            "until",
+            "closed_since",
+            "closed_until",
+        ]
+        form = TimeWindowForm
+
+
+class EquityPointFilterSet(_TimeWindowFilterSet):
+    class Meta:
+        model = EquityPoint
+        fields = ["since", "until"]
         form = TimeWindowForm
 
 

@@ -54,6 +54,24 @@ def pct(value) -> str:
 
 
 @register.filter
+def pct_signed(value) -> str:
+    """A fraction as a signed percentage: ``0.0123`` -> ``+1.23 %`` (P&L of a trade)."""
+    return fmt.pct(value, sign=True)
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as a holding time: ``5400`` -> ``1 h 30 min``."""
+    return fmt.duration(seconds)
+
+
+@register.filter
+def quote_of(symbol: str) -> str:
+    """The quote currency of an instrument: ``SOL-USDT`` -> ``USDT``."""
+    return fmt.symbol_quote(symbol) or "USDT"
+
+
+@register.filter
 def pnl(value, currency_or_places="USDT"):
     """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
     The argument is the currency (``|pnl:"USDT"``) or decimal places (``|pnl:2``)."""
