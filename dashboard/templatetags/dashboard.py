@@ -75,11 +75,21 @@ def quote_of(symbol: str) -> str:
 def pnl(value, currency_or_places="USDT"):
     """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
     The argument is the currency (``|pnl:"USDT"``) or decimal places (``|pnl:2``)."""
+    return _pnl(value, currency_or_places)
+
+
+@register.filter
+def pnl_in(value, currency: str = "USDT"):
+    """``pnl`` with the currency after the amount: ``▼ -79.41 USDT`` (tables mixing quotes)."""
+    return _pnl(value, currency, unit=currency)
+
+
+def _pnl(value, currency_or_places, unit: str = ""):
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    value = _money(number, currency_or_places)
+    value = _money(number, currency_or_places) + (f" {unit}" if unit else "")
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',
