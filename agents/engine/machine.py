@@ -47,10 +47,9 @@ class Decision(NamedTuple):
 
     ``kind``: ``trigger`` (``rule`` says which: entry, exit, stop, target), ``block`` (``block`` holds
     reason, class and numbers), ``order`` (``price`` is the expected fill price, or the stop/target
-    level) or ``fill`` (an exit fill's ``rule`` says why it exits). ``side`` is ``buy``/``sell``;
-    ``intent`` is ``entry``/``exit``. ``ts`` is epoch seconds: a bar's close for triggers, blocks and
-    signal orders, a bar's open for fills at the open and for stop/target exits. ``chain`` numbers
-    one trigger's decisions.
+    level) or ``fill``. ``side`` is ``buy``/``sell``; ``intent`` is ``entry``/``exit``. ``ts`` is epoch
+    seconds: a bar's close for triggers, blocks and signal orders, a bar's open for fills at the
+    open and for stop/target exits. ``chain`` numbers one trigger's decisions.
     """
 
     kind: str
@@ -348,7 +347,7 @@ class Machine:
                 bar,
                 symbol,
                 chain,
-                reason,  # an exit fill's rule: exit, stop, target or end_of_data
+                None,
                 None,
                 quote.side,
                 "exit",
