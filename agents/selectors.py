@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from tradingops.db import is_postgres
@@ -12,6 +12,7 @@ from .models import (
     BlockEvent,
     BlockOutcome,
     EngineCheckpoint,
+    EquityPoint,
     ExecutionStep,
     Fill,
     Intent,
@@ -24,6 +25,7 @@ from .models import (
     RiskBudgetDay,
     RuntimeConfig,
     StrategyPlan,
+    Trade,
 )
 from .scorecard import rollup
 
@@ -50,6 +52,31 @@ def order_list() -> QuerySet[Order]:
 
 def fill_list() -> QuerySet[Fill]:
     return Fill.objects.order_by("-ts", "-id")
+
+
+def trade_list() -> QuerySet[Trade]:
+    """Round trips, newest opened first, each with its symbol's last price (``mark_price``, one
+    subquery on the position's unique symbol) so an open trade is marked without another query."""
+    mark = Position.objects.filter(symbol=OuterRef("symbol")).values("mark_price")[:1]
+    return Trade.objects.annotate(mark_price=Subquery(mark)).order_by("-ts", "-id")
+
+
+def trades_overview(*, closed: int = 10) -> dict[str, list[Trade]]:
+    """Every open trade and the latest ``closed`` closed ones (two indexed queries)."""
+    trades = trade_list()
+    return {
+        "open": list(trades.filter(status=Trade.Status.OPEN)),
+        "closed": list(trades.filter(status=Trade.Status.CLOSED).order_by("-closed_at", "-id")[:closed]),
+    }
+
+
+def equity_point_list() -> QuerySet[EquityPoint]:
+    return EquityPoint.objects.order_by("-ts", "-id")
+
+
+def equity_curve(*, limit: int = 1440) -> list[EquityPoint]:
+    """The book's latest ``limit`` equity points (a day at one a minute), oldest first, for a chart."""
+    return list(reversed(equity_point_list()[:limit]))
 
 
 def block_list() -> QuerySet[BlockEvent]:

@@ -19,11 +19,13 @@ from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
 from agents import services as agent_services
+from agents.api.filters import TradeFilterSet
 from backtests import presentation
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
 from backtests.models import RunStatus
+from events import formatting as fmt
 from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
@@ -46,6 +48,8 @@ from .presentation import display_items, event_row, payload_items
 OVERVIEW_LIVE_TYPES = [
     "fill",
     "trade_blocked",
+    "block_outcome",
+    "position_update",
     "reconciliation_completed",
     "marks_updated",
     "risk_claimed",
@@ -103,9 +107,24 @@ def _refused_forms(request) -> dict:
     return forms
 
 
+CLOSED_TRADES_SHOWN = 10
+SCORECARD_WINDOW = timedelta(hours=24)  # the default window of /api/v1/live/block-outcomes/summary
+BOOK_QUOTE = "USDT"  # the paper book's cash currency (settings.PAPER_INITIAL_CASH is in it)
+
+
 def _overview(request, *, forms: dict | None = None, status: int = 200):
     last_id = event_selectors.event_last_id()
+    now = timezone.now()
+    equity = agent_selectors.equity_curve()
     context = {
+        "trades": agent_selectors.trades_overview(closed=CLOSED_TRADES_SHOWN),
+        "closed_shown": CLOSED_TRADES_SHOWN,
+        "equity_points": [{"ts": p.ts.isoformat(), "equity": str(p.equity), "pnl": str(p.pnl)} for p in equity],
+        "equity_quote": BOOK_QUOTE,
+        "equity_places": fmt.money_places(BOOK_QUOTE),
+        "scorecard": agent_selectors.block_outcome_summary(since=now - SCORECARD_WINDOW, until=now),
+        "scorecard_hours": int(SCORECARD_WINDOW.total_seconds() // 3600),
+        "scorecard_quote": BOOK_QUOTE,
         "last_id": last_id,
         "fills": selectors.latest_events(event_type="fill", limit=10),
         "blocks": selectors.block_reasons(),
@@ -322,6 +341,41 @@ class OperatorNoteView(RolePageMixin, View):
             return render(request, "dashboard/decisions.html", context, status=400)
         messages.success(request, "Note added to the decision log.")
         return redirect(reverse("dashboard:decisions"))
+
+
+class TradePagination(NewestFirstCursorPagination):
+    page_size = 50
+    max_page_size = 200
+
+
+TRADE_STATUSES = [("", "any"), ("open", "open"), ("closed", "closed")]
+
+
+class TradesView(RolePageMixin, View):
+    """Every round trip of the live/paper book, newest opened first, paged, filtered like
+    ``GET /api/v1/live/trades`` (same filter set); open trades marked to the last price."""
+
+    def get(self, request):
+        filterset = TradeFilterSet(request.GET, queryset=agent_selectors.trade_list())
+        trades, next_link, previous_link = [], None, None
+        if filterset.is_valid():
+            paginator = TradePagination()
+            trades = paginator.paginate_queryset(filterset.qs, Request(request))
+            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
+        data = filterset.form.cleaned_data if filterset.is_valid() else {}
+        context = {
+            "form": filterset.form,
+            "trades": trades,
+            "next_link": next_link,
+            "previous_link": previous_link,
+            "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
+            "statuses": TRADE_STATUSES,
+            "filter_symbol": data.get("symbol") or "",
+            "filter_status": data.get("status") or "",
+            "filter_exit_reason": data.get("exit_reason") or "",
+            "filtered": any(request.GET.get(name) for name in filterset.filters),
+        }
+        return render(request, "dashboard/trades.html", context, status=200 if filterset.is_valid() else 400)
 
 
 CHAIN_PAGE_SIZE = 200

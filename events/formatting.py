@@ -138,6 +138,22 @@ def pct(value: Any, *, fraction: bool = True, sign: bool = False) -> str:
     return f"{text} %"
 
 
+def duration(seconds: Any) -> str:
+    """A holding time in its two largest units: ``95`` -> ``1 min 35 s``, ``93784`` -> ``1 d 2 h``."""
+    number = _decimal(seconds)
+    if number is None:
+        return "—" if seconds in (None, "") else str(seconds)
+    left = max(0, int(number))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if left >= size or (size == 1 and not parts):
+            parts.append(f"{left // size} {unit}")
+            left %= size
+        elif parts:
+            break
+    return " ".join(parts[:2])
+
+
 def symbol_quote(symbol: str) -> str:
     """The quote currency of ``SOL-USDT`` (from the instrument when known)."""
     precision = instrument_precision(symbol)
