@@ -313,6 +313,40 @@ class BlockOutcome(models.Model):
         return f"{self.symbol} {self.reason}: shadow {self.exit_reason} {self.pnl}"
 
 
+class BlockHour(models.Model):
+    """The blocks' scorecard per hour of block time: what ``block_outcome_summary`` sums for the
+    whole hours of a window (only the partial hours at its edges are read from the raw rows).
+
+    One row per (hour, run, plan, reason, class, rule, symbol). ``trade_blocked`` adds to ``blocks``
+    (rule ``""``: a block records no rule), ``block_outcome`` to ``closed``, ``hits``, ``saved`` and
+    ``forgone`` of its block's hour and its rule. Both by an upsert that increments in place, in the
+    transaction that writes the event, so concurrent workers add up and none overwrites another."""
+
+    hour = models.DateTimeField(help_text="The UTC hour the blocks were made in (block time, not close time).")
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    plan_id = models.CharField(max_length=64, blank=True, default="")
+    reason = models.CharField(max_length=64)
+    reason_class = models.CharField(max_length=16)
+    rule = models.CharField(max_length=500, blank=True, default="")
+    symbol = models.CharField(max_length=32)
+    blocks = models.BigIntegerField(default=0)
+    closed = models.BigIntegerField(default=0)
+    hits = models.BigIntegerField(default=0)
+    saved = MoneyField(default=Decimal(0))
+    forgone = MoneyField(default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "run_id", "plan_id", "reason", "reason_class", "rule", "symbol"],
+                name="blockhour_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.symbol} {self.reason}: {self.blocks} blocks, {self.closed} closed"
+
+
 class RiskBudgetDay(models.Model):
     """A day's risk budget and how much of it is in each state (amounts in the quote currency)."""
 

@@ -4,18 +4,24 @@ Registered at ``AgentsConfig.ready()``. Each projector is idempotent per event (
 event id or a unique business id) and processes a batch in log order.
 """
 
+from collections import defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import F
+from django.utils.dateparse import parse_datetime
 
 from events.models import Event
 from events.projectors import Projector, register
+from tradingops.db import upsert_increment
+from tradingops.fields import DECIMAL_PLACES
 
 from .models import (
     AgentStatus,
     BlockEvent,
+    BlockHour,
     BlockOutcome,
     Fill,
     Intent,
@@ -295,6 +301,62 @@ register(
         frozenset({"block_outcome"}),
         project_block_outcomes,
         lambda: BlockOutcome.objects.all().delete(),
+    )
+)
+
+
+def hour_of(value: datetime | str) -> datetime:
+    """The UTC hour a time falls in (a BlockHour's key)."""
+    ts = parse_datetime(value) if isinstance(value, str) else value
+    if ts is None or ts.tzinfo is None:
+        raise ValueError(f"not an aware time: {value!r}")
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+_STORED = Decimal(1).scaleb(-DECIMAL_PLACES)
+
+
+def _as_stored(value: str) -> Decimal:
+    """An amount as its 18-place column keeps it (PostgreSQL rounds numeric half away from zero), so
+    that the hourly sums add exactly what the raw rows hold."""
+    return Decimal(value).quantize(_STORED, rounding=ROUND_HALF_UP)
+
+
+def project_block_hours(events: Sequence[Event]) -> None:
+    """Add each block and each shadow outcome to its hour's scorecard row, one upsert per batch."""
+    acc: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0)])
+    for e in events:
+        p = e.payload
+        if e.type == "trade_blocked":
+            key = (hour_of(e.ts), e.run_id, p.get("plan_id") or "", p["reason"], p["reason_class"], "", p["symbol"])
+            acc[key][0] += 1
+            continue
+        key = (
+            hour_of(p["blocked_at"]), e.run_id, p.get("plan_id") or "", p["reason"], p["reason_class"],
+            p.get("rule") or "", p["symbol"],
+        )  # fmt: skip
+        pnl = _as_stored(p["pnl"])
+        row = acc[key]
+        row[1] += 1
+        if pnl < 0:
+            row[2] += 1
+            row[3] -= pnl
+        elif pnl > 0:
+            row[4] += pnl
+    upsert_increment(
+        BlockHour._meta.db_table,
+        keys=("hour", "run_id", "plan_id", "reason", "reason_class", "rule", "symbol"),
+        add=("blocks", "closed", "hits", "saved", "forgone"),
+        rows=[(*key, *values) for key, values in sorted(acc.items())],
+    )
+
+
+register(
+    Projector(
+        "block_hours",
+        frozenset({"trade_blocked", "block_outcome"}),
+        project_block_hours,
+        lambda: BlockHour.objects.all().delete(),
     )
 )
 

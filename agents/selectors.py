@@ -9,6 +9,7 @@ from tradingops.db import is_postgres
 from .models import (
     AgentStatus,
     BlockEvent,
+    BlockHour,
     BlockOutcome,
     EngineCheckpoint,
     ExecutionStep,
@@ -59,34 +60,85 @@ def block_outcome_list() -> QuerySet[BlockOutcome]:
     return BlockOutcome.objects.order_by("-ts", "-id")
 
 
+HOUR = timedelta(hours=1)
+
+
+def _hour_floor(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | None = None) -> dict:
-    """The scorecard of the blocks made in [since, until): two grouped queries, rolled up in Python.
+    """The scorecard of the blocks made in [since, until), rolled up in Python from at most three
+    grouped queries: the whole hours of the window from the hourly read model (``BlockHour``), and
+    the partial hours at its two edges from the raw blocks and outcomes, so any window is exact.
 
     ``filters``: equality on ``symbol``, ``reason``, ``reason_class``, ``plan_id``, ``run_id`` (and
     ``rule``, which only outcomes carry: blocks are then not counted)."""
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
-    outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
-    groups = (
-        outcomes.values("reason", "reason_class", "rule", "symbol")
-        .annotate(
-            closed=Count("*"),  # not count(id): the window is then an index-only scan
-            hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
-            lost=Sum("pnl", filter=Q(pnl__lt=0)),
-            forgone=Sum("pnl", filter=Q(pnl__gt=0)),
-        )
-        .order_by()
-    )
-    groups = [{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups]
-    if "rule" in filters:
-        blocks = []
+    first = _hour_floor(since)
+    if first < since:
+        first += HOUR
+    last = _hour_floor(until)
+    if first < last:
+        edges = [(a, b) for a, b in ((since, first), (last, until)) if a < b]
     else:
-        blocks = (
-            BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
-            .values("reason", "reason_class", "symbol")
-            .annotate(blocks=Count("*"))
+        edges, first, last = [(since, until)], since, since  # within one or two partial hours: all raw
+    groups: list[dict] = []
+    blocks: list[dict] = []
+    if first < last:
+        hours = (
+            BlockHour.objects.filter(hour__gte=first, hour__lt=last, **filters)
+            .values("reason", "reason_class", "rule", "symbol")
+            .annotate(
+                n_blocks=Sum("blocks"),
+                n_closed=Sum("closed"),
+                n_hits=Sum("hits"),
+                sum_saved=Sum("saved"),
+                sum_forgone=Sum("forgone"),
+            )
             .order_by()
         )
-    return {"since": since, "until": until, **rollup(groups, list(blocks))}
+        for h in hours:
+            if h["n_closed"]:
+                groups.append(
+                    {
+                        "reason": h["reason"],
+                        "reason_class": h["reason_class"],
+                        "rule": h["rule"],
+                        "symbol": h["symbol"],
+                        "closed": h["n_closed"],
+                        "hits": h["n_hits"],
+                        "saved": h["sum_saved"],
+                        "forgone": h["sum_forgone"],
+                    }
+                )
+            if h["n_blocks"] and "rule" not in filters:
+                blocks.append({**{k: h[k] for k in ("reason", "reason_class", "symbol")}, "blocks": h["n_blocks"]})
+    if edges:
+        outcome_window, block_window = Q(), Q()
+        for a, b in edges:
+            outcome_window |= Q(blocked_at__gte=a, blocked_at__lt=b)
+            block_window |= Q(ts__gte=a, ts__lt=b)
+        raw_groups = (
+            BlockOutcome.objects.filter(outcome_window, **filters)
+            .values("reason", "reason_class", "rule", "symbol")
+            .annotate(
+                closed=Count("*"),  # not count(id): the window is then an index-only scan
+                hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
+                lost=Sum("pnl", filter=Q(pnl__lt=0)),
+                forgone=Sum("pnl", filter=Q(pnl__gt=0)),
+            )
+            .order_by()
+        )
+        groups += [{**g, "saved": -(g.pop("lost") or ZERO)} for g in raw_groups]
+        if "rule" not in filters:
+            blocks += (
+                BlockEvent.objects.filter(block_window, **filters)
+                .values("reason", "reason_class", "symbol")
+                .annotate(blocks=Count("*"))
+                .order_by()
+            )
+    return {"since": since, "until": until, **rollup(groups, blocks)}
 
 
 def block_outcomes_open() -> list[dict]:

@@ -60,6 +60,8 @@ PROJECTED = {
     "agents.PositionSnapshot",
     "agents.Portfolio",
     "agents.BlockEvent",
+    "agents.BlockOutcome",
+    "agents.BlockHour",
     "agents.RiskBudgetDay",
     "agents.RiskAllocation",
     "agents.AgentStatus",
