@@ -21,8 +21,8 @@ from tradingops.fields import DECIMAL_PLACES
 from .models import (
     AgentStatus,
     BlockEvent,
-    BlockHour,
     BlockOutcome,
+    BlockTally,
     Fill,
     Intent,
     Judgement,
@@ -306,7 +306,7 @@ register(
 
 
 def hour_of(value: datetime | str) -> datetime:
-    """The UTC hour a time falls in (a BlockHour's key)."""
+    """The UTC hour a time falls in."""
     ts = parse_datetime(value) if isinstance(value, str) else value
     if ts is None or ts.tzinfo is None:
         raise ValueError(f"not an aware time: {value!r}")
@@ -318,45 +318,51 @@ _STORED = Decimal(1).scaleb(-DECIMAL_PLACES)
 
 def _as_stored(value: str) -> Decimal:
     """An amount as its 18-place column keeps it (PostgreSQL rounds numeric half away from zero), so
-    that the hourly sums add exactly what the raw rows hold."""
+    that the tallies add exactly what the raw rows hold."""
     return Decimal(value).quantize(_STORED, rounding=ROUND_HALF_UP)
 
 
-def project_block_hours(events: Sequence[Event]) -> None:
-    """Add each block and each shadow outcome to its hour's scorecard row, one upsert per batch."""
+def project_block_tallies(events: Sequence[Event]) -> None:
+    """Add each block and each shadow outcome to its hour's and its day's tally rows: every
+    dimension, unfiltered and under each one-dimension filter. One upsert per batch."""
     acc: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0)])
     for e in events:
         p = e.payload
+        values = {"reason": p["reason"], "reason_class": p["reason_class"], "symbol": p["symbol"]}
         if e.type == "trade_blocked":
-            key = (hour_of(e.ts), e.run_id, p.get("plan_id") or "", p["reason"], p["reason_class"], "", p["symbol"])
-            acc[key][0] += 1
-            continue
-        key = (
-            hour_of(p["blocked_at"]), e.run_id, p.get("plan_id") or "", p["reason"], p["reason_class"],
-            p.get("rule") or "", p["symbol"],
-        )  # fmt: skip
-        pnl = _as_stored(p["pnl"])
-        row = acc[key]
-        row[1] += 1
-        if pnl < 0:
-            row[2] += 1
-            row[3] -= pnl
-        elif pnl > 0:
-            row[4] += pnl
-    upsert_increment(
-        BlockHour._meta.db_table,
-        keys=("hour", "run_id", "plan_id", "reason", "reason_class", "rule", "symbol"),
-        add=("blocks", "closed", "hits", "saved", "forgone"),
-        rows=[(*key, *values) for key, values in sorted(acc.items())],
-    )
+            hour, add = hour_of(e.ts), (1, 0, 0, Decimal(0), Decimal(0))
+        else:
+            values["rule"] = p.get("rule") or ""
+            pnl = _as_stored(p["pnl"])
+            hour = hour_of(p["blocked_at"])
+            add = (0, 1, int(pnl < 0), -pnl if pnl < 0 else Decimal(0), pnl if pnl > 0 else Decimal(0))
+        scope = (e.run_id, p.get("plan_id") or "")
+        filters = [("", ""), *values.items()]
+        for span, start in (("hour", hour), ("day", hour.replace(hour=0))):
+            for filter_on, filter_value in filters:
+                for dimension, key in values.items():
+                    row = acc[(span, filter_on, filter_value, start, *scope, dimension, key)]
+                    for i, amount in enumerate(add):
+                        row[i] += amount
+    rows = [(*key, *values) for key, values in sorted(acc.items())]
+    for at in range(0, len(rows), TALLY_ROWS_PER_STATEMENT):
+        upsert_increment(
+            BlockTally._meta.db_table,
+            keys=("span", "filter_on", "filter_value", "start", "run_id", "plan_id", "dimension", "key"),
+            add=("blocks", "closed", "hits", "saved", "forgone"),
+            rows=rows[at : at + TALLY_ROWS_PER_STATEMENT],
+        )
+
+
+TALLY_ROWS_PER_STATEMENT = 2000  # 13 parameters a row: under SQLite's 32,766 and PostgreSQL's 65,535
 
 
 register(
     Projector(
-        "block_hours",
+        "block_tallies",
         frozenset({"trade_blocked", "block_outcome"}),
-        project_block_hours,
-        lambda: BlockHour.objects.all().delete(),
+        project_block_tallies,
+        lambda: BlockTally.objects.all().delete(),
     )
 )
 

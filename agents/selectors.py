@@ -9,8 +9,8 @@ from tradingops.db import is_postgres
 from .models import (
     AgentStatus,
     BlockEvent,
-    BlockHour,
     BlockOutcome,
+    BlockTally,
     EngineCheckpoint,
     ExecutionStep,
     Fill,
@@ -25,7 +25,7 @@ from .models import (
     RuntimeConfig,
     StrategyPlan,
 )
-from .scorecard import rollup
+from .scorecard import marginals, rollup_marginals
 
 ZERO = Decimal(0)
 
@@ -60,66 +60,70 @@ def block_outcome_list() -> QuerySet[BlockOutcome]:
     return BlockOutcome.objects.order_by("-ts", "-id")
 
 
-HOUR = timedelta(hours=1)
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+ONE_FILTER = ("symbol", "reason", "reason_class", "rule")  # what a BlockTally row can be restricted to
 
 
-def _hour_floor(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+def _floor(ts: datetime, unit: timedelta) -> datetime:
+    ts = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return ts.replace(hour=0) if unit == DAY else ts
+
+
+def _ceil(ts: datetime, unit: timedelta) -> datetime:
+    floor = _floor(ts, unit)
+    return floor if floor == ts else floor + unit
 
 
 def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | None = None) -> dict:
-    """The scorecard of the blocks made in [since, until), rolled up in Python from at most three
-    grouped queries: the whole hours of the window from the hourly read model (``BlockHour``), and
-    the partial hours at its two edges from the raw blocks and outcomes, so any window is exact.
+    """The scorecard of the blocks made in [since, until), from at most three grouped queries: the
+    whole days and hours of the window from the tallies (``BlockTally``), and the partial hours at
+    its two edges from the raw blocks and outcomes, so any window is exact.
 
     ``filters``: equality on ``symbol``, ``reason``, ``reason_class``, ``plan_id``, ``run_id`` (and
-    ``rule``, which only outcomes carry: blocks are then not counted)."""
+    ``rule``, which only outcomes carry: blocks are then not counted). Tallies hold one filter of
+    the first four at a time; two or more of them are answered from the raw rows alone."""
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
-    first = _hour_floor(since)
-    if first < since:
-        first += HOUR
-    last = _hour_floor(until)
-    if first < last:
-        edges = [(a, b) for a, b in ((since, first), (last, until)) if a < b]
+    on = [k for k in ONE_FILTER if k in filters]
+    hours_from, hours_until = _ceil(since, HOUR), _floor(until, HOUR)
+    if len(on) > 1 or hours_from >= hours_until:
+        return _summary(raw=[(since, until)], tallies=None, filters=filters, since=since, until=until)
+    days_from, days_until = _ceil(hours_from, DAY), _floor(hours_until, DAY)
+    if days_from < days_until:
+        tallies = Q(span="day", start__gte=days_from, start__lt=days_until)
+        tallies |= Q(span="hour", start__gte=hours_from, start__lt=days_from)
+        tallies |= Q(span="hour", start__gte=days_until, start__lt=hours_until)
     else:
-        edges, first, last = [(since, until)], since, since  # within one or two partial hours: all raw
-    groups: list[dict] = []
-    blocks: list[dict] = []
-    if first < last:
-        hours = (
-            BlockHour.objects.filter(hour__gte=first, hour__lt=last, **filters)
-            .values("reason", "reason_class", "rule", "symbol")
+        tallies = Q(span="hour", start__gte=hours_from, start__lt=hours_until)
+    tallies &= Q(filter_on=on[0], filter_value=filters[on[0]]) if on else Q(filter_on="", filter_value="")
+    tallies &= Q(**{k: filters[k] for k in ("run_id", "plan_id") if k in filters})
+    raw = [(a, b) for a, b in ((since, hours_from), (hours_until, until)) if a < b]
+    return _summary(raw=raw, tallies=tallies, filters=filters, since=since, until=until)
+
+
+def _summary(*, raw: list[tuple[datetime, datetime]], tallies: Q | None, filters: dict, since, until) -> dict:
+    rows: list[dict] = []
+    if tallies is not None:
+        rows += (
+            BlockTally.objects.filter(tallies)
+            .values("dimension", "key")
             .annotate(
                 n_blocks=Sum("blocks"),
                 n_closed=Sum("closed"),
                 n_hits=Sum("hits"),
-                sum_saved=Sum("saved"),
-                sum_forgone=Sum("forgone"),
+                n_saved=Sum("saved"),
+                n_forgone=Sum("forgone"),
             )
+            .values_list("dimension", "key", "n_blocks", "n_closed", "n_hits", "n_saved", "n_forgone")
             .order_by()
         )
-        for h in hours:
-            if h["n_closed"]:
-                groups.append(
-                    {
-                        "reason": h["reason"],
-                        "reason_class": h["reason_class"],
-                        "rule": h["rule"],
-                        "symbol": h["symbol"],
-                        "closed": h["n_closed"],
-                        "hits": h["n_hits"],
-                        "saved": h["sum_saved"],
-                        "forgone": h["sum_forgone"],
-                    }
-                )
-            if h["n_blocks"] and "rule" not in filters:
-                blocks.append({**{k: h[k] for k in ("reason", "reason_class", "symbol")}, "blocks": h["n_blocks"]})
-    if edges:
+        names = ("dimension", "key", "blocks", "closed", "hits", "saved", "forgone")
+        rows = [dict(zip(names, row, strict=True)) for row in rows]
+    if raw:
         outcome_window, block_window = Q(), Q()
-        for a, b in edges:
+        for a, b in raw:
             outcome_window |= Q(blocked_at__gte=a, blocked_at__lt=b)
             block_window |= Q(ts__gte=a, ts__lt=b)
-        raw_groups = (
+        groups = (
             BlockOutcome.objects.filter(outcome_window, **filters)
             .values("reason", "reason_class", "rule", "symbol")
             .annotate(
@@ -130,15 +134,16 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
             )
             .order_by()
         )
-        groups += [{**g, "saved": -(g.pop("lost") or ZERO)} for g in raw_groups]
+        blocks = []
         if "rule" not in filters:
-            blocks += (
+            blocks = (
                 BlockEvent.objects.filter(block_window, **filters)
                 .values("reason", "reason_class", "symbol")
                 .annotate(blocks=Count("*"))
                 .order_by()
             )
-    return {"since": since, "until": until, **rollup(groups, blocks)}
+        rows += marginals([{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups], blocks)
+    return {"since": since, "until": until, **rollup_marginals(rows)}
 
 
 def block_outcomes_open() -> list[dict]:

@@ -61,7 +61,7 @@ PROJECTED = {
     "agents.Portfolio",
     "agents.BlockEvent",
     "agents.BlockOutcome",
-    "agents.BlockHour",
+    "agents.BlockTally",
     "agents.RiskBudgetDay",
     "agents.RiskAllocation",
     "agents.AgentStatus",

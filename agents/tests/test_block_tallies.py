@@ -1,4 +1,4 @@
-"""The hourly scorecard read model (BlockHour): the summary it serves equals the raw rows' for any
+"""The hourly scorecard read model (BlockTally): the summary it serves equals the raw rows' for any
 window and filter, it is rebuilt exactly from the log, and concurrent writers never lose an increment."""
 
 import random
@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from agents import selectors
-from agents.models import BlockEvent, BlockHour, BlockOutcome
+from agents.models import BlockEvent, BlockOutcome, BlockTally
 from agents.scorecard import rollup
 from events.services import EventDraft, emit_many
 
@@ -79,11 +79,11 @@ def _block_and_outcome(rng: random.Random, at: datetime, *, run_id: str, plan_id
 
 
 def _seed(n: int = 400, seed: int = 15) -> None:
-    """``n`` blocks at random seconds over 30 hours, two runs, two plans; 3 in 4 followed by a shadow."""
+    """``n`` blocks at random seconds over 60 hours, two runs, two plans; 3 in 4 followed by a shadow."""
     rng = random.Random(seed)
     drafts = []
     for _ in range(n):
-        at = T0 + timedelta(seconds=rng.randint(0, 30 * 3600 - 1), microseconds=rng.choice([0, 250_000]))
+        at = T0 + timedelta(seconds=rng.randint(0, 60 * 3600 - 1), microseconds=rng.choice([0, 250_000]))
         run_id, plan_id = rng.choice(["live", "replay-2"]), rng.choice(["p1", "p2"])
         drafts += _block_and_outcome(rng, at, run_id=run_id, plan_id=plan_id, shadow=rng.random() < 0.75)
     for start in range(0, len(drafts), 500):
@@ -117,6 +117,10 @@ def _raw_summary(since: datetime, until: datetime, filters: dict) -> dict:
 
 WINDOWS = {
     "partial hours at both ends": (T0 + timedelta(minutes=17, seconds=3), T0 + timedelta(hours=26, minutes=41)),
+    "a whole day, whole hours and partial hours": (
+        T0 + timedelta(hours=2, minutes=13),
+        T0 + timedelta(hours=50, minutes=20),
+    ),
     "inside one hour": (T0 + timedelta(hours=5, minutes=10), T0 + timedelta(hours=5, minutes=50)),
     "across one hour mark only": (T0 + timedelta(hours=5, minutes=30), T0 + timedelta(hours=6, minutes=30)),
     "whole hours": (T0 + timedelta(hours=2), T0 + timedelta(hours=20)),
@@ -143,14 +147,14 @@ FILTERS = [
 @pytest.mark.django_db
 def test_the_summary_from_the_hours_equals_the_raw_rows_for_any_window_and_filter(django_assert_max_num_queries):
     _seed()
-    assert BlockHour.objects.exists()
+    assert BlockTally.objects.exists()
     for name, (since, until) in WINDOWS.items():
         for filters in FILTERS:
             with django_assert_max_num_queries(3):
                 got = selectors.block_outcome_summary(since=since, until=until, filters=filters)
             expected = _raw_summary(since, until, filters)
             assert got == expected, (name, filters)
-    whole = selectors.block_outcome_summary(since=T0, until=T0 + timedelta(days=2))["total"]
+    whole = selectors.block_outcome_summary(since=T0, until=T0 + timedelta(days=3))["total"]
     assert whole["blocks"] == 400
     assert 0 < whole["closed"] < 400
     assert whole["saved"] > 0
@@ -171,19 +175,25 @@ def test_the_summary_endpoint_answers_from_the_hours(client_for):
 
 
 def _hours() -> list[tuple]:
-    fields = ("hour", "run_id", "plan_id", "reason", "reason_class", "rule", "symbol")
+    fields = ("span", "filter_on", "filter_value", "start", "run_id", "plan_id", "dimension", "key")
     return list(
-        BlockHour.objects.order_by(*fields).values_list(*fields, "blocks", "closed", "hits", "saved", "forgone")
+        BlockTally.objects.order_by(*fields).values_list(*fields, "blocks", "closed", "hits", "saved", "forgone")
     )
+
+
+def _unfiltered(span: str):
+    """One row per block or outcome of every class: their sums are the totals."""
+    return BlockTally.objects.filter(span=span, filter_on="", dimension="reason_class")
 
 
 @pytest.mark.django_db
 def test_rebuild_projections_gives_the_hours_incremental_projection_gave():
     _seed(200, seed=7)
     before = _hours()
-    assert sum(row[7] for row in before) == BlockEvent.objects.count() == 200
-    assert sum(row[8] for row in before) == BlockOutcome.objects.count()
-    call_command("rebuild_projections", "--no-progress", "--projector", "block_hours")
+    for span in ("hour", "day"):
+        assert sum(t.blocks for t in _unfiltered(span)) == BlockEvent.objects.count() == 200
+        assert sum(t.closed for t in _unfiltered(span)) == BlockOutcome.objects.count()
+    call_command("rebuild_projections", "--no-progress", "--projector", "block_tallies")
     assert _hours() == before
     call_command("rebuild_projections", "--no-progress")
     assert _hours() == before
@@ -241,7 +251,7 @@ def test_concurrent_projector_transactions_add_up():
         thread.join(20)
     assert not errors, errors
     pnls = [Decimal(d.payload["pnl"]) for batch in batches for d in batch if d.type == "block_outcome"]
-    hours = BlockHour.objects.all()
+    hours = _unfiltered("hour")
     assert sum(h.blocks for h in hours) == 40
     assert sum(h.closed for h in hours) == 40
     assert sum(h.hits for h in hours) == sum(1 for p in pnls if p < 0)
