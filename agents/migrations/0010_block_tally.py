@@ -11,9 +11,45 @@ from django.db.models.functions import TruncHour
 import tradingops.fields
 
 
+_KEY = "span, filter_on, filter_value, start, run_id, plan_id, dimension, key"
+_FROM = """
+FROM {table} AS r
+CROSS JOIN LATERAL (VALUES ('hour', date_trunc('hour', r.{at}, 'UTC')), ('day', date_trunc('day', r.{at}, 'UTC')))
+    AS s(span, start)
+CROSS JOIN LATERAL (VALUES ('', ''), ('reason', r.reason), ('reason_class', r.reason_class), ('symbol', r.symbol){rule})
+    AS f(filter_on, filter_value)
+CROSS JOIN LATERAL (VALUES ('reason', r.reason), ('reason_class', r.reason_class), ('symbol', r.symbol){rule})
+    AS d(dimension, key)
+GROUP BY s.span, f.filter_on, f.filter_value, s.start, r.run_id, r.plan_id, d.dimension, d.key
+"""
+_INSERT = f"""
+INSERT INTO agents_blocktally ({_KEY}, blocks, closed, hits, saved, forgone)
+SELECT s.span, f.filter_on, f.filter_value, s.start, r.run_id, r.plan_id, d.dimension, d.key, {{amounts}}
+{{source}}
+ON CONFLICT ({_KEY}) DO UPDATE SET
+    blocks = agents_blocktally.blocks + excluded.blocks, closed = agents_blocktally.closed + excluded.closed,
+    hits = agents_blocktally.hits + excluded.hits, saved = agents_blocktally.saved + excluded.saved,
+    forgone = agents_blocktally.forgone + excluded.forgone
+"""
+FILL_POSTGRES = [
+    _INSERT.format(amounts="count(*), 0, 0, 0, 0", source=_FROM.format(table="agents_blockevent", at="ts", rule="")),
+    _INSERT.format(
+        amounts="0, count(*), count(*) FILTER (WHERE pnl < 0), coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0), "
+        "coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0)",
+        source=_FROM.format(table="agents_blockoutcome", at="blocked_at", rule=", ('rule', r.rule)"),
+    ),
+]
+
+
 def fill_from_the_raw_rows(apps, schema_editor):
     """The tallies of the blocks and outcomes already projected (the projector adds from now on),
-    as agents.projectors.project_block_tallies would have added them."""
+    as agents.projectors.project_block_tallies would have added them. On PostgreSQL in SQL (a
+    database with many blocks is filled in the server), on the embedded SQLite in Python."""
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            for statement in FILL_POSTGRES:
+                cursor.execute(statement)
+        return
     BlockEvent = apps.get_model("agents", "BlockEvent")
     BlockOutcome = apps.get_model("agents", "BlockOutcome")
     BlockTally = apps.get_model("agents", "BlockTally")

@@ -262,3 +262,27 @@ def test_concurrent_projector_transactions_add_up():
         return {(d.payload["reason"], d.payload["symbol"]) for d in batch if d.type == "trade_blocked"}
 
     assert keys(batches[0]) & keys(batches[1]), "the two transactions added to the same rows"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["postgresql", "python"])
+def test_the_migration_fills_the_tallies_the_projector_would_have(path):
+    """Databases projected before the tallies existed get them from their raw rows: in SQL on
+    PostgreSQL, in Python on the embedded SQLite (run here on PostgreSQL by naming another vendor)."""
+    import importlib
+    import pathlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    _seed(150, seed=3)
+    before = _hours()
+    BlockTally.objects.all().delete()
+    (migration,) = pathlib.Path(__file__).parents[1].joinpath("migrations").glob("*_block_tally.py")
+    module = importlib.import_module(f"agents.migrations.{migration.stem}")
+    if path == "postgresql":
+        with connection.schema_editor() as editor:
+            module.fill_from_the_raw_rows(apps, editor)
+    else:
+        module.fill_from_the_raw_rows(apps, SimpleNamespace(connection=SimpleNamespace(vendor="sqlite")))
+    assert _hours() == before
