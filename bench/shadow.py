@@ -174,7 +174,7 @@ FILL_BLOCK_TALLIES = [
 ]
 
 
-def summary_phase(blocks: int, requests: int) -> dict:
+def setup() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
@@ -186,10 +186,12 @@ def summary_phase(blocks: int, requests: int) -> dict:
     import django
 
     django.setup()
-    import http.client
-    import json
+
+
+def seed(blocks: int, reuse: bool):
+    """Block events and outcomes COPY'd in (unless ``reuse`` finds them), the tallies filled from them:
+    (the data's "now", seconds it took, tally rows)."""
     import random
-    import statistics
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -197,6 +199,14 @@ def summary_phase(blocks: int, requests: int) -> dict:
 
     from agents.engine.reasons import REASONS
 
+    if reuse:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), max(ts) FROM agents_blockevent")
+            count, newest = cursor.fetchone()
+            cursor.execute("SELECT count(*) FROM agents_blocktally")
+            tally_rows = cursor.fetchone()[0]
+        if count == blocks and tally_rows:
+            return newest + timedelta(seconds=1), 0.0, tally_rows
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE agents_blockevent, agents_blockoutcome, agents_blocktally RESTART IDENTITY")
     rng = random.Random(15)
@@ -280,11 +290,43 @@ def summary_phase(blocks: int, requests: int) -> dict:
         cursor.execute("VACUUM ANALYZE agents_blockoutcome")
         cursor.execute("VACUUM ANALYZE agents_blocktally")
         cursor.execute("SELECT count(*) FROM agents_blocktally")
-        hour_rows = cursor.fetchone()[0]
-    loaded = time.perf_counter() - started
+        tally_rows = cursor.fetchone()[0]
+    return now, time.perf_counter() - started, tally_rows
+
+
+def summary_phase(blocks: int, requests: int, reuse: bool) -> dict:
+    setup()
+    import http.client
+    import json
+    import statistics
+    from datetime import timedelta
+    from functools import partial
+
+    from agents import selectors
+
+    now, loaded, tally_rows = seed(blocks, reuse)
+    out = {"blocks": blocks, "load_s": loaded, "hour_rows": tally_rows, "selector": {}}
+    # in this process, the selector alone: the tallies against the raw rows (the path before them),
+    # wall and CPU, so that the ratio holds on a loaded machine
+    for name, days in (("24 hours", 1), ("7 days", 7), ("90 days", 91)):
+        since, until = now - timedelta(days=days), now
+        rows = {}
+        window = {"since": since, "until": until}
+        for path, call, n in (
+            ("tallies", partial(selectors.block_outcome_summary, **window), 30),
+            ("raw rows", partial(selectors._summary, raw=[(since, until)], tallies=None, filters={}, **window), 5),
+        ):
+            walls, cpus, card = [], [], None
+            for _ in range(n + 2):
+                t0, c0 = time.perf_counter(), time.process_time()
+                card = call()
+                walls.append((time.perf_counter() - t0) * 1000)
+                cpus.append((time.process_time() - c0) * 1000)
+            rows[path] = (statistics.median(walls[2:]), statistics.median(cpus[2:]), card)
+        assert rows["tallies"][2] == rows["raw rows"][2], f"{name}: the tallies disagree with the raw rows"
+        out["selector"][name] = {path: r[:2] for path, r in rows.items()}
     token = h.viewer_token()
     process, port = h.start_server()
-    out = {"blocks": blocks, "load_s": loaded, "hour_rows": hour_rows}
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
@@ -331,6 +373,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-summary", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="Keep the blocks already loaded (same --blocks).")
     args = parser.parse_args()
     print("load average", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     if not args.skip_engine:
@@ -343,11 +386,16 @@ def main() -> None:
         print(f"  shadows on:  {e['on_wall']:.3f} s wall, {e['on_cpu']:.3f} s CPU (best of {args.repeat})")
         print(f"  overhead: {e['overhead_cpu_pct']:+.1f}% CPU, {e['overhead_wall_pct']:+.1f}% wall (target < 10%)")
     if not args.skip_summary:
-        s = summary_phase(args.blocks, args.requests)
+        s = summary_phase(args.blocks, args.requests, args.reuse)
         print(
             f"scorecard: {s['blocks']:,} block events + {s['blocks']:,} outcomes loaded in {s['load_s']:.1f} s "
             f"({s['hour_rows']:,} tally rows)"
         )
+        for name, paths in s.pop("selector").items():
+            print(
+                f"  selector in-process, {name}: "
+                + "; ".join(f"{path} p50 {wall:.1f} ms wall, {cpu:.1f} ms CPU" for path, (wall, cpu) in paths.items())
+            )
         for name, r in s.items():
             if isinstance(r, dict):
                 print(

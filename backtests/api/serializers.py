@@ -160,7 +160,7 @@ class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
     reason = serializers.CharField(required=False)
     reason_class = serializers.CharField(required=False)
     rule = serializers.CharField(required=False)
-    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
+    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "end_of_data", "open"], required=False)
     status = serializers.ChoiceField(choices=["closed", "open"], required=False)
 
 
