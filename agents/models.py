@@ -347,10 +347,18 @@ class BlockTally(models.Model):
 
     class Meta:
         constraints = [
-            # also the summary's index: equality on span and filter, a range of starts
             models.UniqueConstraint(
                 fields=["span", "filter_on", "filter_value", "start", "run_id", "plan_id", "dimension", "key"],
                 name="blocktally_key",
+            )
+        ]
+        indexes = [
+            # the summary: equality on span and filter, a range of starts, the sums carried along so
+            # that a window is an index-only scan (rows of one filter and span are not together in the heap)
+            models.Index(
+                fields=["span", "filter_on", "filter_value", "start"],
+                include=["run_id", "plan_id", "dimension", "key", "blocks", "closed", "hits", "saved", "forgone"],
+                name="blocktally_window",
             )
         ]
 

@@ -86,25 +86,26 @@ def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | N
     on = [k for k in ONE_FILTER if k in filters]
     hours_from, hours_until = _ceil(since, HOUR), _floor(until, HOUR)
     if len(on) > 1 or hours_from >= hours_until:
-        return _summary(raw=[(since, until)], tallies=None, filters=filters, since=since, until=until)
+        return _summary(raw=[(since, until)], tallies=[], filters=filters, since=since, until=until)
     days_from, days_until = _ceil(hours_from, DAY), _floor(hours_until, DAY)
     if days_from < days_until:
-        tallies = Q(span="day", start__gte=days_from, start__lt=days_until)
-        tallies |= Q(span="hour", start__gte=hours_from, start__lt=days_from)
-        tallies |= Q(span="hour", start__gte=days_until, start__lt=hours_until)
+        spans = [("hour", hours_from, days_from), ("day", days_from, days_until), ("hour", days_until, hours_until)]
     else:
-        tallies = Q(span="hour", start__gte=hours_from, start__lt=hours_until)
-    tallies &= Q(filter_on=on[0], filter_value=filters[on[0]]) if on else Q(filter_on="", filter_value="")
-    tallies &= Q(**{k: filters[k] for k in ("run_id", "plan_id") if k in filters})
+        spans = [("hour", hours_from, hours_until)]
+    scope = {k: filters[k] for k in ("run_id", "plan_id") if k in filters}
+    restricted = {"filter_on": on[0], "filter_value": filters[on[0]]} if on else {"filter_on": "", "filter_value": ""}
+    tallies = [Q(span=span, start__gte=a, start__lt=b, **restricted, **scope) for span, a, b in spans if a < b]
     raw = [(a, b) for a, b in ((since, hours_from), (hours_until, until)) if a < b]
     return _summary(raw=raw, tallies=tallies, filters=filters, since=since, until=until)
 
 
-def _summary(*, raw: list[tuple[datetime, datetime]], tallies: Q | None, filters: dict, since, until) -> dict:
+def _summary(*, raw: list[tuple[datetime, datetime]], tallies: list[Q], filters: dict, since, until) -> dict:
     rows: list[dict] = []
-    if tallies is not None:
-        rows += (
-            BlockTally.objects.filter(tallies)
+    if tallies:
+        # one grouped branch per range of starts, each an index-only scan of blocktally_window (an OR
+        # of the ranges would be a bitmap scan of the heap), sent as one UNION ALL
+        branches = [
+            BlockTally.objects.filter(q)
             .values("dimension", "key")
             .annotate(
                 n_blocks=Sum("blocks"),
@@ -115,9 +116,11 @@ def _summary(*, raw: list[tuple[datetime, datetime]], tallies: Q | None, filters
             )
             .values_list("dimension", "key", "n_blocks", "n_closed", "n_hits", "n_saved", "n_forgone")
             .order_by()
-        )
+            for q in tallies
+        ]
+        sums = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
         names = ("dimension", "key", "blocks", "closed", "hits", "saved", "forgone")
-        rows = [dict(zip(names, row, strict=True)) for row in rows]
+        rows = [dict(zip(names, row, strict=True)) for row in sums]
     if raw:
         outcome_window, block_window = Q(), Q()
         for a, b in raw:

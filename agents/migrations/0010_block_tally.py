@@ -116,6 +116,7 @@ class Migration(migrations.Migration):
                 ('forgone', tradingops.fields.MoneyField(decimal_places=18, default=Decimal('0'), max_digits=36)),
             ],
             options={
+                'indexes': [models.Index(fields=['span', 'filter_on', 'filter_value', 'start'], include=('run_id', 'plan_id', 'dimension', 'key', 'blocks', 'closed', 'hits', 'saved', 'forgone'), name='blocktally_window')],
                 'constraints': [models.UniqueConstraint(fields=('span', 'filter_on', 'filter_value', 'start', 'run_id', 'plan_id', 'dimension', 'key'), name='blocktally_key')],
             },
         ),
