@@ -122,28 +122,34 @@ def _summary(*, raw: list[tuple[datetime, datetime]], tallies: list[Q], filters:
         names = ("dimension", "key", "blocks", "closed", "hits", "saved", "forgone")
         rows = [dict(zip(names, row, strict=True)) for row in sums]
     if raw:
-        outcome_window, block_window = Q(), Q()
-        for a, b in raw:
-            outcome_window |= Q(blocked_at__gte=a, blocked_at__lt=b)
-            block_window |= Q(ts__gte=a, ts__lt=b)
-        groups = (
-            BlockOutcome.objects.filter(outcome_window, **filters)
-            .values("reason", "reason_class", "rule", "symbol")
-            .annotate(
-                closed=Count("*"),  # not count(id): the window is then an index-only scan
-                hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
-                lost=Sum("pnl", filter=Q(pnl__lt=0)),
-                forgone=Sum("pnl", filter=Q(pnl__gt=0)),
-            )
-            .order_by()
+        # one branch per edge as well: each a range scan of its covering index (blocktally above)
+        def union(branches: list) -> QuerySet:
+            return branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+
+        groups = union(
+            [
+                BlockOutcome.objects.filter(blocked_at__gte=a, blocked_at__lt=b, **filters)
+                .values("reason", "reason_class", "rule", "symbol")
+                .annotate(
+                    closed=Count("*"),  # not count(id): the window is then an index-only scan
+                    hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
+                    lost=Sum("pnl", filter=Q(pnl__lt=0)),
+                    forgone=Sum("pnl", filter=Q(pnl__gt=0)),
+                )
+                .order_by()
+                for a, b in raw
+            ]
         )
         blocks = []
         if "rule" not in filters:
-            blocks = (
-                BlockEvent.objects.filter(block_window, **filters)
-                .values("reason", "reason_class", "symbol")
-                .annotate(blocks=Count("*"))
-                .order_by()
+            blocks = union(
+                [
+                    BlockEvent.objects.filter(ts__gte=a, ts__lt=b, **filters)
+                    .values("reason", "reason_class", "symbol")
+                    .annotate(blocks=Count("*"))
+                    .order_by()
+                    for a, b in raw
+                ]
             )
         rows += marginals([{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups], blocks)
     return {"since": since, "until": until, **rollup_marginals(rows)}
