@@ -44,6 +44,15 @@ class Sweep(models.Model):
     skipped = models.JSONField(default=list, help_text="Combinations refused by validation, with the reason.")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    base_run = models.ForeignKey(
+        "BacktestRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="what_ifs",
+        help_text="A what-if: the completed run it reruns with one risk limit changed (grid: risk.<rule>).",
+    )
+    rule = models.CharField(max_length=40, blank=True, default="", help_text="A what-if's risk limit.")
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -24,6 +24,7 @@ from backtests import presentation
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
+from backtests.config import RISK_FIELDS
 from backtests.models import RunStatus
 from events import formatting as fmt
 from events import selectors as event_selectors
@@ -42,7 +43,7 @@ from wallets.models import Wallet, WalletBalance
 from . import market_upload, selectors
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
-from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
+from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm, WhatIfForm
 from .presentation import display_items, event_row, payload_items
 
 OVERVIEW_LIVE_TYPES = [
@@ -666,8 +667,43 @@ class BacktestDetailView(RolePageMixin, View):
             "blocks": blocks,
             "daily": daily,
             "config": run.config,
+            "scorecard": (run.results or {}).get("block_scorecard") if completed else None,
+            "what_ifs": backtest_selectors.what_if_list(run_id=run.pk) if completed else [],
+            "what_if_form": WhatIfForm(rules=RISK_FIELDS, initial={"rule": "max_trades_per_day"}),
         }
+        context["what_if_pending"] = any(not t["finished"] for t in context["what_ifs"])
         return render(request, "dashboard/backtest.html", context)
+
+
+class BacktestWhatIfView(RolePageMixin, View):
+    """Operators start a what-if from the run's page, through the same service as the API."""
+
+    role = Role.OPERATOR
+
+    def post(self, request, run_id):
+        if backtest_selectors.run_get(run_id=run_id) is None:
+            raise Http404(f"No backtest {run_id}.")
+        form = WhatIfForm(request.POST, rules=RISK_FIELDS)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                messages.error(request, f"What-if {field}: {' '.join(errors)}")
+        else:
+            try:
+                sweep = backtest_services.what_if_create(run_id=run_id, user=request.user, **form.cleaned_data)
+            except (Invalid, backtest_services.RunStateError) as error:
+                for field, detail in error.detail.items():
+                    messages.error(request, f"What-if {field}: {_flat(detail)}")
+            else:
+                messages.success(request, f"What-if on {sweep.rule}: {sweep.combinations} runs queued.")
+        return redirect(reverse("dashboard:backtest", args=[run_id]) + "#what-if")
+
+
+def _flat(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"value {key}: {_flat(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_flat(d) for d in detail)
+    return str(detail)
 
 
 class BacktestCancelView(RolePageMixin, View):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from agents.engine.reasons import explain
-from backtests.config import METRICS
+from backtests.config import METRICS, RISK_FIELDS
 from backtests.models import (
     DEFAULT_POINTS,
     OVERVIEW_POINTS,
@@ -160,10 +160,23 @@ class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
     reason = serializers.CharField(required=False)
     reason_class = serializers.CharField(required=False)
     rule = serializers.CharField(required=False)
-    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
+    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "end_of_data", "open"], required=False)
     status = serializers.ChoiceField(choices=["closed", "open"], required=False)
 
 
 class OffsetPageSerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+
+class WhatIfCreateSerializer(StrictInputSerializer):
+    """Rerun the completed run once per value of one risk limit (``null`` switches the limit off)."""
+
+    rule = serializers.CharField(help_text="A risk limit: " + ", ".join(RISK_FIELDS))
+    values = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=False)
+
+    def validate_values(self, values):
+        bad = [v for v in values if not (v is None or isinstance(v, int | float | str)) or isinstance(v, bool)]
+        if bad:
+            raise serializers.ValidationError(f"each value is a number, a decimal string or null; got {bad[0]!r}")
+        return values

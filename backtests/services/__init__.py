@@ -14,8 +14,10 @@ from .runs import (
     validated,
 )
 from .sweeps import sweep_create
+from .whatif import MAX_WHAT_IF_VALUES, what_if_create
 
 __all__ = [
+    "MAX_WHAT_IF_VALUES",
     "IdempotencyConflict",
     "RunStateError",
     "backtest_run_cancel",
@@ -23,4 +25,5 @@ __all__ = [
     "backtest_run_rerun",
     "sweep_create",
     "validated",
+    "what_if_create",
 ]
