@@ -74,7 +74,7 @@ class BacktestRunAdmin(_ReadOnly):
     def cancel(self, request, queryset):
         for run in queryset:
             try:
-                services.backtest_run_cancel(run_id=run.pk)
+                services.backtest_run_cancel(run_id=run.pk, user=request.user)
             except services.RunStateError as exc:
                 self.message_user(request, f"{run.name}: {exc}", messages.WARNING)
 

@@ -64,9 +64,6 @@ class BacktestRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # when the broker took the run's message; null while it has not (the broker was down at commit):
-    # the reaper sends those again
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True, default="")
     error = models.TextField(blank=True, default="")
     results = models.JSONField(null=True, blank=True, help_text="Metrics, blocks by reason and class.")

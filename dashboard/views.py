@@ -569,7 +569,7 @@ class BacktestCancelView(RolePageMixin, View):
         if backtest_selectors.run_get(run_id=run_id) is None:
             raise Http404(f"No backtest {run_id}.")
         try:
-            backtest_services.backtest_run_cancel(run_id=run_id)
+            backtest_services.backtest_run_cancel(run_id=run_id, user=request.user)
         except backtest_services.RunStateError as error:
             messages.error(request, str(error))
         else:

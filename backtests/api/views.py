@@ -77,14 +77,15 @@ class RunListCreateView(InputFormMixin, ListAPIView):
     def get_queryset(self):
         return selectors.run_list()
 
-    @extend_schema(request=BacktestConfigSerializer, responses={201: s.RunSerializer, 200: s.RunSerializer})
+    @extend_schema(request=BacktestConfigSerializer, responses={202: s.RunSerializer, 200: s.RunSerializer})
     def post(self, request):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 200:
             return Response({"Idempotency-Key": ["at most 200 characters"]}, status=status.HTTP_400_BAD_REQUEST)
         # an Invalid config (400 by field) or a reused Idempotency-Key (409) goes to the one exception handler
         run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        # 202 as for intents: the run is stored, queued and will be carried out, broker up or down
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class RunDetailView(RetrieveAPIView):
@@ -259,7 +260,7 @@ class RunCancelView(APIView):
     @extend_schema(request=None, responses={202: s.RunSerializer})
     def post(self, request, pk):
         _run_or_404(pk)
-        run = services.backtest_run_cancel(run_id=pk)  # a finished run: Conflict naming its status, 409
+        run = services.backtest_run_cancel(run_id=pk, user=request.user)  # finished: Conflict naming its status, 409
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -347,7 +348,7 @@ class SweepListCreateView(InputFormMixin, ListAPIView):
     def get_queryset(self):
         return selectors.sweep_list()
 
-    @extend_schema(request=s.SweepCreateSerializer, responses={201: s.SweepSerializer})
+    @extend_schema(request=s.SweepCreateSerializer, responses={202: s.SweepSerializer})
     def post(self, request):
         body = s.SweepCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -355,7 +356,7 @@ class SweepListCreateView(InputFormMixin, ListAPIView):
         sweep = services.sweep_create(
             data=data["config"], grid=data["grid"], metric=data["metric"], name=data.get("name"), user=request.user
         )
-        return Response(s.SweepSerializer(selectors.sweep_get(sweep_id=sweep.pk)).data, status=201)
+        return Response(s.SweepSerializer(selectors.sweep_get(sweep_id=sweep.pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
 class SweepDetailView(RetrieveAPIView):

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from events.services import emit
+from tradingops import outbox
 from tradingops.errors import Conflict, Invalid
 
 from .. import config as cfg
@@ -42,29 +45,16 @@ def validated(data: dict) -> dict:
 
 
 # --- start / cancel / rerun -----------------------------------------------------------------------
-def _enqueue(run_ids: list) -> None:
-    """Send the runs to the broker once the transaction commits. A broker that is down does not fail
-    the request (the run is committed, queued): the run stays unsent and the reaper sends it later."""
-    ids = [str(rid) for rid in run_ids]
-    transaction.on_commit(lambda: dispatch(ids))
+def user_source(user) -> str:
+    """The ``source`` of an operator's event: ``user:<username>``; ``system`` without a person."""
+    return f"user:{user.get_username()}" if getattr(user, "is_authenticated", False) else "system"
 
 
-def dispatch(run_ids: list[str]) -> bool:
-    """Send ``run_ids`` (one message each, as one group) and stamp ``enqueued_at``; False if the broker refused.
-
-    Sending twice is harmless: the worker claims only a queued run, so a second message is a no-op."""
-    from celery import group
-
-    try:
-        if len(run_ids) == 1:
-            backtest_run_task.delay(run_ids[0])
-        else:
-            group(backtest_run_task.s(rid) for rid in run_ids).apply_async()
-    except Exception:  # kombu/redis errors vary by transport; none may turn a committed run into a 500
-        logger.warning("backtests %s not sent to the broker; the reaper sends them again", run_ids, exc_info=True)
-        return False
-    BacktestRun.objects.filter(pk__in=run_ids, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
-    return True
+def dispatch_on_commit(runs: list[BacktestRun]) -> None:
+    """Send each run to a worker through the transactional outbox: its message is written with the
+    run, sent after the commit, and, with the broker down, sent by the outbox's sweeper once it is
+    back. A second message of a run is harmless: a worker claims only a queued run."""
+    outbox.dispatch_each_on_commit(backtest_run_task, ([str(run.pk)] for run in runs))
 
 
 def backtest_run_create(
@@ -72,6 +62,7 @@ def backtest_run_create(
     data: dict,
     user=None,
     idempotency_key: str | None = None,
+    rerun_of: BacktestRun | None = None,
 ) -> tuple[BacktestRun, bool]:
     """Validate ``data`` (the POST body), store a queued run and enqueue it on commit.
 
@@ -93,8 +84,10 @@ def backtest_run_create(
                 candles_total=attrs["_resolved"].candles,
                 idempotency_key=idempotency_key or None,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
+                rerun_of=rerun_of,
             )
-            _enqueue([run.pk])
+            _emit_requested(run, user)
+            dispatch_on_commit([run])
     except IntegrityError:
         # a concurrent request with the same key won the race
         existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
@@ -111,6 +104,23 @@ def _same_request(existing: BacktestRun, data: dict) -> BacktestRun:
     raise IdempotencyConflict(f"this Idempotency-Key already started run {existing.pk} with a different config")
 
 
+def _emit_requested(run: BacktestRun, user) -> None:
+    emit(
+        "backtest_requested",
+        {
+            "backtest_id": str(run.pk),
+            "name": run.name,
+            "symbols": run.config["symbols"],
+            "timeframe": run.config["timeframe"],
+            "candles": run.candles_total,
+            "rerun_of": str(run.rerun_of_id) if run.rerun_of_id else None,
+        },
+        source=user_source(user),
+        correlation_id=uuid.UUID(str(run.pk)),  # the run's chain; no run_id: it is not a live run
+        dedupe_key=f"backtest:{run.pk}:requested",
+    )
+
+
 def _default_name(config: dict) -> str:
     strategy = config["strategy"]
     label = strategy.get("preset") or (strategy.get("plan") or {}).get("name", "plan")
@@ -118,8 +128,9 @@ def _default_name(config: dict) -> str:
     return f"{label}({params}) {','.join(config['symbols'])} {config['timeframe']}"[:200]
 
 
-def backtest_run_cancel(*, run_id) -> BacktestRun:
+def backtest_run_cancel(*, run_id, user=None) -> BacktestRun:
     """Queued: cancelled at once. Running: flagged; the worker stops within a second and marks it.
+    A ``backtest_cancel_requested`` event names who asked (once per run, however often asked).
 
     A finished run cannot be cancelled: :class:`RunStateError` names its status.
     """
@@ -127,6 +138,13 @@ def backtest_run_cancel(*, run_id) -> BacktestRun:
         run = BacktestRun.objects.select_for_update().get(pk=run_id)
         if run.status in FINISHED:
             raise RunStateError(run, f"the run is {run.status}: only queued or running runs can be cancelled")
+        emit(
+            "backtest_cancel_requested",
+            {"backtest_id": str(run.pk), "status": run.status},
+            source=user_source(user),
+            correlation_id=uuid.UUID(str(run.pk)),
+            dedupe_key=f"backtest:{run.pk}:cancel_requested",
+        )
         if run.status == RunStatus.QUEUED:
             run.status = RunStatus.CANCELLED
             run.finished_at = timezone.now()
@@ -142,7 +160,5 @@ def backtest_run_cancel(*, run_id) -> BacktestRun:
 def backtest_run_rerun(*, run_id, user=None) -> BacktestRun:
     """A new run of the same config (validated again: candles may have changed since)."""
     original = BacktestRun.objects.get(pk=run_id)
-    run, _ = backtest_run_create(data={"name": original.name, **original.config}, user=user)
-    BacktestRun.objects.filter(pk=run.pk).update(rerun_of=original)
-    run.rerun_of = original
+    run, _ = backtest_run_create(data={"name": original.name, **original.config}, user=user, rerun_of=original)
     return run

@@ -1,16 +1,19 @@
-"""Sweeps: one run per valid combination of a preset's parameter grid, enqueued as one Celery group."""
+"""Sweeps: one run per valid combination of a preset's parameter grid, each sent through the outbox."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
+from events.services import emit
+
 from .. import config as cfg
 from ..models import BacktestRun, Sweep
-from .runs import _default_name, _enqueue, validated
+from .runs import _default_name, dispatch_on_commit, user_source, validated
 
 
 def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user=None) -> Sweep:
-    """One run per valid grid combination, enqueued as one Celery group on commit."""
+    """One run per valid grid combination, sent to the workers on commit; one
+    ``backtest_sweep_requested`` event names who asked (not one per run: a sweep may hold thousands)."""
     attrs = validated(data)
     config = attrs["_config"]
     valid, skipped = cfg.grid_combinations(config, grid)
@@ -41,5 +44,13 @@ def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user
             for params in valid
         ]
         BacktestRun.objects.bulk_create(runs, batch_size=1000)
-        _enqueue([r.pk for r in runs])
+        emit(
+            "backtest_sweep_requested",
+            {"sweep_id": str(sweep.pk), "name": sweep.name, "metric": metric, "combinations": total,
+             "runs": len(runs), "skipped": len(skipped)},
+            source=user_source(user),
+            correlation_id=sweep.pk,
+            dedupe_key=f"backtest_sweep:{sweep.pk}:requested",
+        )  # fmt: skip
+        dispatch_on_commit(runs)
     return sweep

@@ -75,7 +75,7 @@ def test_a_run_posted_to_the_api_completes_on_the_worker_with_the_engines_number
     sol_candles, celery_worker_process, client_for
 ):
     response = client_for("operator").post(URL, sma_config(), format="json", headers={"Idempotency-Key": "w-1"})
-    assert response.status_code == 201
+    assert response.status_code == 202
     run_id = response.json()["id"]
 
     wait_for(lambda: status_of(run_id) == RunStatus.COMPLETED, 60)
