@@ -522,7 +522,7 @@ class BacktestStartView(RolePageMixin, View):
         form = BacktestForm(request.POST)
         if form.is_valid():
             try:
-                run, _ = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
+                run = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
             except Invalid as error:
                 form.add_api_errors(error.detail)
             else:

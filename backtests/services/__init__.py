@@ -6,7 +6,6 @@ progress, the reaper), :mod:`backtests.loading` (candles to arrays), :mod:`backt
 """
 
 from .runs import (
-    IdempotencyConflict,
     RunStateError,
     backtest_run_cancel,
     backtest_run_create,
@@ -16,7 +15,6 @@ from .runs import (
 from .sweeps import sweep_create
 
 __all__ = [
-    "IdempotencyConflict",
     "RunStateError",
     "backtest_run_cancel",
     "backtest_run_create",

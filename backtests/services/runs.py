@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from events.services import emit
 from tradingops import outbox
 from tradingops.errors import Conflict, Invalid
+from tradingops.idempotency import Idempotency
+from tradingops.idempotency import claim as idempotency_claim
+from tradingops.idempotency import complete as idempotency_complete
 
 from .. import config as cfg
 from ..models import FINISHED, BacktestRun, RunStatus
@@ -27,13 +30,6 @@ class RunStateError(Conflict):
     def __init__(self, run: BacktestRun, message: str):
         self.run = run
         super().__init__(message, field="status")
-
-
-class IdempotencyConflict(Conflict):
-    """The Idempotency-Key was used for a different config (409)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, field="Idempotency-Key")
 
 
 def validated(data: dict) -> dict:
@@ -61,47 +57,30 @@ def backtest_run_create(
     *,
     data: dict,
     user=None,
-    idempotency_key: str | None = None,
+    idempotency: Idempotency | None = None,
     rerun_of: BacktestRun | None = None,
-) -> tuple[BacktestRun, bool]:
-    """Validate ``data`` (the POST body), store a queued run and enqueue it on commit.
+) -> BacktestRun:
+    """Validate ``data`` (the POST body), store a queued run, emit ``backtest_requested`` naming
+    the user and send the run to a worker through the outbox, in one transaction.
 
-    With ``idempotency_key``, the same key returns the run it created first (``created`` False);
-    the same key with a different config raises :class:`IdempotencyConflict`.
+    With an ``idempotency`` key seen before it raises :class:`~tradingops.idempotency.Replay`
+    (nothing new is written); the same key with another body, :class:`~tradingops.errors.Conflict`.
     """
-    if idempotency_key:
-        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _same_request(existing, data), False
     attrs = validated(data)
     config = attrs["_config"]
-    name = attrs.get("name") or _default_name(config)
-    try:
-        with transaction.atomic():
-            run = BacktestRun.objects.create(
-                name=name,
-                config=config,
-                candles_total=attrs["_resolved"].candles,
-                idempotency_key=idempotency_key or None,
-                created_by=user if getattr(user, "is_authenticated", False) else None,
-                rerun_of=rerun_of,
-            )
-            _emit_requested(run, user)
-            dispatch_on_commit([run])
-    except IntegrityError:
-        # a concurrent request with the same key won the race
-        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return _same_request(existing, data), False
-    return run, True
-
-
-def _same_request(existing: BacktestRun, data: dict) -> BacktestRun:
-    serializer = cfg.BacktestConfigSerializer(data=data)
-    if serializer.is_valid() and serializer.validated_data["_config"] == existing.config:
-        return existing
-    raise IdempotencyConflict(f"this Idempotency-Key already started run {existing.pk} with a different config")
+    with transaction.atomic():
+        idempotency_claim(idempotency)
+        run = BacktestRun.objects.create(
+            name=attrs.get("name") or _default_name(config),
+            config=config,
+            candles_total=attrs["_resolved"].candles,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            rerun_of=rerun_of,
+        )
+        _emit_requested(run, user)
+        dispatch_on_commit([run])
+        idempotency_complete(idempotency, run.pk)
+    return run
 
 
 def _emit_requested(run: BacktestRun, user) -> None:
@@ -160,5 +139,4 @@ def backtest_run_cancel(*, run_id, user=None) -> BacktestRun:
 def backtest_run_rerun(*, run_id, user=None) -> BacktestRun:
     """A new run of the same config (validated again: candles may have changed since)."""
     original = BacktestRun.objects.get(pk=run_id)
-    run, _ = backtest_run_create(data={"name": original.name, **original.config}, user=user, rerun_of=original)
-    return run
+    return backtest_run_create(data={"name": original.name, **original.config}, user=user, rerun_of=original)

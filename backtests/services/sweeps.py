@@ -5,15 +5,21 @@ from __future__ import annotations
 from django.db import transaction
 
 from events.services import emit
+from tradingops.idempotency import Idempotency
+from tradingops.idempotency import claim as idempotency_claim
+from tradingops.idempotency import complete as idempotency_complete
 
 from .. import config as cfg
 from ..models import BacktestRun, Sweep
 from .runs import _default_name, dispatch_on_commit, user_source, validated
 
 
-def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user=None) -> Sweep:
+def sweep_create(
+    *, data: dict, grid, metric: str, name: str | None = None, user=None, idempotency: Idempotency | None = None
+) -> Sweep:
     """One run per valid grid combination, sent to the workers on commit; one
-    ``backtest_sweep_requested`` event names who asked (not one per run: a sweep may hold thousands)."""
+    ``backtest_sweep_requested`` event names who asked (not one per run: a sweep may hold thousands).
+    With an ``idempotency`` key seen before it raises :class:`~tradingops.idempotency.Replay`."""
     attrs = validated(data)
     config = attrs["_config"]
     valid, skipped = cfg.grid_combinations(config, grid)
@@ -23,6 +29,7 @@ def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user
     candles = attrs["_resolved"].candles
     owner = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
+        idempotency_claim(idempotency)
         sweep = Sweep.objects.create(
             name=name or f"sweep {_default_name(config)}",
             base_config=config,
@@ -53,4 +60,5 @@ def sweep_create(*, data: dict, grid, metric: str, name: str | None = None, user
             dedupe_key=f"backtest_sweep:{sweep.pk}:requested",
         )  # fmt: skip
         dispatch_on_commit(runs)
+        idempotency_complete(idempotency, sweep.pk)
     return sweep

@@ -13,7 +13,7 @@ URL = "/api/v1/backtests"
 
 
 def finished_run(**overrides) -> BacktestRun:
-    run, _ = services.backtest_run_create(data=sma_config(**overrides))
+    run = services.backtest_run_create(data=sma_config(**overrides))
     worker.backtest_execute(run_id=run.pk)
     return BacktestRun.objects.get(pk=run.pk)
 
@@ -105,7 +105,7 @@ def test_cancelling_a_finished_run_is_a_409_naming_its_status(sol_candles, clien
 
 
 def test_cancelling_a_queued_run_cancels_it_at_once(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     response = client_for("operator").post(f"{URL}/{run.pk}/cancel")
 
     assert response.status_code == 202
@@ -114,7 +114,7 @@ def test_cancelling_a_queued_run_cancels_it_at_once(sol_candles, client_for):
 
 
 def test_results_before_completion_are_a_409_with_the_status(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     for path in ("results", "equity", "state?at=2024-10-01T00:00:00Z"):
         response = client_for("viewer").get(f"{URL}/{run.pk}/{path}")
         assert response.status_code == 409
@@ -122,7 +122,7 @@ def test_results_before_completion_are_a_409_with_the_status(sol_candles, client
 
 
 def test_a_failed_run_shows_its_error(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
     worker.backtest_execute(run_id=run.pk)
 

@@ -28,7 +28,7 @@ def finished_events(run_id):
 
 @pytest.mark.parametrize("phase", ["engine", "load"])
 def test_a_run_reaped_while_its_worker_was_frozen_never_comes_back_completed(sol_candles, monkeypatch, phase):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     target = "run_backtest" if phase == "engine" else "load_bars"
     real = getattr(worker, target)
 
@@ -50,7 +50,7 @@ def test_a_run_reaped_while_its_worker_was_frozen_never_comes_back_completed(sol
 
 
 def test_a_run_reaped_during_its_final_write_is_rolled_back(sol_candles, monkeypatch):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     real = worker.write_results
 
     def reaped_meanwhile(*args, **kwargs):
@@ -66,7 +66,7 @@ def test_a_run_reaped_during_its_final_write_is_rolled_back(sol_candles, monkeyp
 
 
 def test_a_failure_after_the_reaper_keeps_the_reapers_verdict(sol_candles, monkeypatch):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
 
     def reaped_then_crashes(*args, **kwargs):
         freeze_past_the_stale_limit(run.pk)

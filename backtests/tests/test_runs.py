@@ -32,8 +32,7 @@ def dec(value: float) -> Decimal:
 
 
 def start_and_run(data: dict) -> BacktestRun:
-    run, created = services.backtest_run_create(data=data)
-    assert created
+    run = services.backtest_run_create(data=data)
     assert run.status == RunStatus.QUEUED
     assert worker.backtest_execute(run_id=run.pk, worker="test") == RunStatus.COMPLETED
     return BacktestRun.objects.get(pk=run.pk)
@@ -159,7 +158,7 @@ def test_blocks_are_recorded_with_reason_class_and_numbers(sol_candles):
 
 
 def test_a_run_that_fails_records_its_error(sol_candles):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
 
     assert worker.backtest_execute(run_id=run.pk) == RunStatus.FAILED
@@ -279,7 +278,7 @@ def test_a_backtest_is_never_listed_as_a_live_run(sol_candles, client_for):
 
 
 def test_an_internal_error_shows_a_sentence_and_logs_the_exception(sol_candles, caplog, monkeypatch):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
