@@ -15,6 +15,7 @@ from tradingops.errors import Conflict, Invalid
 from tradingops.idempotency import Idempotency
 from tradingops.idempotency import claim as idempotency_claim
 from tradingops.idempotency import complete as idempotency_complete
+from tradingops.roles import user_source
 
 from .. import config as cfg
 from ..models import FINISHED, BacktestRun, RunStatus
@@ -41,11 +42,6 @@ def validated(data: dict) -> dict:
 
 
 # --- start / cancel / rerun -----------------------------------------------------------------------
-def user_source(user) -> str:
-    """The ``source`` of an operator's event: ``user:<username>``; ``system`` without a person."""
-    return f"user:{user.get_username()}" if getattr(user, "is_authenticated", False) else "system"
-
-
 def dispatch_on_commit(runs: list[BacktestRun]) -> None:
     """Send each run to a worker through the transactional outbox: its message is written with the
     run, sent after the commit, and, with the broker down, sent by the outbox's sweeper once it is

@@ -8,10 +8,11 @@ from events.services import emit
 from tradingops.idempotency import Idempotency
 from tradingops.idempotency import claim as idempotency_claim
 from tradingops.idempotency import complete as idempotency_complete
+from tradingops.roles import user_source
 
 from .. import config as cfg
 from ..models import BacktestRun, Sweep
-from .runs import _default_name, dispatch_on_commit, user_source, validated
+from .runs import _default_name, dispatch_on_commit, validated
 
 
 def sweep_create(
