@@ -139,7 +139,7 @@ class RunBlockOutcomesView(APIView):
     """What each blocked entry of the run would have done (its shadow), in the order they closed
     (the still-open ones last, marked at the last close). ``offset``/``limit`` page it."""
 
-    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.OutcomeQuerySerializer, s.OffsetPageSerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
         blocked = _not_completed(run)
