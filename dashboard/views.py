@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db.models import Prefetch
 from django.forms.utils import ErrorDict
 from django.http import Http404
@@ -33,14 +33,15 @@ from events.presentation import event_to_dict
 from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
-from tradingops.api.pagination import KeysetCursorPagination
-from tradingops.errors import Invalid
+from tradingops.api.pagination import KeysetCursorPagination, NewestFirstCursorPagination
+from tradingops.errors import Conflict, Invalid
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
 from wallets import services as wallet_services
 from wallets.models import Wallet, WalletBalance
 
 from . import market_upload, selectors
+from .actions import ActionView, error_text
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm, WhatIfForm
@@ -78,11 +79,9 @@ ACTION_FORMS = {"intent_form": OperatorIntentForm, "kill_form": KillSwitchForm, 
 SECRET_FIELDS = frozenset({"confirmation"})
 
 
-def _refused(request, key: str, form, refusal: str | None = None):
+def _refused(request, key: str, form):
     data = {name: value for name, value in request.POST.items() if name != "csrfmiddlewaretoken"}
     errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
-    if refusal:
-        errors.setdefault("__all__", []).append(refusal)
     for name in SECRET_FIELDS:
         data.pop(name, None)  # a typed confirmation is typed again, never pre-filled
     request.session[f"refused:{key}"] = {"data": data, "errors": errors}
@@ -149,67 +148,55 @@ class OverviewView(RolePageMixin, View):
         return _overview(request, forms=_refused_forms(request))
 
 
-def _refusal(exc) -> str:
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-    return "; ".join(getattr(exc, "messages", [str(exc)]))
+class OverviewActionView(RolePageMixin, ActionView):
+    """An action of the Overview's forms: refused, its form comes back on the Overview with the
+    errors in place (post/redirect/get)."""
+
+    form_key: str
+
+    def refused(self, request, form, error):
+        return _refused(request, self.form_key, form)
 
 
-class OperatorIntentView(RolePageMixin, View):
+class OperatorIntentView(OverviewActionView):
     """Operators: pause, resume, flatten, replan, risk multiplier, through ``intent_submit`` like the API."""
 
     role = Role.OPERATOR
+    form_class = OperatorIntentForm
+    form_key = "intent_form"
 
-    def post(self, request):
-        form = OperatorIntentForm(request.POST)
-        if not form.is_valid():
-            return _refused(request, "intent_form", form)
+    def act(self, request, form):
         data = form.cleaned_data
         params = {"multiplier": str(data["multiplier"])} if data["action"] == "set_risk_multiplier" else {}
-        try:
-            event = agent_services.intent_submit(
-                user=request.user, action=data["action"], symbol=data["symbol"], params=params, note=data["note"]
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(
-                    field if field in form.fields else "multiplier" if "multiplier" in field else None, errors
-                )
-            return _refused(request, "intent_form", form)
+        event = agent_services.intent_submit(
+            user=request.user, action=data["action"], symbol=data["symbol"], params=params, note=data["note"]
+        )
         messages.success(
             request, f"{data['action'].replace('_', ' ').capitalize()} requested (intent {event.event_id})."
         )
         return redirect(reverse("dashboard:overview"))
 
 
-class KillSwitchView(RolePageMixin, View):
+class KillSwitchView(OverviewActionView):
     role = Role.ADMIN
+    form_class = KillSwitchForm
+    form_key = "kill_form"
 
-    def post(self, request):
-        form = KillSwitchForm(request.POST)
-        if not form.is_valid():
-            return _refused(request, "kill_form", form)
-        try:
-            agent_services.kill_switch_set(
-                user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            return _refused(request, "kill_form", form, _refusal(exc))
+    def act(self, request, form):
+        agent_services.kill_switch_set(
+            user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
+        )
         messages.success(request, f"Kill switch {'engaged' if form.cleaned_data['engaged'] else 'released'}.")
         return redirect(reverse("dashboard:overview"))
 
 
-class ModeView(RolePageMixin, View):
+class ModeView(OverviewActionView):
     role = Role.ADMIN
+    form_class = ModeForm
+    form_key = "mode_form"
 
-    def post(self, request):
-        form = ModeForm(request.POST)
-        if not form.is_valid():
-            return _refused(request, "mode_form", form)
-        try:
-            agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as exc:
-            return _refused(request, "mode_form", form, _refusal(exc))
+    def act(self, request, form):
+        agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
         messages.success(request, f"Mode is now {form.cleaned_data['mode']}.")
         return redirect(reverse("dashboard:overview"))
 
@@ -321,27 +308,22 @@ class DecisionsView(RolePageMixin, View):
         return render(request, "dashboard/decisions.html", context, status=status)
 
 
-class OperatorNoteView(RolePageMixin, View):
+class OperatorNoteView(RolePageMixin, ActionView):
     """POST an operator note: one ``intent`` event naming the user, through ``intent_submit`` like the API."""
 
     role = Role.OPERATOR
+    form_class = OperatorNoteForm
 
-    def post(self, request):
-        form = OperatorNoteForm(request.POST)
-        if not form.is_valid():
-            context, _ = _decisions_context(request, note_form=form)
-            return render(request, "dashboard/decisions.html", context, status=400)
-        try:
-            agent_services.intent_submit(
-                user=request.user, action="note", note=form.cleaned_data["note"], symbol=form.cleaned_data["symbol"]
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-            context, _ = _decisions_context(request, note_form=form)
-            return render(request, "dashboard/decisions.html", context, status=400)
+    def act(self, request, form):
+        agent_services.intent_submit(
+            user=request.user, action="note", note=form.cleaned_data["note"], symbol=form.cleaned_data["symbol"]
+        )
         messages.success(request, "Note added to the decision log.")
         return redirect(reverse("dashboard:decisions"))
+
+    def refused(self, request, form, error):
+        context, _ = _decisions_context(request, note_form=form)
+        return render(request, "dashboard/decisions.html", context, status=error.status_code if error else 400)
 
 
 class TradePagination(NewestFirstCursorPagination):
@@ -477,24 +459,21 @@ class WalletDetailView(RolePageMixin, View):
         return render(request, "dashboard/wallet_detail.html", context)
 
 
-class ReconcileNowView(RolePageMixin, View):
+class ReconcileNowView(RolePageMixin, ActionView):
     """Operators: reconcile every wallet now, through the same service as the API."""
 
     role = Role.OPERATOR
 
-    def post(self, request):
-        try:
-            outcome = wallet_services.wallet_reconcile(user=request.user)
-        except wallet_services.ReconciliationBusy:
-            messages.warning(request, "A reconciliation is already running; try again when it has finished.")
-        except ValidationError as error:
-            messages.error(request, "; ".join(error.messages))
-        else:
-            run = outcome.run
-            messages.success(
-                request,
-                f"Reconciliation #{run.pk} {run.status}: {run.wallets_checked} checked, {run.breaches} breaches.",
-            )
+    def act(self, request, form):
+        run = wallet_services.wallet_reconcile(user=request.user).run
+        messages.success(
+            request, f"Reconciliation #{run.pk} {run.status}: {run.wallets_checked} checked, {run.breaches} breaches."
+        )
+        return redirect(reverse("dashboard:wallets"))
+
+    def refused(self, request, form, error):
+        level = messages.WARNING if isinstance(error, Conflict) else messages.ERROR
+        messages.add_message(request, level, error_text(error))
         return redirect(reverse("dashboard:wallets"))
 
 
@@ -622,21 +601,18 @@ class BacktestsView(RolePageMixin, View):
         return _backtests_page(request, None)
 
 
-class BacktestStartView(RolePageMixin, View):
+class BacktestStartView(RolePageMixin, ActionView):
     """Operators start a run from the form, through the same service as ``POST /api/v1/backtests``."""
 
     role = Role.OPERATOR
+    form_class = BacktestForm
 
-    def post(self, request):
-        form = BacktestForm(request.POST)
-        if form.is_valid():
-            try:
-                run, _ = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
-            except Invalid as error:
-                form.add_api_errors(error.detail)
-            else:
-                return redirect(reverse("dashboard:backtest", args=[run.pk]))
-        return _backtests_page(request, form, status=400)
+    def act(self, request, form):
+        run = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
+        return redirect(reverse("dashboard:backtest", args=[run.pk]))
+
+    def refused(self, request, form, error):
+        return _backtests_page(request, form, status=error.status_code if error else 400)
 
 
 class BacktestDetailView(RolePageMixin, View):
@@ -706,18 +682,18 @@ def _flat(detail) -> str:
     return str(detail)
 
 
-class BacktestCancelView(RolePageMixin, View):
+class BacktestCancelView(RolePageMixin, ActionView):
     role = Role.OPERATOR
 
-    def post(self, request, run_id):
+    def act(self, request, form, run_id):
         if backtest_selectors.run_get(run_id=run_id) is None:
             raise Http404(f"No backtest {run_id}.")
-        try:
-            backtest_services.backtest_run_cancel(run_id=run_id)
-        except backtest_services.RunStateError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, "Cancel requested; the run stops within a second.")
+        backtest_services.backtest_run_cancel(run_id=run_id, user=request.user)
+        messages.success(request, "Cancel requested; the run stops within a second.")
+        return redirect(reverse("dashboard:backtest", args=[run_id]))
+
+    def refused(self, request, form, error, run_id):
+        messages.error(request, error_text(error))
         return redirect(reverse("dashboard:backtest", args=[run_id]))
 
 

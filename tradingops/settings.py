@@ -376,6 +376,9 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "tradingops.api.authentication.LockoutTokenAuthentication" if name.endswith(".TokenAuthentication") else name
     for name in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
 ]
+# Unknown query parameters are a 400 naming them on every API operation; what each accepts is what
+# its OpenAPI schema documents (tradingops/api/query_params.py).
+MIDDLEWARE.append("tradingops.api.query_params.RefuseUnknownQueryParameters")
 # Every operation's schema documents the error answers (tradingops/api/schema.py).
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
