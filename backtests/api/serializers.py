@@ -1,7 +1,8 @@
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.engine.reasons import explain
-from backtests.config import METRICS
+from backtests.config import MAX_SWEEP_COMBINATIONS, METRICS, SOL_SMA_EXAMPLE
 from backtests.models import (
     DEFAULT_POINTS,
     OVERVIEW_POINTS,
@@ -101,11 +102,29 @@ class StateSerializer(serializers.Serializer):
     positions = PositionStateSerializer(many=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "SMA cross, 3 x 2 parameter sets, ranked by Sharpe",
+            value={
+                "name": "sol-sma-grid",
+                "config": SOL_SMA_EXAMPLE,
+                "grid": {"fast": [5, 10, 20], "slow": [30, 50]},
+                "metric": "sharpe",
+            },
+            request_only=True,
+        )
+    ]
+)
 class SweepCreateSerializer(StrictInputSerializer):
-    name = serializers.CharField(required=False, max_length=200)
-    config = serializers.DictField()
-    grid = serializers.DictField(child=serializers.ListField(min_length=1))
-    metric = serializers.ChoiceField(choices=METRICS, default="sharpe")
+    name = serializers.CharField(required=False, max_length=200, help_text="A label for the sweep.")
+    config = serializers.DictField(help_text="A backtest config (as POST /backtests takes) that every run starts from.")
+    grid = serializers.DictField(
+        child=serializers.ListField(min_length=1),
+        help_text=f'Values per strategy parameter, e.g. {{"fast": [5, 10], "slow": [30, 50]}}: one run per '
+        f"combination, at most {MAX_SWEEP_COMBINATIONS:,}.",
+    )
+    metric = serializers.ChoiceField(choices=METRICS, default="sharpe", help_text="The result the runs are ranked by.")
 
 
 class SweepSerializer(serializers.ModelSerializer):
