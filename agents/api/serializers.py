@@ -210,19 +210,19 @@ class BlockOutcomeSummarySerializer(serializers.Serializer):
 
 
 class BlockOutcomeSummaryInputSerializer(TimeWindowInputMixin, serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    symbol = serializers.CharField(required=False)
-    reason = serializers.CharField(required=False)
-    reason_class = serializers.CharField(required=False)
-    rule = serializers.CharField(required=False)
-    plan_id = serializers.CharField(required=False)
-    run_id = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="Blocks at or after this time (ISO 8601, UTC).")
+    until = serializers.DateTimeField(required=False, help_text="Blocks before this time (ISO 8601, UTC).")
+    symbol = serializers.CharField(required=False, help_text="Only this instrument, e.g. SOL-USDT.")
+    reason = serializers.CharField(required=False, help_text="Only this block reason, e.g. risk_budget_exceeded.")
+    reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
+    rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
+    plan_id = serializers.CharField(required=False, help_text="Only blocks of this plan.")
+    run_id = serializers.CharField(required=False, help_text="Only blocks of this run, e.g. live.")
 
 
 class WindowInputSerializer(TimeWindowInputMixin, serializers.Serializer):
-    since = AwareDateTimeField(required=False)
-    until = AwareDateTimeField(required=False)
+    since = AwareDateTimeField(required=False, help_text="From this time (ISO 8601 with a time zone).")
+    until = AwareDateTimeField(required=False, help_text="Up to this time (ISO 8601 with a time zone).")
 
 
 class RiskAllocationSerializer(ChainLinkMixin, serializers.ModelSerializer):

@@ -57,16 +57,20 @@ class DailyReportSerializer(serializers.ModelSerializer):
 
 
 class EquityQuerySerializer(serializers.Serializer):
-    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=DEFAULT_POINTS)
+    max_points = serializers.IntegerField(
+        min_value=2, max_value=OVERVIEW_POINTS, default=DEFAULT_POINTS, help_text="Points of the curve at most."
+    )
 
 
 class StateQuerySerializer(serializers.Serializer):
-    at = AwareDateTimeField()
+    at = AwareDateTimeField(help_text="The moment to show, e.g. 2024-02-01T12:00:00Z.")
 
 
 class CompareQuerySerializer(serializers.Serializer):
-    ids = serializers.CharField()
-    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=500)
+    ids = serializers.CharField(help_text="2 to 5 run ids (UUIDs) separated by commas.")
+    max_points = serializers.IntegerField(
+        min_value=2, max_value=OVERVIEW_POINTS, default=500, help_text="Points per equity curve at most."
+    )
 
     def validate_ids(self, value):
         import uuid
@@ -150,8 +154,10 @@ class RankedRunSerializer(serializers.ModelSerializer):
 
 
 class RankQuerySerializer(serializers.Serializer):
-    metric = serializers.ChoiceField(choices=METRICS, required=False)
-    order = serializers.ChoiceField(choices=("desc", "asc"), default="desc")
+    metric = serializers.ChoiceField(
+        choices=METRICS, required=False, help_text="Rank by this result; default: the sweep's metric."
+    )
+    order = serializers.ChoiceField(choices=("desc", "asc"), default="desc", help_text="desc: best first.")
 
 
 class PresetParamSerializer(serializers.Serializer):
@@ -173,16 +179,20 @@ class PresetSerializer(serializers.Serializer):
 class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
     """Filters of a run's block outcomes: equality, and ``since``/``until`` on the block's time."""
 
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    symbol = serializers.CharField(required=False)
-    reason = serializers.CharField(required=False)
-    reason_class = serializers.CharField(required=False)
-    rule = serializers.CharField(required=False)
-    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
-    status = serializers.ChoiceField(choices=["closed", "open"], required=False)
+    since = serializers.DateTimeField(required=False, help_text="Blocks at or after this time (ISO 8601, UTC).")
+    until = serializers.DateTimeField(required=False, help_text="Blocks before this time (ISO 8601, UTC).")
+    symbol = serializers.CharField(required=False, help_text="Only this instrument, e.g. SOL-USDT.")
+    reason = serializers.CharField(required=False, help_text="Only this block reason, e.g. risk_budget_exceeded.")
+    reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
+    rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
+    exit_reason = serializers.ChoiceField(
+        choices=["stop", "target", "exit", "open"], required=False, help_text="How the blocked trade's shadow ended."
+    )
+    status = serializers.ChoiceField(
+        choices=["closed", "open"], required=False, help_text="closed: the shadow trade has ended."
+    )
 
 
 class OffsetPageSerializer(serializers.Serializer):
-    offset = serializers.IntegerField(min_value=0, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0, help_text="Rows to skip.")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Rows to return.")

@@ -78,11 +78,13 @@ def _timeframe_field(**kwargs) -> serializers.ChoiceField:
 
 
 class CandleQuerySerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=32)
-    timeframe = _timeframe_field(default="1h")
+    symbol = serializers.CharField(max_length=32, help_text="The instrument, e.g. SOL-USDT.")
+    timeframe = _timeframe_field(default="1h", help_text="Bar length, e.g. 1m, 1h, 1d.")
     start = AwareDateTimeField(required=False, help_text="First bar's open time (inclusive).")
     end = AwareDateTimeField(required=False, help_text="Bars open before this time (exclusive).")
-    limit = serializers.IntegerField(min_value=1, required=False)
+    limit = serializers.IntegerField(
+        min_value=1, required=False, help_text="Bars at most (default 500, up to MARKET_CANDLES_MAX_LIMIT)."
+    )
     indicators = serializers.CharField(required=False, allow_blank=True, help_text="e.g. sma_20,rsi_14,macd_12_26_9")
 
     def validate_limit(self, value):
@@ -107,7 +109,7 @@ class CandleQuerySerializer(serializers.Serializer):
 
 
 class TickQuerySerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=32)
+    symbol = serializers.CharField(max_length=32, help_text="The instrument, e.g. SOL-USDT.")
 
 
 @extend_schema_serializer(
