@@ -3,15 +3,18 @@ reports, and the results JSON (metrics and summaries). Binary COPY on PostgreSQL
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import repeat
 
 import numpy as np
 from django.db import connection
 
 from agents.engine import Bars
 from agents.engine.fills import to_decimal
+from agents.engine.machine import Trade
 from agents.scorecard import as_json, outcome_groups, rollup
 from tradingops.db import is_postgres
 
@@ -84,47 +87,83 @@ def _insert(model, columns, rows) -> None:
             copy.write_row(row)
 
 
-_TRADE_FLOATS = tuple(i for i, (_, kind) in enumerate(TRADE_COLUMNS) if kind == "numeric")
+def _copy_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-_TRADE_TIMES = (5, 6)  # epoch seconds in the rows given to _insert_trades
-
-
-def _insert_trades(rows) -> None:
-    """Trades with the engine's floats and epoch-second times. PostgreSQL: a CSV COPY written by Arrow,
-    each float as its shortest round-trip text, which the numeric column parses to exactly the Decimal
-    the binary path sent (``Decimal(repr(x))``), with no Python object per value; elsewhere Decimals
-    through bulk_create."""
+def _insert_trades(run_id, columns: dict[str, list]) -> None:
+    """Trades given as columns (``TRADE_COLUMNS`` but ``run_id``; floats as the engine's, times as epoch
+    seconds). PostgreSQL: a text COPY built column by column, each float as its shortest round-trip
+    text (``repr``), which the numeric column parses to exactly the Decimal ``Decimal(repr(x))`` of
+    the other path, with no Python object per value; elsewhere Decimals through bulk_create."""
+    names = [c for c, _ in TRADE_COLUMNS]
+    count = len(columns["seq"])
     if not is_postgres():
-        _insert(BacktestTrade, TRADE_COLUMNS, (
-            tuple(_d(v) if i in _TRADE_FLOATS else _aware(v) if i in _TRADE_TIMES else v for i, v in enumerate(row))
-            for row in rows
-        ))  # fmt: skip
+        converted = []
+        for name, kind in TRADE_COLUMNS[1:]:
+            values = columns[name]
+            if kind == "numeric":
+                values = [_d(v) for v in values]
+            elif kind == "timestamptz":
+                values = [_aware(v) for v in values]
+            converted.append(values)
+        _insert(BacktestTrade, TRADE_COLUMNS, [(run_id, *row) for row in zip(*converted, strict=True)])
         return
-    import io
-
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
-    columns = list(zip(*rows, strict=True)) or [() for _ in TRADE_COLUMNS]
-    arrays = []
-    for i, (_, kind) in enumerate(TRADE_COLUMNS):
-        values = columns[i]
-        if i in _TRADE_TIMES:
-            arrays.append(pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC")))
-        elif kind == "numeric":
-            arrays.append(pa.array(values, pa.float64()))
+    if not count:
+        return
+    texts: list = [repeat(str(run_id), count)]
+    for name, kind in TRADE_COLUMNS[1:]:
+        values = columns[name]
+        if kind == "numeric":
+            texts.append(map(repr, map(float, values)))
+        elif kind == "timestamptz":
+            stamps = np.datetime_as_string(np.asarray(values, dtype="datetime64[s]"), unit="s", timezone="UTC")
+            texts.append(stamps.tolist())
         elif kind == "int4":
-            arrays.append(pa.array(values, pa.int64()))
+            texts.append(map(str, values))
         else:
-            arrays.append(pa.array([str(v) for v in values], pa.string()))
-    table = pa.Table.from_arrays(arrays, names=[c for c, _ in TRADE_COLUMNS])
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-    names = ", ".join(c for c, _ in TRADE_COLUMNS)
-    sql = f"COPY {BacktestTrade._meta.db_table} ({names}) FROM STDIN (FORMAT CSV)"
+            escaped = {v: _copy_text(str(v)) for v in set(values)}
+            texts.append(map(escaped.__getitem__, values))
+    data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    sql = f"COPY {BacktestTrade._meta.db_table} ({', '.join(names)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        copy.write(buffer.getbuffer())
+        copy.write(data.encode())
+
+
+def _trade_columns(trades, curve_at: dict[str, np.ndarray], entry_fees: dict, exit_fees: dict) -> dict[str, list]:
+    """The trades' stored columns (``TRADE_COLUMNS`` but ``run_id``), bars as curve indices."""
+    count = len(trades)
+    fields = list(zip(*trades, strict=True)) if count else [() for _ in Trade._fields]
+    get = dict(zip(Trade._fields, fields, strict=True))
+    entry_bar = np.asarray(get["entry_bar"], dtype=np.int64)
+    exit_bar = np.asarray(get["exit_bar"], dtype=np.int64)
+    if len(curve_at) == 1:
+        index = next(iter(curve_at.values()))
+        entry_at, exit_at = index[entry_bar], index[exit_bar]
+    else:
+        entry_at, exit_at = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
+        symbol = np.asarray(get["symbol"], dtype=object)
+        for sym, index in curve_at.items():
+            mine = symbol == sym
+            entry_at[mine], exit_at[mine] = index[entry_bar[mine]], index[exit_bar[mine]]
+    chains = get["chain"]
+    return {
+        "seq": list(range(1, count + 1)),
+        "symbol": get["symbol"],
+        "side": get["side"],
+        "qty": get["qty"],
+        "entry_ts": get["entry_ts"],
+        "exit_ts": get["exit_ts"],
+        "entry_bar": entry_at.tolist(),
+        "exit_bar": exit_at.tolist(),
+        "entry_price": get["entry_price"],
+        "exit_price": get["exit_price"],
+        "entry_fee": [entry_fees[c] for c in chains],
+        "exit_fee": [exit_fees[c] for c in chains],
+        "pnl": get["pnl"],
+        "exit_reason": get["exit_reason"],
+        "chain": chains,
+    }
 
 
 def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check=None) -> dict:
@@ -134,7 +173,18 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
     the range are left out, and every stored bar index is an index into the stored curve. ``check()``
     is called between the writes (the caller's cancel check: raising there rolls the whole write back).
     """
-    check = check or (lambda: None)
+    # ~100k small tuples and dicts and no reference cycles, next to a run's millions of live objects: the
+    # cyclic GC would re-scan those on every few hundred allocations (as in agents.engine.runner).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _write_results(run, result, bars, warm, check or (lambda: None))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check) -> dict:
     symbols = list(bars)  # the plan's order: the equity adds positions in it
     ts_all = result.ts
     w = int(np.searchsorted(ts_all, min(int(b.ts[warm[sym]]) for sym, b in bars.items())))
@@ -147,58 +197,39 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
         closes[:, k] = np.where(last >= 0, bars[sym].close[np.maximum(last, 0)], np.nan)
 
     # a symbol's bar index -> its index in the stored curve (negative inside the warm-up)
-    curve_index = {sym: (np.searchsorted(ts_all, b.ts) - w).tolist() for sym, b in bars.items()}
-
-    def at(symbol: str, bar: int) -> int:
-        return curve_index[symbol][bar]
+    curve_at = {sym: np.searchsorted(ts_all, b.ts) - w for sym, b in bars.items()}
+    curve_index = {sym: index.tolist() for sym, index in curve_at.items()}
 
     initial_cash = result.initial_cash
     entry_fee_by_chain: dict[int, float] = {}
-    exit_fee_by_chain: dict[int, float] = {}
     fills: list[portfolio.Fill] = []
+    exit_fees: list[float] = []
     blocks = []
     orders_risk: list[tuple[int, float]] = []
+    Fill = portfolio.Fill
     for d in result.decisions:
-        if d.kind == "fill":
+        kind = d.kind
+        if kind == "fill":
             if d.intent == "entry":
                 entry_fee_by_chain[d.chain] = d.fee
                 side = "long" if d.side == "buy" else "short"
-                fills.append(portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "entry", side, d.qty, d.price, d.fee))
+                fills.append(Fill(curve_index[d.symbol][d.bar], d.ts, d.symbol, "entry", side, d.qty, d.price, d.fee))
             else:
                 side = "long" if d.side == "sell" else "short"
-                fill = portfolio.Fill(at(d.symbol, d.bar), d.ts, d.symbol, "exit", side, d.qty, d.price, d.fee, d.pnl)
-                fills.append(fill)
-        elif d.kind == "block":
-            blocks.append((at(d.symbol, d.bar), d))
-        elif d.kind == "order" and d.intent == "entry":
-            orders_risk.append((at(d.symbol, d.bar), d.risk or 0.0))
+                exit_fees.append(d.fee)
+                fills.append(
+                    Fill(curve_index[d.symbol][d.bar], d.ts, d.symbol, "exit", side, d.qty, d.price, d.fee, d.pnl)
+                )
+        elif kind == "block":
+            blocks.append((curve_index[d.symbol][d.bar], d))
+        elif kind == "order" and d.intent == "entry":
+            orders_risk.append((curve_index[d.symbol][d.bar], d.risk or 0.0))
     # an exit fill's fee, by the trade it closes: the engine appends both when it closes a position
-    exit_fills = [f for f in fills if f.intent == "exit"]
-    for t, f in zip(result.trades, exit_fills, strict=True):
-        exit_fee_by_chain[t.chain] = f.fee
-    trades = result.trades
-    trades = sorted(trades, key=lambda t: (t.entry_ts, symbols.index(t.symbol)))
-    _insert_trades(
-        (
-            run.pk,
-            i + 1,
-            t.symbol,
-            t.side,
-            t.qty,
-            t.entry_ts,
-            t.exit_ts,
-            at(t.symbol, t.entry_bar),
-            at(t.symbol, t.exit_bar),
-            t.entry_price,
-            t.exit_price,
-            entry_fee_by_chain[t.chain],
-            exit_fee_by_chain[t.chain],
-            t.pnl,
-            t.exit_reason,
-            t.chain,
-        )  # fmt: skip
-        for i, t in enumerate(trades)
-    )
+    exit_fee_by_chain = {t.chain: fee for t, fee in zip(result.trades, exit_fees, strict=True)}
+    order = {sym: i for i, sym in enumerate(symbols)}
+    trades = sorted(result.trades, key=lambda t: (t.entry_ts, order[t.symbol]))
+    trade_columns = _trade_columns(trades, curve_at, entry_fee_by_chain, exit_fee_by_chain)
+    _insert_trades(run.pk, trade_columns)
     check()
     _insert(
         BacktestBlock,
@@ -221,13 +252,13 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
     )
 
     # curve chunks, each with the portfolio before its first bar
-    state = portfolio.empty(initial_cash)
+    starts = list(range(0, n, CURVE_CHUNK))
+    snapshots, state = portfolio.states_before(initial_cash, fills, starts)
+    ts_le = np.ascontiguousarray(ts, dtype="<i8")
+    equity_le = np.ascontiguousarray(equity, dtype="<f8")
+    closes_le = np.ascontiguousarray(closes, dtype="<f8")
     chunks = []
-    k = 0
-    for seq, start in enumerate(range(0, n, CURVE_CHUNK)):
-        while k < len(fills) and fills[k].bar < start:
-            state = portfolio.apply_fill(state, fills[k])
-            k += 1
+    for seq, start in enumerate(starts):
         stop = min(n, start + CURVE_CHUNK)
         chunks.append(
             (
@@ -236,18 +267,15 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
                 start,
                 int(ts[start]),
                 int(ts[stop - 1]),
-                np.ascontiguousarray(ts[start:stop], dtype="<i8").tobytes(),
-                np.ascontiguousarray(equity[start:stop], dtype="<f8").tobytes(),
-                np.ascontiguousarray(closes[start:stop], dtype="<f8").tobytes(),
-                state,
+                ts_le[start:stop].tobytes(),
+                equity_le[start:stop].tobytes(),
+                closes_le[start:stop].tobytes(),
+                snapshots[seq],
             )
         )
     check()
     _insert(CurveChunk, CHUNK_COLUMNS, chunks)
     check()
-    while k < len(fills):
-        state = portfolio.apply_fill(state, fills[k])
-        k += 1
 
     dd = metrics.drawdown(equity, initial_cash)
     picked = metrics.lttb(np.arange(n, dtype=np.float64), equity, OVERVIEW_POINTS)
@@ -268,19 +296,19 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
 
     # exposure: curve bars with at least one open position
     held = np.zeros(n + 1, dtype=np.int64)
-    for t in trades:
-        held[at(t.symbol, t.entry_bar)] += 1
-        held[at(t.symbol, t.exit_bar)] -= 1
+    np.add.at(held, np.asarray(trade_columns["entry_bar"], dtype=np.int64), 1)
+    np.add.at(held, np.asarray(trade_columns["exit_bar"], dtype=np.int64), -1)
     for sym in state["positions"]:
         entry = next(f for f in reversed(fills) if f.intent == "entry" and f.symbol == sym)
         held[entry.bar] += 1
+    pnls = trade_columns["pnl"]
     out = metrics.compute(
         equity=equity,
         ts=ts,
         timeframe_s=next(iter(bars.values())).timeframe_s,
         initial_cash=initial_cash,
-        pnls=[t.pnl for t in trades],
-        entry_values=[t.entry_price * t.qty for t in trades],
+        pnls=pnls,
+        entry_values=np.asarray(trade_columns["entry_price"]) * np.asarray(trade_columns["qty"]),
         fees=result.state.fees_paid,
         bars_in_position=int(np.count_nonzero(np.cumsum(held[:n]))),
     )

@@ -106,3 +106,46 @@ def test_lttb_python_and_numpy_scans_pick_the_same_points(monkeypatch):
         python_scan = metrics.lttb(x, y, threshold)
         assert np.array_equal(numpy_scan, python_scan)
         assert len(numpy_scan) == threshold
+
+
+def test_lttb_bucket_means_are_each_slices_mean_bit_for_bit():
+    """The overview's LTTB takes every bucket's mean at once; the picks depend on those last bits."""
+    rng = np.random.default_rng(7)
+    for n, threshold in ((1_000_003, 10_000), (50_000, 977), (4_321, 50)):
+        y = np.cumsum(rng.normal(size=n)) * 1234.5678 + 1e6
+        edges = np.floor(np.linspace(1, n - 1, threshold - 1)).astype(np.int64)
+        edges = np.maximum(edges, np.arange(1, threshold))
+        edges[-1] = n - 1
+        assert len(set(np.diff(edges).tolist())) > 1  # buckets of several widths
+        expected = [y[lo:hi].mean() for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True)]
+        assert metrics._bucket_means(y, edges) == expected
+
+
+def test_snapshots_taken_in_one_pass_equal_a_chain_of_fills():
+    from backtests import portfolio
+
+    rng = np.random.default_rng(3)
+    fills, bar = [], 0
+    for k in range(400):
+        bar += int(rng.integers(0, 5))
+        symbol = ("A", "B")[k // 2 % 2]
+        price, qty, fee = float(rng.uniform(1, 2)), float(rng.uniform(0.1, 9)), float(rng.uniform(0, 0.01))
+        side = "long" if k % 3 else "short"
+        if k % 2 == 0:
+            fills.append(portfolio.Fill(bar, bar * 60, symbol, "entry", side, qty, price, fee))
+        else:
+            fills.append(portfolio.Fill(bar, bar * 60, symbol, "exit", side, qty, price, fee, float(rng.normal())))
+    starts = list(range(0, bar + 10, 7))
+    kept, final = portfolio.states_before(1000.0, fills, starts)
+    state, k, expected = portfolio.empty(1000.0), 0, []
+    for start in starts:
+        while k < len(fills) and fills[k].bar < start:
+            state = portfolio.apply_fill(state, fills[k])
+            k += 1
+        expected.append(state)
+    for fill in fills[k:]:
+        state = portfolio.apply_fill(state, fill)
+    assert kept == expected  # floats compared exactly
+    assert [list(s) for s in kept] == [list(s) for s in expected]  # and the keys in the stored order
+    assert final == state
+    assert any(s["positions"] for s in kept)
