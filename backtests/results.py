@@ -4,6 +4,8 @@ reports, and the results JSON (metrics and summaries). Binary COPY on PostgreSQL
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,24 +62,84 @@ BLOCK_COLUMNS = (
     ("run_id", "uuid"), ("seq", "int4"), ("ts", "timestamptz"), ("bar", "int4"), ("symbol", "text"),
     ("reason", "text"), ("reason_class", "text"), ("message", "text"), ("detail", "jsonb"), ("chain", "int4"),
 )  # fmt: skip
+OVERVIEW_COLUMNS = (
+    ("run_id", "uuid"), ("points", "int4"), ("bars", "int4"), ("ts", "bytea"), ("equity", "bytea"),
+    ("drawdown", "bytea"), ("preview", "bytea"),
+)  # fmt: skip
 CHUNK_COLUMNS = (
     ("run_id", "uuid"), ("seq", "int4"), ("start_bar", "int4"), ("start_ts", "int8"), ("end_ts", "int8"),
     ("ts", "bytea"), ("equity", "bytea"), ("close", "bytea"), ("snapshot", "jsonb"),
 )  # fmt: skip
 
 
-def _insert(model, columns, rows) -> None:
-    """Bulk insert tuples: binary COPY on PostgreSQL (Decimals, times and blobs sent as they are), bulk_create
-    elsewhere. ``columns`` are (attname, PostgreSQL type) pairs."""
-    names = [c for c, _ in columns]
-    if not is_postgres():
-        model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
-        return
+class _Copies:
+    """The results' bulk inserts. PostgreSQL: COPYs run one after another on a thread, on this connection
+    and so in this transaction, while the caller computes the next table's rows (PostgreSQL ingests a
+    table while Python builds the next; the thread waits on the socket without the GIL). Until
+    :meth:`wait` returns the caller must not use the connection: a COPY owns it from its first message
+    to its last. Elsewhere (SQLite) each insert is a bulk_create, at once."""
+
+    def __init__(self):
+        self.threaded = is_postgres()
+        self.error: BaseException | None = None
+        if self.threaded:
+            connection.ensure_connection()
+            self.raw = connection.connection
+            self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+            self.thread = threading.Thread(target=self._run, name="backtest-results-copy", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    with self.raw.cursor() as cursor:
+                        job(cursor)
+                except BaseException as exc:  # re-raised by wait(), in the caller's thread
+                    self.error = exc
+
+    def insert(self, model, columns, rows) -> None:
+        """Tuples in ``columns``' order ((attname, PostgreSQL type) pairs): a binary COPY (Decimals, times
+        and blobs sent as they are), or bulk_create."""
+        names = [c for c, _ in columns]
+        if not self.threaded:
+            model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], batch_size=2000)
+            return
+        rows = list(rows)
+        self.jobs.put(lambda cursor: _copy_binary(cursor, model._meta.db_table, columns, rows))
+
+    def copy_text(self, table: str, names, data: bytes) -> None:
+        """PostgreSQL only: ``data`` in COPY's text format."""
+        sql = f"COPY {table} ({', '.join(names)}) FROM STDIN"
+
+        def job(cursor):
+            with cursor.copy(sql) as copy:
+                copy.write(data)
+
+        self.jobs.put(job)
+
+    def stop(self) -> None:
+        """After a failure in the caller: the thread finished (its COPYs no longer matter: rolled back)."""
+        if self.threaded and self.thread.is_alive():
+            self.error = self.error or RuntimeError("stopped")
+            self.jobs.put(None)
+            self.thread.join()
+
+    def wait(self) -> None:
+        """Every COPY done (or the first one's error raised); the connection is the caller's again."""
+        if self.threaded and self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _copy_binary(cursor, table: str, columns, rows) -> None:
     from psycopg.types.json import Jsonb
 
     json_at = [i for i, (_, kind) in enumerate(columns) if kind == "jsonb"]
-    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    sql = f"COPY {table} ({', '.join(c for c, _ in columns)}) FROM STDIN (FORMAT BINARY)"
+    with cursor.copy(sql) as copy:
         copy.set_types([kind for _, kind in columns])
         for row in rows:
             if json_at:
@@ -91,14 +153,14 @@ def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _insert_trades(run_id, columns: dict[str, list]) -> None:
+def _insert_trades(copies: _Copies, run_id, columns: dict[str, list]) -> None:
     """Trades given as columns (``TRADE_COLUMNS`` but ``run_id``; floats as the engine's, times as epoch
     seconds). PostgreSQL: a text COPY built column by column, each float as its shortest round-trip
     text (``repr``), which the numeric column parses to exactly the Decimal ``Decimal(repr(x))`` of
     the other path, with no Python object per value; elsewhere Decimals through bulk_create."""
     names = [c for c, _ in TRADE_COLUMNS]
     count = len(columns["seq"])
-    if not is_postgres():
+    if not copies.threaded:
         converted = []
         for name, kind in TRADE_COLUMNS[1:]:
             values = columns[name]
@@ -107,7 +169,7 @@ def _insert_trades(run_id, columns: dict[str, list]) -> None:
             elif kind == "timestamptz":
                 values = [_aware(v) for v in values]
             converted.append(values)
-        _insert(BacktestTrade, TRADE_COLUMNS, [(run_id, *row) for row in zip(*converted, strict=True)])
+        copies.insert(BacktestTrade, TRADE_COLUMNS, [(run_id, *row) for row in zip(*converted, strict=True)])
         return
     if not count:
         return
@@ -125,9 +187,7 @@ def _insert_trades(run_id, columns: dict[str, list]) -> None:
             escaped = {v: _copy_text(str(v)) for v in set(values)}
             texts.append(map(escaped.__getitem__, values))
     data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
-    sql = f"COPY {BacktestTrade._meta.db_table} ({', '.join(names)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        copy.write(data.encode())
+    copies.copy_text(BacktestTrade._meta.db_table, names, data.encode())
 
 
 def _trade_columns(trades, curve_at: dict[str, np.ndarray], entry_fees: dict, exit_fees: dict) -> dict[str, list]:
@@ -171,20 +231,28 @@ def write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[st
 
     The curve runs over the union of the symbols' bar times (the engine's); the warm-up bars before
     the range are left out, and every stored bar index is an index into the stored curve. ``check()``
-    is called between the writes (the caller's cancel check: raising there rolls the whole write back).
+    is called when the bulk writes are done (the caller's cancel check: raising there rolls the whole
+    write back).
     """
     # ~100k small tuples and dicts and no reference cycles, next to a run's millions of live objects: the
     # cyclic GC would re-scan those on every few hundred allocations (as in agents.engine.runner).
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    copies = _Copies()
     try:
-        return _write_results(run, result, bars, warm, check or (lambda: None))
+        out = _write_results(copies, run, result, bars, warm)
+        copies.wait()
+    except BaseException:
+        copies.stop()  # the connection back before the caller rolls back
+        raise
     finally:
         if gc_was_enabled:
             gc.enable()
+    (check or (lambda: None))()
+    return out
 
 
-def _write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int], check) -> dict:
+def _write_results(copies: _Copies, run: BacktestRun, result, bars: dict[str, Bars], warm: dict[str, int]) -> dict:
     symbols = list(bars)  # the plan's order: the equity adds positions in it
     ts_all = result.ts
     w = int(np.searchsorted(ts_all, min(int(b.ts[warm[sym]]) for sym, b in bars.items())))
@@ -229,9 +297,8 @@ def _write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[s
     order = {sym: i for i, sym in enumerate(symbols)}
     trades = sorted(result.trades, key=lambda t: (t.entry_ts, order[t.symbol]))
     trade_columns = _trade_columns(trades, curve_at, entry_fee_by_chain, exit_fee_by_chain)
-    _insert_trades(run.pk, trade_columns)
-    check()
-    _insert(
+    _insert_trades(copies, run.pk, trade_columns)
+    copies.insert(
         BacktestBlock,
         BLOCK_COLUMNS,
         (
@@ -273,26 +340,29 @@ def _write_results(run: BacktestRun, result, bars: dict[str, Bars], warm: dict[s
                 snapshots[seq],
             )
         )
-    check()
-    _insert(CurveChunk, CHUNK_COLUMNS, chunks)
-    check()
+    copies.insert(CurveChunk, CHUNK_COLUMNS, chunks)
 
     dd = metrics.drawdown(equity, initial_cash)
     picked = metrics.lttb(np.arange(n, dtype=np.float64), equity, OVERVIEW_POINTS)
     preview = metrics.lttb(ts[picked].astype(np.float64), equity[picked], DEFAULT_POINTS)
-    CurveOverview.objects.create(
-        preview=np.ascontiguousarray(preview, dtype="<i4").tobytes(),
-        run=run,
-        points=len(picked),
-        bars=n,
-        ts=np.ascontiguousarray(ts[picked], dtype="<i8").tobytes(),
-        equity=np.ascontiguousarray(equity[picked], dtype="<f8").tobytes(),
-        drawdown=np.ascontiguousarray(dd[picked], dtype="<f8").tobytes(),
+    copies.insert(
+        CurveOverview,
+        OVERVIEW_COLUMNS,
+        [
+            (
+                run.pk,
+                len(picked),
+                n,
+                np.ascontiguousarray(ts[picked], dtype="<i8").tobytes(),
+                np.ascontiguousarray(equity[picked], dtype="<f8").tobytes(),
+                np.ascontiguousarray(dd[picked], dtype="<f8").tobytes(),
+                np.ascontiguousarray(preview, dtype="<i4").tobytes(),
+            )
+        ],
     )
 
-    check()
     block_bars = [(bar, d.block.reason) for bar, d in blocks]
-    _write_daily_reports(run, ts, equity, initial_cash, fills, block_bars, orders_risk)
+    _write_daily_reports(copies, run, ts, equity, initial_cash, fills, block_bars, orders_risk)
 
     # exposure: curve bars with at least one open position
     held = np.zeros(n + 1, dtype=np.int64)
@@ -427,7 +497,7 @@ DAILY_COLUMNS = (
 )  # fmt: skip
 
 
-def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_risk_by_bar) -> None:
+def _write_daily_reports(copies: _Copies, run, ts, equity, initial_cash, fills, blocks, orders_risk_by_bar) -> None:
     """One row per UTC day. The per-day sums are ``np.add.at`` over the fills in their order: the same
     float additions, in the same order, as a loop over the fills (so the same numbers), without it."""
     n = len(ts)
@@ -482,4 +552,4 @@ def _write_daily_reports(run, ts, equity, initial_cash, fills, blocks, orders_ri
                 float(risk[i]) / start if start else 0.0,
             )
         )
-    _insert(DailyReport, DAILY_COLUMNS, rows)
+    copies.insert(DailyReport, DAILY_COLUMNS, rows)
