@@ -1,5 +1,5 @@
 """Writes of the agents app: runtime control and operator intents. Every change is an event that
-names the user (``source="user:<username>"``)."""
+names the user (``source="user:<username>"``, `tradingops.roles.user_source`)."""
 
 import uuid
 from decimal import Decimal
@@ -14,7 +14,7 @@ from events.services import emit
 from tradingops.idempotency import Idempotency
 from tradingops.idempotency import claim as idempotency_claim
 from tradingops.idempotency import complete as idempotency_complete
-from tradingops.roles import Role, has_role
+from tradingops.roles import Role, has_role, user_source
 
 from .limits import limits_from_config
 from .models import RuntimeConfig, StrategyPlan
@@ -34,10 +34,6 @@ LIMIT_FIELDS = (
 INTENT_ACTIONS = ("pause", "resume", "flatten", "replan", "set_risk_multiplier", "note")
 RISK_MULTIPLIER_RANGE = (Decimal("0.1"), Decimal("2"))
 LIVE_RUN_ID = "live"
-
-
-def user_source(user) -> str:
-    return f"user:{user.get_username()}"
 
 
 def _require(user, role: Role) -> None:

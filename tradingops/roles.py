@@ -1,4 +1,5 @@
-"""The three roles. Admin is a superuser or a member of the ``admin`` group."""
+"""The three roles (admin is a superuser or a member of the ``admin`` group), and how a person is named as
+the ``source`` of the events they cause."""
 
 from enum import StrEnum
 
@@ -28,6 +29,14 @@ def user_role(user) -> Role | None:
 def has_role(user, role: Role) -> bool:
     held = user_role(user)
     return held is not None and ROLE_ORDER.index(held) >= ROLE_ORDER.index(role)
+
+
+SYSTEM_SOURCE = "system"
+
+
+def user_source(user) -> str:
+    """The ``source`` of an event a person caused: ``user:<username>``; ``system`` without one."""
+    return f"user:{user.get_username()}" if user is not None else SYSTEM_SOURCE
 
 
 # --- The roles in the admin -------------------------------------------------------------------------

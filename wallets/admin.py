@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from tradingops.admin import ReadOnlyAdminMixin
-from tradingops.roles import Role, has_role
+from tradingops.roles import Role, has_role, user_source
 
 from . import services
 from .models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet, WalletBalance
@@ -63,14 +63,14 @@ class WalletAdmin(admin.ModelAdmin):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
         try:
             if change:
-                saved = services.wallet_update(wallet_id=obj.pk, source=services.user_source(request.user), **data)
+                saved = services.wallet_update(wallet_id=obj.pk, source=user_source(request.user), **data)
             else:
                 saved = services.wallet_create(
                     name=obj.name,
                     kind=obj.kind,
                     exchange_id=obj.exchange_id,
                     credentials_ref=obj.credentials_ref,
-                    source=services.user_source(request.user),
+                    source=user_source(request.user),
                 )
         except ValidationError as exc:
             self.message_user(request, f"Not saved: {exc}", messages.ERROR)

@@ -35,7 +35,7 @@ from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS, quantize
 from tradingops.idempotency import Idempotency
 from tradingops.idempotency import claim as idempotency_claim
 from tradingops.idempotency import complete as idempotency_complete
-from tradingops.roles import Role, has_role
+from tradingops.roles import SYSTEM_SOURCE, Role, has_role, user_source
 
 from . import alerts, drift, providers
 from .models import (
@@ -61,14 +61,6 @@ _SIGN_RULES = {
 
 
 # --- Wallets ------------------------------------------------------------------------------------
-
-
-SYSTEM_SOURCE = "system"
-
-
-def user_source(user) -> str:
-    """The ``source`` of an event a person caused: ``user:<username>``; ``system`` without one."""
-    return f"user:{user.get_username()}" if user is not None else SYSTEM_SOURCE
 
 
 @transaction.atomic
@@ -693,7 +685,7 @@ def reconciliation_execute(
 def _source(run: ReconciliationRun) -> str:
     if run.trigger == ReconciliationRun.Trigger.SCHEDULE:
         return f"schedule:{run.schedule_name}"[:128]
-    return f"user:{run.started_by.get_username()}" if run.started_by_id else "system"
+    return user_source(run.started_by if run.started_by_id else None)
 
 
 def _emit_run_events(run: ReconciliationRun, breaches: list[DriftRecord], names: dict[int, str]) -> None:
@@ -833,7 +825,7 @@ def drift_correct(*, drift_record_id: int, user, reason: str, idempotency: Idemp
             "reason": reason,
             "drift_record_id": record.pk,
         },
-        source=f"user:{user.get_username()}",
+        source=user_source(user),
         correlation_id=record.run.correlation_id,
         dedupe_key=f"ledger_adjusted:{entry.pk}",
     )

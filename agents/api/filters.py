@@ -1,44 +1,35 @@
 import django_filters as filters
 
 from agents.models import BlockEvent, BlockOutcome, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
-from events.api.filters import TimeWindowForm
 from events.models import LLMCall
-from tradingops.api.fields import AwareIsoDateTimeFilter
+from tradingops.api.filters import TimeWindowFilterSet, since_filter, until_filter
 
 
-class _TimeWindowFilterSet(filters.FilterSet):
-    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt")
-
-
-class OrderFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class OrderFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = Order
         fields = ["symbol", "side", "status", "run_id", "correlation_id", "since", "until"]
-        form = TimeWindowForm
 
 
-class FillFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class FillFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = Fill
         fields = ["symbol", "side", "run_id", "order_id", "correlation_id", "since", "until"]
-        form = TimeWindowForm
 
 
-class BlockFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class BlockFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = BlockEvent
         fields = ["reason", "reason_class", "symbol", "side", "run_id", "plan_id", "correlation_id", "since", "until"]
-        form = TimeWindowForm
 
 
-class BlockOutcomeFilterSet(_TimeWindowFilterSet):
+class BlockOutcomeFilterSet(TimeWindowFilterSet):
     """``since``/``until`` bound when the shadow closed; ``blocked_since``/``blocked_until`` the block."""
 
-    blocked_since = AwareIsoDateTimeFilter(field_name="blocked_at", lookup_expr="gte")
-    blocked_until = AwareIsoDateTimeFilter(field_name="blocked_at", lookup_expr="lt")
+    blocked_since = since_filter("blocked_at")
+    blocked_until = until_filter("blocked_at")
 
-    class Meta:
+    class Meta(TimeWindowFilterSet.Meta):
         model = BlockOutcome
         fields = [
             "reason",
@@ -54,28 +45,24 @@ class BlockOutcomeFilterSet(_TimeWindowFilterSet):
             "blocked_since",
             "blocked_until",
         ]
-        form = TimeWindowForm
 
 
-class PositionSnapshotFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class PositionSnapshotFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = PositionSnapshot
         fields = ["symbol", "since", "until"]
-        form = TimeWindowForm
 
 
-class JudgementFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class JudgementFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = Judgement
         fields = ["plan_id", "since", "until"]
-        form = TimeWindowForm
 
 
-class IntentFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class IntentFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = Intent
         fields = ["action", "symbol", "source", "since", "until"]
-        form = TimeWindowForm
 
 
 class PlanFilterSet(filters.FilterSet):
@@ -84,8 +71,7 @@ class PlanFilterSet(filters.FilterSet):
         fields = ["plan_id", "strategy", "origin", "active"]
 
 
-class LLMCallFilterSet(_TimeWindowFilterSet):
-    class Meta:
+class LLMCallFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = LLMCall
         fields = ["model", "agent", "outcome", "run_id", "correlation_id", "since", "until"]
-        form = TimeWindowForm

@@ -20,7 +20,7 @@ from agents.services import INTENT_ACTIONS, LIMIT_FIELDS
 from events.models import LLMCall
 from events.types import INT32_MAX
 from tradingops.api.fields import AwareDateTimeField
-from tradingops.api.serializers import StrictInputSerializer
+from tradingops.api.serializers import StrictInputSerializer, TimeWindowInputMixin
 
 
 class ChainLinkMixin(serializers.Serializer):
@@ -208,7 +208,7 @@ class BlockOutcomeSummarySerializer(serializers.Serializer):
     by_symbol = ScorecardRowSerializer(many=True)
 
 
-class BlockOutcomeSummaryInputSerializer(serializers.Serializer):
+class BlockOutcomeSummaryInputSerializer(TimeWindowInputMixin, serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     symbol = serializers.CharField(required=False)
@@ -218,20 +218,10 @@ class BlockOutcomeSummaryInputSerializer(serializers.Serializer):
     plan_id = serializers.CharField(required=False)
     run_id = serializers.CharField(required=False)
 
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError({"until": "Must not be before 'since'."})
-        return attrs
 
-
-class WindowInputSerializer(serializers.Serializer):
+class WindowInputSerializer(TimeWindowInputMixin, serializers.Serializer):
     since = AwareDateTimeField(required=False)
     until = AwareDateTimeField(required=False)
-
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError({"until": "Must not be before 'since'."})
-        return attrs
 
 
 class RiskAllocationSerializer(ChainLinkMixin, serializers.ModelSerializer):

@@ -1,42 +1,35 @@
 import django_filters as filters
 
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus, Sweep
-from events.api.filters import TimeWindowForm
-from tradingops.api.fields import AwareIsoDateTimeFilter
+from tradingops.api.filters import TimeWindowFilterSet, since_filter, until_filter
 
 
-class RunFilterSet(filters.FilterSet):
+class RunFilterSet(TimeWindowFilterSet):
     status = filters.MultipleChoiceFilter(choices=RunStatus.choices)
-    since = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = since_filter("created_at")
+    until = until_filter("created_at")
     sweep = filters.UUIDFilter(field_name="sweep_id")
 
-    class Meta:
+    class Meta(TimeWindowFilterSet.Meta):
         model = BacktestRun
         fields = ["status", "since", "until", "sweep"]
-        form = TimeWindowForm
 
 
-class TradeFilterSet(filters.FilterSet):
+class TradeFilterSet(TimeWindowFilterSet):
     side = filters.ChoiceFilter(choices=(("long", "long"), ("short", "short")))
     exit_reason = filters.ChoiceFilter(choices=(("exit", "exit"), ("stop", "stop"), ("target", "target")))
-    since = AwareIsoDateTimeFilter(field_name="exit_ts", lookup_expr="gte")
-    until = AwareIsoDateTimeFilter(field_name="exit_ts", lookup_expr="lt")
+    since = since_filter("exit_ts")
+    until = until_filter("exit_ts")
 
-    class Meta:
+    class Meta(TimeWindowFilterSet.Meta):
         model = BacktestTrade
         fields = ["symbol", "side", "exit_reason", "since", "until"]
-        form = TimeWindowForm
 
 
-class BlockFilterSet(filters.FilterSet):
-    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt")
-
-    class Meta:
+class BlockFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
         model = BacktestBlock
         fields = ["symbol", "reason", "reason_class", "since", "until"]
-        form = TimeWindowForm
 
 
 class DailyReportFilterSet(filters.FilterSet):
@@ -48,11 +41,10 @@ class DailyReportFilterSet(filters.FilterSet):
         fields = ["since", "until"]
 
 
-class SweepFilterSet(filters.FilterSet):
-    since = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = AwareIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+class SweepFilterSet(TimeWindowFilterSet):
+    since = since_filter("created_at")
+    until = until_filter("created_at")
 
-    class Meta:
+    class Meta(TimeWindowFilterSet.Meta):
         model = Sweep
         fields = ["since", "until"]
-        form = TimeWindowForm

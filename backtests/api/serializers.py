@@ -12,7 +12,7 @@ from backtests.models import (
     Sweep,
 )
 from tradingops.api.fields import AwareDateTimeField
-from tradingops.api.serializers import StrictInputSerializer
+from tradingops.api.serializers import StrictInputSerializer, TimeWindowInputMixin
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -151,7 +151,7 @@ class PresetSerializer(serializers.Serializer):
     params = PresetParamSerializer(many=True)
 
 
-class OutcomeQuerySerializer(serializers.Serializer):
+class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
     """Filters of a run's block outcomes: equality, and ``since``/``until`` on the block's time."""
 
     since = serializers.DateTimeField(required=False)
@@ -162,11 +162,6 @@ class OutcomeQuerySerializer(serializers.Serializer):
     rule = serializers.CharField(required=False)
     exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
     status = serializers.ChoiceField(choices=["closed", "open"], required=False)
-
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError({"until": "Must not be before 'since'."})
-        return attrs
 
 
 class OffsetPageSerializer(serializers.Serializer):

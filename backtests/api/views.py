@@ -16,10 +16,10 @@ from agents.engine.fills import to_decimal
 from agents.scorecard import as_json, outcome_groups, rollup
 from backtests import selectors, services
 from backtests.config import BacktestConfigSerializer
-from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus
+from backtests.models import BacktestRun, RunStatus
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
-from tradingops.api.views import InputFormMixin
+from tradingops.api.views import ChildListView, InputFormMixin
 
 from . import filters
 from . import serializers as s
@@ -191,40 +191,31 @@ class RunEquityView(APIView):
         )
 
 
-class RunTradesView(ListAPIView):
+class _RunChildList(ChildListView):
+    parent_param = "run_id"
+    parent_missing = "no such backtest run"
+    parent_exists = staticmethod(selectors.run_get)
+
+
+class RunTradesView(_RunChildList):
     serializer_class = s.TradeSerializer
     filterset_class = filters.TradeFilterSet
     pagination_class = SeqPagination
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return BacktestTrade.objects.none()
-        _run_or_404(self.kwargs["pk"])
-        return selectors.trade_list(run_id=self.kwargs["pk"])
+    children = staticmethod(selectors.trade_list)
 
 
-class RunBlocksView(ListAPIView):
+class RunBlocksView(_RunChildList):
     serializer_class = s.BlockSerializer
     filterset_class = filters.BlockFilterSet
     pagination_class = SeqPagination
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return BacktestBlock.objects.none()
-        _run_or_404(self.kwargs["pk"])
-        return selectors.block_list(run_id=self.kwargs["pk"])
+    children = staticmethod(selectors.block_list)
 
 
-class RunDailyReportsView(ListAPIView):
+class RunDailyReportsView(_RunChildList):
     serializer_class = s.DailyReportSerializer
     filterset_class = filters.DailyReportFilterSet
     pagination_class = DayPagination
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return DailyReport.objects.none()
-        _run_or_404(self.kwargs["pk"])
-        return selectors.daily_report_list(run_id=self.kwargs["pk"])
+    children = staticmethod(selectors.daily_report_list)
 
 
 class RunStateView(APIView):

@@ -3,32 +3,7 @@ Editable (or disabled) in the admin under Periodic tasks."""
 
 from django.db import migrations
 
-NAME = "backtests: reap runs with a stale heartbeat every minute"
-TASK = "backtests.tasks.backtest_reap_task"
-
-
-def create_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=1, period="minutes")
-    PeriodicTask.objects.update_or_create(
-        name=NAME,
-        defaults={
-            "task": TASK,
-            "interval": every_minute,
-            "queue": "backtests",
-            "enabled": True,
-            "description": "Mark running backtests whose heartbeat is older than BACKTESTS_STALE_AFTER_S as failed.",
-        },
-    )
-    from django.utils import timezone
-
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+from tradingops.schedules import periodic_task
 
 
 class Migration(migrations.Migration):
@@ -37,4 +12,13 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, remove_schedule)]
+    operations = [
+        periodic_task(
+            "backtests: reap runs with a stale heartbeat every minute",
+            "backtests.tasks.backtest_reap_task",
+            every=1,
+            period="minutes",
+            queue="backtests",
+            description="Mark running backtests whose heartbeat is older than BACKTESTS_STALE_AFTER_S as failed.",
+        )
+    ]

@@ -283,3 +283,11 @@ def test_sweep_list_and_ranking_query_counts_do_not_grow(sol_candles, client_for
     sweep_id = Sweep.objects.first().pk
     with django_assert_num_queries(4):  # role + sweep + count + page
         assert len(client.get(f"{URL}/sweeps/{sweep_id}/results").json()["results"]) == 2
+
+
+@pytest.mark.parametrize("child", ["trades", "blocks", "daily-reports"])
+def test_a_list_under_an_unknown_run_is_404_not_an_empty_page(client_for, child):
+    response = client_for("viewer").get(f"{URL}/00000000-0000-0000-0000-000000000000/{child}")
+
+    assert response.status_code == 404
+    assert "no such backtest run" in response.json()["detail"]

@@ -1,19 +1,9 @@
 import django_filters as filters
-from django import forms
 from django_filters.widgets import QueryArrayWidget
 
 from events import types
 from events.models import Event, RunSummary
-from tradingops.api.fields import AwareIsoDateTimeFilter
-
-
-class TimeWindowForm(forms.Form):
-    def clean(self):
-        data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            self.add_error("until", "Must not be before 'since'.")
-        return data
+from tradingops.api.filters import TimeWindowFilterSet
 
 
 class CommaOrRepeatedWidget(QueryArrayWidget):
@@ -31,21 +21,18 @@ class EventTypeFilter(filters.MultipleChoiceFilter):
         return qs.filter(type__in=value) if value else qs
 
 
-class EventFilterSet(filters.FilterSet):
+class EventFilterSet(TimeWindowFilterSet):
     type = EventTypeFilter(choices=types.choices, widget=CommaOrRepeatedWidget, help_text="One or more event types.")
     source = filters.CharFilter()
     run_id = filters.CharFilter()
     correlation_id = filters.UUIDFilter()
-    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="ts >= since (ISO 8601).")
-    until = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="lt", help_text="ts < until (ISO 8601).")
     after = filters.NumberFilter(
         field_name="id", lookup_expr="gt", min_value=0, help_text="Only events appended after this log position."
     )
 
-    class Meta:
+    class Meta(TimeWindowFilterSet.Meta):
         model = Event
         fields = ["type", "source", "run_id", "correlation_id", "since", "until", "after"]
-        form = TimeWindowForm
 
 
 class RunSummaryFilterSet(filters.FilterSet):

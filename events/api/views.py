@@ -14,6 +14,7 @@ from events.services import MAX_BATCH, EventRejected, client_emit_many
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 from tradingops.api.views import InputFormMixin
 from tradingops.errors import Invalid
+from tradingops.roles import user_source
 
 from .filters import EventFilterSet, RunSummaryFilterSet
 from .serializers import (
@@ -56,7 +57,7 @@ class EventListCreateView(InputFormMixin, ListAPIView):
         serializer.is_valid(raise_exception=True)
         rows = serializer.validated_data if many else [serializer.validated_data]
         try:
-            events = client_emit_many(rows, source=f"user:{request.user.get_username()}")
+            events = client_emit_many(rows, source=user_source(request.user))
         except EventRejected as exc:
             raise EventRejected(exc.errors if many else exc.errors[0]) from None
         created = any(event.created for event in events)

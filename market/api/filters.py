@@ -1,7 +1,7 @@
 import django_filters
 
 from market.models import Instrument, Tick
-from tradingops.api.fields import AwareIsoDateTimeFilter
+from tradingops.api.filters import since_filter
 
 
 class InstrumentFilterSet(django_filters.FilterSet):
@@ -11,7 +11,7 @@ class InstrumentFilterSet(django_filters.FilterSet):
 
 
 class TickFilterSet(django_filters.FilterSet):
-    since = AwareIsoDateTimeFilter(field_name="ts", lookup_expr="gte", help_text="Ticks at or after.")
+    since = since_filter(help_text="Ticks at or after.")
 
     class Meta:
         model = Tick

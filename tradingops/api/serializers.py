@@ -6,6 +6,8 @@ client believes a limit is set. Every input serializer derives from :class:`Stri
 
 from rest_framework import serializers
 
+from .filters import UNTIL_BEFORE_SINCE
+
 # What the browsable API's HTML forms add to the fields they post.
 FORM_FIELDS = {"csrfmiddlewaretoken"}
 
@@ -21,3 +23,13 @@ class StrictInputMixin:
 
 class StrictInputSerializer(StrictInputMixin, serializers.Serializer):
     pass
+
+
+class TimeWindowInputMixin:
+    """Optional ``since`` and ``until``, ``until`` not before ``since`` (the filter sets' rule)."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": UNTIL_BEFORE_SINCE})
+        return attrs

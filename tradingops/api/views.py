@@ -1,7 +1,11 @@
 import re
+from collections.abc import Callable
+from typing import Any
 
+from django.http import Http404
 from django.urls import URLPattern, URLResolver
 from drf_spectacular.utils import extend_schema
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
@@ -53,3 +57,25 @@ class InputFormMixin:
             return input_class(*args, **kwargs)
         parent = getattr(super(), "get_serializer", None)
         return parent(*args, **kwargs) if parent is not None else None
+
+
+class ChildListView(ListAPIView):
+    """The list of one parent's rows (a run's trades, a wallet's ledger): a 404 naming the parent when
+    it does not exist (an empty page would say it exists and has none), and the model's empty queryset
+    while drf-spectacular builds the schema. A subclass names the URL's ``parent_kwarg``, the selectors'
+    keyword for it (``parent_param``), ``parent_exists`` and ``children`` (selectors, as staticmethods,
+    called with ``parent_param=``) and the 404's ``parent_missing`` (formatted with ``parent_param``)."""
+
+    parent_kwarg = "pk"
+    parent_param: str
+    parent_missing: str
+    parent_exists: Callable[..., Any]
+    children: Callable[..., Any]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reads the model only
+            return self.get_serializer_class().Meta.model.objects.none()
+        parent = {self.parent_param: self.kwargs[self.parent_kwarg]}
+        if not self.parent_exists(**parent):
+            raise Http404(self.parent_missing.format(**parent))
+        return self.children(**parent)

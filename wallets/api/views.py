@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from tradingops import idempotency
 from tradingops.api.pagination import CheckedCursorMixin, NewestFirstCursorPagination
 from tradingops.api.permissions import IsAdmin, IsOperator
-from tradingops.api.views import InputFormMixin
+from tradingops.api.views import ChildListView, InputFormMixin
 
 from .. import selectors, services
 from .filters import DriftRecordFilterSet, LedgerEntryFilterSet, ReconciliationRunFilterSet, WalletFilterSet
@@ -59,29 +59,26 @@ class WalletDetailView(RetrieveAPIView):
         return wallet
 
 
-class _WalletScopedList(ListAPIView):
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reads the model only
-            return self.serializer_class.Meta.model.objects.none()
-        if not selectors.wallet_exists(wallet_id=self.kwargs["wallet_id"]):
-            raise Http404(f"No wallet {self.kwargs['wallet_id']}.")
-        return self.selector(wallet_id=self.kwargs["wallet_id"])
+class _WalletChildList(ChildListView):
+    parent_kwarg = parent_param = "wallet_id"
+    parent_missing = "No wallet {wallet_id}."
+    parent_exists = staticmethod(selectors.wallet_exists)
 
 
-class WalletTransactionsView(_WalletScopedList):
+class WalletTransactionsView(_WalletChildList):
     """The wallet's ledger entries, newest first."""
 
     serializer_class = LedgerEntrySerializer
     filterset_class = LedgerEntryFilterSet
-    selector = staticmethod(selectors.ledger_entry_list)
+    children = staticmethod(selectors.ledger_entry_list)
 
 
-class WalletDriftView(_WalletScopedList):
+class WalletDriftView(_WalletChildList):
     """The drift time series of a wallet (``?currency=BTC`` for one currency), newest first."""
 
     serializer_class = DriftRecordSerializer
     filterset_class = DriftRecordFilterSet
-    selector = staticmethod(selectors.drift_record_list)
+    children = staticmethod(selectors.drift_record_list)
 
 
 class ReconcileView(InputFormMixin, APIView):

@@ -48,7 +48,7 @@ def test_the_scheduler_finds_the_entry_due_15_minutes_after_its_last_run(db):
 def test_beat_fires_the_scheduled_reconciliation_on_a_real_worker(paper_wallet, settings):
     # A transactional test before this one may have truncated the table: make the entry exactly
     # as the migration does, then let ops' "last run" be 16 minutes ago so that it is due now.
-    migration.create_schedule(django_apps, None)
+    migration.RECONCILE_SCHEDULE.code(django_apps, None)
     PeriodicTask.objects.exclude(name=SCHEDULE_NAME).update(enabled=False)
     PeriodicTask.objects.filter(name=SCHEDULE_NAME).update(last_run_at=timezone.now() - timedelta(minutes=16))
     wallet = paper_wallet("paper", USDT="100")
