@@ -418,25 +418,31 @@ def _write_results(copies: _Copies, run: BacktestRun, result, bars: dict[str, Ba
     return out
 
 
-def _group(trades, key, initial_cash: float) -> list[dict]:
-    groups: dict[str, list] = defaultdict(list)
-    for t in trades:
-        groups[key(t)].append(t)
+def _group(columns: dict[str, np.ndarray], key: str, initial_cash: float) -> list[dict]:
+    """One row per value of ``key``. The sums are Python's ``sum`` over the group's floats in trade order
+    (numpy would add in another order and change the last bits); counts and selections are numpy's."""
+    keys = columns[key]
+    pnl, value, duration = columns["pnl"], columns["value"], columns["duration"]
     rows = []
-    for name, group in groups.items():
-        pnl = [t.pnl for t in group]
-        returns = [t.pnl / (t.entry_price * t.qty) for t in group if t.entry_price * t.qty > 0]
+    for name in dict.fromkeys(keys.tolist()):
+        mine = np.flatnonzero(keys == name)
+        group_pnl = pnl[mine]
+        group_value = value[mine]
+        positive = group_value > 0
+        returns = (group_pnl[positive] / group_value[positive]).tolist()
+        total = float(sum(group_pnl.tolist()))
+        wins = int(np.count_nonzero(group_pnl > 0))
         rows.append(
             {
                 "key": name,
-                "trades": len(group),
-                "wins": sum(p > 0 for p in pnl),
-                "losses": sum(p < 0 for p in pnl),
-                "win_rate": sum(p > 0 for p in pnl) / len(group),
-                "pnl": _s(float(sum(pnl))),
-                "return": float(sum(pnl)) / initial_cash,  # of the initial cash, as FreqUI's "Tot Profit %"
+                "trades": len(mine),
+                "wins": wins,
+                "losses": int(np.count_nonzero(group_pnl < 0)),
+                "win_rate": wins / len(mine),
+                "pnl": _s(total),
+                "return": total / initial_cash,  # of the initial cash, as FreqUI's "Tot Profit %"
                 "avg_trade_return": sum(returns) / len(returns) if returns else None,
-                "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in group) / len(group),
+                "avg_duration_s": sum(duration[mine].tolist()) / len(mine),
             }
         )
     return sorted(rows, key=lambda r: (-r["trades"], r["key"]))
@@ -459,17 +465,27 @@ def _trade(t, seq: int) -> dict:
 def summarize(trades, blocks, initial_cash: float) -> dict:
     """FreqUI's backtest summary: per pair, per exit reason, best and worst trade, average duration,
     win rate; and the blocks by reason with the numbers of the first and the last one."""
+    fields = dict(zip(Trade._fields, zip(*trades, strict=True), strict=True)) if trades else {}
+    columns = {
+        "symbol": np.asarray(fields.get("symbol", ()), dtype=object),
+        "exit_reason": np.asarray(fields.get("exit_reason", ()), dtype=object),
+        "pnl": np.asarray(fields.get("pnl", ()), dtype=np.float64),
+        "value": np.asarray(fields.get("entry_price", ()), dtype=np.float64)
+        * np.asarray(fields.get("qty", ()), dtype=np.float64),
+        "duration": np.asarray(fields.get("exit_ts", ()), dtype=np.int64)
+        - np.asarray(fields.get("entry_ts", ()), dtype=np.int64),
+    }
     out: dict = {
-        "per_symbol": _group(trades, lambda t: t.symbol, initial_cash),
-        "per_exit_reason": _group(trades, lambda t: t.exit_reason, initial_cash),
-        "avg_duration_s": sum(t.exit_ts - t.entry_ts for t in trades) / len(trades) if trades else None,
-        "win_rate": sum(t.pnl > 0 for t in trades) / len(trades) if trades else None,
+        "per_symbol": _group(columns, "symbol", initial_cash),
+        "per_exit_reason": _group(columns, "exit_reason", initial_cash),
+        "avg_duration_s": sum(columns["duration"].tolist()) / len(trades) if trades else None,
+        "win_rate": int(np.count_nonzero(columns["pnl"] > 0)) / len(trades) if trades else None,
         "best_trade": None,
         "worst_trade": None,
     }
     if trades:
-        best = max(range(len(trades)), key=lambda i: trades[i].pnl)
-        worst = min(range(len(trades)), key=lambda i: trades[i].pnl)
+        # the first of equal ones, as max()/min() over the trades give
+        best, worst = int(np.argmax(columns["pnl"])), int(np.argmin(columns["pnl"]))
         out["best_trade"], out["worst_trade"] = _trade(trades[best], best + 1), _trade(trades[worst], worst + 1)
     by_reason: dict[str, list] = defaultdict(list)
     for d in blocks:
@@ -511,16 +527,15 @@ def _write_daily_reports(copies: _Copies, run, ts, equity, initial_cash, fills, 
     def day_index(bars) -> np.ndarray:
         return np.searchsorted(first, np.asarray(bars, dtype=np.int64), side="right") - 1
 
-    k = len(fills)
-    fill_day = day_index(np.fromiter((f.bar for f in fills), dtype=np.int64, count=k))
-    entry = np.fromiter((f.intent == "entry" for f in fills), dtype=bool, count=k)
+    fill = dict(zip(portfolio.Fill._fields, zip(*fills, strict=True), strict=True)) if fills else {}
+    fill_day = day_index(np.asarray(fill.get("bar", ()), dtype=np.int64))
+    entry = np.asarray(fill.get("intent", ()), dtype=object) == "entry"
     fees = np.zeros(count)
-    np.add.at(fees, fill_day, np.fromiter((f.fee for f in fills), dtype=np.float64, count=k))
+    np.add.at(fees, fill_day, np.asarray(fill.get("fee", ()), dtype=np.float64))
     entries = np.bincount(fill_day[entry], minlength=count)
     exits = np.bincount(fill_day[~entry], minlength=count)
     realized = np.zeros(count)
-    exit_pnl = np.fromiter((f.pnl for f in fills if f.intent != "entry"), dtype=np.float64, count=int((~entry).sum()))
-    np.add.at(realized, fill_day[~entry], exit_pnl)
+    np.add.at(realized, fill_day[~entry], np.asarray(fill.get("pnl", ()), dtype=np.float64)[~entry])
     risk = np.zeros(count)
     if orders_risk_by_bar:
         bars, risks = zip(*orders_risk_by_bar, strict=True)

@@ -149,3 +149,33 @@ def test_snapshots_taken_in_one_pass_equal_a_chain_of_fills():
     assert [list(s) for s in kept] == [list(s) for s in expected]  # and the keys in the stored order
     assert final == state
     assert any(s["positions"] for s in kept)
+
+
+def test_the_summary_sums_as_a_loop_over_the_trades_does():
+    """Per symbol and per exit reason: Python's sums in trade order, to the last bit (numpy adds otherwise)."""
+    from agents.engine.machine import Trade
+    from backtests.results import summarize
+
+    rng = np.random.default_rng(11)
+    trades = []
+    for k in range(3000):
+        entry_ts = 1_700_000_000 + 60 * k
+        pnl = float(rng.normal() * 10 ** rng.integers(-3, 4))
+        trades.append(Trade(("A-USD", "B-USD", "C-USD")[k % 3], "long", k, k, k + 1, entry_ts,
+                            entry_ts + 60 * int(rng.integers(1, 90)), float(rng.uniform(0.01, 5)),
+                            float(rng.uniform(1, 100)), 1.0, 0.0, pnl if k % 17 else 0.0,
+                            ("exit", "stop", "target")[int(rng.integers(0, 3))]))  # fmt: skip
+    summary = summarize(trades, [], 1000.0)
+    for column, key in (("per_symbol", "symbol"), ("per_exit_reason", "exit_reason")):
+        for row in summary[column]:
+            group = [t for t in trades if getattr(t, key) == row["key"]]
+            returns = [t.pnl / (t.entry_price * t.qty) for t in group]
+            assert row["trades"] == len(group)
+            assert row["wins"] == sum(t.pnl > 0 for t in group)
+            assert row["losses"] == sum(t.pnl < 0 for t in group)
+            assert row["return"] == float(sum(t.pnl for t in group)) / 1000.0
+            assert row["avg_trade_return"] == sum(returns) / len(returns)
+            assert row["avg_duration_s"] == sum(t.exit_ts - t.entry_ts for t in group) / len(group)
+    best = max(range(len(trades)), key=lambda i: trades[i].pnl)
+    assert summary["best_trade"]["seq"] == best + 1
+    assert summary["avg_duration_s"] == sum(t.exit_ts - t.entry_ts for t in trades) / len(trades)
