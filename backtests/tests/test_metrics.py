@@ -160,7 +160,7 @@ def test_the_summary_sums_as_a_loop_over_the_trades_does():
     trades = []
     for k in range(3000):
         entry_ts = 1_700_000_000 + 60 * k
-        pnl = float(rng.normal() * 10 ** rng.integers(-3, 4))
+        pnl = float(rng.normal() * 10.0 ** int(rng.integers(-3, 4)))
         trades.append(Trade(("A-USD", "B-USD", "C-USD")[k % 3], "long", k, k, k + 1, entry_ts,
                             entry_ts + 60 * int(rng.integers(1, 90)), float(rng.uniform(0.01, 5)),
                             float(rng.uniform(1, 100)), 1.0, 0.0, pnl if k % 17 else 0.0,
