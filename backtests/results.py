@@ -259,13 +259,21 @@ def _write_results(copies: _Copies, run: BacktestRun, result, bars: dict[str, Ba
     ts, equity = ts_all[w:], result.equity[w:]
     n = len(ts)
     # each symbol's last close at each curve time (NaN before its first bar), in plan order
+    # (one symbol: its bar times are the curve's, so no search is needed, the same indices)
+    alone = {sym: len(b.ts) == len(ts_all) and bool(np.array_equal(b.ts, ts_all)) for sym, b in bars.items()}
     closes = np.empty((n, len(symbols)))
     for k, sym in enumerate(symbols):
+        if alone[sym]:
+            closes[:, k] = bars[sym].close[w:]
+            continue
         last = np.searchsorted(bars[sym].ts, ts, side="right") - 1
         closes[:, k] = np.where(last >= 0, bars[sym].close[np.maximum(last, 0)], np.nan)
 
     # a symbol's bar index -> its index in the stored curve (negative inside the warm-up)
-    curve_at = {sym: np.searchsorted(ts_all, b.ts) - w for sym, b in bars.items()}
+    curve_at = {
+        sym: np.arange(-w, len(b.ts) - w) if alone[sym] else np.searchsorted(ts_all, b.ts) - w
+        for sym, b in bars.items()
+    }
     curve_index = {sym: index.tolist() for sym, index in curve_at.items()}
 
     initial_cash = result.initial_cash
@@ -518,7 +526,8 @@ def _write_daily_reports(copies: _Copies, run, ts, equity, initial_cash, fills, 
     float additions, in the same order, as a loop over the fills (so the same numbers), without it."""
     n = len(ts)
     days = ts // DAY
-    unique_days, first = np.unique(days, return_index=True)
+    first = np.flatnonzero(np.diff(days, prepend=days[:1] - 1))  # the curve's times ascend: each day's first bar
+    unique_days = days[first]
     count = len(first)
     last = np.concatenate((first[1:], [n])) - 1
     end_eq = equity[last]
