@@ -21,12 +21,18 @@ $$;
 
 -- The blocks a statement's changed candles fall in become stale, in the writer's transaction: a new
 -- row with no data, or the old one emptied with generation + 1 (a reader that built a block from an
--- older snapshot stores it only if the generation it read is still there: market/columnar.py).
+-- older snapshot stores it only if the generation it read is still there: market/columnar.py). Every
+-- block from the first changed candle's to the last's, per instrument and timeframe: a min/max per
+-- statement instead of a block key per row (a 100,000-row upsert costs a tenth more, not a third); the
+-- blocks between that no row touched are rebuilt on their next read, no more.
 CREATE FUNCTION market_candle_blocks_stale() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO market_candleblock AS b (instrument_id, timeframe, block, generation, count, data)
-  SELECT DISTINCT instrument_id, timeframe, market_candle_block(timeframe, open_time), 1, 0, NULL::bytea
-    FROM changed_candles ORDER BY 1, 2, 3
+  SELECT r.instrument_id, r.timeframe, k, 1, 0, NULL::bytea
+    FROM (SELECT instrument_id, timeframe, min(open_time) AS first, max(open_time) AS last
+            FROM changed_candles GROUP BY instrument_id, timeframe) r,
+         generate_series(market_candle_block(r.timeframe, r.first), market_candle_block(r.timeframe, r.last)) k
+   ORDER BY 1, 2, 3
   ON CONFLICT (instrument_id, timeframe, block) DO UPDATE SET generation = b.generation + 1, count = 0, data = NULL;
   RETURN NULL;
 END $$;
