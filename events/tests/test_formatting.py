@@ -96,7 +96,7 @@ def test_a_block_summary_carries_its_numbers():
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(45, "45s"), (60, "1m"), (10800, "3h 0m"), (5430, "1h 30m"), (90061, "1d 1h"), (None, "—"), ("x", "—")],
+    [(45, "45 s"), (60, "1 min"), (10800, "3 h"), (5430, "1 h 30 min"), (90061, "1 d 1 h"), (None, "—"), ("x", "—")],
 )
 def test_a_duration_shows_its_two_largest_units(seconds, text):
     assert fmt.duration(seconds) == text
