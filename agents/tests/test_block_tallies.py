@@ -18,7 +18,7 @@ from agents.scorecard import rollup
 from events.services import EventDraft, emit_many
 
 from .test_block_outcomes import capped  # noqa: F401 - fixture
-from .test_live_chain import _feed, _fresh_engines, planned  # noqa: F401 - fixtures
+from .test_live_chain import feed_candles, fresh_engines, planned  # noqa: F401 - fixtures
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 REASONS = [("daily_trade_cap", "risk_valid"), ("cooldown", "quality_gate"), ("stale_market_data", "infra")]
@@ -200,7 +200,7 @@ def test_rebuild_projections_gives_the_hours_incremental_projection_gave():
 
 
 def test_the_hours_of_live_blocks_on_the_shipped_candles_match_their_outcomes(capped, sol_candles):  # noqa: F811
-    _feed(sol_candles[200:500])
+    feed_candles(sol_candles[200:500])
     assert BlockOutcome.objects.exists()
     before = _hours()
     everything = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))

@@ -13,7 +13,7 @@ from agents.models import EngineCheckpoint, StrategyPlan
 
 from .shadows import block_with_shadow
 from .test_block_outcomes import capped  # noqa: F401 - fixture
-from .test_live_chain import _feed, _fresh_engines, planned  # noqa: F401 - fixtures
+from .test_live_chain import feed_candles, fresh_engines, planned  # noqa: F401 - fixtures
 
 EXPECTED = {
     "side": "long",
@@ -81,7 +81,7 @@ def test_an_open_shadow_is_still_open_marked_at_the_latest_close(capped, sol_can
     plan = StrategyPlan.objects.get(active=True)
     held = []
     for candle in sol_candles[200:700]:  # up to the first candle after which a shadow is held
-        _feed([candle])
+        feed_candles([candle])
         engine, _ = pickle.loads(EngineCheckpoint.objects.get(plan_event_id=plan.event_id).state)  # noqa: S301
         held = [d for d in engine.block_outcomes if d.outcome.status == "open" and d.outcome.exit_reason == "open"]
         if held:

@@ -125,16 +125,16 @@ def test_rebuild_projections_gives_the_same_trades_and_equity(db):
 # --- the live path on the shipped candles ------------------------------------------------------
 
 
-from .test_live_chain import _feed, _fresh_engines, planned  # noqa: E402, F401 - fixtures
+from .test_live_chain import feed_candles, fresh_engines, planned  # noqa: E402, F401 - fixtures
 
 
 def test_live_trades_are_the_backtests_round_trips_with_their_exit_reasons(planned, sol_candles):  # noqa: F811
     from agents import execution
     from agents.market_data import candles_between
 
-    _feed(sol_candles[200:700])
+    feed_candles(sol_candles[200:700])
     plan = StrategyPlan.objects.get(active=True)
-    engine = execution._new_engine(plan, execution.runtime_config_get())
+    engine = execution.new_engine(plan, execution.runtime_config_get())
     history = candles_between(symbol="SOL-USDT", timeframe="1h", after=None, until=sol_candles[699].open_time)
     start = max(0, 200 - engine.plan.warmup_bars)  # the warm-up the execution agent fed first
     result = run_backtest(

@@ -57,7 +57,7 @@ def test_a_backtest_with_the_broker_down_is_202_and_waits_in_the_outbox(
     def broker_down(message, connection=None):
         raise BrokerDown("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
 
-    monkeypatch.setattr(outbox, "_publish", broker_down)
+    monkeypatch.setattr(outbox, "publish", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for("operator").post(URL, sma_config(), format="json")
     assert response.status_code == 202, response.content
@@ -68,7 +68,7 @@ def test_a_backtest_with_the_broker_down_is_202_and_waits_in_the_outbox(
     assert "Connection refused" in message.last_error
 
     sent = []
-    monkeypatch.setattr(outbox, "_publish", lambda message, connection=None: sent.append(message.args))
+    monkeypatch.setattr(outbox, "publish", lambda message, connection=None: sent.append(message.args))
     assert outbox.sweep(older_than_s=0) == 1
     assert outbox.sweep(older_than_s=0) == 0
     assert sent == [[response.json()["id"]]]
@@ -78,7 +78,7 @@ def test_a_sweep_sends_each_run_through_the_outbox(
     sol_candles, client_for, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(outbox, "_publish", lambda message, connection=None: sent.append(message.args[0]))
+    monkeypatch.setattr(outbox, "publish", lambda message, connection=None: sent.append(message.args[0]))
     body = {"config": sma_config(), "grid": {"fast": [5, 10]}}
     with django_capture_on_commit_callbacks(execute=True):
         assert client_for("operator").post(f"{URL}/sweeps", body, format="json").status_code == 202
