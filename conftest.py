@@ -9,9 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from channels.layers import channel_layers
+from django.db import connection
 from rest_framework.test import APIClient
 
+from events.formatting import forget_instrument_precision
 from market.tests.factories import InstrumentFactory
+from tradingops.celery import app
 from tradingops.tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent
@@ -21,7 +25,6 @@ ROLES = ("viewer", "operator", "admin")
 @pytest.fixture(autouse=True)
 def _no_cached_instrument_precision():
     """Event summaries cache each symbol's tick and lot for a minute; a test's instruments are its own."""
-    from events.formatting import forget_instrument_precision
 
     forget_instrument_precision()
 
@@ -32,7 +35,6 @@ def _channel_layer_per_test():
     receive locks per instance, not per loop), and pytest-asyncio gives every test a loop of its
     own: each test gets a fresh instance."""
     yield
-    from channels.layers import channel_layers
 
     channel_layers.backends.clear()
 
@@ -59,7 +61,6 @@ def tasks_run_in_process():
     """Inside the block Celery tasks run in this process (eager); the flag is put back as it was after,
     whatever happens. A test that flips ``app.conf`` by hand and fails between the flips leaves every later
     test eager, so a test's outcome would depend on what ran before it."""
-    from tradingops.celery import app
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
@@ -103,7 +104,6 @@ def client_for(users):
 def _celery_queues_left_empty():
     """Tests enqueue real Celery messages (tasks are not eager on Redis): none outlives the session."""
     yield
-    from tradingops.celery import app
 
     app.control.purge()
 
@@ -117,7 +117,6 @@ def free_port() -> int:
 @pytest.fixture
 def asgi_server(transactional_db, settings):
     """A real uvicorn serving ``tradingops.asgi`` on the test database and the real Redis."""
-    from django.db import connection
 
     port = free_port()
     db = connection.settings_dict
@@ -167,9 +166,6 @@ def asgi_server(transactional_db, settings):
 def start_celery_worker(settings) -> tuple[str, subprocess.Popen]:
     """Start a real Celery worker (solo pool) on the test database and Redis, consuming every
     queue; returns its name and process once it answers a ping."""
-    from django.db import connection
-
-    from tradingops.celery import app
 
     db = connection.settings_dict
     env = {
@@ -203,7 +199,6 @@ def start_celery_worker(settings) -> tuple[str, subprocess.Popen]:
 @pytest.fixture
 def celery_worker_process(transactional_db, settings):
     """A real Celery worker on the test database and Redis (see ``start_celery_worker``)."""
-    from tradingops.celery import app
 
     app.control.purge()
     name, process = start_celery_worker(settings)

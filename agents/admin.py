@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from events.admin import ReadOnlyAdmin
+from events.models import Event
 from events.selectors import event_decision_path, event_get
 
 from . import services
@@ -234,7 +235,6 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="trigger")
     def trigger(self, obj):
         """The trigger that caused the order (its order_submitted event's cause), with its own chain."""
-        from events.models import Event
 
         submitted = Event.objects.filter(
             type="order_submitted", correlation_id=obj.correlation_id, payload__order_id=obj.order_id

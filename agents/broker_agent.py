@@ -8,8 +8,11 @@ from django.db import transaction
 
 from events.models import Event
 from events.services import emit
+from tradingops.outbox import dispatch_on_commit
 
+from .execution import flatten_request_in_transaction
 from .services import LIVE_RUN_ID, runtime_config_change
+from .tasks import planner_run_task
 
 SOURCE = "agent:broker"
 
@@ -40,16 +43,10 @@ def intent_execute(*, intent_event_id: str) -> None:
             **chain,
         )
     elif action == "replan":
-        from tradingops.outbox import dispatch_on_commit
-
-        from .tasks import planner_run_task
-
         dispatch_on_commit(
             planner_run_task, correlation_id=str(intent.correlation_id), causation_id=str(intent.event_id)
         )
     elif action == "flatten":
-        from .execution import flatten_request_in_transaction
-
         flatten_request_in_transaction(symbols=[payload["symbol"]] if payload.get("symbol") else None, intent=intent)
     emit(
         "agent_run",

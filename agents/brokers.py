@@ -5,10 +5,12 @@ trading has no broker: ``agents.execution`` books the engine's own fills (the fi
 ``engine.fills``, as in backtests) and settles them on the paper exchange.
 """
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+import ccxt
 from django.conf import settings
 
 
@@ -37,7 +39,6 @@ class ExchangeBroker:
     """Market orders on a ccxt exchange: place, then poll until filled or the deadline, else cancel."""
 
     def __init__(self, exchange=None, *, poll_seconds: float = 0.5, deadline_seconds: float = 20.0):
-        import ccxt
 
         self.exchange = exchange or getattr(ccxt, settings.EXCHANGE_ID)(
             {"apiKey": settings.EXCHANGE_API_KEY, "secret": settings.EXCHANGE_API_SECRET, "enableRateLimit": True}
@@ -46,7 +47,6 @@ class ExchangeBroker:
         self.deadline_seconds = deadline_seconds
 
     def submit(self, ticket: OrderTicket) -> list[FillReport]:
-        import time
 
         market = ticket.symbol.replace("-", "/")
         order = self.exchange.create_order(

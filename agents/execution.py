@@ -25,12 +25,15 @@ from django.db.models import Max
 
 from events.models import Event, RunSummary
 from events.services import emit
+from tradingops.db import LockKey, advisory_xact_lock
+from wallets.services import paper_exchange_settle_fill
 
 from .brokers import OrderTicket, broker_for
 from .engine.bars import Candle as EngineCandle
 from .engine.reasons import Block as EngineBlock
 from .engine.sizing import Instrument as EngineInstrument
 from .engine.step import LiveEngine
+from .engine.strategy import Plan
 from .limits import limits_from_config
 from .market_data import candles_between, lot_sizes
 from .models import (
@@ -42,7 +45,9 @@ from .models import (
     RiskBudgetDay,
     StrategyPlan,
 )
-from .selectors import plan_active, runtime_config_get
+from .planner import LIVE_PLAN_OPTIONS, build_live_plan
+from .projectors import paper_wallet_id
+from .selectors import plan_active, portfolio_summary, runtime_config_get
 from .services import LIVE_RUN_ID
 
 logger = logging.getLogger(__name__)
@@ -99,8 +104,6 @@ def _dec(value) -> Decimal | None:
 
 
 def engine_plan(plan: StrategyPlan):
-    from .engine.strategy import Plan
-    from .planner import LIVE_PLAN_OPTIONS, build_live_plan
 
     if "plan" in plan.rules:
         return Plan.from_dict(plan.rules["plan"])
@@ -174,7 +177,6 @@ def _step(held: _PlanEngine, symbol: str, candle: EngineCandle, entries: bool, k
 
 
 def _advisory_lock() -> None:
-    from tradingops.db import LockKey, advisory_xact_lock
 
     advisory_xact_lock(LockKey.EXECUTION)
 
@@ -491,9 +493,6 @@ class _Recorder:
 
 def _settle_on_paper_exchange(symbol: str, side: str, fills) -> None:
     """The paper venue's side of the fills; the ledger side is booked by the fill projector."""
-    from wallets.services import paper_exchange_settle_fill
-
-    from .projectors import paper_wallet_id
 
     wallet_id = paper_wallet_id()
     if wallet_id is None:
@@ -508,7 +507,6 @@ def risk_claim(
 ) -> dict | None:
     """Claim risk from the day's budget under the budget row's lock. None when claimed, else the
     numbers that refused it. However many workers claim at once, the budget is never exceeded."""
-    from .selectors import portfolio_summary
 
     equity = portfolio_summary()["equity"] or Decimal(settings.PAPER_INITIAL_CASH)
     budget_amount = (config.daily_risk_budget * equity).quantize(Decimal("0.00000001"))

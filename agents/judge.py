@@ -14,11 +14,13 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 
 from events.services import emit
+from tradingops.outbox import dispatch_on_commit
 
 from . import selectors
 from .models import BlockEvent, Fill, RiskAllocation
 from .selectors import plan_active, portfolio_summary
 from .services import runtime_config_change
+from .tasks import planner_run_task
 
 SOURCE = "agent:judge"
 MIN_TRADES_TO_RETIRE = 5
@@ -101,9 +103,6 @@ def judge_run():
             correlation_id=plan.correlation_id,
             causation_id=judged.event_id,
         )
-        from tradingops.outbox import dispatch_on_commit
-
-        from .tasks import planner_run_task
 
         dispatch_on_commit(planner_run_task, causation_id=str(judged.event_id))
     emit(

@@ -17,6 +17,8 @@ from events.models import Event
 from events.projectors import Projector, register
 from tradingops.db import upsert_increment
 from tradingops.fields import DECIMAL_PLACES
+from wallets.selectors import paper_wallet_get
+from wallets.services import ledger_post_fill
 
 from .models import (
     AgentStatus,
@@ -206,7 +208,6 @@ def _record_equity(event: Event) -> None:
 
 
 def paper_wallet_id() -> int | None:
-    from wallets.selectors import paper_wallet_get
 
     wallet = paper_wallet_get(name=settings.PAPER_WALLET_NAME)
     return wallet.pk if wallet else None
@@ -217,7 +218,6 @@ def _book_in_paper_wallet(event: Event) -> None:
     wallet_id = paper_wallet_id()
     if wallet_id is None or event.source.startswith("exchange:"):
         return
-    from wallets.services import ledger_post_fill
 
     p = event.payload
     ledger_post_fill(

@@ -1,10 +1,14 @@
+import pickle
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from celery import schedules
+from django.db.models import Aggregate, Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
+from events.models import Event, LLMCall, RunSummary
 from tradingops.db import is_postgres
 
 from .models import (
@@ -188,11 +192,8 @@ def block_outcomes_open() -> list[dict]:
 
     Open shadows live in the active plans' engine checkpoints (they write no event until they
     close), so they are read from there: one row per checkpoint, bounded in size."""
-    import pickle
 
-    from events.models import Event
-
-    from .execution import CHECKPOINT_FORMAT
+    from .execution import CHECKPOINT_FORMAT  # noqa: PLC0415 - execution imports planner, which imports these selectors
 
     plans = {p.event_id: p for p in StrategyPlan.objects.filter(active=True)}
     rows, keys = [], []
@@ -351,16 +352,12 @@ def risk_budget(*, day: date) -> dict:
 
 
 def llm_call_list() -> QuerySet:
-    from events.models import LLMCall
 
     return LLMCall.objects.order_by("-ts", "-id")
 
 
 def llm_summary(*, since: datetime, until: datetime) -> dict:
     """Tokens, cost and latency by model and by agent over a window (p95 on Postgres only)."""
-    from django.db.models import Aggregate, Avg, FloatField, Q, Sum
-
-    from events.models import LLMCall
 
     class PercentileCont95(Aggregate):
         function = "percentile_cont"
@@ -404,7 +401,6 @@ def _next_run(task) -> datetime:
     when its schedule was last changed (django-celery-beat's ``ModelEntry.__init__``, mirrored here
     because building a ModelEntry may save the task, and a read must not write), so the answer is
     the same on every read instead of moving with the clock."""
-    from celery import schedules
 
     if task.last_run_at is None and task.start_time is not None:
         return task.start_time  # beat holds a never-run task with a start time until then
@@ -421,7 +417,6 @@ def _next_run(task) -> datetime:
 
 def agent_status_overview() -> list[dict]:
     """Each agent's last run and error (projected) with its schedule and next run (beat)."""
-    from django_celery_beat.models import PeriodicTask
 
     statuses = {s.agent: s for s in AgentStatus.objects.all()}
     schedules = {
@@ -454,9 +449,8 @@ def agent_status_overview() -> list[dict]:
 def header_state() -> dict:
     """The top bar's trading fields (registered with ``events.realtime`` as a header provider):
     mode, kill switch and whether the live run is paused. Two primary-key reads."""
-    from events.models import RunSummary
 
-    from .services import LIVE_RUN_ID
+    from .services import LIVE_RUN_ID  # noqa: PLC0415 - services import the planner, which imports these selectors
 
     config = runtime_config_get()
     control = RunSummary.objects.filter(run_id=LIVE_RUN_ID).values_list("control_state", flat=True).first()

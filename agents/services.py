@@ -11,13 +11,21 @@ from django.db import transaction
 
 from events.models import Event
 from events.services import emit
+from market.models import Instrument
 from tradingops.idempotency import Idempotency
 from tradingops.idempotency import claim as idempotency_claim
 from tradingops.idempotency import complete as idempotency_complete
+from tradingops.outbox import dispatch_on_commit
 from tradingops.roles import Role, has_role, user_source
 
+from .engine.errors import ConfigError
+from .engine.presets import PRESETS
+from .engine.strategy import Plan
 from .limits import limits_from_config
+from .market_data import trading_symbols
 from .models import RuntimeConfig, StrategyPlan
+from .planner import LIVE_PLAN_OPTIONS, build_live_plan, plan_rules
+from .tasks import intent_execute_task
 
 LIMIT_FIELDS = (
     "daily_risk_budget",
@@ -169,9 +177,6 @@ def intent_submit(
         correlation_id=correlation_id,
         run_id=LIVE_RUN_ID,
     )
-    from tradingops.outbox import dispatch_on_commit
-
-    from .tasks import intent_execute_task
 
     # Through the outbox: with the broker down the intent is still carried out once it is back.
     dispatch_on_commit(intent_execute_task, str(event.event_id))
@@ -195,10 +200,6 @@ def plan_submit(
 ) -> Event:
     """An operator's plan: a preset with parameters, or a full plan in the rule language. Every
     rule is parsed now; a bad one is refused naming its field and the position of the error."""
-    from .engine.errors import ConfigError
-    from .engine.strategy import Plan
-    from .market_data import trading_symbols
-    from .planner import LIVE_PLAN_OPTIONS, build_live_plan, plan_rules
 
     _require(user, Role.OPERATOR)
     idempotency_claim(idempotency)
@@ -243,12 +244,10 @@ def plan_submit(
 
 
 def _active_symbols() -> set[str]:
-    from market.models import Instrument
 
     return set(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
 
 
 def _presets() -> set[str]:
-    from .engine.presets import PRESETS
 
     return set(PRESETS)

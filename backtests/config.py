@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.db.models import Max, Min
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -410,7 +411,6 @@ def candles_in_range(config: dict, instrument_id: int) -> int:
     """How many candles the run will read, from the first and last in the range (two index probes, where
     counting 1M rows took a large share of a POST): exact when the range has no gap, more when it has;
     the worker stores the exact count when it has read them. Timeframes of varying length are counted."""
-    from django.db.models import Max, Min
 
     qs = candle_range(config, instrument_id)
     step = timeframes.SECONDS.get(config["timeframe"])

@@ -13,6 +13,7 @@ from itertools import repeat
 
 import numpy as np
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 from agents.engine import Bars
 from agents.engine.fills import to_decimal
@@ -135,7 +136,6 @@ class _Copies:
 
 
 def _copy_binary(cursor, table: str, columns, rows) -> None:
-    from psycopg.types.json import Jsonb
 
     json_at = [i for i, (_, kind) in enumerate(columns) if kind == "jsonb"]
     sql = f"COPY {table} ({', '.join(c for c, _ in columns)}) FROM STDIN (FORMAT BINARY)"

@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import Count, F, FloatField, Q, QuerySet
+from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+
+from market import timeframes
+from market.models import Candle
+from market.models import Instrument as MarketInstrument
 
 from . import metrics, portfolio
 from .models import (
@@ -306,11 +310,6 @@ def candle_coverage(*, symbols: list[str] | None = None) -> dict[str, list[dict]
     subqueries (index probes of the (instrument, timeframe, open_time) key: a grouped scan of every
     candle took 0.25 s per page at 1M candles). The count is the span in bars (exact without gaps, as
     for a run's POST); timeframes of varying length (1M) are counted, they have few candles."""
-    from django.db.models import OuterRef, Subquery
-
-    from market import timeframes
-    from market.models import Candle
-    from market.models import Instrument as MarketInstrument
 
     qs = MarketInstrument.objects.all()
     if symbols is not None:

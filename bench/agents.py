@@ -83,7 +83,6 @@ REASONS = [
 
 
 def ensure_database() -> None:
-    import psycopg
 
     url = os.environ["DATABASE_URL"]
     name = url.rsplit("/", 1)[1]
@@ -100,16 +99,34 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from agents.models import ExecutionStep  # noqa: E402
+from agents.execution import execution_on_candle  # noqa: E402
+from agents.models import (  # noqa: E402  # noqa: E402
+    BlockEvent,
+    ExecutionStep,  # noqa: E402
+    Fill,
+    Portfolio,
+    Position,
+    RiskAllocation,
+    RiskBudgetDay,
+)
+from agents.planner import planner_run  # noqa: E402
+from agents.selectors import plan_active  # noqa: E402
+from agents.services import (
+    plan_submit,  # noqa: E402
+    runtime_limits_update,  # noqa: E402
+)
 from events.models import Event  # noqa: E402
 from market import hooks  # noqa: E402
 from market.files import Row  # noqa: E402
 from market.models import Candle, Instrument  # noqa: E402
 from market.services import candle_rows_upsert  # noqa: E402
+from tradingops.celery import app  # noqa: E402
 
 EMPTIED = [
     "events_event", "events_runsummary", "events_runeventcount", "events_llmcall",
@@ -184,7 +201,6 @@ def closed(symbol: str, i: int) -> hooks.ClosedCandle:
 
 
 def phase_inprocess(first: int, steps: int) -> dict:
-    from agents.execution import execution_on_candle
 
     events_before = Event.objects.count()
     decisions = candles = 0
@@ -220,7 +236,6 @@ def free_port() -> int:
 
 
 def start_worker() -> tuple[str, subprocess.Popen]:
-    from tradingops.celery import app
 
     app.control.purge()
     name = f"bench-agents-{os.getpid()}@localhost"
@@ -276,7 +291,6 @@ def phase_worker_rate(plan, first: int, symbols: list[str], bars: int) -> dict:
 
 
 def phase_latency(operator, first: int, bars: int, rate: float) -> dict:
-    from agents.services import plan_submit
 
     event = plan_submit(user=operator, preset="sma_cross", params={"fast": 3, "slow": 8})
     plan_event_id = event.event_id
@@ -389,7 +403,6 @@ def load_store(events: int, fills: int, blocks: int) -> float:
           "event_id", (line for _, line in fill_lines))  # fmt: skip
     _copy("agents_blockevent", "ts, symbol, side, reason, reason_class, detail, plan_id, run_id, correlation_id, "
           "event_id", (line for _, line in block_lines))  # fmt: skip
-    from agents.models import Portfolio, Position, RiskAllocation, RiskBudgetDay
 
     Position.objects.bulk_create(
         Position(symbol=s, qty=Decimal(rng.choice([0, 0, 1, 2, 5])), avg_entry_price=Decimal("100"),
@@ -462,7 +475,6 @@ def phase_reads(token: str, requests: int) -> dict:
 def phase_reads_cpu(token: str, requests: int) -> dict:
     """The same requests in this process (Django test client): CPU ms of Django + DRF per request, which
     does not move with the machine's load (the PostgreSQL server's share is not in it)."""
-    from django.test import Client
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
     out = {}
@@ -492,10 +504,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=250)
     args = parser.parse_args()
     assert args.history + args.steps + 1 + args.worker_bars + 1 + args.latency_bars <= args.bars
-
-    from agents.planner import planner_run
-    from agents.selectors import plan_active
-    from agents.services import runtime_limits_update
 
     print(f"machine: {os.cpu_count()} CPUs, {load()} at the start (shared)", flush=True)
     truncate(EMPTIED)
@@ -547,7 +555,6 @@ def main() -> None:
 
     copied = load_store(args.events, args.fills, args.blocks)
     counts = {"events": Event.objects.count()}
-    from agents.models import BlockEvent, Fill
 
     print(
         f"\n2. store: {counts['events']:,} events, {Fill.objects.count():,} fills, {BlockEvent.objects.count():,} "

@@ -25,9 +25,27 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+
+import django
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from backtests import services, worker
+from backtests.models import BacktestRun, CurveChunk, RunStatus
+from bench.engine import synthetic_bars
+from market.files import Row
+from market.models import Candle, CandleBlock, Instrument
+from market.services import candle_rows_upsert
+from tradingops.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,13 +59,11 @@ OPEN_LIMITS = {
 
 
 def django_setup():
-    import django
 
     django.setup()
 
 
 def ensure_database() -> None:
-    import psycopg
 
     url = os.environ["DATABASE_URL"]
     name = url.rsplit("/", 1)[1]
@@ -60,13 +76,6 @@ def ensure_database() -> None:
 
 
 def ensure_candles(n: int) -> None:
-    from decimal import Decimal
-
-    from bench.engine import synthetic_bars
-    from market.files import Row
-    from market.models import Candle, Instrument
-    from market.services import candle_rows_upsert
-
     instrument, _ = Instrument.objects.get_or_create(
         symbol=SYMBOL,
         defaults={"base": "BENCH", "quote": "USD", "price_tick": Decimal("1e-12"), "lot_size": Decimal("1e-8"),
@@ -99,8 +108,6 @@ def config(fast: int, slow: int, end: str | None = None) -> dict:
 def run_service(args) -> dict:
     """One backtest through backtests.services (what the Celery task runs), phases timed."""
     django_setup()
-    from backtests import services, worker
-    from backtests.models import BacktestRun
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     phases: dict[str, float] = {}
@@ -142,7 +149,6 @@ def run_service(args) -> dict:
 def cache_state(*, cold: bool) -> str:
     """The bench candles' columnar cache before the run (PostgreSQL): how many blocks are built; with
     ``cold`` every block is first marked stale, so the run reads the rows and builds them."""
-    from market.models import CandleBlock, Instrument
 
     blocks = CandleBlock.objects.filter(instrument=Instrument.objects.get(symbol=SYMBOL), timeframe="1m")
     if cold:
@@ -157,12 +163,6 @@ def percentile(values, q):
 
 
 def bench_reads(run_id: str, requests: int) -> dict:
-    from datetime import UTC, datetime
-
-    from django.contrib.auth.models import Group, User
-    from django.test import Client
-
-    from backtests.models import CurveChunk
 
     user, _ = User.objects.get_or_create(username="bench-viewer")
     user.groups.add(Group.objects.get_or_create(name="viewer")[0])
@@ -191,7 +191,6 @@ def bench_reads(run_id: str, requests: int) -> dict:
 
 
 def start_workers(count: int, env: dict) -> list[subprocess.Popen]:
-    from tradingops.celery import app
 
     procs, names = [], []
     for i in range(count):
@@ -211,12 +210,6 @@ def start_workers(count: int, env: dict) -> list[subprocess.Popen]:
 
 
 def bench_sweep(workers: int, sweep_bars: int, grid: dict) -> tuple[float, int]:
-    from datetime import UTC, datetime
-
-    from backtests import services
-    from backtests.models import BacktestRun, RunStatus
-    from bench.engine import synthetic_bars
-    from tradingops.celery import app
 
     app.control.purge()
     end = datetime.fromtimestamp(int(synthetic_bars(sweep_bars + 1).ts[-1]), tz=UTC).isoformat()
@@ -245,12 +238,6 @@ def bench_sweep(workers: int, sweep_bars: int, grid: dict) -> tuple[float, int]:
 
 def write_parquet(n: int) -> str:
     """The bench candles as a Parquet file (ts, Open, High, Low, Close, Volume): backtesting.py's side reads it."""
-    import tempfile
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from bench.engine import synthetic_bars
 
     path = Path(tempfile.gettempdir()) / f"bench-candles-{n}.parquet"
     if not path.exists():

@@ -42,14 +42,20 @@ import django  # noqa: E402
 
 django.setup()
 
+import multiprocessing  # noqa: E402
+
+import websockets  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
+from events import realtime  # noqa: E402
 from events.models import Event  # noqa: E402
 from events.services import EventDraft, emit, emit_many  # noqa: E402
+from market.models import Instrument  # noqa: E402
 
 SYMBOLS = ["SOL-USDT"] * 40 + ["BTC-USD"] * 30 + ["ETH-USD"] * 20 + ["ADA-USDT"] * 9 + ["RARE-USD"]
 TYPES = ["intent", "plan_generated", "plan_judged", "trigger_fired", "trade_blocked", "order_submitted", "fill"]
@@ -145,7 +151,6 @@ def viewer() -> User:
 
 def bench_renders(user: User, n: int) -> list[tuple[str, float, float, int]]:
     """(page, p50 ms, p95 ms, status) of server-side renders through the Django test client."""
-    from market.models import Instrument
 
     client = Client()
     client.force_login(user)
@@ -229,7 +234,6 @@ def in_thread(fn, *args, **kwargs):
 
 def bench_dom_latency(server: str, n: int) -> tuple[float, float, int]:
     """Emit ``n`` events one by one; the Decisions page reports when each row is in the DOM."""
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -269,7 +273,6 @@ def bench_dom_latency(server: str, n: int) -> tuple[float, float, int]:
 
 
 async def _client(server: str, cookie: str, received: dict, ready: asyncio.Event, stop: asyncio.Event, state: dict):
-    import websockets
 
     async with websockets.connect(
         f"ws://{server}/ws/events/", origin=f"http://{server}", additional_headers={"Cookie": cookie}, max_queue=None
@@ -334,7 +337,6 @@ def _emit_paced(rate: float, total: int, batch: int, offset: float, start: float
 
 
 def _emitter_process(rate, total, batch, offset, start, conn) -> None:
-    from events import realtime
 
     sent = _emit_paced(rate, total, batch, offset, start)
     realtime.flush()
@@ -354,7 +356,6 @@ def bench_fanout(
     """``clients`` sockets on /ws/events/ (in another process) while ``rate`` events/s are
     emitted (``batch`` per emit call) by ``emitters`` processes, as several workers do: each
     emits ``rate / emitters`` a second, staggered so that together they keep the pace."""
-    import multiprocessing
 
     client = Client()
     client.force_login(user)

@@ -27,7 +27,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.engine import Bars, Instrument, RiskLimits, run_backtest, sma_cross  # noqa: E402
+import warnings  # noqa: E402
+
+import pandas as pd  # noqa: E402
+from backtesting import Backtest, Strategy  # noqa: E402
+from backtesting.lib import crossover  # noqa: E402
+
+from agents.engine import (  # noqa: E402
+    Bars,
+    Instrument,
+    LiveEngine,  # noqa: E402
+    RiskLimits,
+    run_backtest,
+    sma_cross,
+)
 
 
 def synthetic_bars(n: int, seed: int = 7) -> Bars:
@@ -85,7 +98,6 @@ def run_ours(args) -> dict:
 
 def run_live(args) -> dict:
     """The live path: 20 symbols, each candle stepped through LiveEngine on a bounded history."""
-    from agents.engine import LiveEngine
 
     symbols = [f"S{i:02d}" for i in range(20)]
     plan = sma_cross(10, 30, symbols=symbols, stop="2 * atr_14")
@@ -107,11 +119,6 @@ def run_live(args) -> dict:
 
 
 def run_reference(args) -> dict:
-    import warnings
-
-    import pandas as pd
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
 
     warnings.filterwarnings("ignore")
     parquet = getattr(args, "parquet", None)

@@ -48,14 +48,22 @@ import django  # noqa: E402
 
 django.setup()
 
+import hashlib  # noqa: E402
+
 import psycopg  # noqa: E402
+import uvicorn  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import (
+    Client,  # noqa: E402
+    RequestFactory,  # noqa: E402
+)
 from rest_framework.authtoken.models import Token  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
 
 from events import projectors, types  # noqa: E402
+from events.api.views import EventListCreateView  # noqa: E402
 from events.models import Event, LLMCall, RunEventCount, RunSummary  # noqa: E402
 from events.services import EventDraft, emit, emit_many  # noqa: E402
 
@@ -435,7 +443,6 @@ def query_paths(rng: random.Random, n_chains: int, count: int) -> dict[str, list
 
 
 def _md5(text: str) -> str:
-    import hashlib
 
     return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - ids, not security
 
@@ -480,10 +487,6 @@ def time_client(token: str, paths: list[str]) -> list[float]:
 
 def explain(path: str) -> str:
     """The SQL plan of the list query the view runs for this path (the page query)."""
-    from django.test import RequestFactory
-    from rest_framework.request import Request
-
-    from events.api.views import EventListCreateView
 
     view = EventListCreateView()
     request = Request(RequestFactory().get(path))
@@ -516,8 +519,6 @@ def main() -> None:
     args = parser.parse_args()
     restrict_projectors(args.all_projectors)
     if args.serve:  # the HTTP server of the POST/GET phases: this process's projectors, in uvicorn
-        import uvicorn
-
         uvicorn.run(
             "tradingops.asgi:application", port=args.serve, log_level="warning", access_log=False, lifespan="off"
         )

@@ -18,10 +18,31 @@ The database named in DATABASE_URL is created if needed, migrated, and its block
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import random
+import socket
+import statistics
+import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
+
+import django
+import psycopg
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from engine import synthetic_bars
+from rest_framework.authtoken.models import Token
+
+from agents import selectors
+from agents.engine import Instrument, RiskLimits, run_backtest, sma_cross
+from agents.engine.reasons import REASONS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,11 +50,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def engine_phase(bars_n: int, repeat: int) -> dict:
-    from decimal import Decimal
-
-    from engine import synthetic_bars
-
-    from agents.engine import Instrument, RiskLimits, run_backtest, sma_cross
 
     bars = synthetic_bars(bars_n)
     plan = sma_cross(10, 20, symbols="SYN", stop="entry * 0.995", target="entry * 1.01")
@@ -87,9 +103,6 @@ def engine_phase(bars_n: int, repeat: int) -> dict:
 class h:  # noqa: N801 - the database helpers, as in bench/agents.py (which does its work on import)
     @staticmethod
     def ensure_database() -> None:
-        import subprocess
-
-        import psycopg
 
         url = os.environ["DATABASE_URL"]
         name = url.rsplit("/", 1)[1]
@@ -106,8 +119,6 @@ class h:  # noqa: N801 - the database helpers, as in bench/agents.py (which does
 
     @staticmethod
     def viewer_token() -> str:
-        from django.contrib.auth.models import Group, User
-        from rest_framework.authtoken.models import Token
 
         viewer, _ = User.objects.get_or_create(username="bench-viewer")
         viewer.groups.add(Group.objects.get_or_create(name="viewer")[0])
@@ -115,8 +126,6 @@ class h:  # noqa: N801 - the database helpers, as in bench/agents.py (which does
 
     @staticmethod
     def start_server():
-        import socket
-        import subprocess
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -183,7 +192,6 @@ def setup() -> None:
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL (Postgres, a database of its own: its block tables are emptied) and REDIS_URL.")
     h.ensure_database()
-    import django
 
     django.setup()
 
@@ -191,13 +199,6 @@ def setup() -> None:
 def seed(blocks: int, reuse: bool):
     """Block events and outcomes COPY'd in (unless ``reuse`` finds them), the tallies filled from them:
     (the data's "now", seconds it took, tally rows)."""
-    import random
-    import uuid
-    from datetime import UTC, datetime, timedelta
-
-    from django.db import connection
-
-    from agents.engine.reasons import REASONS
 
     if reuse:
         with connection.cursor() as cursor:
@@ -296,13 +297,6 @@ def seed(blocks: int, reuse: bool):
 
 def summary_phase(blocks: int, requests: int, reuse: bool) -> dict:
     setup()
-    import http.client
-    import json
-    import statistics
-    from datetime import timedelta
-    from functools import partial
-
-    from agents import selectors
 
     now, loaded, tally_rows = seed(blocks, reuse)
     out = {"blocks": blocks, "load_s": loaded, "hour_rows": tally_rows, "selector": {}}

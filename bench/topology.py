@@ -54,11 +54,22 @@ from bench import agents as ba  # noqa: E402
 
 # isort: on
 
+import redis  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from agents.engine.bars import Candle as EngineCandle  # noqa: E402
+from agents.execution import new_engine  # noqa: E402
 from agents.models import EngineCheckpoint, StrategyPlan  # noqa: E402
+from agents.selectors import plan_active, runtime_config_get  # noqa: E402
+from agents.services import (
+    plan_submit,  # noqa: E402
+    runtime_limits_update,  # noqa: E402
+)
+from agents.tasks import execution_on_candle_task  # noqa: E402
 from events.models import Event  # noqa: E402
 from market import hooks  # noqa: E402
+from market.models import Candle  # noqa: E402
+from tradingops.celery import app  # noqa: E402
 
 SYMBOLS = ba.SYMBOLS
 DECISION_TYPES = ("trigger_fired", "trade_blocked", "risk_claimed", "order_submitted", "fill", "risk_released")
@@ -98,9 +109,6 @@ class Workers:
     """Celery worker nodes on the agents queue, each in its own process group (killed as a group)."""
 
     def __init__(self, nodes: list[tuple[str, int]]):
-        import redis
-
-        from tradingops.celery import app
 
         self.app = app
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # the bench's own broker database
@@ -125,7 +133,6 @@ class Workers:
                 waiting -= set(reply)
         # untimed: each process imports the agents' code on its first task; no-op tasks (a timeframe the
         # agent does not trade returns at once) reach the pool processes before the measured candles
-        from agents.tasks import execution_on_candle_task
 
         for _ in range(8 * len(nodes)):
             execution_on_candle_task.delay("WARM", "warm-up", "2026-01-01T00:00:00+00:00")
@@ -133,7 +140,6 @@ class Workers:
         time.sleep(1.0)
 
     def drain(self, timeout: float) -> None:
-        import redis
 
         client = redis.Redis.from_url(os.environ["REDIS_URL"])
         deadline = time.monotonic() + timeout
@@ -164,7 +170,6 @@ class Workers:
 def reset() -> None:
     """Empty what trading wrote (agents' and events' tables, the checkpoint among them); keep the
     candles, instruments and users; the same open limits again."""
-    from agents.services import runtime_limits_update
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -178,7 +183,6 @@ def reset() -> None:
 
 
 def plan_new() -> StrategyPlan:
-    from agents.services import plan_submit
 
     operator = ba.User.objects.get(username="bench-operator")
     event = plan_submit(user=operator, **PLAN)
@@ -313,10 +317,6 @@ def checkpoint_costs(bars: int, repeat: int) -> dict:
     """The engine of the current plan fed in memory (no database) over every loaded candle, so each
     symbol's history reaches the bound it is kept at; then the cost of what ``_checkpoint`` and a stale
     process's ``_engine_for`` do with a checkpoint of that size."""
-    from agents.engine.bars import Candle as EngineCandle
-    from agents.execution import new_engine
-    from agents.selectors import plan_active, runtime_config_get
-    from market.models import Candle
 
     plan = plan_active()
     engine = new_engine(plan, runtime_config_get())

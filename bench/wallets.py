@@ -36,11 +36,24 @@ import django  # noqa: E402
 
 django.setup()
 
+import cProfile  # noqa: E402
+import pstats  # noqa: E402
+
 from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+from django.test import Client  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
 
 from tradingops.db import is_postgres  # noqa: E402
+from wallets import services  # noqa: E402
+from wallets.models import (  # noqa: E402  # noqa: E402
+    LedgerEntry,  # noqa: E402
+    PaperExchangeBalance,
+    WalletBalance,
+)
 
 CURRENCIES = [
     "BTC", "ETH", "USDT", "USDC", "SOL", "XRP", "ADA", "DOGE", "DOT", "AVAX",
@@ -56,7 +69,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def load_entries(wallet_ids: list[int], per_pair: int, rng: random.Random) -> int:
     """COPY the entries in: every (wallet, currency) gets ``per_pair`` signed amounts."""
-    from wallets.models import LedgerEntry
 
     table = LedgerEntry._meta.db_table
     columns = "wallet_id, currency, amount, kind, reference, note, ts, recorded_at"
@@ -80,8 +92,6 @@ def load_entries(wallet_ids: list[int], per_pair: int, rng: random.Random) -> in
 
 
 def setup_data(wallet_count: int, entries: int) -> list[int]:
-    from wallets import services
-    from wallets.models import PaperExchangeBalance, WalletBalance
 
     rng = random.Random(20261125)
     wallet_ids = [services.wallet_create(name=f"paper-{i:03}", kind="paper").pk for i in range(wallet_count)]
@@ -105,7 +115,6 @@ def setup_data(wallet_count: int, entries: int) -> list[int]:
 
 
 def bench_reconcile(runs: int) -> list[float]:
-    from wallets import services
 
     timings = []
     for _ in range(runs):
@@ -123,9 +132,6 @@ def bench_reconcile(runs: int) -> list[float]:
 
 def bench_ledger_read() -> tuple[float, float]:
     """Reading 2,000 kept balances against summing 1,000,000 entries (best of 3 each)."""
-    from django.db.models import Sum
-
-    from wallets.models import LedgerEntry, WalletBalance
 
     def best(fn) -> float:
         times = []
@@ -143,9 +149,6 @@ def bench_ledger_read() -> tuple[float, float]:
 
 
 def bench_wallet_list(requests: int) -> tuple[list[float], list[float]]:
-    from django.contrib.auth.models import Group, User
-    from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     user = User.objects.create_user("bench-viewer")
     user.groups.add(Group.objects.get_or_create(name="viewer")[0])
@@ -158,9 +161,6 @@ def bench_wallet_list(requests: int) -> tuple[list[float], list[float]]:
     assert len(body["results"]) == 100
     assert len(body["results"][0]["balances"]) == len(CURRENCIES)
     if os.environ.get("BENCH_PROFILE"):
-        import cProfile
-        import pstats
-
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(50):

@@ -1,4 +1,5 @@
 from events.realtime import header_state
+from market.sources import feed_label
 from tradingops.roles import ROLE_ORDER, Role, user_role
 
 
@@ -13,7 +14,6 @@ def dashboard(request) -> dict:
     ``can_operate`` / ``can_admin`` decide whether action buttons are drawn; the endpoints they
     post to check the same roles again, so hiding a button is never the protection.
     """
-    from market.sources import feed_label
 
     context = {"runtime": header_state(), "feed_label": feed_label()}
     user = getattr(request, "user", None)

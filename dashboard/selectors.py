@@ -10,6 +10,7 @@ from django.utils import timezone
 from events import types
 from events.models import Event
 from events.presentation import event_to_dict
+from wallets.selectors import drift_record_list
 
 from .presentation import event_row
 
@@ -33,7 +34,6 @@ def block_reasons(*, window: timedelta = timedelta(hours=1)) -> list[dict]:
 
 def drift_series(*, wallet_id: int, limit: int = 2000) -> dict[str, list[dict]]:
     """The wallet's latest drift records per currency, oldest first, for the drift charts."""
-    from wallets.selectors import drift_record_list
 
     records = drift_record_list(wallet_id=wallet_id).order_by("-ts", "-id")[:limit]
     series: dict[str, list[dict]] = {}

@@ -9,6 +9,7 @@ the process, since summaries are built for every event published.
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -164,7 +165,6 @@ def symbol_quote(symbol: str) -> str:
 
 def utc_time(value: Any) -> str:
     """``2026-11-25 09:30:12 UTC`` from a datetime or an ISO 8601 text (as the pages print times)."""
-    from datetime import UTC, datetime
 
     if isinstance(value, str):
         try:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
+import psycopg
 from django.db import connection
 
 from tradingops.db import is_postgres
@@ -180,7 +181,6 @@ class _CachedReader:
         self.progress = progress
 
     def _cursor(self):
-        import psycopg
 
         connection.ensure_connection()
         return psycopg.Cursor(connection.connection)  # Django's cursors bind client-side: no binary results

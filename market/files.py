@@ -168,7 +168,7 @@ def _column_order(header: list[str], name: str) -> list[int]:
 
 def _parquet_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # noqa: PLC0415 - optional: pyarrow reads Parquet and speeds up CSV
     except ImportError:  # pragma: no cover - depends on the install
         raise CandleFileError("reading Parquet needs pyarrow (pip install pyarrow)") from None
     table = pq.read_table(path)
@@ -213,8 +213,8 @@ class RowTable(Sequence):
         return Row(int(self.lines[index]), int(self.epochs[index]), *(v[index].as_py() for v in self.values))
 
     def copy_text(self) -> bytes:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+        import pyarrow as pa  # noqa: PLC0415 - only pyarrow's reader makes a RowTable (see _fast_csv)
+        import pyarrow.csv as pacsv  # noqa: PLC0415
 
         table = pa.table([pa.array(self.epochs), *self.values], names=["t", *VALUE_COLUMNS])
         sink = pa.BufferOutputStream()
@@ -238,9 +238,9 @@ def _fast_csv(path: Path, timeframe: str, start_epoch: float, end_epoch: float) 
     path, which is the definition (and the only place that words errors). Taken only when every
     row passes every check the slow path makes, so both give the same rows and gaps."""
     try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.csv as pacsv
+        import pyarrow as pa  # noqa: PLC0415 - optional, as above: without it the row-by-row reader serves
+        import pyarrow.compute as pc  # noqa: PLC0415
+        import pyarrow.csv as pacsv  # noqa: PLC0415
     except ImportError:  # pragma: no cover - depends on the install
         return None
     step = timeframes.SECONDS.get(timeframe)

@@ -16,6 +16,7 @@ from tradingops.db import is_postgres
 from . import timeframes
 from .models import Candle, Instrument, Tick
 from .presentation import dec
+from .sources.exchange import InstrumentRef
 
 
 def instrument_list(*, active: bool | None = None) -> QuerySet[Instrument]:
@@ -43,7 +44,6 @@ def instrument_ids(*, symbols: list[str] | None = None, active_only: bool = Fals
 
 def instruments_for_symbols(symbols: list[str]):
     """Exchange references for the feed; unknown symbols or ones without an exchange are an error."""
-    from .sources.exchange import InstrumentRef
 
     rows = {
         s: (e, es)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.db import IntegrityError, connection, transaction
@@ -279,7 +279,6 @@ def instrument_create(
 
     ``base`` defaults to the symbol without its quote (``PEPE-USDT`` with quote ``USDT`` is ``PEPE``);
     a symbol that does not end with its quote needs ``base`` given."""
-    from decimal import InvalidOperation
 
     errors: dict[str, list[str]] = {}
     symbol = (symbol or "").strip().upper()

@@ -16,12 +16,16 @@ A lower app may import this module: it imports nothing from the apps.
 
 from __future__ import annotations
 
+import datetime
 import enum
+import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import connection, models
+from psycopg.types.json import Jsonb
 
 POSTGRESQL = "postgresql"
 
@@ -57,8 +61,6 @@ def sql_param(value: Any, conn=connection) -> Any:
     on PostgreSQL and as 32 hex characters elsewhere; sqlite3 cannot bind a ``uuid.UUID`` at all
     (``Error binding parameter: type 'UUID' is not supported``). Datetimes go as the ORM writes
     them, so that a raw upsert's key matches the rows the ORM wrote and reads."""
-    import datetime
-    import uuid
 
     if isinstance(value, uuid.UUID):
         return _UUID_FIELD.get_db_prep_value(value, conn)
@@ -132,7 +134,6 @@ def upsert_increment(
 def server_binding_cursor():
     """A Django cursor (counted and logged like any other) whose parameters are bound by the
     server: lists go over as arrays without being quoted into the SQL text. PostgreSQL only."""
-    import psycopg
 
     connection.ensure_connection()
     return connection._prepare_cursor(psycopg.Cursor(connection.connection))
@@ -145,7 +146,6 @@ def copy_rows(table: str, columns: Sequence[str] | Sequence[tuple[str, str]], ro
     ``columns`` as names: text format, psycopg adapts each value. As (name, PostgreSQL type)
     pairs: binary format, values sent as they are (Decimals, times, blobs), no text round trip;
     ``jsonb`` values are wrapped for psycopg here."""
-    from psycopg.types.json import Jsonb
 
     typed = bool(columns) and not isinstance(columns[0], str)
     names = [c[0] for c in columns] if typed else list(columns)

@@ -10,8 +10,14 @@ import logging
 import threading
 import time
 
+from celery.beat import Service
 from django.conf import settings
+from django.core.management import call_command
 from django.db import close_old_connections, connection
+
+from agents.planner import FirstPlan, planner_first_plan
+from tradingops.celery import app
+from wallets.services import paper_wallet_ensure
 
 logger = logging.getLogger(__name__)
 _started = False
@@ -34,8 +40,6 @@ FIRST_PLAN_WAIT_SECONDS = 300
 def _first_plan() -> None:
     """A fresh install gets a paper wallet, and a first plan as soon as the feed has stored candles
     to plan on, through the service every Celery worker calls when it starts."""
-    from agents.planner import FirstPlan, planner_first_plan
-    from wallets.services import paper_wallet_ensure
 
     try:
         paper_wallet_ensure(name=settings.PAPER_WALLET_NAME, funds={"USDT": settings.PAPER_INITIAL_CASH})
@@ -56,9 +60,6 @@ def _run_beat() -> None:
     Not ``celery.beat.EmbeddedService``: it builds its Service without a scheduler class, so it
     falls back to the file-based PersistentScheduler with the (empty) static ``beat_schedule`` and
     never reads the database schedules; and its thread dies without a word on an error."""
-    from celery.beat import Service
-
-    from tradingops.celery import app
 
     close_old_connections()
     try:
@@ -74,7 +75,6 @@ def _run_beat() -> None:
 
 
 def _run_feed() -> None:
-    from django.core.management import call_command
 
     close_old_connections()
     try:

@@ -13,9 +13,12 @@ its record.
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 from .errors import Conflict, Invalid
 from .models import IdempotencyRecord
@@ -92,8 +95,6 @@ def complete(idempotency: Idempotency | None, resource) -> None:
 
 def openapi_parameter():
     """The header, for ``extend_schema(parameters=[...])``."""
-    from drf_spectacular.types import OpenApiTypes
-    from drf_spectacular.utils import OpenApiParameter
 
     return OpenApiParameter(
         HEADER,
@@ -106,7 +107,6 @@ def openapi_parameter():
 
 def prune(*, older_than_days: int = 7) -> int:
     """Forget keys older than a week: a client retries within minutes, not days."""
-    from datetime import timedelta
 
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()

@@ -3,6 +3,8 @@ the ``source`` of the events they cause."""
 
 from enum import StrEnum
 
+from django.contrib.auth.models import Group, Permission
+
 
 class Role(StrEnum):
     VIEWER = "viewer"
@@ -56,7 +58,6 @@ ROLE_ACTIONS = {
 def sync_role_permissions(**kwargs) -> None:
     """Create the role groups and give them their model permissions (idempotent; runs after every
     migrate, so new models get their permissions without a migration of their own)."""
-    from django.contrib.auth.models import Group, Permission
 
     permissions = list(
         Permission.objects.filter(content_type__app_label__in=PROJECT_APPS).select_related("content_type")

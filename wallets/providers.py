@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 import ccxt
+from django.conf import settings
 
 from .models import PaperExchangeBalance, Wallet
 
@@ -227,7 +228,6 @@ def _reason(exc: BaseException, secrets: Sequence[str]) -> str:
 
 
 def default_providers() -> dict[str, BalanceProvider]:
-    from django.conf import settings
 
     return {
         Wallet.Kind.PAPER: PaperExchangeProvider(),

@@ -28,6 +28,7 @@ before the exit bar, and the exit price itself, as quote (``qty * distance from 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -77,7 +78,6 @@ class ShadowOutcome(NamedTuple):
 
     def payload(self) -> dict:
         """JSON-ready, numbers as exact decimal strings (the float's shortest repr)."""
-        from datetime import UTC, datetime
 
         def iso(ts: int) -> str:
             return datetime.fromtimestamp(ts, tz=UTC).isoformat()
@@ -204,7 +204,7 @@ class ShadowBook:
 
     @staticmethod
     def _outcome(machine, shadow: _Shadow, status: str, exit_reason: str, bar: int, ts: int, price: float, fee: float):
-        from .machine import Decision
+        from .machine import Decision  # noqa: PLC0415 - machine.py imports this module to follow blocked entries
 
         qty, entry = shadow.qty, shadow.entry_price
         if shadow.side == "long":

@@ -4,7 +4,7 @@ import pytest
 
 from agents.models import Intent
 from events.models import Event
-from events.services import EventDraft, emit_many
+from events.services import EventDraft, emit, emit_many
 
 READ_ENDPOINTS = [
     "/api/v1/live/positions",
@@ -182,7 +182,6 @@ def test_llm_summary_by_model_and_agent(client_for):
 
 
 def test_agent_status_shows_schedules_from_beat_and_last_runs(client_for):
-    from events.services import emit
 
     emit("agent_run", {"agent": "judge", "status": "error", "duration_ms": 3, "error": "no plan"}, source="x")
     rows = {row["agent"]: row for row in client_for("viewer").get("/api/v1/agents/status").data}

@@ -12,7 +12,7 @@ from agents import execution
 from agents.books import books_check
 from agents.engine import Bars, run_backtest
 from agents.market_data import candles_between
-from agents.models import BlockEvent, BlockOutcome, StrategyPlan
+from agents.models import BlockEvent, BlockOutcome, EngineCheckpoint, StrategyPlan
 from events.models import Event
 
 from .test_books import paper_books  # noqa: F401 - fixture
@@ -146,7 +146,6 @@ def test_the_scorecard_sums_equal_the_outcomes(capped, sol_candles, client_for, 
 
 
 def test_open_shadows_are_listed_with_their_marked_pnl(capped, sol_candles, client_for):
-    from agents.models import EngineCheckpoint
 
     plan = StrategyPlan.objects.get(active=True)
     held = []

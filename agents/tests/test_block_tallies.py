@@ -1,14 +1,18 @@
 """The hourly scorecard read model (BlockTally): the summary it serves equals the raw rows' for any
 window and filter, it is rebuilt exactly from the log, and concurrent writers never lose an increment."""
 
+import importlib
+import pathlib
 import random
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
 
@@ -269,11 +273,6 @@ def test_concurrent_projector_transactions_add_up():
 def test_the_migration_fills_the_tallies_the_projector_would_have(path):
     """Databases projected before the tallies existed get them from their raw rows: in SQL on
     PostgreSQL, in Python on the embedded SQLite (run here on PostgreSQL by naming another vendor)."""
-    import importlib
-    import pathlib
-    from types import SimpleNamespace
-
-    from django.apps import apps
 
     _seed(150, seed=3)
     before = _hours()

@@ -8,14 +8,19 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django_celery_beat.models import PeriodicTask
 
 from agents import books, execution
-from agents.models import BlockEvent, Fill, Portfolio, Position, RiskAllocation, RiskBudgetDay
+from agents.models import AgentStatus, BlockEvent, Fill, Portfolio, Position, RiskAllocation, RiskBudgetDay
 from agents.planner import planner_run
 from agents.services import runtime_config_change
+from agents.tasks import check_books_task
 from events.models import Event
 from events.services import emit
+from tradingops.celery import app
 from wallets.models import PaperExchangeBalance, WalletBalance
 from wallets.services import paper_wallet_ensure
 
@@ -268,7 +273,6 @@ def test_a_claim_whose_day_has_no_budget_row_is_reported(traded):
 
 
 def test_the_task_alerts_once_per_run_when_the_books_are_broken(traded):
-    from agents.tasks import check_books_task
 
     entry = Fill.objects.filter(side="buy").order_by("id").last()
     RiskAllocation.objects.filter(order_id=entry.order_id).update(order_id="another-order")  # the day's sums stay
@@ -292,8 +296,6 @@ def test_the_task_alerts_once_per_run_when_the_books_are_broken(traded):
 
 
 def test_the_task_on_clean_books_records_its_run_and_no_alert(traded):
-    from agents.models import AgentStatus
-    from agents.tasks import check_books_task
 
     check_books_task.apply()
 
@@ -302,9 +304,6 @@ def test_the_task_on_clean_books_records_its_run_and_no_alert(traded):
 
 
 def test_beat_runs_the_check_every_hour(db):
-    from django_celery_beat.models import PeriodicTask
-
-    from tradingops.celery import app
 
     task = PeriodicTask.objects.get(name="agents: check the books")
     assert task.enabled
@@ -339,8 +338,6 @@ def test_the_check_costs_the_same_queries_however_many_fills(traded, sol_candles
 
 @pytest.mark.django_db(transaction=True)
 def test_every_invariant_reads_the_same_snapshot():
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries:
         assert books.books_check().ok

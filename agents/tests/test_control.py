@@ -2,8 +2,11 @@ from decimal import Decimal
 
 import pytest
 
+from agents.limits import limits_from_config
 from agents.models import RuntimeConfig
+from agents.selectors import runtime_config_get
 from events.models import Event
+from events.services import emit
 
 MODE_URL = "/api/v1/control/mode"
 KILL_URL = "/api/v1/control/kill-switch"
@@ -98,7 +101,6 @@ def test_limits_change_is_one_event_with_old_and_new_values(client_for):
 
 
 def test_runs_take_their_mode_from_the_runtime_configuration(client_for, settings):
-    from events.services import emit
 
     settings.LIVE_TRADING_ALLOWED = True
     settings.EXCHANGE_API_KEY = settings.EXCHANGE_API_SECRET = "configured"
@@ -108,8 +110,6 @@ def test_runs_take_their_mode_from_the_runtime_configuration(client_for, setting
 
 
 def test_the_default_configuration_is_usable_before_it_is_saved(db):
-    from agents.limits import limits_from_config
-    from agents.selectors import runtime_config_get
 
     RuntimeConfig.objects.all().delete()
     config = runtime_config_get()

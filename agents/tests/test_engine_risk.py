@@ -1,12 +1,13 @@
 """Risk limits and the pre-trade checks: each blocks exactly at its boundary, in one fixed order."""
 
 import math
+from decimal import Decimal
 
 import pytest
 
 from agents.engine.errors import ConfigError
 from agents.engine.reasons import REASONS, Block
-from agents.engine.risk import CHECKS, OrderRequest, Position, RiskLimits, RiskState, check_order
+from agents.engine.risk import CHECKS, OrderRequest, Position, RiskLimits, RiskState, active_checks, check_order
 
 OPEN = {"daily_risk_budget": None, "risk_per_trade": None, "max_trades_per_day": None}
 OPEN |= {
@@ -299,7 +300,6 @@ def test_bad_limits_are_refused_naming_the_field(data, field):
 
 
 def test_limits_from_strings_and_decimals_become_numbers():
-    from decimal import Decimal
 
     lim = RiskLimits.from_mapping(
         {"daily_risk_budget": Decimal("0.05"), "max_trades_per_day": "7", "fee_rate": "0.002"}
@@ -332,7 +332,6 @@ def test_a_losing_exit_counts_against_the_budget_and_starts_the_cooldown():
 )
 def test_a_limit_of_zero_means_zero_never_no_limit(name, reason):
     """``max_trades_per_day: 0`` used to mean "unlimited"; 0 now refuses every entry, None switches it off."""
-    from agents.engine.risk import OrderRequest, RiskState, active_checks, check_order
 
     base = {"daily_risk_budget": None, "risk_per_trade": None, "max_trades_per_day": None,
             "max_trades_per_symbol_per_day": None, "max_open_positions": None, "min_notional": 0}  # fmt: skip

@@ -3,11 +3,14 @@ live stepper and the backtest give the same outcomes for the same blocks."""
 
 import pickle
 from collections import Counter
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from agents.engine import LiveEngine, RiskLimits, Sizing, run_backtest
+from agents.engine import Instrument, LiveEngine, Plan, RiskLimits, Sizing, SymbolPlan, run_backtest
+from agents.engine.errors import ConfigError
+from agents.engine.whatif import sweep_limit
 
 from .test_engine_runner import PARITY_CASES, T0, H, limits, make_bars, other_symbols, plan, sol_bars
 
@@ -165,7 +168,6 @@ def test_stop_and_target_outcomes_on_the_shipped_candles_follow_the_candles():
 
 def test_several_symbols_give_the_same_outcomes_live_and_in_the_backtest():
     bars = other_symbols()
-    from agents.engine import Plan, SymbolPlan
 
     sizing = Sizing("equity_fraction", 0.5)
     p = Plan(
@@ -204,8 +206,6 @@ def test_a_checkpointed_live_engine_keeps_following_its_shadows():
 
 
 def test_what_if_on_one_limit_puts_the_scorecard_beside_the_equity():
-    from agents.engine.errors import ConfigError
-    from agents.engine.whatif import sweep_limit
 
     p, lim = PARITY_CASES["sma_cross_symbol_cap"]
     lim = RiskLimits(**lim)
@@ -241,9 +241,6 @@ def _run_both_with(p, bars, lim, *, cash, instruments):
 def test_an_entry_blocked_at_its_fill_is_followed_from_that_open():
     """The open gaps above what the cash buys (whole units): the order sized on the close is refused
     at the fill; its shadow fills at that open, as the order would have, and hits its stop there."""
-    from decimal import Decimal
-
-    from agents.engine import Instrument
 
     bars = make_bars(
         [
@@ -278,7 +275,6 @@ def test_an_entry_blocked_at_its_fill_is_followed_from_that_open():
 def test_an_entry_sized_at_the_fill_and_refused_there_is_followed_to_its_target():
     """``sizing.price == "fill"``: the order passes on the close (1 unit at 100 > min notional 50); at
     the fill the open has fallen to 40, under the minimum notional: blocked at the fill, followed."""
-    from agents.engine import Sizing
 
     bars = make_bars(
         [

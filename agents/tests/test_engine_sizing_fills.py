@@ -8,7 +8,9 @@ import pytest
 from agents.engine import ConfigError, Instrument, Plan, Sizing, build_preset, sma_cross
 from agents.engine.fills import market_fill, stop_fill, target_fill
 from agents.engine.presets import breakout, rsi_reversion
+from agents.engine.rules import parse_rule
 from agents.engine.sizing import round_to_lot, size_order
+from agents.engine.strategy import level_price
 
 LOT = Instrument("SOLUSDT", Decimal("0.001"))
 
@@ -175,8 +177,6 @@ def test_invalid_plans_are_refused_naming_the_field(item, field):
     ],
 )
 def test_stop_and_target_rules_are_prices_when_they_read_a_price_and_distances_otherwise(text, kind, side, expected):
-    from agents.engine.rules import parse_rule
-    from agents.engine.strategy import level_price
 
     n = 30
     ones = np.ones(n)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from agents import execution
-from agents.models import BlockEvent, Fill, Position, RiskAllocation
+from agents.models import BlockEvent, ExecutionStep, Fill, Position, RiskAllocation, StrategyPlan
 from agents.planner import planner_run
 from agents.selectors import runtime_config_get
 from events.models import Event
@@ -77,7 +77,6 @@ def test_alternating_processes_decide_exactly_as_one_process(sol_candles, two_pr
 
 
 def test_a_late_task_does_not_start_a_new_plan_on_a_candle_already_decided(sol_candles):
-    from agents.models import ExecutionStep, StrategyPlan
 
     planner_run()
     for candle in sol_candles[200:300]:

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from agents.models import Intent, StrategyPlan
@@ -70,7 +71,6 @@ def test_concurrent_duplicates_make_one_intent(users):
         client.force_authenticate(users["operator"])
         barrier.wait()
         codes.append(client.post(INTENTS, {"action": "pause"}, format="json", HTTP_IDEMPOTENCY_KEY="race").status_code)
-        from django.db import connection
 
         connection.close()
 

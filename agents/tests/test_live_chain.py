@@ -6,9 +6,24 @@ import pytest
 
 from agents import execution
 from agents.judge import judge_run
-from agents.models import BlockEvent, Fill, Order, Position, RiskAllocation, StrategyPlan
-from agents.services import intent_submit
+from agents.market_data import candles_between
+from agents.models import (
+    BlockEvent,
+    ExecutionStep,
+    Fill,
+    Order,
+    Portfolio,
+    Position,
+    RiskAllocation,
+    RiskBudgetDay,
+    StrategyPlan,
+)
+from agents.planner import planner_run
+from agents.services import intent_submit, kill_switch_set
 from events.models import Event
+from market.tests.factories import shipped_candles
+from wallets.models import DriftRecord, WalletBalance
+from wallets.services import paper_wallet_ensure, reconciliation_execute, reconciliation_start
 
 
 def feed_candles(candles):
@@ -90,7 +105,6 @@ def test_positions_and_portfolio_follow_the_fills(planned, sol_candles, client_f
 
 
 def test_kill_switch_blocks_every_new_entry_at_once(planned, sol_candles, users):
-    from agents.services import kill_switch_set
 
     kill_switch_set(user=users["admin"], engaged=True, reason="drill")
     feed_candles(sol_candles[200:700])
@@ -115,13 +129,11 @@ def test_a_restarted_worker_continues_exactly_where_the_last_one_stopped(planned
     interrupted_blocks = list(BlockEvent.objects.order_by("ts", "id").values_list("reason", "ts"))
 
     # the same candles through one uninterrupted engine, after wiping what the first pass wrote
-    from agents.models import ExecutionStep
 
     plan = StrategyPlan.objects.get(active=True)
     continuous_engine = execution.new_engine(plan, execution.runtime_config_get())
     decisions = []
     warmup = continuous_engine.plan.warmup_bars
-    from agents.market_data import candles_between
 
     history = candles_between(symbol="SOL-USDT", timeframe="1h", after=None, until=sol_candles[699].open_time)
     start = max(0, 200 - warmup)  # the warm-up the execution agent fed before its first candle
@@ -138,19 +150,12 @@ def test_a_restarted_worker_continues_exactly_where_the_last_one_stopped(planned
 def test_risk_claims_never_exceed_the_budget(planned, sol_candles):
     feed_candles(sol_candles[200:700])
     for day in RiskAllocation.objects.values_list("day", flat=True).distinct():
-        from agents.models import RiskBudgetDay
-
         budget = RiskBudgetDay.objects.get(day=day)
         assert budget.claimed + budget.used + budget.released <= budget.budget
 
 
 @pytest.mark.django_db(transaction=True)
 def test_paper_fills_move_the_paper_wallet_and_reconcile_clean(users, django_capture_on_commit_callbacks):
-    from agents.models import Portfolio
-    from agents.planner import planner_run
-    from market.tests.factories import shipped_candles
-    from wallets.models import DriftRecord, WalletBalance
-    from wallets.services import paper_wallet_ensure, reconciliation_execute, reconciliation_start
 
     candles = shipped_candles()
     wallet = paper_wallet_ensure(name="paper", funds={"USDT": "100000"})

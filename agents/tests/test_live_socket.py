@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
 
 from agents.consumers import LiveTradingConsumer
 from events.services import emit
@@ -40,7 +41,6 @@ async def test_live_socket_sends_fills_then_the_new_portfolio(users):
 
 
 async def test_anonymous_live_socket_is_closed_with_4401():
-    from django.contrib.auth.models import AnonymousUser
 
     communicator = WebsocketCommunicator(LiveTradingConsumer.as_asgi(), "/ws/live/")
     communicator.scope["user"] = AnonymousUser()

@@ -6,8 +6,10 @@ import pytest
 from django.db import connection, transaction
 
 from agents.execution import risk_claim
-from agents.models import RiskAllocation, RiskBudgetDay
+from agents.execution import risk_claim as claim
+from agents.models import ExecutionStep, RiskAllocation, RiskBudgetDay
 from agents.selectors import runtime_config_get
+from events.services import emit
 
 DAY = datetime(2026, 11, 25, tzinfo=UTC).date()
 
@@ -41,8 +43,6 @@ def test_fifty_concurrent_claims_never_exceed_the_days_budget():
 
 
 def test_risk_budget_endpoint_shows_the_lifecycle(client_for, db):
-    from agents.execution import risk_claim as claim
-    from events.services import emit
 
     config = runtime_config_get()
     today = datetime.now(tz=UTC).date()
@@ -66,7 +66,6 @@ def test_risk_budget_endpoint_shows_the_lifecycle(client_for, db):
 
 def test_risk_budget_endpoint_shows_the_day_being_traded_not_the_wall_clock_day(client_for, db):
     """Risk days are bar days: a replay of October 2024 trades October 2024's budgets."""
-    from agents.models import ExecutionStep
 
     traded = datetime(2024, 10, 1, 13, tzinfo=UTC)
     ExecutionStep.objects.create(

@@ -125,12 +125,13 @@ def test_rebuild_projections_gives_the_same_trades_and_equity(db):
 # --- the live path on the shipped candles ------------------------------------------------------
 
 
+from agents import execution  # noqa: E402
+from agents.market_data import candles_between  # noqa: E402
+
 from .test_live_chain import feed_candles, fresh_engines, planned  # noqa: E402, F401 - fixtures
 
 
 def test_live_trades_are_the_backtests_round_trips_with_their_exit_reasons(planned, sol_candles):  # noqa: F811
-    from agents import execution
-    from agents.market_data import candles_between
 
     feed_candles(sol_candles[200:700])
     plan = StrategyPlan.objects.get(active=True)

@@ -1,5 +1,6 @@
 """The execution agent on real Celery workers over Redis, fed by the market feed's hook."""
 
+import os
 import signal
 import time
 
@@ -11,6 +12,7 @@ from conftest import start_celery_worker
 from events.models import Event
 from market import hooks
 from market.tests.factories import shipped_candles
+from tradingops.celery import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -40,10 +42,8 @@ def test_a_killed_worker_neither_loses_nor_duplicates_a_decision(candles, celery
     _wait_for_steps(50)
 
     # kill -9 the worker in the middle of the stream, tasks in flight; a fresh worker takes over
-    from tradingops.celery import app
 
     pid = app.control.inspect(destination=[first_worker], timeout=2).stats()[first_worker]["pid"]
-    import os
 
     os.kill(pid, signal.SIGKILL)
     _, second = start_celery_worker(settings)

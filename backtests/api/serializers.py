@@ -1,3 +1,5 @@
+import uuid
+
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -73,7 +75,6 @@ class CompareQuerySerializer(serializers.Serializer):
     )
 
     def validate_ids(self, value):
-        import uuid
 
         parts = [p.strip() for p in value.split(",") if p.strip()]
         if not 2 <= len(parts) <= 5:

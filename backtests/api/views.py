@@ -1,5 +1,6 @@
 """Thin views: generics for reads (selector + FilterSet + pagination), one service call per write."""
 
+import inspect
 from datetime import datetime
 
 from django.http import Http404
@@ -15,7 +16,7 @@ from agents.engine import PRESETS
 from agents.engine.fills import to_decimal
 from agents.scorecard import as_json, outcome_groups, rollup
 from backtests import selectors, services
-from backtests.config import BacktestConfigSerializer
+from backtests.config import BACKTEST_RISK_DEFAULTS, BacktestConfigSerializer
 from backtests.models import BacktestRun, RunStatus
 from tradingops import idempotency
 from tradingops.api.pagination import NewestFirstCursorPagination
@@ -298,9 +299,6 @@ class CompareView(APIView):
 
 
 def preset_defaults(name: str) -> dict:
-    import inspect
-
-    from backtests.config import BACKTEST_RISK_DEFAULTS
 
     fields = BacktestConfigSerializer().fields
     build = inspect.signature(PRESETS[name].build).parameters

@@ -3,7 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from market.files import Row
 from market.tests.factories import shipped_candles
+from tradingops.celery import app
 
 ROOT = Path(__file__).resolve().parents[2]
 SOL_FILE = ROOT / "market" / "data" / "SOLUSDT-1h.csv"
@@ -24,7 +26,6 @@ OPEN_LIMITS = {
 def tasks_go_to_the_broker():
     """Other apps' tests may leave tasks eager; here a task reaches a real worker (or, without one, is
     never sent: the ``db`` fixture's transaction never commits, so delay_on_commit does not fire)."""
-    from tradingops.celery import app
 
     app.conf.task_always_eager = False
     return
@@ -54,7 +55,6 @@ def sma_config(**overrides) -> dict:
 
 def synthetic_rows(n: int, *, start_epoch: int = 1_700_006_400, step: int = 60, seed: int = 7):
     """Seeded GBM candles as market file rows (for ``market.services.candle_rows_upsert``)."""
-    from market.files import Row
 
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))

@@ -2,10 +2,12 @@
 closing at the end of the data, and bad input refused by name with nothing written."""
 
 import pytest
+from rest_framework.exceptions import APIException
 
 from agents.engine import PRESETS
 from backtests import services, worker
 from backtests.models import BacktestRun, BacktestTrade, RunStatus
+from tradingops.errors import Conflict, Invalid
 
 from .conftest import sma_config
 
@@ -89,9 +91,6 @@ def test_a_zero_limit_says_null_switches_it_off(sol_candles, client_for):
 
 
 def test_services_raise_the_projects_errors_not_drfs(sol_candles):
-    from rest_framework.exceptions import APIException
-
-    from tradingops.errors import Conflict, Invalid
 
     with pytest.raises(Invalid) as caught:
         services.backtest_run_create(data=sma_config(risk={"max_open_positions": 0}))

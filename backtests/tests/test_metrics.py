@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from backtests import metrics
+from agents.engine.machine import Trade
+from backtests import metrics, portfolio
+from backtests.results import summarize
 
 DAY = 86_400
 
@@ -122,7 +124,6 @@ def test_lttb_bucket_means_are_each_slices_mean_bit_for_bit():
 
 
 def test_snapshots_taken_in_one_pass_equal_a_chain_of_fills():
-    from backtests import portfolio
 
     rng = np.random.default_rng(3)
     fills, bar = [], 0
@@ -153,8 +154,6 @@ def test_snapshots_taken_in_one_pass_equal_a_chain_of_fills():
 
 def test_the_summary_sums_as_a_loop_over_the_trades_does():
     """Per symbol and per exit reason: Python's sums in trade order, to the last bit (numpy adds otherwise)."""
-    from agents.engine.machine import Trade
-    from backtests.results import summarize
 
     rng = np.random.default_rng(11)
     trades = []

@@ -6,10 +6,13 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from backtests import services, worker
 from backtests.models import BacktestRun, BacktestTrade, CurveChunk, RunStatus
+from backtests.tasks import backtest_reap_task, backtest_run_task
 from events.models import Event
+from tradingops.celery import app
 
 from .conftest import sma_config
 
@@ -80,8 +83,6 @@ def test_a_failure_after_the_reaper_keeps_the_reapers_verdict(sol_candles, monke
 
 
 def test_the_reaper_has_its_own_queue():
-    from backtests.tasks import backtest_reap_task, backtest_run_task
-    from tradingops.celery import app
 
     router = app.amqp.router
     assert router.route({}, backtest_reap_task.name)["queue"].name == "maintenance"
@@ -89,7 +90,6 @@ def test_the_reaper_has_its_own_queue():
 
 
 def test_the_reaper_schedule_sends_to_the_maintenance_queue(db):
-    from django_celery_beat.models import PeriodicTask
 
     task = PeriodicTask.objects.get(task="backtests.tasks.backtest_reap_task")
     assert task.queue == "maintenance"

@@ -11,10 +11,21 @@ from agents.engine import Bars, Instrument, RiskLimits, Sizing, run_backtest, sm
 from agents.engine.fills import to_decimal
 from backtests import metrics, selectors, services, worker
 from backtests import results as results_module
-from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, CurveChunk, DailyReport, RunStatus
-from events.models import Event
+from backtests.models import (
+    BacktestBlock,
+    BacktestRun,
+    BacktestTrade,
+    CurveChunk,
+    CurveOverview,
+    DailyReport,
+    RunStatus,
+)
+from events.models import Event, RunSummary
+from market.models import Instrument as MarketInstrument
+from market.services import candle_rows_upsert, candles_load_file
+from market.tests.factories import InstrumentFactory
 
-from .conftest import OPEN_LIMITS, SOL_FILE, sma_config
+from .conftest import OPEN_LIMITS, SOL_FILE, sma_config, synthetic_rows
 
 Q18 = Decimal(1).scaleb(-18)
 
@@ -179,8 +190,6 @@ def test_a_run_is_executed_once_even_if_its_message_is_delivered_twice(sol_candl
 
 
 def test_several_symbols_share_one_portfolio_like_the_engine(sol_candles):
-    from market.services import candles_load_file
-    from market.tests.factories import InstrumentFactory
 
     twin = InstrumentFactory(symbol="SOLX-USDT", base="SOLX")
     candles_load_file(instrument=twin, timeframe="1h", path=SOL_FILE, start=datetime(2024, 10, 5, tzinfo=UTC))
@@ -217,12 +226,6 @@ def test_several_symbols_share_one_portfolio_like_the_engine(sol_candles):
 
 
 def test_the_default_equity_view_is_the_lttb_of_the_stored_overview(db):
-    from backtests.models import CurveOverview
-    from market.models import Instrument as MarketInstrument
-    from market.services import candle_rows_upsert
-
-    from .conftest import synthetic_rows
-
     syn = MarketInstrument.objects.create(
         symbol="SYN-USD", base="SYN", quote="USD", price_tick=Decimal("0.000001"), lot_size=Decimal("0.0001"),
         min_notional=Decimal(0),
@@ -259,7 +262,6 @@ def test_shorts_when_the_config_asks(sol_candles):
 
 
 def test_a_backtest_is_never_listed_as_a_live_run(sol_candles, client_for):
-    from events.models import RunSummary
 
     run = start_and_run(sma_config())
     assert not RunSummary.objects.filter(run_id=str(run.pk)).exists()

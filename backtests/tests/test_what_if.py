@@ -7,9 +7,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from backtests import services
 from backtests.models import BacktestRun, Sweep
 
-from .conftest import OPEN_LIMITS
+from .conftest import OPEN_LIMITS, sma_config
 from .test_api import URL, finished_run
 
 CAPPED = {**OPEN_LIMITS, "max_trades_per_day": 1}
@@ -95,9 +96,6 @@ def test_a_bad_what_if_is_refused_naming_the_field_and_writes_nothing(base, clie
 
 
 def test_a_what_if_needs_a_completed_run_and_an_operator(sol_candles, base, client_for):
-    from backtests import services
-
-    from .conftest import sma_config
 
     queued, _ = services.backtest_run_create(data=sma_config())
     body = {"rule": "max_trades_per_day", "values": [2]}

@@ -18,8 +18,10 @@ from channels.db import database_sync_to_async
 from backtests import services
 from backtests.models import BacktestRun, RunStatus
 from backtests.tasks import backtest_reap_task
+from events.models import Event
 from market.models import Instrument
 from market.services import candle_rows_upsert
+from tradingops.celery import app
 
 from .conftest import OPEN_LIMITS, sma_config, synthetic_rows
 from .test_runs import engine_result
@@ -145,7 +147,6 @@ def test_cancel_stops_a_running_run_within_a_second(synthetic, celery_worker_pro
 
 
 def test_the_reaper_marks_a_run_whose_worker_died_as_failed(synthetic, celery_worker_process):
-    from tradingops.celery import app
 
     pid = app.control.inspect(destination=[celery_worker_process], timeout=5).stats()[celery_worker_process]["pid"]
     run = services.backtest_run_create(data=busy_config())
@@ -180,8 +181,6 @@ def test_a_sweep_fans_out_to_the_worker_and_ranks_the_runs(sol_candles, celery_w
 def test_a_worker_frozen_past_the_reaper_resumes_without_undoing_the_failure(synthetic, celery_worker_process):
     """SIGSTOP the worker until the reaper fails its run, SIGCONT: the run stays failed, nothing is written,
     the event log says failed once, and the worker goes on with the next run."""
-    from events.models import Event
-    from tradingops.celery import app
 
     pid = app.control.inspect(destination=[celery_worker_process], timeout=5).stats()[celery_worker_process]["pid"]
     run = services.backtest_run_create(data=busy_config())

@@ -3,10 +3,13 @@
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "dashboard"
@@ -30,7 +33,6 @@ def chromium():
     reason = _ensure_chromium()
     if reason:
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop running in this thread, which makes Django refuse
     # ORM calls from the test body; they are plain synchronous calls, so allow them (the approach
@@ -98,9 +100,6 @@ def server_side():
     Playwright's sync API keeps an asyncio loop in the test's thread, where ``async_to_sync``
     (used to publish to the channel layer after commit) refuses to run.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connection
 
     def run(fn, *args, **kwargs):
         try:

@@ -5,6 +5,7 @@ never a 500, whatever the service raised."""
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError as DatabaseDown
 from kombu.exceptions import OperationalError as BrokerDown
 
@@ -12,6 +13,8 @@ from agents import services as agent_services
 from backtests import services as backtest_services
 from backtests.models import BacktestRun
 from backtests.tests.conftest import SOL_FILE, sma_config
+from dashboard import market_upload
+from market.models import Instrument
 from market.services import candles_load_file
 from tradingops.errors import Conflict, Invalid, Unavailable
 from wallets import services as wallet_services
@@ -124,11 +127,6 @@ def test_a_busy_reconciliation_still_says_so(logged_in, monkeypatch):
 
 
 def test_an_upload_with_the_database_down_is_a_503_naming_no_internals(logged_in, monkeypatch):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from dashboard import market_upload
-    from market.models import Instrument
-
     Instrument.objects.create(symbol="PEPE-USDT", base="PEPE", quote="USDT", price_tick=Decimal("0.0000001"),
                               lot_size=Decimal(1), min_notional=Decimal(0))  # fmt: skip
     refuse_with(monkeypatch, market_upload, "candle_upload", DatabaseDown("connection to 10.0.0.5 refused"))

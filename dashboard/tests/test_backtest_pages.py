@@ -1,10 +1,12 @@
 import re
 import uuid
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 
-from backtests.models import BacktestRun
+from backtests import services, worker
+from backtests.models import BacktestRun, Sweep
 from market.tests.factories import shipped_candles
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +114,6 @@ def test_compare_refuses_runs_that_have_not_completed(login, sol_candles):
 
 def form_defaults(html: str) -> dict:
     """What a browser posts untouched: each input's value, each select's selected option, no unticked box."""
-    from html.parser import HTMLParser
 
     class Form(HTMLParser):
         def __init__(self):
@@ -150,7 +151,6 @@ def form_defaults(html: str) -> dict:
 
 @pytest.mark.parametrize("preset", ["sma_cross", "rsi_reversion", "breakout"])
 def test_each_preset_trades_with_the_forms_defaults(login, sol_candles, preset):
-    from backtests import worker
 
     client = login("operator")
     defaults = form_defaults(client.get("/backtests/").content.decode())
@@ -211,7 +211,6 @@ def test_no_candles_in_the_range_says_which_there_are(login, sol_candles):
 
 
 def _completed(config_changes=None):
-    from backtests import services, worker
 
     strategy = {"preset": "sma_cross", "params": {"fast": 10, "slow": 30}}
     data = {"symbols": ["SOL-USDT"], "timeframe": "1h", "initial_cash": "10000", "strategy": strategy}
@@ -303,8 +302,6 @@ def test_the_results_show_what_the_blocks_saved_or_cost(login, sol_candles):
 
 
 def test_an_operator_starts_a_what_if_from_the_results_and_sees_it_beside_the_run(login, sol_candles):
-    from backtests import worker
-    from backtests.models import Sweep
 
     run = _completed(CAPPED_ONE_A_DAY)
     client = login("operator")
@@ -340,7 +337,6 @@ def test_an_operator_starts_a_what_if_from_the_results_and_sees_it_beside_the_ru
     ],
 )
 def test_a_refused_what_if_says_why_and_starts_nothing(login, sol_candles, form, message):
-    from backtests.models import Sweep
 
     run = _completed(CAPPED_ONE_A_DAY)
     response = login("operator").post(f"/backtests/{run.pk}/what-if", form, follow=True)
@@ -349,7 +345,6 @@ def test_a_refused_what_if_says_why_and_starts_nothing(login, sol_candles, form,
 
 
 def test_a_viewer_cannot_start_a_what_if(login, sol_candles):
-    from backtests.models import Sweep
 
     run = _completed(CAPPED_ONE_A_DAY)
     response = login("viewer").post(f"/backtests/{run.pk}/what-if", {"rule": "max_trades_per_day", "values": "2"})

@@ -1,14 +1,27 @@
 """The dashboard in real Chromium against a real uvicorn + Redis channel layer (asgi_server)."""
 
+import importlib
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
+from agents.services import kill_switch_set
+from backtests import services as backtest_services
+from backtests.models import BacktestRun
+from backtests.tests.conftest import synthetic_rows
 from events.services import emit
+from market import selectors as market_selectors
+from market.feed import MarketFeed
+from market.models import Instrument
+from market.services import TickInput, candle_rows_upsert
+from wallets import services
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +139,6 @@ def test_decisions_page_streams_events_opens_chains_and_catches_up_after_a_dropp
     assert len(ids) == len(set(ids)) == 10
 
     # The top bar follows the runtime configuration live.
-    from agents.services import kill_switch_set
 
     server_side(kill_switch_set, user=users["admin"], engaged=True, reason="exchange outage")
     expect(tab.page.locator("#kill-switch")).to_have_text("Kill switch: ENGAGED", timeout=2000)
@@ -147,7 +159,6 @@ def test_overview_shows_a_fill_live_and_counts_blocks(users, open_tab, server_si
     server_side(emit, "trade_blocked", BLOCK, source="agent:risk")
     row = tab.page.locator('#blocks tr[data-key="risk_budget_exceeded|risk_valid"]')
     expect(row.locator("td").nth(2)).to_have_text("2", timeout=2000)
-    from wallets import services
 
     wallet = server_side(services.wallet_create, name="p1", kind="paper")
     server_side(services.paper_wallet_fund, wallet_id=wallet.pk, currency="USDT", amount="10", reference="seed")
@@ -220,7 +231,6 @@ def test_expired_session_on_the_socket_says_so_and_offers_to_log_in_again(users,
 
 
 def test_injected_drift_raises_the_banner_live_and_the_wallet_chart_draws(users, open_tab, server_side):
-    from wallets import services
 
     wallet = services.wallet_create(name="paper-main", kind="paper")
     services.paper_wallet_fund(wallet_id=wallet.pk, currency="USDT", amount="1000", reference="seed")
@@ -255,8 +265,6 @@ def test_injected_drift_raises_the_banner_live_and_the_wallet_chart_draws(users,
 
 def feed_ticks(ticks):
     """Run ticks through the real market feed: stored, rolled up and published to /ws/market/."""
-    from market import selectors as market_selectors
-    from market.feed import MarketFeed
 
     class Source:  # a market source is anything with stream(): here, these ticks
         def stream(self):
@@ -267,13 +275,6 @@ def feed_ticks(ticks):
 
 
 def test_market_chart_loads_history_and_moves_with_live_ticks(users, open_tab, server_side):
-    import importlib
-    from datetime import UTC, datetime, timedelta
-    from decimal import Decimal
-
-    from django.apps import apps
-
-    from market.services import TickInput
 
     importlib.import_module("market.migrations.0002_seed_instruments").seed(apps, None)
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
@@ -324,12 +325,6 @@ def fine_backtest_progress(monkeypatch):
 def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equity(
     users, fine_backtest_progress, celery_worker_process, open_tab
 ):
-    from decimal import Decimal
-
-    from backtests.tests.conftest import synthetic_rows
-    from market.models import Instrument
-    from market.services import candle_rows_upsert
-
     instrument = Instrument.objects.create(
         symbol="SYN-USD", base="SYN", quote="USD", price_tick=Decimal("0.000001"), lot_size=Decimal("0.00000001"),
         min_notional=Decimal(0),
@@ -372,8 +367,6 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
     expect(tab.page.locator("#playback-state")).to_contain_text("equity1000000")
 
     # A second run, then both compared on one chart.
-    from backtests import services as backtest_services
-    from backtests.models import BacktestRun
 
     other = {"symbols": ["SYN-USD"], "timeframe": "1m", "initial_cash": "1000000",
              "strategy": {"preset": "sma_cross", "params": {"fast": 3, "slow": 8}}}  # fmt: skip

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from agents.tests.shadows import block_with_shadow
 from events.services import EventDraft, emit, emit_many
 from market.models import Instrument
 
@@ -121,7 +122,6 @@ def test_decisions_sort_load_more_and_symbol_picker(users, instruments, open_tab
 
 @pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)], ids=["1440x900", "390x844"])
 def test_a_blocks_chain_says_what_the_trade_would_have_done(users, sol, open_tab, server_side, width, height):
-    from agents.tests.shadows import block_with_shadow
 
     block, _ = server_side(block_with_shadow)
     bare, _ = server_side(block_with_shadow, closed=False)

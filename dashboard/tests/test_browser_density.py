@@ -11,6 +11,7 @@ from django.apps import apps
 from playwright.sync_api import expect
 
 from events.services import emit
+from market.services import TickInput
 
 from .test_browser import FILL, feed_ticks
 
@@ -39,7 +40,6 @@ def test_a_refused_flatten_all_shows_its_error_in_place_and_live_updates_keep_go
 
 
 def test_market_opens_on_the_symbol_with_data_and_shows_its_last_price(users, open_tab, server_side):
-    from market.services import TickInput
 
     importlib.import_module("market.migrations.0002_seed_instruments").seed(apps, None)  # BTC-USD comes first
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)

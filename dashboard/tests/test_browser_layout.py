@@ -2,6 +2,7 @@
 
 import pytest
 
+from agents.tests.shadows import block_with_shadow
 from events.tests.plan_life import make_plan_life
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,6 @@ def _overflow(page) -> list[str]:
 
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=["1440x900", "390x844"])
 def test_no_page_scrolls_sideways(users, open_tab, server_side, width, height):
-    from agents.tests.shadows import block_with_shadow
 
     life = server_side(make_plan_life, trades=3, blocks=2, heartbeats=30)
     shadowed, _ = server_side(block_with_shadow)

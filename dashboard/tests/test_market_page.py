@@ -1,6 +1,9 @@
 import importlib
 
 import pytest
+from django.apps import apps
+
+from market.models import Instrument
 
 pytestmark = pytest.mark.django_db
 _seed = importlib.import_module("market.migrations.0002_seed_instruments")
@@ -8,7 +11,6 @@ _seed = importlib.import_module("market.migrations.0002_seed_instruments")
 
 @pytest.fixture
 def instruments(db):
-    from django.apps import apps
 
     _seed.seed(apps, None)
 
@@ -50,7 +52,6 @@ def test_unknown_symbol_gives_the_404_page(viewer, instruments):
 
 
 def test_without_instruments_the_page_says_how_to_add_them(viewer):
-    from market.models import Instrument
 
     Instrument.objects.all().delete()
     html = viewer.get("/market/").content.decode()

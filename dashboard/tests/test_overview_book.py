@@ -6,11 +6,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from events.services import emit
 
-from .overview_data import seed_book
+from .overview_data import _blocked, seed_book
+from .test_browser_density import _line_pixels
+from .test_browser_layout import _overflow
 
 # Symbol, status, P&L, P&L %, duration, exit reason, qty, entry, exit (or mark), [opened, closed,] side
 CLOSED_ROW = ["SOL-USDT", "closed", "-79.41 USDT", "-5.67 %", "2 min 30 s", "stop", "10.000", "140.12", "132.46"]
@@ -99,8 +102,6 @@ SIZES = [(1440, 900), (390, 844)]
 def test_the_chart_draws_trades_and_scorecard_show_and_both_follow_the_book_live(
     users, sol, open_tab, server_side, width, height
 ):
-    from .test_browser_density import _line_pixels
-    from .test_browser_layout import _overflow
 
     start = server_side(seed_book)
     tab = open_tab(viewport={"width": width, "height": height})
@@ -136,8 +137,5 @@ def test_the_chart_draws_trades_and_scorecard_show_and_both_follow_the_book_live
 
 
 def _block_with_outcome():
-    from django.utils import timezone
-
-    from .overview_data import _blocked
 
     _blocked("max_positions", "-7", timezone.now() - timedelta(hours=2))

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from agents.services import kill_switch_set, runtime_config_change
 from events.models import Event
 from events.services import emit
+from wallets import services
 
 pytestmark = pytest.mark.django_db
 
@@ -278,7 +280,6 @@ def test_vendored_chart_library_is_the_version_the_lock_file_pins():
 
 
 def test_overview_shows_the_latest_reconciliation(login):
-    from wallets import services
 
     wallet = services.wallet_create(name="p1", kind="paper")
     services.paper_wallet_fund(wallet_id=wallet.pk, currency="USDT", amount="10", reference="seed")
@@ -290,7 +291,6 @@ def test_overview_shows_the_latest_reconciliation(login):
 
 
 def test_top_bar_reads_mode_and_kill_switch_from_the_runtime_configuration(login, users):
-    from agents.services import kill_switch_set, runtime_config_change
 
     runtime_config_change(changes={"mode": "live"}, source="test")
     kill_switch_set(user=users["admin"], engaged=True, reason="exchange outage")

@@ -2,6 +2,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -316,7 +317,6 @@ def test_openapi_schema_and_docs_are_served(viewer, client, users):
 
 
 def test_health_lists_a_running_celery_worker(client, celery_worker_process):
-    from django.core.cache import cache
 
     cache.delete("health:celery")
     body = client.get("/api/v1/health").json()

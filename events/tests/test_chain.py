@@ -4,6 +4,7 @@ size of the plan; the correlation chain paged, never cut silently; heartbeats an
 import pytest
 
 from events import types
+from events.types import PayloadInvalid, validate_payload
 
 from .plan_life import make_plan_life
 
@@ -88,7 +89,6 @@ def test_the_correlation_chain_is_paged_says_its_size_and_hides_heartbeats(viewe
 
 
 def test_block_payload_refuses_a_trigger_id_that_is_not_a_uuid():
-    from events.types import PayloadInvalid, validate_payload
 
     base = {"symbol": "SOL-USDT", "side": "buy", "reason": "cooldown", "reason_class": "risk_valid"}
     assert validate_payload("trade_blocked", base) == {**base, "detail": {}}  # the new fields stay optional

@@ -1,6 +1,7 @@
 """The permission matrix of every events endpoint, for each role."""
 
 import pytest
+from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from events.services import emit
@@ -67,7 +68,6 @@ def test_session_login_page_and_browsable_api(users, client):
 
 
 def test_tokens_can_be_made_with_a_management_command(users):
-    from django.core.management import call_command
 
     call_command("drf_create_token", "otto")
     assert Token.objects.filter(user=users["operator"]).exists()

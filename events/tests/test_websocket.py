@@ -4,10 +4,12 @@ import json
 import pytest
 import websockets
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
-from events.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, EventStreamConsumer
+from events import realtime
+from events.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, FRAME_INTERVAL_SECONDS, EventStreamConsumer
 from events.services import emit
 
 FILL = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "1", "price": "140"}
@@ -129,10 +131,6 @@ async def test_event_emitted_here_reaches_a_browser_session_on_a_real_server(asg
 async def test_a_burst_reaches_a_socket_in_few_frames_in_order_and_complete(users):
     """At most one events frame per FRAME_INTERVAL_SECONDS per socket: the first event of a burst
     goes out at once, the rest of the burst follows as one frame, nothing lost or reordered."""
-    from channels.layers import get_channel_layer
-
-    from events import realtime
-    from events.consumers import FRAME_INTERVAL_SECONDS
 
     communicator = await _connect(users["viewer"])
     await communicator.receive_json_from()

@@ -14,8 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from django.conf import settings
+
 from market.rollup import Bar
 from market.services import TickInput
+
+from .exchange import ExchangeSource
+from .replay import ReplaySource, datasets_for
+from .synthetic import SyntheticSource
 
 Update = TickInput | Bar | None
 
@@ -31,8 +37,6 @@ class Source(Protocol):
 def feed_label() -> str:
     """What the configured feed (MARKET_SOURCE) is, for the header on every page: a demo replaying
     the shipped candles is not live market data, and a replay that does not loop stops."""
-    from django.conf import settings
-
     if settings.MARKET_SOURCE == "replay":
         return "Replay (looping)" if settings.MARKET_REPLAY_LOOP else "Replay (stops at the end of its data)"
     if settings.MARKET_SOURCE == "synthetic":
@@ -42,12 +46,8 @@ def feed_label() -> str:
 
 def build_source(name: str, *, symbols: list[str] | None = None) -> Source:
     """The source ``name`` configured from settings (``MARKET_*``), limited to ``symbols`` if given."""
-    from django.conf import settings
-
     if name == "replay":
-        from market.selectors import latest_candle_open_time
-
-        from .replay import ReplaySource, datasets_for
+        from market.selectors import latest_candle_open_time  # noqa: PLC0415 - market.selectors imports .exchange
 
         datasets = datasets_for(symbols or settings.MARKET_SYMBOLS)
         return ReplaySource(
@@ -59,17 +59,13 @@ def build_source(name: str, *, symbols: list[str] | None = None) -> Source:
             else None,
         )
     if name == "synthetic":
-        from .synthetic import SyntheticSource
-
         return SyntheticSource(
             symbols or settings.MARKET_SYMBOLS,
             seed=settings.MARKET_SYNTHETIC_SEED,
             ticks_per_second=settings.MARKET_SYNTHETIC_TICKS_PER_SECOND,
         )
     if name == "exchange":
-        from market.selectors import instruments_for_symbols
-
-        from .exchange import ExchangeSource
+        from market.selectors import instruments_for_symbols  # noqa: PLC0415 - market.selectors imports .exchange
 
         return ExchangeSource(
             instruments_for_symbols(symbols or settings.MARKET_SYMBOLS),

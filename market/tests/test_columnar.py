@@ -4,10 +4,12 @@ bit, and every kind of candle write makes the blocks it touches stale before the
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+import psycopg
 import pytest
 from django.db import connection
 
@@ -140,9 +142,6 @@ def test_an_upsert_of_unchanged_values_keeps_the_blocks(instrument, candles):
 def test_a_block_built_from_a_snapshot_older_than_a_write_is_not_stored(instrument, candles):
     """A writer changes a candle and commits while a reader builds that candle's block from its older
     snapshot: the reader gets the old values (its snapshot), the block is not stored, the next read is new."""
-    import threading
-
-    import psycopg
 
     _read(instrument, cached=True)
     CandleBlock.objects.filter(instrument=instrument).update(data=None)  # every block to be built again

@@ -12,7 +12,7 @@ import responses
 from django.core.management import CommandError, call_command
 
 from market.feed import MarketFeed
-from market.models import Candle, Tick
+from market.models import Candle, Instrument, Tick
 from market.sources.exchange import ExchangeSource, InstrumentRef, make_client
 
 FIXTURES = Path(__file__).parent / "fixtures" / "binance"
@@ -33,7 +33,6 @@ def binance():
 
 @pytest.fixture
 def sol_id(instruments):
-    from market.models import Instrument
 
     return Instrument.objects.get(symbol="SOL-USDT").pk
 

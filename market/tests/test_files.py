@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from market import files
@@ -69,8 +71,6 @@ def test_files_the_fast_reader_cannot_vouch_for_take_the_slow_path(tmp_path, row
 
 
 def test_parquet_file_loads_the_same_rows_as_its_csv(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     reference = files.read_candles(DATA / "SOLUSDT-1h.csv", "1h")
     rows = list(reference.rows)

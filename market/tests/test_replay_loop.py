@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from market.models import Candle
 from market.sources import build_source
 from market.sources.replay import Dataset, ReplaySource
 
@@ -51,7 +52,6 @@ def test_a_restarted_looping_replay_carries_on_after_the_newest_stored_candle(tm
 
 @pytest.mark.django_db
 def test_the_configured_looping_replay_resumes_after_what_the_database_holds(instruments, settings):
-    from market.models import Candle
 
     settings.MARKET_REPLAY_LOOP = True
     last = datetime(2031, 1, 1, 5, tzinfo=UTC)

@@ -12,6 +12,9 @@ import logging
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -24,21 +27,13 @@ DEPENDENCY_RETRY_AFTER = 5
 
 
 def _dependency_errors() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = [DatabaseOperationalError, DatabaseInterfaceError]
-    try:
-        from kombu.exceptions import OperationalError as BrokerOperationalError
-
-        found.append(BrokerOperationalError)
-    except ImportError:  # pragma: no cover - kombu comes with Celery
-        pass
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        found += [RedisConnectionError, RedisTimeoutError]
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(found)
+    return (
+        DatabaseOperationalError,
+        DatabaseInterfaceError,
+        BrokerOperationalError,
+        RedisConnectionError,
+        RedisTimeoutError,
+    )
 
 
 DEPENDENCY_ERRORS = _dependency_errors()

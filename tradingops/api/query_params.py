@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.http import JsonResponse
+from drf_spectacular.generators import SchemaGenerator
 
 ALWAYS_ACCEPTED = frozenset({"format"})  # DRF's URL_FORMAT_OVERRIDE, on every view
 
@@ -20,7 +21,6 @@ ALWAYS_ACCEPTED = frozenset({"format"})  # DRF's URL_FORMAT_OVERRIDE, on every v
 @cache
 def documented_parameters() -> dict[tuple[type, str], frozenset[str]]:
     """``(view class, method)`` -> the query parameters its operation documents."""
-    from drf_spectacular.generators import SchemaGenerator
 
     generator = SchemaGenerator()
     schema = generator.get_schema(request=None, public=True)

@@ -33,7 +33,7 @@ class ApiRootView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request):
-        from tradingops.urls import api_v1
+        from tradingops.urls import api_v1  # noqa: PLC0415 - tradingops.urls imports this view
 
         base = reverse("api-root", request=request)
         areas: dict[str, dict[str, str]] = {}

@@ -4,7 +4,7 @@ permissions; a refused change is not saved, not logged and says why; search and 
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from agents.models import RuntimeConfig
+from agents.models import Order, RuntimeConfig
 from events.services import emit
 
 LIMITS = ["daily_risk_budget", "risk_per_trade", "risk_multiplier", "max_trades_per_day",
@@ -102,7 +102,6 @@ def test_a_fill_links_to_its_order_and_its_chain_and_the_order_back_to_fills_cla
     orders = client.get("/admin/agents/order/").content.decode()
     assert 'href="/admin/agents/fill/?q=o-9"' in orders
     assert 'href="/admin/agents/riskallocation/?q=o-9"' in orders
-    from agents.models import Order
 
     detail = client.get(f"/admin/agents/order/{Order.objects.get(order_id='o-9').pk}/change/").content.decode()
     assert f'href="/decisions/events/{trigger.event_id}/"' in detail

@@ -5,6 +5,7 @@ import pytest
 
 from tradingops.api.views import api_endpoints
 from tradingops.urls import api_v1
+from wallets.models import Wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,6 @@ def test_what_the_plan_form_sends_reaches_the_service(client_for):
 
 
 def test_the_reconcile_form_picks_wallets_and_what_it_sends_reaches_the_service(client_for):
-    from wallets.models import Wallet
 
     kept = Wallet.objects.create(name="paper-a", kind="paper")
     other = Wallet.objects.create(name="paper-b", kind="paper")

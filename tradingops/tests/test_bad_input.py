@@ -3,11 +3,14 @@ accepted, on a1e9407)."""
 
 import base64
 import json
+from decimal import Decimal
 from urllib.parse import quote, urlencode
 
 import pytest
 
 from events.models import Event
+from events.services import EventRejected, emit
+from tradingops.fields import quantize
 
 LLM_CALL = {
     "model": "m",
@@ -100,7 +103,6 @@ def test_numbers_past_the_column_are_refused_by_the_schema(client_for, changes, 
 
 
 def test_fill_numbers_past_the_column_are_refused_by_the_schema(db):
-    from events.services import EventRejected, emit
 
     fill = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "1e25", "price": "1e30"}
     with pytest.raises(EventRejected) as refused:
@@ -146,9 +148,6 @@ def test_a_large_threshold_within_the_column_is_accepted_not_a_500(client_for, t
 
 
 def test_quantize_keeps_every_digit_the_column_holds():
-    from decimal import Decimal
-
-    from tradingops.fields import quantize
 
     assert quantize("810511798346630285.123456789012345678") == Decimal("810511798346630285.123456789012345678")
 

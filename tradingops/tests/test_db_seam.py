@@ -1,12 +1,16 @@
 """The database seam (tradingops/db.py): the one module that knows which database it runs on."""
 
 import re
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.db.utils import ConnectionHandler
+from django.utils import timezone
 
+from events.models import RunEventCount, RunSummary
 from tradingops import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,9 +77,6 @@ def test_a_uuid_is_passed_as_is_on_postgres():
 
 @pytest.mark.django_db
 def test_upsert_increment_adds_to_existing_rows_and_inserts_missing_ones():
-    from django.utils import timezone
-
-    from events.models import RunEventCount, RunSummary
 
     RunSummary.objects.create(run_id="r", first_event_at=timezone.now(), last_event_at=timezone.now())
     db.upsert_increment(RunEventCount._meta.db_table, keys=("run_id", "type"), add=("count",), rows=[("r", "fill", 2)])
@@ -91,9 +92,6 @@ def test_upsert_increment_adds_to_existing_rows_and_inserts_missing_ones():
 
 @pytest.mark.django_db(transaction=True)
 def test_try_advisory_lock_refuses_while_another_transaction_holds_it():
-    import threading
-
-    from django.db import connection, transaction
 
     held, release = threading.Event(), threading.Event()
 

@@ -3,11 +3,14 @@
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
+from kombu.exceptions import OperationalError as BrokerDown
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
+from events.services import EventRejected
 from tradingops import errors
+from wallets.services import ReconciliationBusy
 
 
 def _answer(exc: Exception):
@@ -57,7 +60,6 @@ def test_the_database_down_is_a_503_with_retry_after():
 
 
 def test_the_broker_down_is_a_503_with_retry_after():
-    from kombu.exceptions import OperationalError as BrokerDown
 
     response = _answer(BrokerDown("Error 111 connecting to redis"))
     assert response.status_code == 503
@@ -70,13 +72,11 @@ def test_every_application_error_is_an_app_error(error):
 
 
 def test_a_busy_reconciliation_is_a_conflict():
-    from wallets.services import ReconciliationBusy
 
     assert issubclass(ReconciliationBusy, errors.Conflict)
 
 
 def test_a_refused_event_is_invalid():
-    from events.services import EventRejected
 
     assert issubclass(EventRejected, errors.Invalid)
 

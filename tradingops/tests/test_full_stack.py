@@ -9,6 +9,7 @@ with the same controls at the same candles.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
 from agents import execution
@@ -33,6 +34,7 @@ from events.models import Event
 from events.services import emit
 from market.models import Candle
 from market.tests.factories import shipped_candles
+from tradingops.celery import app
 from tradingops.tests.factories import UserFactory
 from wallets.services import paper_wallet_ensure
 
@@ -73,7 +75,6 @@ class Stack:
 
     def worker(self, name: str) -> int:
         """A prefork worker with two child processes; returns its pid once it answers a ping."""
-        from tradingops.celery import app
 
         node = f"{name}-{os.getpid()}@localhost"
         self.spawn(name, "-m", "celery", "-A", "tradingops", "worker", "--pool", "prefork", "--concurrency", "2",
@@ -155,9 +156,6 @@ def _single_process_run(controls: list[tuple], plans: list[dict], users) -> None
 
 @pytest.fixture
 def stack(transactional_db, settings, tmp_path):
-    from django.db import connection
-
-    from tradingops.celery import app
 
     db = connection.settings_dict
     env = {
@@ -257,7 +255,6 @@ def test_two_workers_with_a_kill_decide_exactly_as_one_process(stack, users, set
 
 
 def _port_open(port: int) -> bool:
-    import socket
 
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

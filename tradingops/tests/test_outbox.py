@@ -8,23 +8,31 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from django.db import connection
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 from rest_framework.authtoken.models import Token
 
+from agents.tasks import intent_execute_task
+from backtests.models import BacktestRun
+from backtests.tests.conftest import SOL_FILE, sma_config
 from events.models import Event
+from market.services import candles_load_file
+from market.tests.factories import InstrumentFactory
 from tradingops import outbox
-from tradingops.models import OutboxMessage
+from tradingops.models import IdempotencyRecord, OutboxMessage
+from tradingops.tasks import outbox_sweep_task
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def market(db):
-    from market.tests.factories import InstrumentFactory
 
     InstrumentFactory()
 
@@ -46,7 +54,6 @@ def test_an_intent_with_the_broker_down_is_202_and_stays_pending(
 
 
 def test_the_sweeper_sends_each_pending_message_once(db, monkeypatch, django_capture_on_commit_callbacks):
-    from agents.tasks import intent_execute_task
 
     sent = []
     monkeypatch.setattr(outbox, "publish", lambda message, connection=None: sent.append(message.pk))
@@ -118,7 +125,6 @@ class Redis:
 
 
 def _env(redis_url: str) -> dict:
-    from django.db import connection
 
     db = connection.settings_dict
     return {
@@ -222,9 +228,6 @@ def test_intents_posted_while_redis_is_down_are_carried_out_once_when_it_is_back
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_backtest_posted_while_redis_is_down_runs_once_when_it_is_back(transactional_db, make_user, sol):
-    from backtests.models import BacktestRun
-    from backtests.tests.conftest import SOL_FILE, sma_config
-    from market.services import candles_load_file
 
     candles_load_file(instrument=sol, timeframe="1h", path=SOL_FILE)
     token = Token.objects.create(user=make_user("otto", "operator")).key
@@ -269,12 +272,6 @@ def test_a_backtest_posted_while_redis_is_down_runs_once_when_it_is_back(transac
 
 
 def test_the_sweep_task_forgets_old_messages_and_keys(db, monkeypatch):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from tradingops.models import IdempotencyRecord
-    from tradingops.tasks import outbox_sweep_task
 
     monkeypatch.setattr(outbox, "publish", lambda message, connection=None: None)
     old = timezone.now() - timedelta(days=8)

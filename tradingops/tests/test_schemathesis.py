@@ -6,9 +6,22 @@ by the test's timeout."""
 import os
 
 import pytest
+import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from events.services import emit
+from market.tests.factories import InstrumentFactory
+from tradingops.celery import app as celery_app
+from wallets.tests.factories import WalletFactory
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 
@@ -16,9 +29,6 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 @pytest.fixture
 def world(transactional_db, users):
     """A little of everything, so that detail endpoints have something to find."""
-    from events.services import emit
-    from market.tests.factories import InstrumentFactory
-    from wallets.tests.factories import WalletFactory
 
     InstrumentFactory()
     emit("intent", {"action": "note", "note": "seed"}, source="user:ada", run_id="r1")
@@ -27,13 +37,6 @@ def world(transactional_db, users):
 
 
 def _fuzz(schema, headers: dict, seen: dict) -> list[str]:
-    from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (
-        content_type_conformance,
-        response_headers_conformance,
-        response_schema_conformance,
-        status_code_conformance,
-    )
 
     checks = [
         not_a_server_error,
@@ -75,9 +78,6 @@ def _fuzz(schema, headers: dict, seen: dict) -> list[str]:
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("role", ["admin", "viewer"])
 def test_no_request_gets_a_server_error(world, role, settings):
-    import schemathesis
-
-    from tradingops.celery import app as celery_app
 
     settings.LOGIN_FAILURES_PER_IP = 10**9
     token = Token.objects.create(user=world[role]).key

@@ -3,6 +3,10 @@
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +35,6 @@ def test_users_are_throttled_separately(client_for, settings):
 
 def test_anonymous_callers_are_throttled_per_ip(db, settings):
     """On the endpoints open to anonymous callers (none but health, which is exempt, today)."""
-    from rest_framework.permissions import AllowAny
-    from rest_framework.response import Response
-    from rest_framework.test import APIRequestFactory
-    from rest_framework.views import APIView
 
     class Open(APIView):
         permission_classes = [AllowAny]

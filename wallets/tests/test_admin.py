@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from events.models import Event
@@ -70,7 +71,6 @@ def test_staff_without_the_admin_role_cannot_correct(paper_wallet, admin_client_
     record = run.drift_records.get()
     client = admin_client_for("staffer", admin_role=False)
     staffer = django_user_model.objects.get(username="staffer")
-    from django.contrib.auth.models import Permission
 
     staffer.user_permissions.add(*Permission.objects.filter(content_type__app_label="wallets"))
     client.post(

@@ -5,7 +5,8 @@ import pytest
 
 from events.models import Event
 from wallets import services
-from wallets.models import LedgerEntry, ReconciliationRun
+from wallets.api.serializers import WalletSerializer
+from wallets.models import LedgerEntry, ReconciliationRun, Wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -224,8 +225,6 @@ def test_permission_matrix(paper_wallet, client_for, role, read, reconcile, corr
 
 
 def test_the_fast_wallet_page_renders_exactly_what_the_serializer_does(paper_wallet, client_for):
-    from wallets.api.serializers import WalletSerializer
-    from wallets.models import Wallet
 
     _drifted_run(paper_wallet)
     paper_wallet("never-reconciled", ETH="0.000000000000000001")

@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import Sum
 
 from wallets import services
-from wallets.models import LedgerEntry, WalletBalance
+from wallets.models import LedgerEntry, PaperExchangeBalance, WalletBalance
 
 
 def _balances(wallet_id) -> dict[str, Decimal]:
@@ -173,9 +174,6 @@ def test_balances_rebuild_reproduces_incremental_balances(db):
 
 
 def test_paper_wallet_setup_funds_both_sides_once(db):
-    from django.core.management import call_command
-
-    from wallets.models import PaperExchangeBalance
 
     out = io.StringIO()
     for _ in range(2):
@@ -200,7 +198,6 @@ def test_paper_fill_settled_by_the_venue_and_booked_by_the_ledger_reconciles_cle
 
 
 def test_check_balances_command_finds_and_repairs_a_broken_balance(db):
-    from django.core.management import CommandError, call_command
 
     wallet = services.wallet_create(name="w", kind="paper")
     services.ledger_post(wallet_id=wallet.pk, currency="BTC", amount="1.5", kind="deposit")

@@ -19,7 +19,7 @@ from django_celery_beat.schedulers import ModelEntry
 from events.models import Event
 from wallets import services
 from wallets.models import ReconciliationRun
-from wallets.tasks import SCHEDULE_NAME
+from wallets.tasks import SCHEDULE_NAME, wallet_reconcile_task
 
 ROOT = Path(__file__).resolve().parents[2]
 migration = importlib.import_module("wallets.migrations.0002_reconcile_schedule")
@@ -97,7 +97,6 @@ def test_beat_fires_the_scheduled_reconciliation_on_a_real_worker(paper_wallet, 
 
 
 def test_the_task_skips_when_a_run_is_going_and_runs_otherwise(paper_wallet):
-    from wallets.tasks import wallet_reconcile_task
 
     paper_wallet("w", USDT="1")
     going = services.reconciliation_start().run

@@ -1,6 +1,7 @@
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
 
 from events.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from wallets import services
@@ -46,7 +47,6 @@ async def test_a_finished_run_with_drift_reaches_the_wallets_socket(users):
 
 @pytest.mark.parametrize(("role", "code"), [(None, CLOSE_UNAUTHENTICATED), ("nobody", CLOSE_FORBIDDEN)])
 async def test_the_wallets_socket_needs_a_role(users, role, code):
-    from django.contrib.auth.models import AnonymousUser
 
     communicator = await _connect(users[role] if role else AnonymousUser())
     assert (await communicator.receive_json_from())["code"] == code

@@ -1,6 +1,7 @@
 import time
 from datetime import UTC, datetime
 
+import ccxt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
@@ -151,7 +152,6 @@ class Command(BaseCommand):
             self.stderr.write(f"... and {len(gaps) - SHOWN} more gap(s)")
 
     def _from_exchange(self, instrument, timeframe, exchange_id, start, end, opts):
-        import ccxt
 
         if not instrument.exchange_symbol:
             raise CommandError(f"{instrument.symbol} has no exchange_symbol: set it in the admin.")
