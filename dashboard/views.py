@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
@@ -304,11 +305,15 @@ class TradesView(RolePageMixin, View):
 
     def get(self, request):
         filterset = TradeFilterSet(request.GET, queryset=agent_selectors.trade_list())
-        trades, next_link, previous_link = [], None, None
+        trades, next_link, previous_link, cursor_error = [], None, None, ""
         if filterset.is_valid():
             paginator = TradePagination()
-            trades = paginator.paginate_queryset(filterset.qs, Request(request))
-            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
+            try:
+                trades = paginator.paginate_queryset(filterset.qs, Request(request))
+            except DRFValidationError:  # a forged or stale cursor: say so, as the API does
+                cursor_error = "Invalid cursor: start again from the first page."
+            else:
+                next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
         data = filterset.form.cleaned_data if filterset.is_valid() else {}
         context = {
             "form": filterset.form,
@@ -321,8 +326,10 @@ class TradesView(RolePageMixin, View):
             "filter_status": data.get("status") or "",
             "filter_exit_reason": data.get("exit_reason") or "",
             "filtered": any(request.GET.get(name) for name in filterset.filters),
+            "cursor_error": cursor_error,
         }
-        return render(request, "dashboard/trades.html", context, status=200 if filterset.is_valid() else 400)
+        valid = filterset.is_valid() and not cursor_error
+        return render(request, "dashboard/trades.html", context, status=200 if valid else 400)
 
 
 CHAIN_PAGE_SIZE = 200

@@ -141,3 +141,9 @@ def _block_with_outcome():
     from .overview_data import _blocked
 
     _blocked("max_positions", "-7", timezone.now() - timedelta(hours=2))
+
+
+def test_a_forged_cursor_on_the_trades_page_is_a_400_not_a_500(viewer):
+    response = viewer.get("/trades/?cursor=cD1ub3QtYS1kYXRl")  # p=not-a-date
+    assert response.status_code == 400
+    assert 'id="err-cursor"' in response.content.decode()
