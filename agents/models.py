@@ -412,6 +412,59 @@ class BlockOutcome(models.Model):
         return f"{self.symbol} {self.reason}: shadow {self.exit_reason} {self.pnl}"
 
 
+class BlockTally(models.Model):
+    """The blocks' scorecard per hour and per day of block time, as rows per (dimension, key): what
+    ``block_outcome_summary`` adds up for the whole days and hours of a window (only the partial
+    hours at its edges are read from the raw rows).
+
+    The scorecard shows marginals (per reason, class, rule, symbol), so that is what is stored: one
+    row per (span, start, run, plan, filter, dimension, key), where ``filter_on``/``filter_value``
+    is the one filter the row is restricted to (``""`` for none). The cross product of the four
+    dimensions would hold about one row per block (14 reasons x 20 symbols x rules), marginals a
+    few dozen per hour. ``trade_blocked`` adds to ``blocks`` (never under the rule: a block records
+    no rule), ``block_outcome`` to ``closed``, ``hits``, ``saved`` and ``forgone`` of its block's
+    hour; both by an upsert that increments in place, in the transaction that writes the event, so
+    concurrent workers add up and none overwrites another. Rebuilt by ``rebuild_projections``."""
+
+    class Span(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    span = models.CharField(max_length=4, choices=Span.choices)
+    start = models.DateTimeField(help_text="The UTC hour or day the blocks were made in (block time).")
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    plan_id = models.CharField(max_length=64, blank=True, default="")
+    filter_on = models.CharField(max_length=16, blank=True, default="", help_text="symbol, reason, reason_class, rule")
+    filter_value = models.CharField(max_length=500, blank=True, default="")
+    dimension = models.CharField(max_length=16, help_text="reason, reason_class, rule or symbol")
+    key = models.CharField(max_length=500, blank=True, default="")
+    blocks = models.BigIntegerField(default=0)
+    closed = models.BigIntegerField(default=0)
+    hits = models.BigIntegerField(default=0)
+    saved = MoneyField(default=Decimal(0))
+    forgone = MoneyField(default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["span", "filter_on", "filter_value", "start", "run_id", "plan_id", "dimension", "key"],
+                name="blocktally_key",
+            )
+        ]
+        indexes = [
+            # the summary: equality on span and filter, a range of starts, the sums carried along so
+            # that a window is an index-only scan (rows of one filter and span are not together in the heap)
+            models.Index(
+                fields=["span", "filter_on", "filter_value", "start"],
+                include=["run_id", "plan_id", "dimension", "key", "blocks", "closed", "hits", "saved", "forgone"],
+                name="blocktally_window",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.span} {self.start:%Y-%m-%d %H}h {self.dimension}={self.key}: {self.blocks} blocks"
+
+
 class RiskBudgetDay(models.Model):
     """A day's risk budget and how much of it is in each state (amounts in the quote currency)."""
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("backtests/start", views.BacktestStartView.as_view(), name="backtest-start"),
     path("backtests/<uuid:run_id>/", views.BacktestDetailView.as_view(), name="backtest"),
     path("backtests/<uuid:run_id>/cancel", views.BacktestCancelView.as_view(), name="backtest-cancel"),
+    path("backtests/<uuid:run_id>/what-if", views.BacktestWhatIfView.as_view(), name="backtest-what-if"),
     path("market/", views.MarketView.as_view(), name="market"),
     path("market/upload", views.MarketUploadView.as_view(), name="market-upload"),
     path("wallets/", views.WalletsView.as_view(), name="wallets"),

@@ -5,7 +5,7 @@ ingest validates every event. Higher apps register their own types at ``AppConfi
 """
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -99,6 +99,8 @@ def client_names() -> list[str]:
 
 
 _reserved_run_ids: set[str] = set()
+ReservedRunCheck = Callable[[set[str]], Mapping[str, str]]
+_reserved_run_checks: list[ReservedRunCheck] = []
 
 
 def reserve_run_id(run_id: str) -> None:
@@ -107,8 +109,25 @@ def reserve_run_id(run_id: str) -> None:
     _reserved_run_ids.add(run_id)
 
 
+def reserve_run_ids(check: ReservedRunCheck) -> None:
+    """Run ids that only the system writes, found by ``check(run_ids)``, which returns the
+    reserved ones among them, each with why (e.g. the backtests app: its runs' ids)."""
+    if check not in _reserved_run_checks:
+        _reserved_run_checks.append(check)
+
+
+def reserved_run_ids(run_ids: Iterable[str]) -> dict[str, str]:
+    """The reserved ids among ``run_ids``, each with the reason a client may not post into it."""
+    asked = {run_id for run_id in run_ids if run_id}
+    found = dict.fromkeys(asked & _reserved_run_ids, "")
+    for check in _reserved_run_checks:
+        if rest := asked - found.keys():
+            found.update(check(rest))
+    return found
+
+
 def run_id_reserved(run_id: str) -> bool:
-    return run_id in _reserved_run_ids
+    return run_id in reserved_run_ids([run_id])
 
 
 def summarize(name: str, payload: Any) -> str:

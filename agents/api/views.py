@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -29,6 +29,10 @@ def _window(request, default: timedelta):
 class PositionListView(ListAPIView):
     serializer_class = s.PositionSerializer
     pagination_class = None
+
+    @extend_schema(parameters=[OpenApiParameter("open", bool, description="Only open positions.")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.position_list(open_only=self.request.query_params.get("open") in ("1", "true"))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0009_block_outcome"),
+        ("agents", "0010_block_tally"),
     ]
 
     operations = [

@@ -92,3 +92,17 @@ def test_a_block_summary_carries_its_numbers():
         "Blocked buy 14.300 SOL-USDT @ 139.50: risk_budget_exhausted (risk_valid)"
     )
     assert Decimal(payload["qty"]) == Decimal("14.3")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(45, "45 s"), (60, "1 min"), (10800, "3 h"), (5430, "1 h 30 min"), (90061, "1 d 1 h"), (None, "—"), ("x", "—")],
+)
+def test_a_duration_shows_its_two_largest_units(seconds, text):
+    assert fmt.duration(seconds) == text
+
+
+def test_a_time_reads_in_utc_from_any_offset():
+    assert fmt.utc_time("2024-09-20T14:00:00+02:00") == "2024-09-20 12:00:00 UTC"
+    assert fmt.utc_time("2024-09-20T12:00:00Z") == "2024-09-20 12:00:00 UTC"
+    assert fmt.utc_time(None) == "—"

@@ -62,6 +62,8 @@ PROJECTED = {
     "agents.Trade",
     "agents.EquityPoint",
     "agents.BlockEvent",
+    "agents.BlockOutcome",
+    "agents.BlockTally",
     "agents.RiskBudgetDay",
     "agents.RiskAllocation",
     "agents.AgentStatus",
