@@ -44,6 +44,15 @@ class Sweep(models.Model):
     skipped = models.JSONField(default=list, help_text="Combinations refused by validation, with the reason.")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    base_run = models.ForeignKey(
+        "BacktestRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="what_ifs",
+        help_text="A what-if: the completed run it reruns with one risk limit changed (grid: risk.<rule>).",
+    )
+    rule = models.CharField(max_length=40, blank=True, default="", help_text="A what-if's risk limit.")
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -64,14 +73,10 @@ class BacktestRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # when the broker took the run's message; null while it has not (the broker was down at commit):
-    # the reaper sends those again
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True, default="")
     error = models.TextField(blank=True, default="")
     results = models.JSONField(null=True, blank=True, help_text="Metrics, blocks by reason and class.")
     cancel_requested = models.BooleanField(default=False)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     sweep = models.ForeignKey(Sweep, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
     params = models.JSONField(default=dict, blank=True, help_text="The sweep combination this run is.")

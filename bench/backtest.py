@@ -120,7 +120,7 @@ def run_service(args) -> dict:
     worker.write_results = timed("write", worker.write_results)
     t0, c0 = time.perf_counter(), time.process_time()
     # from the POST (validation: the config resolved, the candles counted; the run stored) to stored results
-    run, _ = services.backtest_run_create(data=config(args.fast, args.slow))
+    run = services.backtest_run_create(data=config(args.fast, args.slow))
     phases["post"] = time.perf_counter() - t0
     status = worker.backtest_execute(run_id=run.pk, worker="bench")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0

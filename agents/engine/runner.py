@@ -336,16 +336,22 @@ def _run(
         equity,
         state,
         float(initial_cash),
-        _block_outcomes(machine, syms),
+        _block_outcomes(machine, syms, close_at_end=bool(close_at_end)),
     )
 
 
-def _block_outcomes(machine: Machine, syms: list[_Symbol]) -> list[Decision]:
+def _block_outcomes(machine: Machine, syms: list[_Symbol], *, close_at_end: bool = False) -> list[Decision]:
     """Closed shadows in the order the live stepper closes them (candle time, plan symbol order, chain),
-    then the ones still open, marked at their symbol's last close."""
+    then the ones still open, marked at their symbol's last close (with ``close_at_end``: closed at
+    the last bar's open as the real positions are, ``end_of_data``)."""
     if machine.shadow is None:
         return []
     machine.shadow.finish(machine)
+    if close_at_end:
+        for sym in syms:
+            if sym.n:
+                k = sym.n - 1
+                machine.shadow.close_at_end(machine, sym.symbol, k, sym.ts.item(k), sym.open.item(k))
     order = {s.symbol: s.index for s in syms}
     closed = sorted(machine.shadow.outcomes, key=lambda d: (d.ts, order[d.symbol], d.chain))
     marks = {s.symbol: s.close.item(s.n - 1) for s in syms if s.n}

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backtests', '0007_curve_blobs_uncompressed'),
+        ('backtests', '0010_sweep_what_if'),
     ]
 
     operations = [
