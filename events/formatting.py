@@ -138,28 +138,28 @@ def pct(value: Any, *, fraction: bool = True, sign: bool = False) -> str:
     return f"{text} %"
 
 
+def duration(seconds: Any) -> str:
+    """A holding time in its two largest units: ``95`` -> ``1 min 35 s``, ``93784`` -> ``1 d 2 h``."""
+    number = _decimal(seconds)
+    if number is None:
+        return "—"
+    left = max(0, int(number))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if left >= size or (size == 1 and not parts):
+            parts.append(f"{left // size} {unit}")
+            left %= size
+        elif parts:
+            break
+    return " ".join(parts[:2])
+
+
 def symbol_quote(symbol: str) -> str:
     """The quote currency of ``SOL-USDT`` (from the instrument when known)."""
     precision = instrument_precision(symbol)
     if precision is not None and precision[2]:
         return precision[2]
     return symbol.rsplit("-", 1)[-1] if "-" in (symbol or "") else ""
-
-
-def duration(seconds: Any) -> str:
-    """A span of time, its two largest units: ``90061`` -> ``1d 1h``, ``10800`` -> ``3h 0m``, ``45`` -> ``45s``."""
-    number = _decimal(seconds)
-    if number is None:
-        return "—"
-    total = int(number)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{total}s"
 
 
 def utc_time(value: Any) -> str:

@@ -23,7 +23,7 @@ EXPECTED = {
     "pnl": "-14.41 USDT",
     "pnl_pct": "-2.91 %",
     "fees": "0.98 USDT",
-    "holding": "3h 0m",
+    "holding": "3 h",
     "mae": "13.60 USDT (2.75 %)",
     "qty": "3.457",
     "marked_at": None,
@@ -53,7 +53,7 @@ def test_a_closed_shadow_is_on_the_blocks_chain_in_the_api_and_the_page_alike(so
     assert shadow["holding_s"] == 10800
     assert shadow["summary"] == (
         "Had this trade gone through: long 3.457 SOL-USDT from 143.09 to 139.20 (stop): -14.41 USDT (-2.91 %) "
-        "after 0.98 USDT fees, held 3h 0m, worst 13.60 USDT (2.75 %) against"
+        "after 0.98 USDT fees, held 3 h, worst 13.60 USDT (2.75 %) against"
     )
 
     html = page_viewer.get(f"/decisions/events/{block.event_id}/").content.decode()

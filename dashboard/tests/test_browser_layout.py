@@ -7,7 +7,7 @@ from events.tests.plan_life import make_plan_life
 pytestmark = pytest.mark.slow
 
 SIZES = [(1440, 900), (390, 844)]
-PAGES = ["/", "/decisions/", "/agents/", "/backtests/", "/market/", "/wallets/"]
+PAGES = ["/", "/trades/", "/decisions/", "/agents/", "/backtests/", "/market/", "/wallets/"]
 
 
 def _overflow(page) -> list[str]:

@@ -213,7 +213,7 @@ def test_overview_query_count_does_not_grow_with_rows(login, django_assert_num_q
     client = login("viewer")
     _chain()
     client.get("/")
-    with django_assert_num_queries(20) as one:
+    with django_assert_num_queries(25) as one:
         client.get("/")
     for n in range(30):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x", run_id=f"run{n}")

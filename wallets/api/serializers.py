@@ -1,5 +1,5 @@
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import iter_options
 
@@ -198,6 +198,16 @@ class WalletIdsField(serializers.ListField):
         return iter_options(choices, cutoff=self.html_cutoff, cutoff_text=self.html_cutoff_text)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Every wallet, default tolerances", value={}, request_only=True),
+        OpenApiExample(
+            "Two wallets, tolerance 0.01 or 0.01 %",
+            value={"wallet_ids": [1, 2], "threshold_abs": "0.01", "threshold_rel": "0.0001"},
+            request_only=True,
+        ),
+    ]
+)
 class ReconcileInputSerializer(StrictInputSerializer):
     threshold_abs = _threshold_field("Absolute tolerance per currency; default from WALLETS_DRIFT_ABS.")
     threshold_rel = _threshold_field("Tolerance relative to |ledger balance|; default from WALLETS_DRIFT_REL.")
@@ -206,7 +216,7 @@ class ReconcileInputSerializer(StrictInputSerializer):
         required=False,
         allow_empty=False,
         max_length=10_000,
-        help_text="Only these wallets (default: every enabled one).",
+        help_text="The wallets to reconcile, e.g. [1, 2]; default: every wallet that is not disabled.",
     )
 
     def validate(self, attrs):
@@ -217,5 +227,18 @@ class ReconcileInputSerializer(StrictInputSerializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Book the exchange's balance",
+            value={"reason": "Exchange credited a 0.42 USDT rebate we had not booked"},
+            request_only=True,
+        )
+    ]
+)
 class DriftCorrectInputSerializer(StrictInputSerializer):
-    reason = serializers.CharField(max_length=1000, trim_whitespace=True)
+    reason = serializers.CharField(
+        max_length=1000,
+        trim_whitespace=True,
+        help_text="Why the ledger is corrected to the provider's balance; kept with the correcting entry.",
+    )
