@@ -7,6 +7,7 @@ from rest_framework.reverse import reverse
 from agents.models import (
     BlockEvent,
     BlockOutcome,
+    EquityPoint,
     Fill,
     Intent,
     Judgement,
@@ -16,6 +17,7 @@ from agents.models import (
     RiskAllocation,
     RuntimeConfig,
     StrategyPlan,
+    Trade,
 )
 from agents.services import INTENT_ACTIONS, LIMIT_FIELDS
 from events.models import LLMCall
@@ -114,6 +116,54 @@ class LiveBlockSerializer(ChainLinkMixin, serializers.ModelSerializer):
             "correlation_id",
             "chain",
         ]
+
+
+class TradeSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    """A round trip of the live/paper book. ``pnl``/``pnl_pct`` (a fraction of the entry cost) are
+    final once closed; while open they are marked to ``mark_price``, the symbol's last price."""
+
+    opened_at = serializers.DateTimeField(source="ts")
+    mark_price = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True, read_only=True)
+    pnl = serializers.DecimalField(source="marked_pnl", max_digits=40, decimal_places=18, allow_null=True)
+    pnl_pct = serializers.DecimalField(source="marked_pnl_pct", max_digits=30, decimal_places=12, allow_null=True)
+    duration_s = serializers.IntegerField(help_text="Seconds held: to the close, or to now while open.")
+
+    class Meta:
+        model = Trade
+        fields = [
+            "symbol",
+            "side",
+            "status",
+            "opened_at",
+            "closed_at",
+            "duration_s",
+            "qty",
+            "open_qty",
+            "entry_price",
+            "exit_price",
+            "mark_price",
+            "fees",
+            "realized_pnl",
+            "pnl",
+            "pnl_pct",
+            "exit_reason",
+            "fills",
+            "run_id",
+            "correlation_id",
+            "entry_event_id",
+            "exit_event_id",
+            "chain",
+        ]
+
+
+class EquityPointSerializer(serializers.ModelSerializer):
+    """The book at the end of a minute. ``pnl`` = realised + unrealised - fees paid."""
+
+    pnl = serializers.DecimalField(max_digits=40, decimal_places=18, read_only=True)
+
+    class Meta:
+        model = EquityPoint
+        fields = ["ts", "equity", "pnl", "cash", "market_value", "realized_pnl", "unrealized_pnl", "fees_paid"]
 
 
 class PositionSnapshotSerializer(serializers.ModelSerializer):

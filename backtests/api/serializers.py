@@ -2,7 +2,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.engine.reasons import explain
-from backtests.config import MAX_SWEEP_COMBINATIONS, METRICS, SOL_SMA_EXAMPLE
+from backtests.config import MAX_SWEEP_COMBINATIONS, METRICS, RISK_FIELDS, SOL_SMA_EXAMPLE
 from backtests.models import (
     DEFAULT_POINTS,
     OVERVIEW_POINTS,
@@ -186,7 +186,9 @@ class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
     reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
     rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
     exit_reason = serializers.ChoiceField(
-        choices=["stop", "target", "exit", "open"], required=False, help_text="How the blocked trade's shadow ended."
+        choices=["stop", "target", "exit", "end_of_data", "open"],
+        required=False,
+        help_text="How the blocked trade's shadow ended.",
     )
     status = serializers.ChoiceField(
         choices=["closed", "open"], required=False, help_text="closed: the shadow trade has ended."
@@ -196,3 +198,29 @@ class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
 class OffsetPageSerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, default=0, help_text="Rows to skip.")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Rows to return.")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Daily trade cap from 1 to 5, and off",
+            value={"rule": "max_trades_per_day", "values": [1, 2, 5, None]},
+            request_only=True,
+        )
+    ]
+)
+class WhatIfCreateSerializer(StrictInputSerializer):
+    """Rerun the completed run once per value of one risk limit (``null`` switches the limit off)."""
+
+    rule = serializers.CharField(help_text="A risk limit: " + ", ".join(RISK_FIELDS))
+    values = serializers.ListField(
+        child=serializers.JSONField(allow_null=True),
+        allow_empty=False,
+        help_text='The limit\'s values to try, e.g. [1, 2, 3] or ["0.02", null]; null switches the limit off.',
+    )
+
+    def validate_values(self, values):
+        bad = [v for v in values if not (v is None or isinstance(v, int | float | str)) or isinstance(v, bool)]
+        if bad:
+            raise serializers.ValidationError(f"each value is a number, a decimal string or null; got {bad[0]!r}")
+        return values

@@ -133,6 +133,14 @@ class DecisionPathSerializer(serializers.Serializer):
     )
     correlation_chain = serializers.SerializerMethodField(help_text="The API address of the whole correlation chain.")
     steps = ChainEventSerializer(many=True)
+    sections = serializers.DictField(
+        child=serializers.DictField(),
+        help_text=(
+            "What other apps add about this decision, by name. 'shadow' on a block's path: what the blocked "
+            "trade would have done (exact decimals, and 'display' with the numbers as the page shows them); "
+            "absent when the block has no shadow."
+        ),
+    )
 
     def get_event_id(self, path) -> str:
         return str(path.event.event_id)

@@ -1,6 +1,7 @@
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import iter_options
 
 from tradingops.api.serializers import StrictInputSerializer
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS
@@ -179,6 +180,24 @@ def _threshold_field(help_text: str) -> serializers.DecimalField:
     )
 
 
+class WalletIdsField(serializers.ListField):
+    """Wallet ids, as a JSON list or, in the browsable API's form, a multiple select of the wallets
+    (DRF draws a ListField with no HTML input). Which ids exist is the service's check."""
+
+    html_cutoff = 1000
+    html_cutoff_text = "More than {count} wallets: post their ids as JSON"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.IntegerField(min_value=1))
+        kwargs.setdefault("style", {"base_template": "select_multiple.html"})
+        super().__init__(**kwargs)
+
+    def iter_options(self):
+        wallets = selectors.wallet_names(limit=self.html_cutoff + 1)
+        choices = {pk: f"{name} ({kind}, #{pk})" for pk, name, kind in wallets}
+        return iter_options(choices, cutoff=self.html_cutoff, cutoff_text=self.html_cutoff_text)
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample("Every wallet, default tolerances", value={}, request_only=True),
@@ -193,8 +212,7 @@ class ReconcileInputSerializer(StrictInputSerializer):
     threshold_abs = _threshold_field("Absolute tolerance per currency; default from WALLETS_DRIFT_ABS.")
     threshold_rel = _threshold_field("Tolerance relative to |ledger balance|; default from WALLETS_DRIFT_REL.")
     threshold = _threshold_field("Shorthand for threshold_abs.")
-    wallet_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+    wallet_ids = WalletIdsField(
         required=False,
         allow_empty=False,
         max_length=10_000,
