@@ -442,6 +442,13 @@ class _Recorder:
                 return
         self._submit(d)
 
+    def _exit_reason(self, chain: int) -> dict:
+        """An exit fill names why it exits: the engine's rule of the trigger that began its chain
+        (``stop: entry - 2`` -> ``stop``; exit, stop, target)."""
+        trigger = self._trigger_of(chain)
+        rule = (trigger.payload.get("rule") or "").split(":", 1)[0].strip() if trigger else ""
+        return {"exit_reason": rule} if rule else {}
+
     def _on_fill(self, d, candle, config):
         # stops and targets fill without a separate order decision
         order = self.orders.get(d.chain) or self._lookup(d.chain, "order") or self._submit(d)
@@ -452,6 +459,7 @@ class _Recorder:
         else:  # paper: the engine's own fill model is the paper broker's, at the bar's open
             fills = [(f"{order_id}-1", _dec(d.price), _dec(d.qty), _dec(d.fee))]
             _settle_on_paper_exchange(self.symbol, d.side, fills)
+        reason = self._exit_reason(d.chain) if d.intent == "exit" else {}
         for fill_id, price, qty, fee in fills:
             self._emit(
                 "fill",
@@ -463,6 +471,7 @@ class _Recorder:
                     "qty": qty,
                     "price": price,
                     "fee": fee,
+                    **reason,
                 },
                 chain=d.chain,
                 kind=f"fill:{fill_id}",

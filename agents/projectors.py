@@ -23,6 +23,7 @@ from .models import (
     BlockEvent,
     BlockOutcome,
     BlockTally,
+    EquityPoint,
     Fill,
     Intent,
     Judgement,
@@ -33,6 +34,7 @@ from .models import (
     RiskAllocation,
     RiskBudgetDay,
     StrategyPlan,
+    Trade,
 )
 
 ZERO = Decimal(0)
@@ -91,6 +93,7 @@ def _apply_fill(event: Event) -> None:
     )
     portfolio = _portfolio(event.ts)
     realized = ZERO
+    held_before = position.qty
     if p["side"] == "buy":
         new_qty = position.qty + qty
         position.avg_entry_price = (position.avg_entry_price * position.qty + price * qty) / new_qty
@@ -129,7 +132,77 @@ def _apply_fill(event: Event) -> None:
         event_id=event.event_id,
     )
     Order.objects.filter(order_id=p["order_id"]).update(status=Order.Status.FILLED, filled_qty=F("filled_qty") + qty)
+    _apply_fill_to_trade(event, held_before=held_before, held_after=position.qty, realized=realized)
     _book_in_paper_wallet(event)
+    _record_equity(event)
+
+
+def _apply_fill_to_trade(event: Event, *, held_before: Decimal, held_after: Decimal, realized: Decimal) -> None:
+    """A buy from flat opens a trade, later buys add to it; sells close what they sell, and the
+    sell that leaves the symbol flat closes the trade (net P&L, % of the entry cost, exit reason)."""
+    p = event.payload
+    qty, price, fee = Decimal(p["qty"]), Decimal(p["price"]), Decimal(p.get("fee", "0"))
+    trade = Trade.objects.select_for_update().filter(symbol=p["symbol"], status=Trade.Status.OPEN).first()
+    if p["side"] == "buy":
+        if trade is None:
+            Trade.objects.create(
+                symbol=p["symbol"], ts=event.ts, qty=qty, open_qty=qty, entry_price=price, fees=fee,
+                run_id=event.run_id, correlation_id=event.correlation_id, entry_event_id=event.event_id,
+            )  # fmt: skip
+            return
+        trade.entry_price = (trade.entry_price * trade.qty + price * qty) / (trade.qty + qty)
+        trade.qty += qty
+        trade.open_qty += qty
+    else:
+        closing = held_before - held_after
+        if trade is None or closing <= 0:
+            return  # nothing held to sell (a position opened before trades were kept)
+        trade.exit_price = ((trade.exit_price or ZERO) * trade.exit_qty + price * closing) / (trade.exit_qty + closing)
+        trade.exit_qty += closing
+        trade.open_qty = held_after
+        trade.realized_pnl += realized
+        if held_after == 0:
+            trade.status = Trade.Status.CLOSED
+            trade.closed_at = event.ts
+            trade.exit_reason = p.get("exit_reason") or "exit"
+            trade.exit_event_id = event.event_id
+    trade.fees += fee
+    trade.fills += 1
+    if trade.status == Trade.Status.CLOSED:
+        trade.pnl = trade.realized_pnl - trade.fees
+        cost = trade.entry_price * trade.qty
+        trade.pnl_pct = (trade.pnl / cost).quantize(Decimal("1E-12")) if cost else None
+    trade.save()
+
+
+EQUITY_BUCKET_SECONDS = 60
+
+
+def _record_equity(event: Event) -> None:
+    """The book's equity after this event, as the point of its minute (the log's last event in the
+    minute wins, so a replay gives the same curve whatever order it finds the rows in)."""
+    portfolio = Portfolio.objects.filter(pk=1).first()
+    if portfolio is None:
+        return
+    bucket = event.ts.replace(second=0, microsecond=0)
+    point = EquityPoint.objects.select_for_update().filter(ts=bucket).first()
+    if point is not None and point.last_event >= event.id:
+        return
+    positions = list(Position.objects.exclude(qty=0).values_list("qty", "avg_entry_price", "mark_price"))
+    market_value = sum((q * mark for q, _, mark in positions), ZERO)
+    state = {
+        "equity": portfolio.cash + market_value,
+        "cash": portfolio.cash,
+        "market_value": market_value,
+        "realized_pnl": portfolio.realized_pnl,
+        "unrealized_pnl": sum(((mark - avg) * q for q, avg, mark in positions), ZERO),
+        "fees_paid": portfolio.fees_paid,
+        "last_event": event.id,
+    }
+    if point is None:
+        EquityPoint.objects.create(ts=bucket, **state)
+    else:
+        EquityPoint.objects.filter(pk=point.pk).update(**state)
 
 
 def paper_wallet_id() -> int | None:
@@ -158,6 +231,7 @@ def project_marks(events: Sequence[Event]) -> None:
     for event in events:
         for symbol, price in sorted(event.payload["prices"].items()):
             Position.objects.filter(symbol=symbol).update(mark_price=Decimal(price), updated_at=event.ts)
+        _record_equity(event)
 
 
 def project_position_updates(events: Sequence[Event]) -> None:
@@ -172,6 +246,7 @@ def project_position_updates(events: Sequence[Event]) -> None:
         if p.get("mark_price") is not None:
             defaults["mark_price"] = Decimal(p["mark_price"])
         Position.objects.update_or_create(symbol=p["symbol"], defaults=defaults)
+        _record_equity(event)
 
 
 def project_snapshots(events: Sequence[Event]) -> None:
@@ -195,7 +270,7 @@ def project_snapshots(events: Sequence[Event]) -> None:
 
 
 def reset_trading() -> None:
-    for model in (Fill, Order, Position, PositionSnapshot, Portfolio):
+    for model in (Fill, Order, Position, PositionSnapshot, Portfolio, Trade, EquityPoint):
         model.objects.all().delete()
 
 

@@ -1,7 +1,8 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from tradingops.db import is_postgres
@@ -12,6 +13,7 @@ from .models import (
     BlockOutcome,
     BlockTally,
     EngineCheckpoint,
+    EquityPoint,
     ExecutionStep,
     Fill,
     Intent,
@@ -24,6 +26,7 @@ from .models import (
     RiskBudgetDay,
     RuntimeConfig,
     StrategyPlan,
+    Trade,
 )
 from .scorecard import marginals, rollup_marginals
 
@@ -50,6 +53,31 @@ def order_list() -> QuerySet[Order]:
 
 def fill_list() -> QuerySet[Fill]:
     return Fill.objects.order_by("-ts", "-id")
+
+
+def trade_list() -> QuerySet[Trade]:
+    """Round trips, newest opened first, each with its symbol's last price (``mark_price``, one
+    subquery on the position's unique symbol) so an open trade is marked without another query."""
+    mark = Position.objects.filter(symbol=OuterRef("symbol")).values("mark_price")[:1]
+    return Trade.objects.annotate(mark_price=Subquery(mark)).order_by("-ts", "-id")
+
+
+def trades_overview(*, closed: int = 10) -> dict[str, list[Trade]]:
+    """Every open trade and the latest ``closed`` closed ones (two indexed queries)."""
+    trades = trade_list()
+    return {
+        "open": list(trades.filter(status=Trade.Status.OPEN)),
+        "closed": list(trades.filter(status=Trade.Status.CLOSED).order_by("-closed_at", "-id")[:closed]),
+    }
+
+
+def equity_point_list() -> QuerySet[EquityPoint]:
+    return EquityPoint.objects.order_by("-ts", "-id")
+
+
+def equity_curve(*, limit: int = 1440) -> list[EquityPoint]:
+    """The book's latest ``limit`` equity points (a day at one a minute), oldest first, for a chart."""
+    return list(reversed(equity_point_list()[:limit]))
 
 
 def block_list() -> QuerySet[BlockEvent]:
@@ -185,6 +213,32 @@ def block_outcomes_open() -> list[dict]:
     for row, key in zip(rows, keys, strict=True):
         row["block_event_id"] = blocks.get(key)
     return sorted(rows, key=lambda r: r["blocked_at"], reverse=True)
+
+
+def block_shadow(*, block_event_id: UUID) -> dict | None:
+    """What one blocked trade would have done: its closed shadow (``BlockOutcome``), else its
+    still-open one marked at the engine's latest close (``block_outcomes_open``), else None (a
+    block that opens no shadow, e.g. one with no quantity)."""
+    closed = BlockOutcome.objects.filter(block_event_id=block_event_id).first()
+    if closed is not None:
+        return {
+            "status": "closed",
+            "outcome_event_id": closed.event_id,
+            "symbol": closed.symbol,
+            "position_side": closed.side,
+            "exit_reason": closed.exit_reason,
+            **{name: getattr(closed, name) for name in SHADOW_NUMBERS},
+            "entry_at": closed.entry_at,
+            "exit_at": closed.exit_at,
+            "holding_s": closed.holding_s,
+        }
+    for row in block_outcomes_open():
+        if row["block_event_id"] == block_event_id:
+            return {"outcome_event_id": None, **row}
+    return None
+
+
+SHADOW_NUMBERS = ("qty", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "mae", "mae_pct")
 
 
 def position_snapshot_list() -> QuerySet[PositionSnapshot]:

@@ -25,7 +25,7 @@ class BacktestRunAdmin(_ReadOnly):
     date_hierarchy = "created_at"
     readonly_fields = ["id", "name", "status", "candles_total", "candles_processed", "created_at", "started_at",
                        "finished_at", "heartbeat_at", "worker", "error", "cancel_requested", "created_by", "sweep",
-                       "params", "rerun_of", "idempotency_key", "config_pretty", "results_pretty"]  # fmt: skip
+                       "params", "rerun_of", "config_pretty", "results_pretty"]  # fmt: skip
     exclude = ["config", "results"]
     actions = ["rerun", "cancel"]
 
@@ -74,7 +74,7 @@ class BacktestRunAdmin(_ReadOnly):
     def cancel(self, request, queryset):
         for run in queryset:
             try:
-                services.backtest_run_cancel(run_id=run.pk)
+                services.backtest_run_cancel(run_id=run.pk, user=request.user)
             except services.RunStateError as exc:
                 self.message_user(request, f"{run.name}: {exc}", messages.WARNING)
 

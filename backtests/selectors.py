@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -31,6 +32,21 @@ def run_list() -> QuerySet[BacktestRun]:
 
 def run_get(*, run_id) -> BacktestRun | None:
     return run_list().filter(pk=run_id).first()
+
+
+def backtest_run_ids_among(run_ids: set[str]) -> dict[str, str]:
+    """The event-stream run ids among ``run_ids`` that name a backtest (in any spelling of its UUID),
+    each with why clients may not post into it (registered with ``events.types.reserve_run_ids``)."""
+    spellings: dict[uuid.UUID, list[str]] = {}
+    for run_id in run_ids:
+        try:
+            spellings.setdefault(uuid.UUID(run_id), []).append(run_id)
+        except (ValueError, AttributeError, TypeError):
+            continue
+    if not spellings:
+        return {}
+    found = BacktestRun.objects.filter(pk__in=spellings).values_list("pk", flat=True)
+    return {spelling: "a backtest" for pk in found for spelling in spellings[pk]}
 
 
 def trade_list(*, run_id) -> QuerySet[BacktestTrade]:

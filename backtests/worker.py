@@ -20,7 +20,6 @@ from .loading import load_bars
 from .models import BacktestRun, RunStatus
 from .notify import emit_finished, publish, publish_on_commit, run_frame
 from .results import write_results
-from .services.runs import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -201,14 +200,11 @@ def _finish(run_id, status: str, error: str) -> str:
 
 
 # --- reaper ---------------------------------------------------------------------------------------------------
-NEVER_SENT_AFTER_S = 30  # a queued run the broker never took is sent again after this long
-
-
 def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
     """Mark running runs whose heartbeat stopped as failed, with the reason; returns their ids.
 
-    Also sends again the queued runs the broker never took (it was down when they committed). A
-    run the reaper failed stays failed: the worker's heartbeat and final writes are status-guarded."""
+    A run the reaper failed stays failed: the worker's heartbeat and final writes are status-guarded.
+    (A queued run the broker never took is not the reaper's: its message waits in the outbox.)"""
     stale_after_s = stale_after_s or settings.BACKTESTS_STALE_AFTER_S
     cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     reaped = []
@@ -226,21 +222,4 @@ def backtest_runs_reap(*, stale_after_s: int | None = None) -> list:
             emit_finished(run.pk, run.status, error=run.error, processed=run.candles_processed)
             reaped.append(run.pk)
             publish_on_commit(run.pk)
-    backtest_runs_resend()
     return reaped
-
-
-def backtest_runs_resend(*, older_than_s: float = NEVER_SENT_AFTER_S) -> list[str]:
-    """Send the queued runs that the broker never took; returns their ids (empty if it is still down)."""
-
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    ids = [
-        str(pk)
-        for pk in BacktestRun.objects.filter(
-            status=RunStatus.QUEUED, enqueued_at__isnull=True, created_at__lt=cutoff
-        ).values_list("pk", flat=True)[:10_000]
-    ]
-    if ids and dispatch(ids):
-        logger.info("sent %d queued backtest(s) the broker had not taken", len(ids))
-        return ids
-    return []

@@ -13,12 +13,13 @@ from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views import View
 
 from market import selectors as market_selectors
 from market import services as market_services
 from market import timeframes
 from tradingops.roles import Role
+
+from .actions import ActionView
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 SUFFIXES = (".csv", ".parquet")
@@ -58,12 +59,15 @@ def candle_upload(form: CandleUploadForm) -> market_services.LoadReport:
         for chunk in upload.chunks():
             spool.write(chunk)
         spool.flush()
-        return market_services.candles_load_file(
-            instrument=form.cleaned_data["symbol"],
-            timeframe=form.cleaned_data["timeframe"],
-            path=spool.name,
-            skip_bad=form.cleaned_data["skip_bad"],
-        )
+        try:
+            return market_services.candles_load_file(
+                instrument=form.cleaned_data["symbol"],
+                timeframe=form.cleaned_data["timeframe"],
+                path=spool.name,
+                skip_bad=form.cleaned_data["skip_bad"],
+            )
+        except OSError as exc:  # a file the reader cannot open (e.g. not Parquet inside): the upload's fault
+            raise market_services.CandleLoadError(f"{upload.name}: {exc}") from exc
 
 
 def report_text(symbol: str, timeframe: str, report) -> str:
@@ -73,29 +77,15 @@ def report_text(symbol: str, timeframe: str, report) -> str:
     )
 
 
-class MarketUploadView(View):
+class MarketUploadView(ActionView):
     """Operators load candles from a file (the role check is the dashboard's, see RolePageMixin)."""
 
     role = Role.OPERATOR
+    form_class = CandleUploadForm
 
-    def post(self, request):
-        form = CandleUploadForm(request.POST, request.FILES)
-        error = None
-        if not form.is_valid():
-            error = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
-        else:
-            try:
-                report = candle_upload(form)
-            except (market_services.CandleLoadError, OSError) as exc:
-                error = {"file": [str(exc)]}
-        symbol = request.POST.get("symbol", "")
-        timeframe = request.POST.get("timeframe", "")
-        if error is not None:
-            if _wants_json(request):
-                return JsonResponse(error, status=400)
-            for name, errs in error.items():
-                messages.error(request, f"Upload refused ({name}): {' '.join(errs)}")
-            return redirect(reverse("dashboard:market") + f"?symbol={symbol}&timeframe={timeframe}")
+    def act(self, request, form):
+        symbol, timeframe = request.POST.get("symbol", ""), request.POST.get("timeframe", "")
+        report = candle_upload(form)
         text = report_text(symbol, timeframe, report)
         if _wants_json(request):
             return JsonResponse(
@@ -109,4 +99,13 @@ class MarketUploadView(View):
                 status=201,
             )
         messages.success(request, text)
+        return redirect(reverse("dashboard:market") + f"?symbol={symbol}&timeframe={timeframe}")
+
+    def refused(self, request, form, error):
+        errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+        if _wants_json(request):
+            return JsonResponse(errors, status=error.status_code if error else 400)
+        for name, errs in errors.items():
+            messages.error(request, f"Upload refused ({name}): {' '.join(errs)}")
+        symbol, timeframe = request.POST.get("symbol", ""), request.POST.get("timeframe", "")
         return redirect(reverse("dashboard:market") + f"?symbol={symbol}&timeframe={timeframe}")

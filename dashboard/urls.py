@@ -9,6 +9,7 @@ urlpatterns = [
     path("actions/intent", views.OperatorIntentView.as_view(), name="intent"),
     path("actions/kill-switch", views.KillSwitchView.as_view(), name="kill-switch"),
     path("actions/mode", views.ModeView.as_view(), name="mode"),
+    path("trades/", views.TradesView.as_view(), name="trades"),
     path("decisions/", views.DecisionsView.as_view(), name="decisions"),
     path("decisions/notes", views.OperatorNoteView.as_view(), name="note-add"),
     path("decisions/chains/<uuid:correlation_id>/", views.ChainView.as_view(), name="chain"),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db.models import Prefetch
 from django.forms.utils import ErrorDict
 from django.http import Http404
@@ -14,30 +14,34 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
 from agents import services as agent_services
+from agents.api.filters import TradeFilterSet
 from backtests import presentation
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
 from backtests.config import RISK_FIELDS
 from backtests.models import RunStatus
+from events import formatting as fmt
 from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
 from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
-from tradingops.api.pagination import NewestFirstCursorPagination
-from tradingops.errors import Invalid
+from tradingops.api.pagination import KeysetCursorPagination, NewestFirstCursorPagination
+from tradingops.errors import Conflict, Invalid
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
 from wallets import services as wallet_services
 from wallets.models import Wallet, WalletBalance
 
 from . import market_upload, selectors
+from .actions import ActionView, error_text
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
 from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm, WhatIfForm
@@ -46,6 +50,8 @@ from .presentation import display_items, event_row, payload_items
 OVERVIEW_LIVE_TYPES = [
     "fill",
     "trade_blocked",
+    "block_outcome",
+    "position_update",
     "reconciliation_completed",
     "marks_updated",
     "risk_claimed",
@@ -73,11 +79,9 @@ ACTION_FORMS = {"intent_form": OperatorIntentForm, "kill_form": KillSwitchForm, 
 SECRET_FIELDS = frozenset({"confirmation"})
 
 
-def _refused(request, key: str, form, refusal: str | None = None):
+def _refused(request, key: str, form):
     data = {name: value for name, value in request.POST.items() if name != "csrfmiddlewaretoken"}
     errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
-    if refusal:
-        errors.setdefault("__all__", []).append(refusal)
     for name in SECRET_FIELDS:
         data.pop(name, None)  # a typed confirmation is typed again, never pre-filled
     request.session[f"refused:{key}"] = {"data": data, "errors": errors}
@@ -103,9 +107,24 @@ def _refused_forms(request) -> dict:
     return forms
 
 
+CLOSED_TRADES_SHOWN = 10
+SCORECARD_WINDOW = timedelta(hours=24)  # the default window of /api/v1/live/block-outcomes/summary
+BOOK_QUOTE = "USDT"  # the paper book's cash currency (settings.PAPER_INITIAL_CASH is in it)
+
+
 def _overview(request, *, forms: dict | None = None, status: int = 200):
     last_id = event_selectors.event_last_id()
+    now = timezone.now()
+    equity = agent_selectors.equity_curve()
     context = {
+        "trades": agent_selectors.trades_overview(closed=CLOSED_TRADES_SHOWN),
+        "closed_shown": CLOSED_TRADES_SHOWN,
+        "equity_points": [{"ts": p.ts.isoformat(), "equity": str(p.equity), "pnl": str(p.pnl)} for p in equity],
+        "equity_quote": BOOK_QUOTE,
+        "equity_places": fmt.money_places(BOOK_QUOTE),
+        "scorecard": agent_selectors.block_outcome_summary(since=now - SCORECARD_WINDOW, until=now),
+        "scorecard_hours": int(SCORECARD_WINDOW.total_seconds() // 3600),
+        "scorecard_quote": BOOK_QUOTE,
         "last_id": last_id,
         "fills": selectors.latest_events(event_type="fill", limit=10),
         "blocks": selectors.block_reasons(),
@@ -129,74 +148,95 @@ class OverviewView(RolePageMixin, View):
         return _overview(request, forms=_refused_forms(request))
 
 
-def _refusal(exc) -> str:
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-    return "; ".join(getattr(exc, "messages", [str(exc)]))
+class OverviewActionView(RolePageMixin, ActionView):
+    """An action of the Overview's forms: refused, its form comes back on the Overview with the
+    errors in place (post/redirect/get)."""
+
+    form_key: str
+
+    def refused(self, request, form, error):
+        return _refused(request, self.form_key, form)
 
 
-class OperatorIntentView(RolePageMixin, View):
+class OperatorIntentView(OverviewActionView):
     """Operators: pause, resume, flatten, replan, risk multiplier, through ``intent_submit`` like the API."""
 
     role = Role.OPERATOR
+    form_class = OperatorIntentForm
+    form_key = "intent_form"
 
-    def post(self, request):
-        form = OperatorIntentForm(request.POST)
-        if not form.is_valid():
-            return _refused(request, "intent_form", form)
+    def act(self, request, form):
         data = form.cleaned_data
         params = {"multiplier": str(data["multiplier"])} if data["action"] == "set_risk_multiplier" else {}
-        try:
-            event = agent_services.intent_submit(
-                user=request.user, action=data["action"], symbol=data["symbol"], params=params, note=data["note"]
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(
-                    field if field in form.fields else "multiplier" if "multiplier" in field else None, errors
-                )
-            return _refused(request, "intent_form", form)
+        event = agent_services.intent_submit(
+            user=request.user, action=data["action"], symbol=data["symbol"], params=params, note=data["note"]
+        )
         messages.success(
             request, f"{data['action'].replace('_', ' ').capitalize()} requested (intent {event.event_id})."
         )
         return redirect(reverse("dashboard:overview"))
 
 
-class KillSwitchView(RolePageMixin, View):
+class KillSwitchView(OverviewActionView):
     role = Role.ADMIN
+    form_class = KillSwitchForm
+    form_key = "kill_form"
 
-    def post(self, request):
-        form = KillSwitchForm(request.POST)
-        if not form.is_valid():
-            return _refused(request, "kill_form", form)
-        try:
-            agent_services.kill_switch_set(
-                user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            return _refused(request, "kill_form", form, _refusal(exc))
+    def act(self, request, form):
+        agent_services.kill_switch_set(
+            user=request.user, engaged=form.cleaned_data["engaged"], reason=form.cleaned_data["reason"]
+        )
         messages.success(request, f"Kill switch {'engaged' if form.cleaned_data['engaged'] else 'released'}.")
         return redirect(reverse("dashboard:overview"))
 
 
-class ModeView(RolePageMixin, View):
+class ModeView(OverviewActionView):
     role = Role.ADMIN
+    form_class = ModeForm
+    form_key = "mode_form"
 
-    def post(self, request):
-        form = ModeForm(request.POST)
-        if not form.is_valid():
-            return _refused(request, "mode_form", form)
-        try:
-            agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as exc:
-            return _refused(request, "mode_form", form, _refusal(exc))
+    def act(self, request, form):
+        agent_services.runtime_mode_switch(user=request.user, **form.cleaned_data)
         messages.success(request, f"Mode is now {form.cleaned_data['mode']}.")
         return redirect(reverse("dashboard:overview"))
 
 
-class DecisionPagination(NewestFirstCursorPagination):
+class DecisionPagination(KeysetCursorPagination):
     page_size = 50
     max_page_size = 200
+
+
+DEFAULT_ORDERING = "-time"
+# The table's sortable columns: header text -> the ordering name (events.selectors.EVENT_ORDERINGS).
+SORTABLE_COLUMNS = [("Time (UTC)", "time"), ("Type", "type"), ("Symbol", "symbol"), ("Run", "run")]
+
+
+def _sort_headers(request, ordering: str) -> list[dict]:
+    """Each sortable column's header: the link that sorts by it (descending first for time,
+    ascending first otherwise, then the other way), and its ``aria-sort``."""
+    headers = []
+    for label, name in SORTABLE_COLUMNS:
+        current = ordering.lstrip("-") == name
+        descending = ordering.startswith("-")
+        if current:
+            target = name if descending else f"-{name}"
+        else:
+            target = f"-{name}" if name == "time" else name
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        if target == DEFAULT_ORDERING:
+            query.pop("ordering", None)
+        else:
+            query["ordering"] = target
+        headers.append(
+            {
+                "label": label,
+                "name": name,
+                "href": "?" + query.urlencode(),
+                "sort": ("descending" if descending else "ascending") if current else "none",
+            }
+        )
+    return headers
 
 
 def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tuple[dict, int]:
@@ -209,15 +249,22 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
     show_noise = request.GET.get("noise") == "1" or bool(set(request.GET.getlist("type")) & set(types.outside_chains()))
     hidden_types = [] if show_noise else types.outside_chains()
     rows, next_link, previous_link = [], None, None
-    if filterset.is_valid():
+    valid = filterset.is_valid()
+    if valid:
         paginator = DecisionPagination()
         queryset = filterset.qs.exclude(type__in=hidden_types) if hidden_types else filterset.qs
-        page = paginator.paginate_queryset(queryset, Request(request))
+        try:
+            page = paginator.paginate_queryset(queryset, Request(request))
+        except DRFValidationError as error:  # a forged cursor: shown like a bad filter
+            filterset.form.add_error(None, "; ".join(str(m) for m in error.detail.get("cursor", [])))
+            valid, page = False, []
         rows = [event_row(event_to_dict(event)) for event in page]
         next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
-    data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
-    # Live rows only make sense on the newest page of an open-ended window.
-    live = filterset.is_valid() and not request.GET.get("cursor") and not data.get("until")
+    data = filterset.form.cleaned_data if filterset.is_bound and valid else {}
+    ordering = (data.get("ordering") or [DEFAULT_ORDERING])[0]
+    # Live rows arrive on top: they only make sense on the newest page of an open-ended window,
+    # newest first.
+    live = valid and not request.GET.get("cursor") and not data.get("until") and ordering == DEFAULT_ORDERING
     context = {
         "filterset": filterset,
         "form": filterset.form,
@@ -226,8 +273,12 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "rows": rows,
         "next_link": next_link,
         "previous_link": previous_link,
+        "first_page_link": _first_page_link(request) if request.GET.get("cursor") else None,
         "last_id": last_id,
         "live": live,
+        "sorted_by": None if ordering == DEFAULT_ORDERING else dict(SORTABLE_COLUMNS_BY_NAME)[ordering.lstrip("-")],
+        "ordering": ordering,
+        "sort_headers": _sort_headers(request, ordering),
         "ws_types": ",".join(data.get("type") or []),
         "ws_run_id": data.get("run_id") or "",
         "filter_symbol": data.get("symbol") or "",
@@ -235,12 +286,20 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "filter_correlation_id": str(data["correlation_id"]) if data.get("correlation_id") else "",
         "filter_since": data["since"].isoformat() if data.get("since") else "",
         "note_form": note_form or OperatorNoteForm(),
-        "filtered": any(request.GET.get(name) for name in filterset.filters) or show_noise,
+        "filtered": any(request.GET.get(name) for name in filterset.filters if name != "ordering") or show_noise,
         "show_noise": show_noise,
         "hidden_types": ",".join(hidden_types),
-        "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
     }
-    return context, 200 if filterset.is_valid() else 400
+    return context, 200 if valid else 400
+
+
+SORTABLE_COLUMNS_BY_NAME = [(name, label) for label, name in SORTABLE_COLUMNS]
+
+
+def _first_page_link(request) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return "?" + query.urlencode()
 
 
 class DecisionsView(RolePageMixin, View):
@@ -249,27 +308,57 @@ class DecisionsView(RolePageMixin, View):
         return render(request, "dashboard/decisions.html", context, status=status)
 
 
-class OperatorNoteView(RolePageMixin, View):
+class OperatorNoteView(RolePageMixin, ActionView):
     """POST an operator note: one ``intent`` event naming the user, through ``intent_submit`` like the API."""
 
     role = Role.OPERATOR
+    form_class = OperatorNoteForm
 
-    def post(self, request):
-        form = OperatorNoteForm(request.POST)
-        if not form.is_valid():
-            context, _ = _decisions_context(request, note_form=form)
-            return render(request, "dashboard/decisions.html", context, status=400)
-        try:
-            agent_services.intent_submit(
-                user=request.user, action="note", note=form.cleaned_data["note"], symbol=form.cleaned_data["symbol"]
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-            context, _ = _decisions_context(request, note_form=form)
-            return render(request, "dashboard/decisions.html", context, status=400)
+    def act(self, request, form):
+        agent_services.intent_submit(
+            user=request.user, action="note", note=form.cleaned_data["note"], symbol=form.cleaned_data["symbol"]
+        )
         messages.success(request, "Note added to the decision log.")
         return redirect(reverse("dashboard:decisions"))
+
+    def refused(self, request, form, error):
+        context, _ = _decisions_context(request, note_form=form)
+        return render(request, "dashboard/decisions.html", context, status=error.status_code if error else 400)
+
+
+class TradePagination(NewestFirstCursorPagination):
+    page_size = 50
+    max_page_size = 200
+
+
+TRADE_STATUSES = [("", "any"), ("open", "open"), ("closed", "closed")]
+
+
+class TradesView(RolePageMixin, View):
+    """Every round trip of the live/paper book, newest opened first, paged, filtered like
+    ``GET /api/v1/live/trades`` (same filter set); open trades marked to the last price."""
+
+    def get(self, request):
+        filterset = TradeFilterSet(request.GET, queryset=agent_selectors.trade_list())
+        trades, next_link, previous_link = [], None, None
+        if filterset.is_valid():
+            paginator = TradePagination()
+            trades = paginator.paginate_queryset(filterset.qs, Request(request))
+            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
+        data = filterset.form.cleaned_data if filterset.is_valid() else {}
+        context = {
+            "form": filterset.form,
+            "trades": trades,
+            "next_link": next_link,
+            "previous_link": previous_link,
+            "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
+            "statuses": TRADE_STATUSES,
+            "filter_symbol": data.get("symbol") or "",
+            "filter_status": data.get("status") or "",
+            "filter_exit_reason": data.get("exit_reason") or "",
+            "filtered": any(request.GET.get(name) for name in filterset.filters),
+        }
+        return render(request, "dashboard/trades.html", context, status=200 if filterset.is_valid() else 400)
 
 
 CHAIN_PAGE_SIZE = 200
@@ -340,6 +429,7 @@ class EventView(RolePageMixin, View):
             "whole": False,
             "truncated": path.truncated,
             "event": event,
+            "shadow": path.sections.get("shadow"),  # a block's "had this trade gone through"
         }
         return render(request, "dashboard/chain.html", context)
 
@@ -369,24 +459,21 @@ class WalletDetailView(RolePageMixin, View):
         return render(request, "dashboard/wallet_detail.html", context)
 
 
-class ReconcileNowView(RolePageMixin, View):
+class ReconcileNowView(RolePageMixin, ActionView):
     """Operators: reconcile every wallet now, through the same service as the API."""
 
     role = Role.OPERATOR
 
-    def post(self, request):
-        try:
-            outcome = wallet_services.wallet_reconcile(user=request.user)
-        except wallet_services.ReconciliationBusy:
-            messages.warning(request, "A reconciliation is already running; try again when it has finished.")
-        except ValidationError as error:
-            messages.error(request, "; ".join(error.messages))
-        else:
-            run = outcome.run
-            messages.success(
-                request,
-                f"Reconciliation #{run.pk} {run.status}: {run.wallets_checked} checked, {run.breaches} breaches.",
-            )
+    def act(self, request, form):
+        run = wallet_services.wallet_reconcile(user=request.user).run
+        messages.success(
+            request, f"Reconciliation #{run.pk} {run.status}: {run.wallets_checked} checked, {run.breaches} breaches."
+        )
+        return redirect(reverse("dashboard:wallets"))
+
+    def refused(self, request, form, error):
+        level = messages.WARNING if isinstance(error, Conflict) else messages.ERROR
+        messages.add_message(request, level, error_text(error))
         return redirect(reverse("dashboard:wallets"))
 
 
@@ -514,21 +601,18 @@ class BacktestsView(RolePageMixin, View):
         return _backtests_page(request, None)
 
 
-class BacktestStartView(RolePageMixin, View):
+class BacktestStartView(RolePageMixin, ActionView):
     """Operators start a run from the form, through the same service as ``POST /api/v1/backtests``."""
 
     role = Role.OPERATOR
+    form_class = BacktestForm
 
-    def post(self, request):
-        form = BacktestForm(request.POST)
-        if form.is_valid():
-            try:
-                run, _ = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
-            except Invalid as error:
-                form.add_api_errors(error.detail)
-            else:
-                return redirect(reverse("dashboard:backtest", args=[run.pk]))
-        return _backtests_page(request, form, status=400)
+    def act(self, request, form):
+        run = backtest_services.backtest_run_create(data=form.request_body(), user=request.user)
+        return redirect(reverse("dashboard:backtest", args=[run.pk]))
+
+    def refused(self, request, form, error):
+        return _backtests_page(request, form, status=error.status_code if error else 400)
 
 
 class BacktestDetailView(RolePageMixin, View):
@@ -598,18 +682,18 @@ def _flat(detail) -> str:
     return str(detail)
 
 
-class BacktestCancelView(RolePageMixin, View):
+class BacktestCancelView(RolePageMixin, ActionView):
     role = Role.OPERATOR
 
-    def post(self, request, run_id):
+    def act(self, request, form, run_id):
         if backtest_selectors.run_get(run_id=run_id) is None:
             raise Http404(f"No backtest {run_id}.")
-        try:
-            backtest_services.backtest_run_cancel(run_id=run_id)
-        except backtest_services.RunStateError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, "Cancel requested; the run stops within a second.")
+        backtest_services.backtest_run_cancel(run_id=run_id, user=request.user)
+        messages.success(request, "Cancel requested; the run stops within a second.")
+        return redirect(reverse("dashboard:backtest", args=[run_id]))
+
+    def refused(self, request, form, error, run_id):
+        messages.error(request, error_text(error))
         return redirect(reverse("dashboard:backtest", args=[run_id]))
 
 

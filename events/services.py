@@ -96,6 +96,7 @@ def client_emit_many(rows: Sequence[Mapping[str, Any]], *, source: str) -> list[
     """
     errors: list[dict[str, Any]] = []
     drafts = []
+    reserved = types.reserved_run_ids(str(row.get("run_id") or "") for row in rows)
     for row in rows:
         error: dict[str, Any] = {}
         name = row.get("type", "")
@@ -111,8 +112,9 @@ def client_emit_many(rows: Sequence[Mapping[str, Any]], *, source: str) -> list[
                 ]
             elif event_type.client_check is not None and (refused := event_type.client_check(row.get("payload"))):
                 error["payload"] = refused
-        if row.get("run_id") and types.run_id_reserved(row["run_id"]):
-            error["run_id"] = [f"Run {row['run_id']!r} is written by the system only."]
+        if row.get("run_id") and row["run_id"] in reserved:
+            what = f"{reserved[row['run_id']]}, " if reserved[row["run_id"]] else ""
+            error["run_id"] = [f"Run {row['run_id']!r} is {what}written by the system only."]
         errors.append(error)
         key = row.get("dedupe_key")
         drafts.append(

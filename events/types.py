@@ -5,7 +5,7 @@ ingest validates every event. Higher apps register their own types at ``AppConfi
 """
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -99,6 +99,8 @@ def client_names() -> list[str]:
 
 
 _reserved_run_ids: set[str] = set()
+ReservedRunCheck = Callable[[set[str]], Mapping[str, str]]
+_reserved_run_checks: list[ReservedRunCheck] = []
 
 
 def reserve_run_id(run_id: str) -> None:
@@ -107,8 +109,25 @@ def reserve_run_id(run_id: str) -> None:
     _reserved_run_ids.add(run_id)
 
 
+def reserve_run_ids(check: ReservedRunCheck) -> None:
+    """Run ids that only the system writes, found by ``check(run_ids)``, which returns the
+    reserved ones among them, each with why (e.g. the backtests app: its runs' ids)."""
+    if check not in _reserved_run_checks:
+        _reserved_run_checks.append(check)
+
+
+def reserved_run_ids(run_ids: Iterable[str]) -> dict[str, str]:
+    """The reserved ids among ``run_ids``, each with the reason a client may not post into it."""
+    asked = {run_id for run_id in run_ids if run_id}
+    found = dict.fromkeys(asked & _reserved_run_ids, "")
+    for check in _reserved_run_checks:
+        if rest := asked - found.keys():
+            found.update(check(rest))
+    return found
+
+
 def run_id_reserved(run_id: str) -> bool:
-    return run_id in _reserved_run_ids
+    return run_id in reserved_run_ids([run_id])
 
 
 def summarize(name: str, payload: Any) -> str:
@@ -225,6 +244,9 @@ class FillPayload(Payload):
     fee: NonNegativeDecimal = Decimal(0)
     fee_currency: str | None = None
     bar_open_time: datetime | None = None
+    # An exit fill's cause as the engine names it (exit, stop, target, end_of_data): the trades
+    # read model shows it as the trade's exit reason.
+    exit_reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class PositionUpdatePayload(Payload):
@@ -268,7 +290,8 @@ def _fill_summary(p: dict[str, Any]) -> str:
     if fee not in (None, "0") and Decimal(str(fee)):
         currency = p.get("fee_currency") or quote
         fee_text = f" · fee {fmt.money(fee, currency)} {currency}".rstrip()
-    return f"Filled {_side_qty(p)} @ {fmt.price(p['price'], p['symbol'])}{fee_text}"
+    reason = f" ({p['exit_reason']})" if p.get("exit_reason") else ""
+    return f"Filled {_side_qty(p)} @ {fmt.price(p['price'], p['symbol'])}{fee_text}{reason}"
 
 
 def _order_summary(p: dict[str, Any]) -> str:

@@ -40,8 +40,11 @@ class TickInput:
     ask: Decimal | None = None
 
 
-class CandleLoadError(ValueError):
-    """A load refused before writing anything (bad rows without --skip-bad, unreadable file)."""
+class CandleLoadError(Invalid, ValueError):
+    """A load refused before writing anything (bad rows without --skip-bad, unreadable file): a 400
+    naming ``file`` wherever it reaches a person."""
+
+    default_field = "file"
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Idempotency-Key for every POST that creates something (intents, plans, corrections; the
-backtests' own column-based key predates it).
+"""Idempotency-Key for every POST that creates something (intents, plans, backtest runs and sweeps,
+corrections).
 
 The view reads the header into an :class:`Idempotency` (400 naming ``Idempotency-Key`` when it
 is empty or longer than 200 characters) and hands it to the service, which calls

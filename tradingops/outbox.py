@@ -12,6 +12,7 @@ would send it again: the tasks behind it are idempotent (dedupe keys, state chec
 """
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from celery import current_app
@@ -31,6 +32,14 @@ def dispatch_on_commit(task, *args, **kwargs) -> OutboxMessage:
     message = OutboxMessage.objects.create(task=task.name, args=list(args), kwargs=kwargs)
     transaction.on_commit(lambda: _send_pending([message.pk]))
     return message
+
+
+def dispatch_each_on_commit(task, calls: Iterable[Sequence]) -> list[OutboxMessage]:
+    """``task(*args)`` for each ``args`` in ``calls``: one message each, written in one statement."""
+    messages = OutboxMessage.objects.bulk_create(OutboxMessage(task=task.name, args=list(args)) for args in calls)
+    if messages:
+        transaction.on_commit(lambda: _send_pending([message.pk for message in messages]))
+    return messages
 
 
 def sweep(*, older_than_s: float | None = None, limit: int = 500) -> int:

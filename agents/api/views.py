@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -30,6 +30,10 @@ class PositionListView(ListAPIView):
     serializer_class = s.PositionSerializer
     pagination_class = None
 
+    @extend_schema(parameters=[OpenApiParameter("open", bool, description="Only open positions.")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         return selectors.position_list(open_only=self.request.query_params.get("open") in ("1", "true"))
 
@@ -54,6 +58,27 @@ class FillListView(ListAPIView):
 
     def get_queryset(self):
         return selectors.fill_list()
+
+
+class TradeListView(ListAPIView):
+    """Round trips of the live/paper book, newest opened first: open ones marked to the last price,
+    closed ones with their net P&L, % of the entry cost, duration and exit reason."""
+
+    serializer_class = s.TradeSerializer
+    filterset_class = filters.TradeFilterSet
+
+    def get_queryset(self):
+        return selectors.trade_list()
+
+
+class EquityListView(ListAPIView):
+    """The book's equity over time, one point a minute, newest first."""
+
+    serializer_class = s.EquityPointSerializer
+    filterset_class = filters.EquityPointFilterSet
+
+    def get_queryset(self):
+        return selectors.equity_point_list()
 
 
 class BlockListView(ListAPIView):

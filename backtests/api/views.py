@@ -17,6 +17,7 @@ from agents.scorecard import as_json, outcome_groups, rollup
 from backtests import selectors, services
 from backtests.config import BacktestConfigSerializer
 from backtests.models import BacktestRun, RunStatus
+from tradingops import idempotency
 from tradingops.api.pagination import NewestFirstCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 from tradingops.api.views import ChildListView, InputFormMixin
@@ -64,8 +65,8 @@ def _not_completed(run) -> Response | None:
 
 
 class RunListCreateView(InputFormMixin, ListAPIView):
-    """``GET``: runs, newest first (filter by status, time, sweep). ``POST``: start a run; an
-    ``Idempotency-Key`` header makes retries return the run the first request started."""
+    """``GET``: runs, newest first (filter by status, time, sweep). ``POST``: start a run (202: it
+    is queued); an ``Idempotency-Key`` header makes retries return the run the first request started (200)."""
 
     input_serializers = {"POST": BacktestConfigSerializer}
 
@@ -77,14 +78,21 @@ class RunListCreateView(InputFormMixin, ListAPIView):
     def get_queryset(self):
         return selectors.run_list()
 
-    @extend_schema(request=BacktestConfigSerializer, responses={201: s.RunSerializer, 200: s.RunSerializer})
+    @extend_schema(
+        request=BacktestConfigSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={202: s.RunSerializer, 200: s.RunSerializer},
+    )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > 200:
-            return Response({"Idempotency-Key": ["at most 200 characters"]}, status=status.HTTP_400_BAD_REQUEST)
+        key = idempotency.from_request(request, scope="backtests.run")
         # an Invalid config (400 by field) or a reused Idempotency-Key (409) goes to the one exception handler
-        run, created = services.backtest_run_create(data=request.data, user=request.user, idempotency_key=key)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        try:
+            run = services.backtest_run_create(data=request.data, user=request.user, idempotency=key)
+            # 202 as for intents: the run is stored and queued, and will be carried out, broker up or down
+            code = status.HTTP_202_ACCEPTED
+        except idempotency.Replay as replay:
+            run, code = selectors.run_get(run_id=replay.resource), status.HTTP_200_OK
+        return Response(s.RunSerializer(run).data, status=code)
 
 
 class RunDetailView(RetrieveAPIView):
@@ -131,7 +139,7 @@ class RunBlockOutcomesView(APIView):
     """What each blocked entry of the run would have done (its shadow), in the order they closed
     (the still-open ones last, marked at the last close). ``offset``/``limit`` page it."""
 
-    @extend_schema(parameters=[s.OutcomeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.OutcomeQuerySerializer, s.OffsetPageSerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         run = _run_or_404(pk)
         blocked = _not_completed(run)
@@ -250,7 +258,7 @@ class RunCancelView(APIView):
     @extend_schema(request=None, responses={202: s.RunSerializer})
     def post(self, request, pk):
         _run_or_404(pk)
-        run = services.backtest_run_cancel(run_id=pk)  # a finished run: Conflict naming its status, 409
+        run = services.backtest_run_cancel(run_id=pk, user=request.user)  # finished: Conflict naming its status, 409
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -338,15 +346,25 @@ class SweepListCreateView(InputFormMixin, ListAPIView):
     def get_queryset(self):
         return selectors.sweep_list()
 
-    @extend_schema(request=s.SweepCreateSerializer, responses={201: s.SweepSerializer})
+    @extend_schema(
+        request=s.SweepCreateSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={202: s.SweepSerializer, 200: s.SweepSerializer},
+    )
     def post(self, request):
         body = s.SweepCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        sweep = services.sweep_create(
-            data=data["config"], grid=data["grid"], metric=data["metric"], name=data.get("name"), user=request.user
-        )
-        return Response(s.SweepSerializer(selectors.sweep_get(sweep_id=sweep.pk)).data, status=201)
+        key = idempotency.from_request(request, scope="backtests.sweep")
+        try:
+            sweep_id = services.sweep_create(
+                data=data["config"], grid=data["grid"], metric=data["metric"], name=data.get("name"),
+                user=request.user, idempotency=key,
+            ).pk  # fmt: skip
+            code = status.HTTP_202_ACCEPTED
+        except idempotency.Replay as replay:
+            sweep_id, code = replay.resource, status.HTTP_200_OK
+        return Response(s.SweepSerializer(selectors.sweep_get(sweep_id=sweep_id)).data, status=code)
 
 
 class SweepDetailView(RetrieveAPIView):

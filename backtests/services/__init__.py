@@ -6,7 +6,6 @@ progress, the reaper), :mod:`backtests.loading` (candles to arrays), :mod:`backt
 """
 
 from .runs import (
-    IdempotencyConflict,
     RunStateError,
     backtest_run_cancel,
     backtest_run_create,
@@ -18,7 +17,6 @@ from .whatif import MAX_WHAT_IF_VALUES, what_if_create
 
 __all__ = [
     "MAX_WHAT_IF_VALUES",
-    "IdempotencyConflict",
     "RunStateError",
     "backtest_run_cancel",
     "backtest_run_create",

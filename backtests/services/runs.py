@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from events.services import emit
+from tradingops import outbox
 from tradingops.errors import Conflict, Invalid
+from tradingops.idempotency import Idempotency
+from tradingops.idempotency import claim as idempotency_claim
+from tradingops.idempotency import complete as idempotency_complete
+from tradingops.roles import user_source
 
 from .. import config as cfg
 from ..models import FINISHED, BacktestRun, RunStatus
@@ -26,13 +33,6 @@ class RunStateError(Conflict):
         super().__init__(message, field="status")
 
 
-class IdempotencyConflict(Conflict):
-    """The Idempotency-Key was used for a different config (409)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, field="Idempotency-Key")
-
-
 def validated(data: dict) -> dict:
     """The POST body checked and resolved (engine and database), or :class:`Invalid` naming the fields."""
     serializer = cfg.BacktestConfigSerializer(data=data)
@@ -42,73 +42,58 @@ def validated(data: dict) -> dict:
 
 
 # --- start / cancel / rerun -----------------------------------------------------------------------
-def _enqueue(run_ids: list) -> None:
-    """Send the runs to the broker once the transaction commits. A broker that is down does not fail
-    the request (the run is committed, queued): the run stays unsent and the reaper sends it later."""
-    ids = [str(rid) for rid in run_ids]
-    transaction.on_commit(lambda: dispatch(ids))
-
-
-def dispatch(run_ids: list[str]) -> bool:
-    """Send ``run_ids`` (one message each, as one group) and stamp ``enqueued_at``; False if the broker refused.
-
-    Sending twice is harmless: the worker claims only a queued run, so a second message is a no-op."""
-    from celery import group
-
-    try:
-        if len(run_ids) == 1:
-            backtest_run_task.delay(run_ids[0])
-        else:
-            group(backtest_run_task.s(rid) for rid in run_ids).apply_async()
-    except Exception:  # kombu/redis errors vary by transport; none may turn a committed run into a 500
-        logger.warning("backtests %s not sent to the broker; the reaper sends them again", run_ids, exc_info=True)
-        return False
-    BacktestRun.objects.filter(pk__in=run_ids, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
-    return True
+def dispatch_on_commit(runs: list[BacktestRun]) -> None:
+    """Send each run to a worker through the transactional outbox: its message is written with the
+    run, sent after the commit, and, with the broker down, sent by the outbox's sweeper once it is
+    back. A second message of a run is harmless: a worker claims only a queued run."""
+    outbox.dispatch_each_on_commit(backtest_run_task, ([str(run.pk)] for run in runs))
 
 
 def backtest_run_create(
     *,
     data: dict,
     user=None,
-    idempotency_key: str | None = None,
-) -> tuple[BacktestRun, bool]:
-    """Validate ``data`` (the POST body), store a queued run and enqueue it on commit.
+    idempotency: Idempotency | None = None,
+    rerun_of: BacktestRun | None = None,
+) -> BacktestRun:
+    """Validate ``data`` (the POST body), store a queued run, emit ``backtest_requested`` naming
+    the user and send the run to a worker through the outbox, in one transaction.
 
-    With ``idempotency_key``, the same key returns the run it created first (``created`` False);
-    the same key with a different config raises :class:`IdempotencyConflict`.
+    With an ``idempotency`` key seen before it raises :class:`~tradingops.idempotency.Replay`
+    (nothing new is written); the same key with another body, :class:`~tradingops.errors.Conflict`.
     """
-    if idempotency_key:
-        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _same_request(existing, data), False
     attrs = validated(data)
     config = attrs["_config"]
-    name = attrs.get("name") or _default_name(config)
-    try:
-        with transaction.atomic():
-            run = BacktestRun.objects.create(
-                name=name,
-                config=config,
-                candles_total=attrs["_resolved"].candles,
-                idempotency_key=idempotency_key or None,
-                created_by=user if getattr(user, "is_authenticated", False) else None,
-            )
-            _enqueue([run.pk])
-    except IntegrityError:
-        # a concurrent request with the same key won the race
-        existing = BacktestRun.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return _same_request(existing, data), False
-    return run, True
+    with transaction.atomic():
+        idempotency_claim(idempotency)
+        run = BacktestRun.objects.create(
+            name=attrs.get("name") or _default_name(config),
+            config=config,
+            candles_total=attrs["_resolved"].candles,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            rerun_of=rerun_of,
+        )
+        _emit_requested(run, user)
+        dispatch_on_commit([run])
+        idempotency_complete(idempotency, run.pk)
+    return run
 
 
-def _same_request(existing: BacktestRun, data: dict) -> BacktestRun:
-    serializer = cfg.BacktestConfigSerializer(data=data)
-    if serializer.is_valid() and serializer.validated_data["_config"] == existing.config:
-        return existing
-    raise IdempotencyConflict(f"this Idempotency-Key already started run {existing.pk} with a different config")
+def _emit_requested(run: BacktestRun, user) -> None:
+    emit(
+        "backtest_requested",
+        {
+            "backtest_id": str(run.pk),
+            "name": run.name,
+            "symbols": run.config["symbols"],
+            "timeframe": run.config["timeframe"],
+            "candles": run.candles_total,
+            "rerun_of": str(run.rerun_of_id) if run.rerun_of_id else None,
+        },
+        source=user_source(user),
+        correlation_id=uuid.UUID(str(run.pk)),  # the run's chain; no run_id: it is not a live run
+        dedupe_key=f"backtest:{run.pk}:requested",
+    )
 
 
 def _default_name(config: dict) -> str:
@@ -118,8 +103,9 @@ def _default_name(config: dict) -> str:
     return f"{label}({params}) {','.join(config['symbols'])} {config['timeframe']}"[:200]
 
 
-def backtest_run_cancel(*, run_id) -> BacktestRun:
+def backtest_run_cancel(*, run_id, user=None) -> BacktestRun:
     """Queued: cancelled at once. Running: flagged; the worker stops within a second and marks it.
+    A ``backtest_cancel_requested`` event names who asked (once per run, however often asked).
 
     A finished run cannot be cancelled: :class:`RunStateError` names its status.
     """
@@ -127,6 +113,13 @@ def backtest_run_cancel(*, run_id) -> BacktestRun:
         run = BacktestRun.objects.select_for_update().get(pk=run_id)
         if run.status in FINISHED:
             raise RunStateError(run, f"the run is {run.status}: only queued or running runs can be cancelled")
+        emit(
+            "backtest_cancel_requested",
+            {"backtest_id": str(run.pk), "status": run.status},
+            source=user_source(user),
+            correlation_id=uuid.UUID(str(run.pk)),
+            dedupe_key=f"backtest:{run.pk}:cancel_requested",
+        )
         if run.status == RunStatus.QUEUED:
             run.status = RunStatus.CANCELLED
             run.finished_at = timezone.now()
@@ -142,7 +135,4 @@ def backtest_run_cancel(*, run_id) -> BacktestRun:
 def backtest_run_rerun(*, run_id, user=None) -> BacktestRun:
     """A new run of the same config (validated again: candles may have changed since)."""
     original = BacktestRun.objects.get(pk=run_id)
-    run, _ = backtest_run_create(data={"name": original.name, **original.config}, user=user)
-    BacktestRun.objects.filter(pk=run.pk).update(rerun_of=original)
-    run.rerun_of = original
-    return run
+    return backtest_run_create(data={"name": original.name, **original.config}, user=user, rerun_of=original)

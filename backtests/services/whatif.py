@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from events.services import emit
 from tradingops.errors import Invalid
+from tradingops.roles import user_source
 
 from .. import config as cfg
 from ..models import BacktestRun, RunStatus, Sweep
-from .runs import RunStateError, _enqueue
+from .runs import RunStateError, dispatch_on_commit
 
 MAX_WHAT_IF_VALUES = 20
 
@@ -76,6 +78,14 @@ def what_if_create(*, run_id, rule: str, values: list, user=None, enqueue: bool 
         for run in runs:
             run.sweep = sweep
         BacktestRun.objects.bulk_create(runs)
+        emit(
+            "backtest_sweep_requested",
+            {"sweep_id": str(sweep.pk), "name": sweep.name, "metric": sweep.metric, "combinations": len(unique),
+             "runs": len(runs), "skipped": 0},
+            source=user_source(user),
+            correlation_id=sweep.pk,
+            dedupe_key=f"backtest_sweep:{sweep.pk}:requested",
+        )  # fmt: skip
         if enqueue:
-            _enqueue([r.pk for r in runs])
+            dispatch_on_commit(runs)
     return sweep

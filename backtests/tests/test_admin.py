@@ -20,7 +20,7 @@ def admin_client(make_user):
 
 
 def test_run_pages_show_status_and_results(sol_candles, admin_client):
-    run, _ = services.backtest_run_create(data=sma_config(name="shown"))
+    run = services.backtest_run_create(data=sma_config(name="shown"))
     worker.backtest_execute(run_id=run.pk)
     run.refresh_from_db()
 
@@ -36,7 +36,7 @@ def test_run_pages_show_status_and_results(sol_candles, admin_client):
 
 
 def test_rerun_action_queues_a_new_run_of_the_same_config(sol_candles, admin_client):
-    run, _ = services.backtest_run_create(data=sma_config(name="again"))
+    run = services.backtest_run_create(data=sma_config(name="again"))
     worker.backtest_execute(run_id=run.pk)
 
     response = admin_client.post(
@@ -50,8 +50,8 @@ def test_rerun_action_queues_a_new_run_of_the_same_config(sol_candles, admin_cli
 
 
 def test_cancel_action_cancels_queued_runs_and_says_why_not_for_finished_ones(sol_candles, admin_client):
-    queued, _ = services.backtest_run_create(data=sma_config(name="waiting"))
-    done, _ = services.backtest_run_create(data=sma_config(name="done"))
+    queued = services.backtest_run_create(data=sma_config(name="waiting"))
+    done = services.backtest_run_create(data=sma_config(name="done"))
     worker.backtest_execute(run_id=done.pk)
 
     response = admin_client.post(

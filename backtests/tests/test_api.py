@@ -13,7 +13,7 @@ URL = "/api/v1/backtests"
 
 
 def finished_run(**overrides) -> BacktestRun:
-    run, _ = services.backtest_run_create(data=sma_config(**overrides))
+    run = services.backtest_run_create(data=sma_config(**overrides))
     worker.backtest_execute(run_id=run.pk)
     return BacktestRun.objects.get(pk=run.pk)
 
@@ -21,7 +21,7 @@ def finished_run(**overrides) -> BacktestRun:
 def test_post_starts_a_queued_run_and_get_shows_it(sol_candles, client_for, users):
     response = client_for("operator").post(URL, sma_config(name="first"), format="json")
 
-    assert response.status_code == 201
+    assert response.status_code == 202
     body = response.json()
     assert body["status"] == "queued"
     assert body["name"] == "first"
@@ -40,7 +40,7 @@ def test_idempotency_key_returns_the_same_run(sol_candles, client_for):
     again = client.post(URL, sma_config(), format="json", headers={"Idempotency-Key": "k-1"})
     other = client.post(URL, sma_config(initial_cash="5000"), format="json", headers={"Idempotency-Key": "k-1"})
 
-    assert first.status_code == 201
+    assert first.status_code == 202
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert other.status_code == 409
@@ -88,7 +88,7 @@ def test_bad_config_is_a_400_naming_the_field_and_writes_nothing(sol_candles, cl
 def test_a_plan_in_the_rule_language_runs(sol_candles, client_for):
     plan = {"name": "dip", "symbols": [{"symbol": "SOL-USDT", "entry": "rsi_14 < 35", "exit": "rsi_14 > 60"}]}
     response = client_for("operator").post(URL, sma_config(strategy={"plan": plan}), format="json")
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     assert worker.backtest_execute(run_id=response.json()["id"]) == RunStatus.COMPLETED
     results = client_for("viewer").get(f"{URL}/{response.json()['id']}/results").json()["results"]
     assert results["trades"] > 0
@@ -105,7 +105,7 @@ def test_cancelling_a_finished_run_is_a_409_naming_its_status(sol_candles, clien
 
 
 def test_cancelling_a_queued_run_cancels_it_at_once(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     response = client_for("operator").post(f"{URL}/{run.pk}/cancel")
 
     assert response.status_code == 202
@@ -114,7 +114,7 @@ def test_cancelling_a_queued_run_cancels_it_at_once(sol_candles, client_for):
 
 
 def test_results_before_completion_are_a_409_with_the_status(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     for path in ("results", "equity", "state?at=2024-10-01T00:00:00Z"):
         response = client_for("viewer").get(f"{URL}/{run.pk}/{path}")
         assert response.status_code == 409
@@ -122,7 +122,7 @@ def test_results_before_completion_are_a_409_with_the_status(sol_candles, client
 
 
 def test_a_failed_run_shows_its_error(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
     worker.backtest_execute(run_id=run.pk)
 
@@ -210,7 +210,7 @@ def test_sweep_creates_one_run_per_valid_combination_and_ranks_them(sol_candles,
     body = {"config": sma_config(), "grid": {"fast": [5, 10, 30], "slow": [20, 30]}, "metric": "total_return"}
     response = client_for("operator").post(f"{URL}/sweeps", body, format="json")
 
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     sweep = response.json()
     assert sweep["combinations"] == 6
     assert sweep["runs_total"] == 4  # (30, 20) and (30, 30) are refused: fast must be below slow
@@ -238,7 +238,7 @@ def test_a_sweep_over_10000_combinations_is_refused(sol_candles, client_for):
 
 @pytest.mark.parametrize(
     ("role", "read", "write"),
-    [("viewer", 200, 403), ("operator", 200, 201), ("admin", 200, 201), ("nobody", 403, 403), (None, 401, 401)],
+    [("viewer", 200, 403), ("operator", 200, 202), ("admin", 200, 202), ("nobody", 403, 403), (None, 401, 401)],
 )
 def test_permissions(sol_candles, client_for, role, read, write):
     client = client_for(role)
@@ -275,7 +275,7 @@ def test_trades_and_blocks_query_count_does_not_grow(sol_candles, client_for, dj
 def test_sweep_list_and_ranking_query_counts_do_not_grow(sol_candles, client_for, django_assert_num_queries, sweeps):
     for _ in range(sweeps):
         body = {"config": sma_config(), "grid": {"fast": [5, 10]}}
-        assert client_for("operator").post(f"{URL}/sweeps", body, format="json").status_code == 201
+        assert client_for("operator").post(f"{URL}/sweeps", body, format="json").status_code == 202
     client = client_for("viewer")
     client.get(f"{URL}/sweeps")
     with django_assert_num_queries(2):  # role + page (run counts are annotated)

@@ -20,7 +20,7 @@ def minimal(preset: str, **extra) -> dict:
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_trades_with_its_defaults_on_the_shipped_candles(sol_candles, preset):
-    run, _ = services.backtest_run_create(data=minimal(preset))
+    run = services.backtest_run_create(data=minimal(preset))
     assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     run.refresh_from_db()
     assert run.results["trades"] > 0, run.results["blocks_by_reason"]
@@ -33,7 +33,7 @@ def test_every_preset_trades_with_its_defaults_on_the_shipped_candles(sol_candle
 def test_sizing_at_the_fill_and_close_at_end_are_stored_and_run(sol_candles):
     data = minimal("sma_cross", sizing={"method": "equity_fraction", "value": "1", "price": "fill"}, close_at_end=True)
     data["strategy"]["params"] = {"fast": 5, "slow": 13}
-    run, _ = services.backtest_run_create(data=data)
+    run = services.backtest_run_create(data=data)
     assert run.config["sizing"]["price"] == "fill"
     assert run.config["close_at_end"] is True
     assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
@@ -41,7 +41,7 @@ def test_sizing_at_the_fill_and_close_at_end_are_stored_and_run(sol_candles):
     assert run.results["open_positions"] == []
     trades = list(BacktestTrade.objects.filter(run=run).order_by("seq"))
     assert trades
-    kept, _ = services.backtest_run_create(data={**data, "close_at_end": False})
+    kept = services.backtest_run_create(data={**data, "close_at_end": False})
     worker.backtest_execute(run_id=kept.pk)
     kept.refresh_from_db()
     if kept.results["open_positions"]:
@@ -100,7 +100,7 @@ def test_services_raise_the_projects_errors_not_drfs(sol_candles):
     with pytest.raises(Invalid) as caught:
         services.sweep_create(data=sma_config(), grid={"speed": [1]}, metric="sharpe")
     assert "grid" in caught.value.detail
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     worker.backtest_execute(run_id=run.pk)
     with pytest.raises(Conflict) as caught:
         services.backtest_run_cancel(run_id=run.pk)
@@ -108,7 +108,7 @@ def test_services_raise_the_projects_errors_not_drfs(sol_candles):
 
 
 def test_the_api_gives_each_block_its_why_and_the_results_a_summary(sol_candles, client_for):
-    run, _ = services.backtest_run_create(data=sma_config(risk={"risk_per_trade": "0.01", "daily_risk_budget": "0.02"}))
+    run = services.backtest_run_create(data=sma_config(risk={"risk_per_trade": "0.01", "daily_risk_budget": "0.02"}))
     worker.backtest_execute(run_id=run.pk)
     blocks = client_for("viewer").get(f"{URL}/{run.pk}/blocks").json()["results"]
     assert blocks
@@ -124,7 +124,7 @@ def test_the_api_gives_each_block_its_why_and_the_results_a_summary(sol_candles,
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_the_presets_endpoint_shows_the_defaults_a_run_stores(sol_candles, client_for, preset):
     listed = next(p for p in client_for("viewer").get(f"{URL}/presets").json() if p["name"] == preset)["defaults"]
-    run, _ = services.backtest_run_create(data=minimal(preset))
+    run = services.backtest_run_create(data=minimal(preset))
     config = run.config
     assert listed["sizing"] == config["sizing"]
     assert listed["close_at_end"] is config["close_at_end"] is False
@@ -134,7 +134,7 @@ def test_the_presets_endpoint_shows_the_defaults_a_run_stores(sol_candles, clien
 
 
 def test_a_run_whose_every_entry_is_blocked_completes_with_no_trade(sol_candles):
-    run, _ = services.backtest_run_create(data=sma_config(risk={"risk_per_trade": "0.0001"}))
+    run = services.backtest_run_create(data=sma_config(risk={"risk_per_trade": "0.0001"}))
     assert worker.backtest_execute(run_id=run.pk) == RunStatus.COMPLETED
     run.refresh_from_db()
     assert run.results["trades"] == 0

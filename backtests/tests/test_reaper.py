@@ -1,6 +1,6 @@
 """A reaped backtest stays failed: the heartbeat and the final writes are status-guarded, so a worker
-that was frozen past the stale limit and then resumes writes nothing. The reaper has its own queue
-and sends again the queued runs the broker never took."""
+that was frozen past the stale limit and then resumes writes nothing. The reaper has its own queue.
+(A run the broker never took waits in the outbox: tests/test_operator_events.py.)"""
 
 from datetime import timedelta
 
@@ -28,7 +28,7 @@ def finished_events(run_id):
 
 @pytest.mark.parametrize("phase", ["engine", "load"])
 def test_a_run_reaped_while_its_worker_was_frozen_never_comes_back_completed(sol_candles, monkeypatch, phase):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     target = "run_backtest" if phase == "engine" else "load_bars"
     real = getattr(worker, target)
 
@@ -50,7 +50,7 @@ def test_a_run_reaped_while_its_worker_was_frozen_never_comes_back_completed(sol
 
 
 def test_a_run_reaped_during_its_final_write_is_rolled_back(sol_candles, monkeypatch):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     real = worker.write_results
 
     def reaped_meanwhile(*args, **kwargs):
@@ -66,7 +66,7 @@ def test_a_run_reaped_during_its_final_write_is_rolled_back(sol_candles, monkeyp
 
 
 def test_a_failure_after_the_reaper_keeps_the_reapers_verdict(sol_candles, monkeypatch):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
 
     def reaped_then_crashes(*args, **kwargs):
         freeze_past_the_stale_limit(run.pk)
@@ -95,30 +95,22 @@ def test_the_reaper_schedule_sends_to_the_maintenance_queue(db):
     assert task.queue == "maintenance"
 
 
-def test_a_run_committed_while_the_broker_is_down_is_queued_and_the_reaper_sends_it(
-    sol_candles, client_for, monkeypatch, django_capture_on_commit_callbacks
-):
-    from kombu.exceptions import OperationalError
+def test_a_bulk_write_refused_by_the_database_fails_the_run_and_leaves_nothing(sol_candles, monkeypatch):
+    """The results' COPYs run on a thread while the worker computes: an error there still reaches the
+    worker, which fails the run, and the transaction rolls every table back."""
+    run, _ = services.backtest_run_create(data=sma_config())
+    real = worker.write_results
 
-    from backtests import tasks
+    def written_twice(*args, **kwargs):
+        real(*args, **kwargs)
+        return real(*args, **kwargs)  # the same trades again: (run, seq) is unique
 
-    sent = []
+    monkeypatch.setattr(worker, "write_results", written_twice)
+    assert worker.backtest_execute(run_id=run.pk, worker="w") == RunStatus.FAILED
 
-    def broker_down(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-    monkeypatch.setattr(tasks.backtest_run_task, "delay", broker_down)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client_for("operator").post("/api/v1/backtests", sma_config(), format="json")
-    assert response.status_code == 201  # committed and answered, never a 500
-    run = BacktestRun.objects.get()
-    assert (run.status, run.enqueued_at) == (RunStatus.QUEUED, None)
-
-    assert worker.backtest_runs_resend(older_than_s=0) == []  # still down: nothing lost, nothing stamped
-    monkeypatch.setattr(tasks.backtest_run_task, "delay", lambda run_id: sent.append(run_id))
-    assert worker.backtest_runs_resend(older_than_s=3600) == []  # too young: its first send may be in flight
-    assert worker.backtest_runs_resend(older_than_s=0) == [str(run.pk)]
-    assert sent == [str(run.pk)]
     run.refresh_from_db()
-    assert run.enqueued_at is not None
-    assert worker.backtest_runs_resend(older_than_s=0) == []  # sent once
+    assert "internal error" in run.error
+    assert run.results is None
+    assert not BacktestTrade.objects.filter(run=run).exists()
+    assert not CurveChunk.objects.filter(run=run).exists()
+    assert finished_events(run.pk) == ["failed"]

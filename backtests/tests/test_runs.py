@@ -32,8 +32,7 @@ def dec(value: float) -> Decimal:
 
 
 def start_and_run(data: dict) -> BacktestRun:
-    run, created = services.backtest_run_create(data=data)
-    assert created
+    run = services.backtest_run_create(data=data)
     assert run.status == RunStatus.QUEUED
     assert worker.backtest_execute(run_id=run.pk, worker="test") == RunStatus.COMPLETED
     return BacktestRun.objects.get(pk=run.pk)
@@ -81,14 +80,14 @@ def test_sol_run_gives_the_engines_trades_equity_and_metrics(sol_candles):
     assert reports[-1].end_equity == dec(expected.final_equity)
     assert sum(r.exits for r in reports) == 18
     assert sum(r.pnl for r in reports) == pytest.approx(reports[-1].end_equity - Decimal(10000), abs=Decimal("1e-9"))
-    # the run's start and end are one chain in the event stream under its id, and never a live run
+    # the run's request, start and end are one chain in the event stream under its id, and never a live run
     events = list(Event.objects.filter(correlation_id=run.pk).order_by("id").values_list("type", "payload"))
     assert not Event.objects.filter(run_id=str(run.pk)).exists()
-    assert [t for t, _ in events] == ["backtest_started", "backtest_finished"]
-    assert events[0][1]["candles"] == 1000
-    assert events[1][1]["status"] == "completed"
-    assert events[1][1]["final_equity"] == results["final_equity"]
-    assert events[1][1]["trades"] == 18
+    assert [t for t, _ in events] == ["backtest_requested", "backtest_started", "backtest_finished"]
+    assert events[0][1]["candles"] == events[1][1]["candles"] == 1000
+    assert events[2][1]["status"] == "completed"
+    assert events[2][1]["final_equity"] == results["final_equity"]
+    assert events[2][1]["trades"] == 18
 
 
 def test_a_start_date_uses_warm_up_candles_before_it_and_counts_only_the_range(sol_candles):
@@ -159,7 +158,7 @@ def test_blocks_are_recorded_with_reason_class_and_numbers(sol_candles):
 
 
 def test_a_run_that_fails_records_its_error(sol_candles):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     sol_candles.candles.all().delete()
 
     assert worker.backtest_execute(run_id=run.pk) == RunStatus.FAILED
@@ -271,14 +270,15 @@ def test_a_backtest_is_never_listed_as_a_live_run(sol_candles, client_for):
     ids = [r["run_id"] for r in listed.get("results", listed)]
     assert str(run.pk) not in ids
     chain = client_for("viewer").get("/api/v1/events", {"correlation_id": str(run.pk)}).json()
-    assert [e["type"] for e in chain.get("results", chain)][-2:] in (
-        ["backtest_started", "backtest_finished"],
-        ["backtest_finished", "backtest_started"],
-    )
+    assert sorted(e["type"] for e in chain.get("results", chain)) == [
+        "backtest_finished",
+        "backtest_requested",
+        "backtest_started",
+    ]
 
 
 def test_an_internal_error_shows_a_sentence_and_logs_the_exception(sol_candles, caplog, monkeypatch):
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")

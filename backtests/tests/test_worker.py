@@ -75,7 +75,7 @@ def test_a_run_posted_to_the_api_completes_on_the_worker_with_the_engines_number
     sol_candles, celery_worker_process, client_for
 ):
     response = client_for("operator").post(URL, sma_config(), format="json", headers={"Idempotency-Key": "w-1"})
-    assert response.status_code == 201
+    assert response.status_code == 202
     run_id = response.json()["id"]
 
     wait_for(lambda: status_of(run_id) == RunStatus.COMPLETED, 60)
@@ -129,7 +129,7 @@ async def test_progress_moves_and_is_pushed_over_the_socket_throttled(
 
 
 def test_cancel_stops_a_running_run_within_a_second(synthetic, celery_worker_process, client_for):
-    run, _ = services.backtest_run_create(data=busy_config())
+    run = services.backtest_run_create(data=busy_config())
     wait_for(lambda: status_of(run.pk) == RunStatus.RUNNING, 60, every=0.005)
 
     started = time.monotonic()
@@ -148,7 +148,7 @@ def test_the_reaper_marks_a_run_whose_worker_died_as_failed(synthetic, celery_wo
     from tradingops.celery import app
 
     pid = app.control.inspect(destination=[celery_worker_process], timeout=5).stats()[celery_worker_process]["pid"]
-    run, _ = services.backtest_run_create(data=busy_config())
+    run = services.backtest_run_create(data=busy_config())
     wait_for(lambda: status_of(run.pk) == RunStatus.RUNNING, 60, every=0.005)
     os.kill(pid, signal.SIGKILL)  # the worker dies mid-run: no more heartbeats, status stays "running"
     time.sleep(0.1)
@@ -184,7 +184,7 @@ def test_a_worker_frozen_past_the_reaper_resumes_without_undoing_the_failure(syn
     from tradingops.celery import app
 
     pid = app.control.inspect(destination=[celery_worker_process], timeout=5).stats()[celery_worker_process]["pid"]
-    run, _ = services.backtest_run_create(data=busy_config())
+    run = services.backtest_run_create(data=busy_config())
     wait_for(lambda: status_of(run.pk) == RunStatus.RUNNING, 60, every=0.005)
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -192,7 +192,7 @@ def test_a_worker_frozen_past_the_reaper_resumes_without_undoing_the_failure(syn
         assert reaped == [str(run.pk)]
     finally:
         os.kill(pid, signal.SIGCONT)
-    after, _ = services.backtest_run_create(data=busy_config())  # the worker's next message
+    after = services.backtest_run_create(data=busy_config())  # the worker's next message
     wait_for(lambda: status_of(after.pk) == RunStatus.COMPLETED, 60)
 
     run.refresh_from_db()

@@ -218,7 +218,7 @@ def _completed(config_changes=None):
     strategy = {"preset": "sma_cross", "params": {"fast": 10, "slow": 30}}
     data = {"symbols": ["SOL-USDT"], "timeframe": "1h", "initial_cash": "10000", "strategy": strategy}
     data.update(config_changes or {})
-    run, _ = services.backtest_run_create(data=data)
+    run = services.backtest_run_create(data=data)
     assert worker.backtest_execute(run_id=run.pk) == "completed"
     run.refresh_from_db()
     return run

@@ -377,7 +377,7 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
 
     other = {"symbols": ["SYN-USD"], "timeframe": "1m", "initial_cash": "1000000",
              "strategy": {"preset": "sma_cross", "params": {"fast": 3, "slow": 8}}}  # fmt: skip
-    second, _ = backtest_services.backtest_run_create(data=other)
+    second = backtest_services.backtest_run_create(data=other)
     deadline = time.monotonic() + 60
     while BacktestRun.objects.get(pk=second.pk).status != "completed" and time.monotonic() < deadline:
         time.sleep(0.1)

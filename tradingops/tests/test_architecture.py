@@ -59,6 +59,8 @@ PROJECTED = {
     "agents.Position",
     "agents.PositionSnapshot",
     "agents.Portfolio",
+    "agents.Trade",
+    "agents.EquityPoint",
     "agents.BlockEvent",
     "agents.BlockOutcome",
     "agents.BlockTally",

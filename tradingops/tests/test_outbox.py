@@ -219,6 +219,55 @@ def test_intents_posted_while_redis_is_down_are_carried_out_once_when_it_is_back
             redis.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_backtest_posted_while_redis_is_down_runs_once_when_it_is_back(transactional_db, make_user, sol):
+    from backtests.models import BacktestRun
+    from backtests.tests.conftest import SOL_FILE, sma_config
+    from market.services import candles_load_file
+
+    candles_load_file(instrument=sol, timeframe="1h", path=SOL_FILE)
+    token = Token.objects.create(user=make_user("otto", "operator")).key
+    headers = {"Authorization": f"Token {token}"}
+    redis = Redis()
+    redis.start()
+    env = _env(redis.url)
+    web, base = _web(env)
+    worker = None
+    try:
+        redis.stop()
+        started = time.monotonic()
+        answer = requests.post(f"{base}/api/v1/backtests", json=sma_config(), headers=headers, timeout=30)
+        elapsed = time.monotonic() - started
+        assert answer.status_code == 202, answer.text
+        assert elapsed < 10, f"a backtest took {elapsed:.1f} s to answer with Redis down"
+        run_id = answer.json()["id"]
+        assert OutboxMessage.objects.filter(dispatched_at__isnull=True, args=[run_id]).count() == 1
+        assert BacktestRun.objects.get(pk=run_id).status == "queued"
+
+        redis.start()
+        worker = _worker(env)  # its start sweeps the outbox
+        assert _until(lambda: BacktestRun.objects.get(pk=run_id).status == "completed", timeout=120), (
+            BacktestRun.objects.values_list("status", "error"),
+            OutboxMessage.objects.values_list("dispatched_at", "last_error"),
+        )
+        # a restart sends nothing again and nothing runs twice
+        _stop(worker)
+        worker = _worker(env)
+        time.sleep(5)
+        assert BacktestRun.objects.count() == 1
+        assert BacktestRun.objects.get(pk=run_id).results["trades"] > 0
+        chain = list(Event.objects.filter(correlation_id=run_id).order_by("id").values_list("type", flat=True))
+        assert chain == ["backtest_requested", "backtest_started", "backtest_finished"]
+        assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
+    finally:
+        if worker is not None:
+            _stop(worker)
+        _stop(web)
+        if redis.process.poll() is None:
+            redis.stop()
+
+
 def test_the_sweep_task_forgets_old_messages_and_keys(db, monkeypatch):
     from datetime import timedelta
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backtests', '0007_curve_blobs_uncompressed'),
+        ('backtests', '0009_idempotency_keys_are_shared'),
     ]
 
     operations = [
