@@ -403,7 +403,7 @@ def test_a_what_if_started_on_the_results_page_fills_in_when_its_runs_finish(use
 
     def completed_base():
         candles_load_file(instrument=sol, timeframe="1h", path=Path(__file__).parents[2] / "market/data/SOLUSDT-1h.csv")
-        run, _ = services.backtest_run_create(
+        run = services.backtest_run_create(
             data={
                 "symbols": ["SOL-USDT"], "timeframe": "1h", "initial_cash": "10000",
                 "strategy": {"preset": "sma_cross", "params": {"fast": 5, "slow": 15}},
