@@ -64,7 +64,7 @@ class TradeListView(ListAPIView):
     """Round trips of the live/paper book, newest opened first: open ones marked to the last price,
     closed ones with their net P&L, % of the entry cost, duration and exit reason."""
 
-    serializer_class = s.LiveTradeSerializer
+    serializer_class = s.TradeSerializer
     filterset_class = filters.TradeFilterSet
 
     def get_queryset(self):
