@@ -258,8 +258,9 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         except DRFValidationError as error:  # a forged cursor: shown like a bad filter
             filterset.form.add_error(None, "; ".join(str(m) for m in error.detail.get("cursor", [])))
             valid, page = False, []
+        else:
+            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
         rows = [event_row(event_to_dict(event)) for event in page]
-        next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
     data = filterset.form.cleaned_data if filterset.is_bound and valid else {}
     ordering = (data.get("ordering") or [DEFAULT_ORDERING])[0]
     # Live rows arrive on top: they only make sense on the newest page of an open-ended window,
