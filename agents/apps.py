@@ -9,10 +9,11 @@ class AgentsConfig(AppConfig):
     def ready(self) -> None:
         from events import projectors as event_projectors
         from events import realtime
+        from events import selectors as event_selectors
         from events import types as event_registry
         from market import hooks
 
-        from . import event_types, projectors  # noqa: F401 - registers the trading projectors
+        from . import event_types, presentation, projectors  # noqa: F401 - registers the trading projectors
         from .selectors import header_state, runtime_mode
         from .services import LIVE_RUN_ID
 
@@ -21,6 +22,7 @@ class AgentsConfig(AppConfig):
         event_projectors.set_mode_provider(runtime_mode)
         hooks.register_candle_closed(on_candle_closed)
         realtime.register_header(header_state, types={"runtime_changed", "run_control"})
+        event_selectors.register_path_section("shadow", presentation.shadow_section)
         worker_ready.connect(on_worker_ready, dispatch_uid="agents.first_plan")
 
 

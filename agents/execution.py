@@ -28,6 +28,7 @@ from events.services import emit
 
 from .brokers import OrderTicket, broker_for
 from .engine.bars import Candle as EngineCandle
+from .engine.reasons import Block as EngineBlock
 from .engine.sizing import Instrument as EngineInstrument
 from .engine.step import LiveEngine
 from .limits import limits_from_config
@@ -399,6 +400,15 @@ class _Recorder:
         self.engine.machine.pending.pop(self.symbol, None)
         self.engine.state.drop_claim(self.symbol)
 
+    def _follow_refused(self, d, refused: dict) -> None:
+        """An entry the database's budget refused is followed as a shadow like any block the engine
+        made: from the next open, with the order's quantity (its outcome is caused by this block)."""
+        machine = self.engine.machine
+        book = getattr(machine, "shadow", None)
+        if book is not None and d.qty:
+            block = EngineBlock("risk_budget_exhausted", refused)
+            book.on_block(machine, self.symbol, d.bar, d.ts, d.chain, block, d.qty)
+
     def _submit(self, d) -> Event:
         # an entry's order follows from its risk claim, the claim from the trigger: one path per decision
         cause = self._lookup(d.chain, "risk-claim") if d.intent == "entry" else None
@@ -428,8 +438,16 @@ class _Recorder:
             if refused is not None:  # the database's budget refused: the engine must not wait for a fill
                 self._block(d, reason="risk_budget_exhausted", reason_class="risk_valid", detail=refused)
                 self._forget_entry()
+                self._follow_refused(d, refused)
                 return
         self._submit(d)
+
+    def _exit_reason(self, chain: int) -> dict:
+        """An exit fill names why it exits: the engine's rule of the trigger that began its chain
+        (``stop: entry - 2`` -> ``stop``; exit, stop, target)."""
+        trigger = self._trigger_of(chain)
+        rule = (trigger.payload.get("rule") or "").split(":", 1)[0].strip() if trigger else ""
+        return {"exit_reason": rule} if rule else {}
 
     def _on_fill(self, d, candle, config):
         # stops and targets fill without a separate order decision
@@ -441,6 +459,7 @@ class _Recorder:
         else:  # paper: the engine's own fill model is the paper broker's, at the bar's open
             fills = [(f"{order_id}-1", _dec(d.price), _dec(d.qty), _dec(d.fee))]
             _settle_on_paper_exchange(self.symbol, d.side, fills)
+        reason = self._exit_reason(d.chain) if d.intent == "exit" else {}
         for fill_id, price, qty, fee in fills:
             self._emit(
                 "fill",
@@ -452,6 +471,7 @@ class _Recorder:
                     "qty": qty,
                     "price": price,
                     "fee": fee,
+                    **reason,
                 },
                 chain=d.chain,
                 kind=f"fill:{fill_id}",

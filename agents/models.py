@@ -12,6 +12,7 @@ untouched) to lock it before a claim. ``tradingops/tests/test_architecture.py`` 
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
 from tradingops.fields import MoneyField, PriceField, QuantityField
 
@@ -218,6 +219,104 @@ class PositionSnapshot(models.Model):
         return f"{self.symbol} {self.ts:%Y-%m-%d %H:%M}"
 
 
+class Trade(models.Model):
+    """A round trip of the live/paper book, flat to flat, kept from fills by the trading projector:
+    opened by the fill that takes a symbol's position off zero, closed by the one that brings it
+    back. Open trades are marked to the position's last price when read (``agents.selectors``)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "open"
+        CLOSED = "closed", "closed"
+
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=5, default="long", help_text="The position's side (long-only book).")
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    ts = models.DateTimeField(help_text="When the trade opened (its first fill).")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    qty = QuantityField(help_text="Everything bought into the trade.")
+    open_qty = QuantityField(help_text="What is still held.")
+    entry_price = PriceField(help_text="Average price of the buys.")
+    exit_qty = QuantityField(default=0)
+    exit_price = PriceField(null=True, blank=True, help_text="Average price of the sells.")
+    fees = MoneyField(default=0)
+    realized_pnl = MoneyField(default=0, help_text="Gross P&L of what was sold, before fees.")
+    pnl = MoneyField(null=True, blank=True, help_text="Closed: realised P&L net of all fees.")
+    pnl_pct = models.DecimalField(
+        max_digits=24, decimal_places=12, null=True, blank=True, help_text="Closed: pnl / entry cost (a fraction)."
+    )
+    exit_reason = models.CharField(max_length=32, blank=True, default="", help_text="exit, stop, target, ...")
+    fills = models.PositiveIntegerField(default=1)
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    correlation_id = models.UUIDField(help_text="The entry fill's decision chain.")
+    entry_event_id = models.UUIDField(unique=True, help_text="The fill event that opened the trade.")
+    exit_event_id = models.UUIDField(null=True, blank=True, help_text="The fill event that closed it.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ts", "id"], name="trade_ts"),
+            models.Index(fields=["symbol", "ts"], name="trade_symbol_ts"),
+            models.Index(fields=["status", "ts"], name="trade_status_ts"),
+            models.Index(fields=["run_id", "ts"], name="trade_run_ts"),
+            models.Index(fields=["closed_at", "id"], name="trade_closed_at"),
+        ]
+        constraints = [
+            # at most one open trade per symbol: the projector finds it by symbol and status
+            models.UniqueConstraint(
+                fields=["symbol"], condition=models.Q(status="open"), name="trade_one_open_per_symbol"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.status} {self.qty} @ {self.entry_price}"
+
+    @property
+    def marked_pnl(self) -> Decimal | None:
+        """Closed: the net P&L. Open: realised so far, less fees, plus what is held marked to the
+        symbol's last price (``mark_price``, annotated by ``selectors.trade_list``)."""
+        if self.status == self.Status.CLOSED:
+            return self.pnl
+        mark = getattr(self, "mark_price", None)
+        if mark is None:
+            return None
+        return self.realized_pnl - self.fees + (mark - self.entry_price) * self.open_qty
+
+    @property
+    def marked_pnl_pct(self) -> Decimal | None:
+        """``marked_pnl`` as a fraction of the entry cost."""
+        if self.status == self.Status.CLOSED:
+            return self.pnl_pct
+        pnl, cost = self.marked_pnl, self.entry_price * self.qty
+        return (pnl / cost).quantize(Decimal("1E-12")) if pnl is not None and cost else None
+
+    @property
+    def duration_s(self) -> int:
+        """Seconds held: to the close, or to now while open."""
+        end = self.closed_at or timezone.now()
+        return max(0, int((end - self.ts).total_seconds()))
+
+
+class EquityPoint(models.Model):
+    """The book's equity over time, one row per minute (the minute's last state), kept by the
+    trading projector on every fill and mark so the Overview's chart reads rows, not the log."""
+
+    ts = models.DateTimeField(unique=True, help_text="The minute (UTC, its start) whose last state this is.")
+    equity = MoneyField()
+    cash = MoneyField()
+    market_value = MoneyField()
+    realized_pnl = MoneyField()
+    unrealized_pnl = MoneyField()
+    fees_paid = MoneyField()
+    last_event = models.BigIntegerField(help_text="The log id of the last event applied (replays skip older ones).")
+
+    def __str__(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M} {self.equity}"
+
+    @property
+    def pnl(self) -> Decimal:
+        """Total P&L at this point: realised plus unrealised, less every fee paid."""
+        return self.realized_pnl + self.unrealized_pnl - self.fees_paid
+
+
 class Portfolio(models.Model):
     """The one row of paper/live portfolio totals, kept by the fill and mark projectors."""
 
@@ -311,6 +410,59 @@ class BlockOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.reason}: shadow {self.exit_reason} {self.pnl}"
+
+
+class BlockTally(models.Model):
+    """The blocks' scorecard per hour and per day of block time, as rows per (dimension, key): what
+    ``block_outcome_summary`` adds up for the whole days and hours of a window (only the partial
+    hours at its edges are read from the raw rows).
+
+    The scorecard shows marginals (per reason, class, rule, symbol), so that is what is stored: one
+    row per (span, start, run, plan, filter, dimension, key), where ``filter_on``/``filter_value``
+    is the one filter the row is restricted to (``""`` for none). The cross product of the four
+    dimensions would hold about one row per block (14 reasons x 20 symbols x rules), marginals a
+    few dozen per hour. ``trade_blocked`` adds to ``blocks`` (never under the rule: a block records
+    no rule), ``block_outcome`` to ``closed``, ``hits``, ``saved`` and ``forgone`` of its block's
+    hour; both by an upsert that increments in place, in the transaction that writes the event, so
+    concurrent workers add up and none overwrites another. Rebuilt by ``rebuild_projections``."""
+
+    class Span(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    span = models.CharField(max_length=4, choices=Span.choices)
+    start = models.DateTimeField(help_text="The UTC hour or day the blocks were made in (block time).")
+    run_id = models.CharField(max_length=64, blank=True, default="")
+    plan_id = models.CharField(max_length=64, blank=True, default="")
+    filter_on = models.CharField(max_length=16, blank=True, default="", help_text="symbol, reason, reason_class, rule")
+    filter_value = models.CharField(max_length=500, blank=True, default="")
+    dimension = models.CharField(max_length=16, help_text="reason, reason_class, rule or symbol")
+    key = models.CharField(max_length=500, blank=True, default="")
+    blocks = models.BigIntegerField(default=0)
+    closed = models.BigIntegerField(default=0)
+    hits = models.BigIntegerField(default=0)
+    saved = MoneyField(default=Decimal(0))
+    forgone = MoneyField(default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["span", "filter_on", "filter_value", "start", "run_id", "plan_id", "dimension", "key"],
+                name="blocktally_key",
+            )
+        ]
+        indexes = [
+            # the summary: equality on span and filter, a range of starts, the sums carried along so
+            # that a window is an index-only scan (rows of one filter and span are not together in the heap)
+            models.Index(
+                fields=["span", "filter_on", "filter_value", "start"],
+                include=["run_id", "plan_id", "dimension", "key", "blocks", "closed", "hits", "saved", "forgone"],
+                name="blocktally_window",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.span} {self.start:%Y-%m-%d %H}h {self.dimension}={self.key}: {self.blocks} blocks"
 
 
 class RiskBudgetDay(models.Model):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-__all__ = ["DIMENSIONS", "as_json", "outcome_groups", "rollup"]
+__all__ = ["DIMENSIONS", "as_json", "marginals", "outcome_groups", "rollup", "rollup_marginals"]
 
 ZERO = Decimal(0)
 DIMENSIONS = ("reason", "reason_class", "rule", "symbol")
@@ -43,29 +43,50 @@ def _finish(key: str | None, acc: dict, *, blocks: bool = True) -> dict:
     return out
 
 
-def rollup(groups: Iterable[dict], block_counts: Iterable[dict]) -> dict:
-    """``groups``: dicts with the four dimensions and ``closed``, ``hits``, ``saved``, ``forgone``;
-    ``block_counts``: dicts with ``reason``, ``reason_class``, ``symbol`` and ``blocks``."""
+def marginals(groups: Iterable[dict], block_counts: Iterable[dict]) -> list[dict]:
+    """Groups and block counts (as :func:`rollup` takes them) as rows per (dimension, key), the form
+    the hourly and daily tallies store: ``dimension``, ``key``, ``blocks``, ``closed``, ``hits``,
+    ``saved``, ``forgone``."""
+    per: dict[tuple[str, str], dict] = {}
+    for g in groups:
+        for d in DIMENSIONS:
+            acc = per.setdefault((d, g[d] or ""), _empty())
+            acc["closed"] += g["closed"] or 0
+            acc["hits"] += g["hits"] or 0
+            acc["saved"] += Decimal(g["saved"] or ZERO)
+            acc["forgone"] += Decimal(g["forgone"] or ZERO)
+    for b in block_counts:
+        for d in ("reason", "reason_class", "symbol"):  # a block records no rule
+            per.setdefault((d, b[d] or ""), _empty())["blocks"] += b["blocks"]
+    return [{"dimension": d, "key": key, **acc} for (d, key), acc in per.items()]
+
+
+def rollup_marginals(rows: Iterable[dict]) -> dict:
+    """The scorecard from rows per (dimension, key), repeated keys added up. The total is the sum of
+    the reason-class rows: every block and every outcome has exactly one class."""
     per: dict[str, dict[str, dict]] = {d: {} for d in DIMENSIONS}
     total = _empty()
-    for g in groups:
-        for name in ("closed", "hits", "saved", "forgone"):
-            value = g[name] or (ZERO if name in ("saved", "forgone") else 0)
-            if name in ("saved", "forgone"):
-                value = Decimal(value)
-            total[name] += value
-            for d in DIMENSIONS:
-                per[d].setdefault(g[d] or "", _empty())[name] += value
-    for b in block_counts:
-        total["blocks"] += b["blocks"]
-        for d in ("reason", "reason_class", "symbol"):
-            per[d].setdefault(b[d] or "", _empty())["blocks"] += b["blocks"]
+    for row in rows:
+        acc = per[row["dimension"]].setdefault(row["key"] or "", _empty())
+        for name in ("blocks", "closed", "hits"):
+            acc[name] += row[name] or 0
+        for name in ("saved", "forgone"):
+            acc[name] += Decimal(row[name] or ZERO)
+    for acc in per["reason_class"].values():
+        for name in total:
+            total[name] += acc[name]
 
     def ranked(d: str) -> list[dict]:
         rows = [_finish(key, acc, blocks=d != "rule") for key, acc in per[d].items()]
         return sorted(rows, key=lambda r: (-(r["blocks"] or 0), -r["closed"], r["key"]))
 
     return {"total": _finish(None, total), **{f"by_{d}": ranked(d) for d in DIMENSIONS}}
+
+
+def rollup(groups: Iterable[dict], block_counts: Iterable[dict]) -> dict:
+    """``groups``: dicts with the four dimensions and ``closed``, ``hits``, ``saved``, ``forgone``;
+    ``block_counts``: dicts with ``reason``, ``reason_class``, ``symbol`` and ``blocks``."""
+    return rollup_marginals(marginals(groups, block_counts))
 
 
 def outcome_groups(outcomes: Iterable[dict]) -> list[dict]:

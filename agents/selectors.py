@@ -1,7 +1,8 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from tradingops.db import is_postgres
@@ -10,7 +11,9 @@ from .models import (
     AgentStatus,
     BlockEvent,
     BlockOutcome,
+    BlockTally,
     EngineCheckpoint,
+    EquityPoint,
     ExecutionStep,
     Fill,
     Intent,
@@ -23,8 +26,9 @@ from .models import (
     RiskBudgetDay,
     RuntimeConfig,
     StrategyPlan,
+    Trade,
 )
-from .scorecard import rollup
+from .scorecard import marginals, rollup_marginals
 
 ZERO = Decimal(0)
 
@@ -51,6 +55,31 @@ def fill_list() -> QuerySet[Fill]:
     return Fill.objects.order_by("-ts", "-id")
 
 
+def trade_list() -> QuerySet[Trade]:
+    """Round trips, newest opened first, each with its symbol's last price (``mark_price``, one
+    subquery on the position's unique symbol) so an open trade is marked without another query."""
+    mark = Position.objects.filter(symbol=OuterRef("symbol")).values("mark_price")[:1]
+    return Trade.objects.annotate(mark_price=Subquery(mark)).order_by("-ts", "-id")
+
+
+def trades_overview(*, closed: int = 10) -> dict[str, list[Trade]]:
+    """Every open trade and the latest ``closed`` closed ones (two indexed queries)."""
+    trades = trade_list()
+    return {
+        "open": list(trades.filter(status=Trade.Status.OPEN)),
+        "closed": list(trades.filter(status=Trade.Status.CLOSED).order_by("-closed_at", "-id")[:closed]),
+    }
+
+
+def equity_point_list() -> QuerySet[EquityPoint]:
+    return EquityPoint.objects.order_by("-ts", "-id")
+
+
+def equity_curve(*, limit: int = 1440) -> list[EquityPoint]:
+    """The book's latest ``limit`` equity points (a day at one a minute), oldest first, for a chart."""
+    return list(reversed(equity_point_list()[:limit]))
+
+
 def block_list() -> QuerySet[BlockEvent]:
     return BlockEvent.objects.order_by("-ts", "-id")
 
@@ -59,34 +88,99 @@ def block_outcome_list() -> QuerySet[BlockOutcome]:
     return BlockOutcome.objects.order_by("-ts", "-id")
 
 
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+ONE_FILTER = ("symbol", "reason", "reason_class", "rule")  # what a BlockTally row can be restricted to
+
+
+def _floor(ts: datetime, unit: timedelta) -> datetime:
+    ts = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return ts.replace(hour=0) if unit == DAY else ts
+
+
+def _ceil(ts: datetime, unit: timedelta) -> datetime:
+    floor = _floor(ts, unit)
+    return floor if floor == ts else floor + unit
+
+
 def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | None = None) -> dict:
-    """The scorecard of the blocks made in [since, until): two grouped queries, rolled up in Python.
+    """The scorecard of the blocks made in [since, until), from at most three grouped queries: the
+    whole days and hours of the window from the tallies (``BlockTally``), and the partial hours at
+    its two edges from the raw blocks and outcomes, so any window is exact.
 
     ``filters``: equality on ``symbol``, ``reason``, ``reason_class``, ``plan_id``, ``run_id`` (and
-    ``rule``, which only outcomes carry: blocks are then not counted)."""
+    ``rule``, which only outcomes carry: blocks are then not counted). Tallies hold one filter of
+    the first four at a time; two or more of them are answered from the raw rows alone."""
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
-    outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
-    groups = (
-        outcomes.values("reason", "reason_class", "rule", "symbol")
-        .annotate(
-            closed=Count("*"),  # not count(id): the window is then an index-only scan
-            hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
-            lost=Sum("pnl", filter=Q(pnl__lt=0)),
-            forgone=Sum("pnl", filter=Q(pnl__gt=0)),
-        )
-        .order_by()
-    )
-    groups = [{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups]
-    if "rule" in filters:
-        blocks = []
+    on = [k for k in ONE_FILTER if k in filters]
+    hours_from, hours_until = _ceil(since, HOUR), _floor(until, HOUR)
+    if len(on) > 1 or hours_from >= hours_until:
+        return _summary(raw=[(since, until)], tallies=[], filters=filters, since=since, until=until)
+    days_from, days_until = _ceil(hours_from, DAY), _floor(hours_until, DAY)
+    if days_from < days_until:
+        spans = [("hour", hours_from, days_from), ("day", days_from, days_until), ("hour", days_until, hours_until)]
     else:
-        blocks = (
-            BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
-            .values("reason", "reason_class", "symbol")
-            .annotate(blocks=Count("*"))
+        spans = [("hour", hours_from, hours_until)]
+    scope = {k: filters[k] for k in ("run_id", "plan_id") if k in filters}
+    restricted = {"filter_on": on[0], "filter_value": filters[on[0]]} if on else {"filter_on": "", "filter_value": ""}
+    tallies = [Q(span=span, start__gte=a, start__lt=b, **restricted, **scope) for span, a, b in spans if a < b]
+    raw = [(a, b) for a, b in ((since, hours_from), (hours_until, until)) if a < b]
+    return _summary(raw=raw, tallies=tallies, filters=filters, since=since, until=until)
+
+
+def _summary(*, raw: list[tuple[datetime, datetime]], tallies: list[Q], filters: dict, since, until) -> dict:
+    rows: list[dict] = []
+    if tallies:
+        # one grouped branch per range of starts, each an index-only scan of blocktally_window (an OR
+        # of the ranges would be a bitmap scan of the heap), sent as one UNION ALL
+        branches = [
+            BlockTally.objects.filter(q)
+            .values("dimension", "key")
+            .annotate(
+                n_blocks=Sum("blocks"),
+                n_closed=Sum("closed"),
+                n_hits=Sum("hits"),
+                n_saved=Sum("saved"),
+                n_forgone=Sum("forgone"),
+            )
+            .values_list("dimension", "key", "n_blocks", "n_closed", "n_hits", "n_saved", "n_forgone")
             .order_by()
+            for q in tallies
+        ]
+        sums = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+        names = ("dimension", "key", "blocks", "closed", "hits", "saved", "forgone")
+        rows = [dict(zip(names, row, strict=True)) for row in sums]
+    if raw:
+        # one branch per edge as well: each a range scan of its covering index (blocktally above)
+        def union(branches: list) -> QuerySet:
+            return branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+
+        groups = union(
+            [
+                BlockOutcome.objects.filter(blocked_at__gte=a, blocked_at__lt=b, **filters)
+                .values("reason", "reason_class", "rule", "symbol")
+                .annotate(
+                    closed=Count("*"),  # not count(id): the window is then an index-only scan
+                    hits=Count("pnl", filter=Q(pnl__lt=0)),  # pnl rides in the index
+                    lost=Sum("pnl", filter=Q(pnl__lt=0)),
+                    forgone=Sum("pnl", filter=Q(pnl__gt=0)),
+                )
+                .order_by()
+                for a, b in raw
+            ]
         )
-    return {"since": since, "until": until, **rollup(groups, list(blocks))}
+        blocks = []
+        if "rule" not in filters:
+            blocks = union(
+                [
+                    BlockEvent.objects.filter(ts__gte=a, ts__lt=b, **filters)
+                    .values("reason", "reason_class", "symbol")
+                    .annotate(blocks=Count("*"))
+                    .order_by()
+                    for a, b in raw
+                ]
+            )
+        rows += marginals([{**g, "saved": -(g.pop("lost") or ZERO)} for g in groups], blocks)
+    return {"since": since, "until": until, **rollup_marginals(rows)}
 
 
 def block_outcomes_open() -> list[dict]:
@@ -119,6 +213,32 @@ def block_outcomes_open() -> list[dict]:
     for row, key in zip(rows, keys, strict=True):
         row["block_event_id"] = blocks.get(key)
     return sorted(rows, key=lambda r: r["blocked_at"], reverse=True)
+
+
+def block_shadow(*, block_event_id: UUID) -> dict | None:
+    """What one blocked trade would have done: its closed shadow (``BlockOutcome``), else its
+    still-open one marked at the engine's latest close (``block_outcomes_open``), else None (a
+    block that opens no shadow, e.g. one with no quantity)."""
+    closed = BlockOutcome.objects.filter(block_event_id=block_event_id).first()
+    if closed is not None:
+        return {
+            "status": "closed",
+            "outcome_event_id": closed.event_id,
+            "symbol": closed.symbol,
+            "position_side": closed.side,
+            "exit_reason": closed.exit_reason,
+            **{name: getattr(closed, name) for name in SHADOW_NUMBERS},
+            "entry_at": closed.entry_at,
+            "exit_at": closed.exit_at,
+            "holding_s": closed.holding_s,
+        }
+    for row in block_outcomes_open():
+        if row["block_event_id"] == block_event_id:
+            return {"outcome_event_id": None, **row}
+    return None
+
+
+SHADOW_NUMBERS = ("qty", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "mae", "mae_pct")
 
 
 def position_snapshot_list() -> QuerySet[PositionSnapshot]:

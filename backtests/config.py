@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.engine import PRESETS, ConfigError, Instrument, Plan, RiskLimits, build_preset
@@ -79,9 +80,16 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class SizingSerializer(StrictSerializer):
-    method = serializers.ChoiceField(choices=METHODS, default="equity_fraction")
-    value = _dec(required=False, allow_null=True)
-    price = serializers.ChoiceField(choices=PRICES, default="signal")
+    method = serializers.ChoiceField(
+        choices=METHODS,
+        default="equity_fraction",
+        help_text="fixed_qty (value: base units), fixed_notional (value: quote amount), equity_fraction "
+        "(value: share of equity, default 1) or risk (value: share of equity lost at the stop).",
+    )
+    value = _dec(required=False, allow_null=True, help_text="The method's amount, a decimal string, e.g. 0.5.")
+    price = serializers.ChoiceField(
+        choices=PRICES, default="signal", help_text="Size at the signal bar's close or at the fill price."
+    )
 
 
 # The engine's RiskLimits defaults are the live runtime's (1% risk per trade, 2% a day): sized
@@ -108,14 +116,37 @@ class RiskSerializer(StrictSerializer):
 
     ``null`` switches a limit off; a missing field takes :data:`BACKTEST_RISK_DEFAULTS`."""
 
-    daily_risk_budget = _dec(required=False, allow_null=True)
-    risk_per_trade = _dec(required=False, allow_null=True)
-    max_trades_per_day = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
-    max_trades_per_symbol_per_day = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
-    max_open_positions = serializers.IntegerField(required=False, allow_null=True, max_value=100_000)
-    min_notional = _dec(required=False, min_value=Decimal(0))
-    cooldown_after_loss_s = serializers.IntegerField(required=False, min_value=0, max_value=10**9)
-    max_cost_to_reward = _dec(required=False, allow_null=True)
+    daily_risk_budget = _dec(
+        required=False, allow_null=True, help_text="Fraction of equity at risk per day, e.g. 0.02; null: off (default)."
+    )
+    risk_per_trade = _dec(
+        required=False,
+        allow_null=True,
+        help_text="Fraction of equity risked by one trade, e.g. 0.005; null: off (default).",
+    )
+    max_trades_per_day = serializers.IntegerField(
+        required=False, allow_null=True, max_value=100_000, help_text="Entries per UTC day (default 20); null: off."
+    )
+    max_trades_per_symbol_per_day = serializers.IntegerField(
+        required=False, allow_null=True, max_value=100_000, help_text="Entries per UTC day in one symbol (default 5)."
+    )
+    max_open_positions = serializers.IntegerField(
+        required=False, allow_null=True, max_value=100_000, help_text="Positions open at once (default 5); null: off."
+    )
+    min_notional = _dec(
+        required=False, min_value=Decimal(0), help_text="Smallest order value in the quote currency, e.g. 10."
+    )
+    cooldown_after_loss_s = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10**9,
+        help_text="Seconds a symbol rests after a losing trade (default 0).",
+    )
+    max_cost_to_reward = _dec(
+        required=False,
+        allow_null=True,
+        help_text="Refuse an entry whose round-trip costs pass this share of its target distance (default 0.5).",
+    )
 
     def validate(self, attrs):
         zero = {
@@ -129,12 +160,23 @@ class RiskSerializer(StrictSerializer):
 
 
 class StrategySerializer(StrictSerializer):
-    preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
-    params = serializers.DictField(required=False, default=dict)
-    side = serializers.ChoiceField(choices=("long", "short"), required=False)
-    stop = serializers.CharField(required=False, allow_null=True, max_length=500)
-    target = serializers.CharField(required=False, allow_null=True, max_length=500)
-    plan = serializers.DictField(required=False)
+    preset = serializers.ChoiceField(
+        choices=sorted(PRESETS), required=False, help_text="A strategy preset; give either a preset or a plan."
+    )
+    params = serializers.DictField(
+        required=False, default=dict, help_text='The preset\'s parameters, e.g. {"fast": 10, "slow": 30}.'
+    )
+    side = serializers.ChoiceField(choices=("long", "short"), required=False, help_text="The preset's direction.")
+    stop = serializers.CharField(
+        required=False, allow_null=True, max_length=500, help_text="A preset's stop distance, e.g. 2 * atr_14."
+    )
+    target = serializers.CharField(
+        required=False, allow_null=True, max_length=500, help_text="A preset's target distance, e.g. 3 * atr_14."
+    )
+    plan = serializers.DictField(
+        required=False,
+        help_text='A full plan: {"name": ..., "symbols": [{"symbol", "entry", "exit", "stop", "target", "sizing"}]}.',
+    )
 
     def validate(self, attrs):
         if ("preset" in attrs) == ("plan" in attrs):
@@ -146,20 +188,92 @@ class StrategySerializer(StrictSerializer):
         return attrs
 
 
+SOL_SMA_EXAMPLE = {
+    "name": "sol-sma-10-30",
+    "symbols": ["SOL-USDT"],
+    "timeframe": "1h",
+    "start": "2024-01-01T00:00:00Z",
+    "end": "2024-03-01T00:00:00Z",
+    "initial_cash": "10000",
+    "fee_rate": "0.001",
+    "slippage_bps": "5",
+    "sizing": {"method": "equity_fraction", "value": "0.5"},
+    "risk": {"max_trades_per_day": 10, "max_open_positions": 1},
+    "strategy": {"preset": "sma_cross", "params": {"fast": 10, "slow": 30}},
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("SMA cross on SOL-USDT, 1h", value=SOL_SMA_EXAMPLE, request_only=True),
+        OpenApiExample(
+            "A full plan with a stop, risk-sized",
+            value={
+                "symbols": ["SOL-USDT"],
+                "timeframe": "1h",
+                "initial_cash": "10000",
+                "risk": {"risk_per_trade": "0.005"},
+                "strategy": {
+                    "plan": {
+                        "name": "trend",
+                        "symbols": [
+                            {
+                                "symbol": "SOL-USDT",
+                                "entry": "close > sma_50",
+                                "exit": "close < sma_20",
+                                "stop": "2 * atr_14",
+                                "sizing": {"method": "risk", "value": "0.004"},
+                            }
+                        ],
+                    }
+                },
+            },
+            request_only=True,
+        ),
+    ]
+)
 class BacktestConfigSerializer(StrictSerializer):
-    name = serializers.CharField(required=False, max_length=200, allow_blank=False)
-    symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1)
-    timeframe = serializers.ChoiceField(choices=timeframes.ALL)
-    start = serializers.DateTimeField(required=False, allow_null=True)
-    end = serializers.DateTimeField(required=False, allow_null=True)
-    initial_cash = _dec(min_value=Decimal(1), max_value=Decimal(10) ** 15)
-    fee_rate = _dec(default=Decimal("0.001"), min_value=Decimal(0), max_value=Decimal("0.1"))
-    slippage_bps = _dec(default=Decimal(5), min_value=Decimal(0), max_value=Decimal(1000))
-    fill_timing = serializers.ChoiceField(choices=FILL_TIMINGS, default="next_open")
-    sizing = SizingSerializer(required=False)
-    risk = RiskSerializer(required=False)
-    close_at_end = StrictBooleanField(required=False, default=False)
-    strategy = StrategySerializer()
+    name = serializers.CharField(
+        required=False, max_length=200, allow_blank=False, help_text="A label for the run, e.g. sol-sma-10-30."
+    )
+    symbols = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        min_length=1,
+        help_text=f'Instruments with stored candles, e.g. ["SOL-USDT"] (at most {MAX_SYMBOLS}).',
+    )
+    timeframe = serializers.ChoiceField(choices=timeframes.ALL, help_text="The candles' timeframe, e.g. 1h.")
+    start = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="First bar (UTC, inclusive); null: the first stored."
+    )
+    end = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Bars before this time (UTC); null: up to the last stored."
+    )
+    initial_cash = _dec(
+        min_value=Decimal(1), max_value=Decimal(10) ** 15, help_text="Starting cash in the quote currency, e.g. 10000."
+    )
+    fee_rate = _dec(
+        default=Decimal("0.001"),
+        min_value=Decimal(0),
+        max_value=Decimal("0.1"),
+        help_text="Fee per fill as a fraction of notional, e.g. 0.001 (0.1 %).",
+    )
+    slippage_bps = _dec(
+        default=Decimal(5),
+        min_value=Decimal(0),
+        max_value=Decimal(1000),
+        help_text="Price slippage per fill in basis points, e.g. 5.",
+    )
+    fill_timing = serializers.ChoiceField(
+        choices=FILL_TIMINGS, default="next_open", help_text="A signal on a bar's close fills at the next bar's open."
+    )
+    sizing = SizingSerializer(required=False, help_text="How large each entry is; default: all equity.")
+    risk = RiskSerializer(
+        required=False, help_text="The live runtime's limits; a missing one takes the backtest default, null is off."
+    )
+    close_at_end = StrictBooleanField(
+        required=False, default=False, help_text="Close what is still open at the last bar (true or false)."
+    )
+    strategy = StrategySerializer(help_text="What to trade: a preset with its params, or a full plan.")
 
     def validate(self, attrs):
         config = normalise(attrs)

@@ -30,6 +30,32 @@ def empty(initial_cash: float) -> dict:
 def apply_fill(state: dict, fill: Fill) -> dict:
     """The state after ``fill`` (a new dict; the snapshot it came from is not changed)."""
     state = {**state, "positions": dict(state["positions"])}
+    _apply(state, fill)
+    return state
+
+
+def states_before(initial_cash: float, fills: list[Fill], bars: list[int]) -> tuple[list[dict], dict]:
+    """The state before each of ``bars`` (ascending curve indices: every fill on an earlier bar applied),
+    and the state after all ``fills``; the same float operations, in the same order, as a chain of
+    :func:`apply_fill`, with one state changed in place and copied only where it is kept."""
+    state = empty(initial_cash)
+    fills_n = len(fills)
+    kept = []
+    k = 0
+    for bar in bars:
+        while k < fills_n and fills[k].bar < bar:
+            _apply(state, fills[k])
+            k += 1
+        kept.append({**state, "positions": dict(state["positions"])})
+    while k < fills_n:
+        _apply(state, fills[k])
+        k += 1
+    return kept, state
+
+
+def _apply(state: dict, fill: Fill) -> None:
+    # A position's dict is replaced on entry and dropped on exit, never changed: a kept copy of
+    # ``positions`` (the dict of them) is enough for a snapshot.
     if fill.intent == "entry":
         notional = fill.price * fill.qty
         cash_delta = -(notional + fill.fee) if fill.side == "long" else notional - fill.fee
@@ -42,7 +68,7 @@ def apply_fill(state: dict, fill: Fill) -> dict:
             "entry_fee": fill.fee,
             "entry_ts": fill.ts,
         }
-        return state
+        return
     if fill.side == "long":
         cash_delta = fill.price * fill.qty - fill.fee
     else:
@@ -52,7 +78,6 @@ def apply_fill(state: dict, fill: Fill) -> dict:
     state["realized_pnl"] += fill.pnl
     state["trades_closed"] += 1
     state["positions"].pop(fill.symbol, None)
-    return state
 
 
 def marked(state: dict, closes: dict[str, float], symbols: list[str]) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import numpy as np
 from django.db.models import Count, F, FloatField, Q, QuerySet
@@ -13,6 +14,7 @@ from django.db.models.functions import Cast
 from . import metrics, portfolio
 from .models import (
     DEFAULT_POINTS,
+    FINISHED,
     BacktestBlock,
     BacktestRun,
     BacktestTrade,
@@ -220,6 +222,80 @@ def sweep_ranked_runs(*, sweep_id, metric: str, descending: bool = True) -> Quer
     score = Cast(KeyTextTransform(metric, "results"), FloatField())
     order = F("score").desc(nulls_last=True) if descending else F("score").asc(nulls_last=True)
     return BacktestRun.objects.filter(sweep_id=sweep_id).annotate(score=score).order_by(order, "created_at", "id")
+
+
+WHAT_IF_CHANGES = ("final_equity", "return_pct", "trades", "blocks", "closed", "saved", "forgone", "net")
+
+
+def _what_if_row(results: dict | None) -> dict | None:
+    """A run's equity beside its blocks scorecard (amounts as decimal strings); None until completed."""
+    if not results:
+        return None
+    card = (results.get("block_scorecard") or {}).get("total") or {}
+
+    def amount(value) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    return {
+        "final_equity": amount(results.get("final_equity")),
+        "return_pct": (Decimal(repr(results["total_return"])) * 100).quantize(Decimal("0.0001"))
+        if results.get("total_return") is not None
+        else None,
+        "trades": results.get("trades"),
+        "blocks": results.get("blocks"),
+        "closed": card.get("closed"),
+        "hits": card.get("hits"),
+        "saved": amount(card.get("saved")),
+        "forgone": amount(card.get("forgone")),
+        "net": amount(card.get("net")),
+        "hit_rate": amount(card.get("hit_rate")),
+    }
+
+
+def _as_json(row: dict | None) -> dict | None:
+    return None if row is None else {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+
+
+def what_if_table(*, sweep: Sweep) -> dict:
+    """A what-if (a sweep over one risk limit of a base run): per value, the run's equity and blocks
+    scorecard and, once completed, their change from the base run (``change``; ``None`` where the
+    base or the value has no such figure). Runs in the order of the values asked."""
+    base_run = sweep.base_run
+    base = _what_if_row(base_run.results if base_run else None)
+    runs = {next(iter(r.params.values()), None): r for r in sweep.runs.all() if r.params}
+    rows = []
+    for value in next(iter(sweep.grid.values()), []):
+        run = runs.get(value)
+        row = _what_if_row(run.results if run is not None and run.status == RunStatus.COMPLETED else None)
+        change = None
+        if row is not None and base is not None:
+            change = {k: None if row[k] is None or base[k] is None else row[k] - base[k] for k in WHAT_IF_CHANGES}
+        rows.append(
+            {
+                "value": value,
+                "run_id": str(run.pk) if run else None,
+                "status": run.status if run else None,
+                "error": (run.error or None) if run else None,
+                **(_as_json(row) or {}),
+                "change": _as_json(change),
+            }
+        )
+    base_value = ((base_run.config if base_run else sweep.base_config).get("risk") or {}).get(sweep.rule)
+    return {
+        "id": str(sweep.pk),
+        "rule": sweep.rule,
+        "base_run_id": str(base_run.pk) if base_run else None,
+        "created_at": sweep.created_at,
+        "finished": all(r["status"] in FINISHED for r in rows),
+        "base": {"value": base_value, **(_as_json(base) or {})},
+        "runs": rows,
+    }
+
+
+def what_if_list(*, run_id, limit: int = 10) -> list[dict]:
+    """The run's what-ifs, newest first, each as :func:`what_if_table` (two queries)."""
+    sweeps = Sweep.objects.filter(base_run_id=run_id).select_related("base_run").order_by("-created_at", "-id")
+    return [what_if_table(sweep=sweep) for sweep in sweeps.prefetch_related("runs")[:limit]]
 
 
 def candle_coverage(*, symbols: list[str] | None = None) -> dict[str, list[dict]]:

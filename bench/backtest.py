@@ -139,6 +139,18 @@ def run_service(args) -> dict:
     }
 
 
+def cache_state(*, cold: bool) -> str:
+    """The bench candles' columnar cache before the run (PostgreSQL): how many blocks are built; with
+    ``cold`` every block is first marked stale, so the run reads the rows and builds them."""
+    from market.models import CandleBlock, Instrument
+
+    blocks = CandleBlock.objects.filter(instrument=Instrument.objects.get(symbol=SYMBOL), timeframe="1m")
+    if cold:
+        blocks.update(data=None, count=0)
+    built = blocks.filter(data__isnull=False).count()
+    return f"{'cold' if not built else 'warm'} ({built} of {blocks.count()} blocks built before the run)"
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -263,6 +275,9 @@ def main() -> None:
     parser.add_argument("--sweep-bars", type=int, default=200_000)
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--sweep-only", action="store_true", help="only the 1 vs 2 worker sweep")
+    parser.add_argument(
+        "--cold-cache", action="store_true", help="mark the candles' columnar cache stale first (the first read)"
+    )
     parser.add_argument("--only", choices=("service", "candles"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only == "service":
@@ -283,6 +298,7 @@ def main() -> None:
         bench_sweeps(args)
         return
     common = ["--bars", str(args.bars), "--fast", str(args.fast), "--slow", str(args.slow)]
+    cache = cache_state(cold=args.cold_cache)
     ours = side(__file__, "--only", "service", *common)
     if ours["status"] != "completed":
         raise SystemExit(f"the run did not complete: {ours['error']}")
@@ -298,7 +314,8 @@ def main() -> None:
         f"backtests service, end to end : {ours['seconds']:.2f} s wall, cpu {ours['cpu_seconds']:.2f} s, "
         f"{rate:,.0f} bars/s (post {ph['post']:.2f} s, read {ph['load']:.2f} s, engine {ph['engine']:.2f} s, "
         f"write {ph['write']:.2f} s), "
-        f"{ours['trades']:,} trades, peak RSS {ours['peak_rss_mb']:.0f} MB (Django alone {ours['base_rss_mb']:.0f} MB)"
+        f"{ours['trades']:,} trades, peak RSS {ours['peak_rss_mb']:.0f} MB "
+        f"(Django alone {ours['base_rss_mb']:.0f} MB); candle cache {cache}"
     )
     print(
         f"raw engine (bench/engine.py)  : {engine['seconds']:.2f} s, {args.bars / engine['seconds']:,.0f} bars/s, "

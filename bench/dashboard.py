@@ -189,11 +189,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workers: int = 1) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int = 1, profile: str = "") -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "CONN_MAX_AGE": "0"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    command = [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port)]
+    profiler = ["-m", "cProfile", "-o", profile] if profile else []
+    command = [sys.executable, *profiler, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--log-level", "warning", "--workers", str(workers)],
         cwd=ROOT,
@@ -311,9 +312,48 @@ def _clients_process(server, cookie, clients, ready, stop, conn) -> None:
     conn.close()
 
 
-def bench_fanout(server: str, user: User, clients: int, rate: int, seconds: float, batch: int) -> dict:
+def _emit_paced(rate: float, total: int, batch: int, offset: float, start: float) -> dict[int, float]:
+    """Emit ``total`` events at ``rate``/s (``batch`` per call), the first ``offset`` seconds after
+    ``start``; returns event id -> time before its emit (ms)."""
+    sent: dict[int, float] = {}
+    interval = batch / rate
+    for k in range(0, total, batch):
+        target = start + offset + (k // batch) * interval
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.time() * 1000
+        if batch == 1:
+            events = [emit("intent", {"action": "fanout"}, source="bench")]
+        else:
+            events = emit_many([EventDraft("intent", {"action": "fanout"}, "bench") for _ in range(batch)])
+        for event in events:
+            sent[event.id] = t0
+    connection.close()
+    return sent
+
+
+def _emitter_process(rate, total, batch, offset, start, conn) -> None:
+    from events import realtime
+
+    sent = _emit_paced(rate, total, batch, offset, start)
+    realtime.flush()
+    conn.send(sent)
+    conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): the load-independent cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_fanout(
+    server: str, server_pid: int, user: User, clients: int, rate: int, seconds: float, batch: int, emitters: int
+) -> dict:
     """``clients`` sockets on /ws/events/ (in another process) while ``rate`` events/s are
-    emitted (``batch`` per emit call)."""
+    emitted (``batch`` per emit call) by ``emitters`` processes, as several workers do: each
+    emits ``rate / emitters`` a second, staggered so that together they keep the pace."""
     import multiprocessing
 
     client = Client()
@@ -328,25 +368,28 @@ def bench_fanout(server: str, user: User, clients: int, rate: int, seconds: floa
     process.start()
     if not ready.wait(60):
         raise RuntimeError("the clients did not connect")
+    server_cpu, clients_cpu = cpu_seconds(server_pid), cpu_seconds(process.pid)
 
     total = int(rate * seconds)
-    interval = batch / rate
     start = time.perf_counter()
-    for k in range(0, total, batch):
-        target = start + (k // batch) * interval
-        delay = target - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        t0 = time.time() * 1000
-        if batch == 1:
-            events = [emit("intent", {"action": "fanout"}, source="bench")]
-        else:
-            events = emit_many([EventDraft("intent", {"action": "fanout"}, "bench") for _ in range(batch)])
-        for event in events:
-            sent[event.id] = t0
+    if emitters == 1:
+        sent.update(_emit_paced(rate, total, batch, 0.0, start))
+    else:
+        pipes, workers = [], []
+        for n in range(emitters):
+            mine, theirs = context.Pipe(duplex=False)
+            args = (rate / emitters, total // emitters, batch, n * batch / rate, start, theirs)
+            workers.append(context.Process(target=_emitter_process, args=args))
+            pipes.append(mine)
+        for worker in workers:
+            worker.start()
+        for pipe in pipes:
+            sent.update(pipe.recv())
+        for worker in workers:
+            worker.join(30)
     elapsed = time.perf_counter() - start
-    connection.close()
     time.sleep(5)  # let the last frames arrive (latencies are measured per event, not by this wait)
+    server_cpu, clients_cpu = cpu_seconds(server_pid) - server_cpu, cpu_seconds(process.pid) - clients_cpu
     stop.set()
     per_client, state = receiver.recv()
     process.join(30)
@@ -365,6 +408,8 @@ def bench_fanout(server: str, user: User, clients: int, rate: int, seconds: floa
         "p95": pct(latencies, 95),
         "max": max(latencies),
         "errors": state["errors"][:3],
+        "server_cpu": server_cpu,
+        "clients_cpu": clients_cpu,
     }
 
 
@@ -377,6 +422,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--profile-server", default="", help="write the server's cProfile stats to this file")
+    parser.add_argument("--emitters", type=int, default=1, help="processes emitting (as several Celery workers)")
     parser.add_argument("--batches", default="1,10", help="events per emit call in the fan-out runs")
     parser.add_argument("--skip", default="", help="comma-separated: renders,dom,fanout")
     parser.add_argument("--layer", choices=["redis", "pubsub"], default="redis", help="channel layer of the runs")
@@ -397,7 +444,7 @@ def main() -> None:
         for label, p50, p95, status in bench_renders(user, args.renders):
             print(f"| {label} | {p50:.1f} | {p95:.1f} | {status} |")
 
-    process, server = start_server(args.workers)
+    process, server = start_server(args.workers, args.profile_server)
     try:
         if "dom" not in skip:
             p50, p95, count = bench_dom_latency(server, args.dom_events)
@@ -405,19 +452,22 @@ def main() -> None:
                 f"\n## event emitted -> row in the DOM (Chromium): p50 {p50:.1f} ms, p95 {p95:.1f} ms, {count} events"
             )
         for batch in [] if "fanout" in skip else [int(b) for b in args.batches.split(",")]:
-            r = bench_fanout(server, user, args.clients, args.rate, args.seconds, batch)
+            r = bench_fanout(server, process.pid, user, args.clients, args.rate, args.seconds, batch, args.emitters)
             how = "one emit per event" if batch == 1 else f"emit_many of {batch}"
+            how += f", {args.emitters} emitting processes" if args.emitters > 1 else ""
             print(
                 f"\n## fan-out, {args.layer} layer, {args.workers} uvicorn worker(s): "
                 f"{r['clients']} sockets, {r['events']} events "
                 f"at {r['achieved_rate']:.0f}/s ({how}): {r['deliveries']:,} deliveries, missing {r['missing']}, "
                 f"connections dropped {r['dropped']}, event->client p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
-                f"max {r['max']:.1f} ms; load average {os.getloadavg()[0]:.1f}"
-                + (f"; client errors {r['errors']}" if r["errors"] else "")
+                f"max {r['max']:.1f} ms; CPU: server {r['server_cpu']:.1f} s "
+                f"({r['server_cpu'] * 1e6 / max(1, r['deliveries']):.0f} us per delivery), "
+                f"clients {r['clients_cpu']:.1f} s; "
+                f"load average {os.getloadavg()[0]:.1f}" + (f"; client errors {r['errors']}" if r["errors"] else "")
             )
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=30)
 
 
 if __name__ == "__main__":

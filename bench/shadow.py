@@ -140,7 +140,41 @@ class h:  # noqa: N801 - the database helpers, as in bench/agents.py (which does
         return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def summary_phase(blocks: int, requests: int) -> dict:
+_TALLY_KEY = "span, filter_on, filter_value, start, run_id, plan_id, dimension, key"
+_TALLY_FROM = """
+FROM {table} AS r
+CROSS JOIN LATERAL (VALUES ('hour', date_trunc('hour', r.{at}, 'UTC')), ('day', date_trunc('day', r.{at}, 'UTC')))
+    AS s(span, start)
+CROSS JOIN LATERAL (VALUES ('', ''), ('reason', r.reason), ('reason_class', r.reason_class), ('symbol', r.symbol){rule})
+    AS f(filter_on, filter_value)
+CROSS JOIN LATERAL (VALUES ('reason', r.reason), ('reason_class', r.reason_class), ('symbol', r.symbol){rule})
+    AS d(dimension, key)
+GROUP BY s.span, f.filter_on, f.filter_value, s.start, r.run_id, r.plan_id, d.dimension, d.key
+"""
+_TALLY_INSERT = f"""
+INSERT INTO agents_blocktally ({_TALLY_KEY}, blocks, closed, hits, saved, forgone)
+SELECT s.span, f.filter_on, f.filter_value, s.start, r.run_id, r.plan_id, d.dimension, d.key, {{amounts}}
+{{source}}
+ON CONFLICT ({_TALLY_KEY}) DO UPDATE SET
+    blocks = agents_blocktally.blocks + excluded.blocks, closed = agents_blocktally.closed + excluded.closed,
+    hits = agents_blocktally.hits + excluded.hits, saved = agents_blocktally.saved + excluded.saved,
+    forgone = agents_blocktally.forgone + excluded.forgone
+"""
+# the tallies, as agents.projectors.project_block_tallies would have left them (the raw amounts are
+# already 18-place numerics)
+FILL_BLOCK_TALLIES = [
+    _TALLY_INSERT.format(
+        amounts="count(*), 0, 0, 0, 0", source=_TALLY_FROM.format(table="agents_blockevent", at="ts", rule="")
+    ),
+    _TALLY_INSERT.format(
+        amounts="0, count(*), count(*) FILTER (WHERE pnl < 0), coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0), "
+        "coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0)",
+        source=_TALLY_FROM.format(table="agents_blockoutcome", at="blocked_at", rule=", ('rule', r.rule)"),
+    ),
+]
+
+
+def setup() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
@@ -152,10 +186,12 @@ def summary_phase(blocks: int, requests: int) -> dict:
     import django
 
     django.setup()
-    import http.client
-    import json
+
+
+def seed(blocks: int, reuse: bool):
+    """Block events and outcomes COPY'd in (unless ``reuse`` finds them), the tallies filled from them:
+    (the data's "now", seconds it took, tally rows)."""
     import random
-    import statistics
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -163,8 +199,16 @@ def summary_phase(blocks: int, requests: int) -> dict:
 
     from agents.engine.reasons import REASONS
 
+    if reuse:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), max(ts) FROM agents_blockevent")
+            count, newest = cursor.fetchone()
+            cursor.execute("SELECT count(*) FROM agents_blocktally")
+            tally_rows = cursor.fetchone()[0]
+        if count == blocks and tally_rows:
+            return newest + timedelta(seconds=1), 0.0, tally_rows
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE agents_blockevent, agents_blockoutcome RESTART IDENTITY")
+        cursor.execute("TRUNCATE agents_blockevent, agents_blockoutcome, agents_blocktally RESTART IDENTITY")
     rng = random.Random(15)
     now = datetime.now(tz=UTC)
     span = 90 * 86400
@@ -240,12 +284,49 @@ def summary_phase(blocks: int, requests: int) -> dict:
         outcome_lines,
     )
     with connection.cursor() as cursor:
+        for statement in FILL_BLOCK_TALLIES:
+            cursor.execute(statement)
         cursor.execute("VACUUM ANALYZE agents_blockevent")
         cursor.execute("VACUUM ANALYZE agents_blockoutcome")
-    loaded = time.perf_counter() - started
+        cursor.execute("VACUUM ANALYZE agents_blocktally")
+        cursor.execute("SELECT count(*) FROM agents_blocktally")
+        tally_rows = cursor.fetchone()[0]
+    return now, time.perf_counter() - started, tally_rows
+
+
+def summary_phase(blocks: int, requests: int, reuse: bool) -> dict:
+    setup()
+    import http.client
+    import json
+    import statistics
+    from datetime import timedelta
+    from functools import partial
+
+    from agents import selectors
+
+    now, loaded, tally_rows = seed(blocks, reuse)
+    out = {"blocks": blocks, "load_s": loaded, "hour_rows": tally_rows, "selector": {}}
+    # in this process, the selector alone: the tallies against the raw rows (the path before them),
+    # wall and CPU, so that the ratio holds on a loaded machine
+    for name, days in (("24 hours", 1), ("7 days", 7), ("90 days", 91)):
+        since, until = now - timedelta(days=days), now
+        rows = {}
+        window = {"since": since, "until": until}
+        for path, call, n in (
+            ("tallies", partial(selectors.block_outcome_summary, **window), 30),
+            ("raw rows", partial(selectors._summary, raw=[(since, until)], tallies=[], filters={}, **window), 5),
+        ):
+            walls, cpus, card = [], [], None
+            for _ in range(n + 2):
+                t0, c0 = time.perf_counter(), time.process_time()
+                card = call()
+                walls.append((time.perf_counter() - t0) * 1000)
+                cpus.append((time.process_time() - c0) * 1000)
+            rows[path] = (statistics.median(walls[2:]), statistics.median(cpus[2:]), card)
+        assert rows["tallies"][2] == rows["raw rows"][2], f"{name}: the tallies disagree with the raw rows"
+        out["selector"][name] = {path: r[:2] for path, r in rows.items()}
     token = h.viewer_token()
     process, port = h.start_server()
-    out = {"blocks": blocks, "load_s": loaded}
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
@@ -255,12 +336,15 @@ def summary_phase(blocks: int, requests: int) -> dict:
             "30 days": f"?since={(now - timedelta(days=30)).isoformat().replace('+00:00', 'Z')}",
             "90 days (all)": f"?since={(now - timedelta(days=91)).isoformat().replace('+00:00', 'Z')}",
             "24 hours, one symbol": "?symbol=B03-USD",
+            # the floor at this load: an endpoint that sums nothing
+            "baseline: GET /api/v1/health": None,
         }
         for name, query in windows.items():
             samples, body = [], b""
             for i in range(requests + 10):
                 t0 = time.perf_counter()
-                conn.request("GET", "/api/v1/live/block-outcomes/summary" + query, headers=headers)
+                path = "/api/v1/health" if query is None else "/api/v1/live/block-outcomes/summary" + query
+                conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
                 elapsed = (time.perf_counter() - t0) * 1000
@@ -274,8 +358,8 @@ def summary_phase(blocks: int, requests: int) -> dict:
                 "p95": h.pct(samples, 95),
                 "max": max(samples),
                 "n": len(samples),
-                "blocks_in_window": data["total"]["blocks"],
-                "closed_in_window": data["total"]["closed"],
+                "blocks_in_window": data["total"]["blocks"] if query is not None else 0,
+                "closed_in_window": data["total"]["closed"] if query is not None else 0,
             }
         conn.close()
     finally:
@@ -292,6 +376,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-summary", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="Keep the blocks already loaded (same --blocks).")
     args = parser.parse_args()
     print("load average", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     if not args.skip_engine:
@@ -304,8 +389,16 @@ def main() -> None:
         print(f"  shadows on:  {e['on_wall']:.3f} s wall, {e['on_cpu']:.3f} s CPU (best of {args.repeat})")
         print(f"  overhead: {e['overhead_cpu_pct']:+.1f}% CPU, {e['overhead_wall_pct']:+.1f}% wall (target < 10%)")
     if not args.skip_summary:
-        s = summary_phase(args.blocks, args.requests)
-        print(f"scorecard: {s['blocks']:,} block events + {s['blocks']:,} outcomes loaded in {s['load_s']:.1f} s")
+        s = summary_phase(args.blocks, args.requests, args.reuse)
+        print(
+            f"scorecard: {s['blocks']:,} block events + {s['blocks']:,} outcomes loaded in {s['load_s']:.1f} s "
+            f"({s['hour_rows']:,} tally rows)"
+        )
+        for name, paths in s.pop("selector").items():
+            print(
+                f"  selector in-process, {name}: "
+                + "; ".join(f"{path} p50 {wall:.1f} ms wall, {cpu:.1f} ms CPU" for path, (wall, cpu) in paths.items())
+            )
         for name, r in s.items():
             if isinstance(r, dict):
                 print(

@@ -66,3 +66,34 @@ class ModeForm(forms.Form):
     mode = forms.ChoiceField(choices=[("paper", "Paper"), ("live", "Live")])
     confirmation = forms.CharField(max_length=16, required=False)
     reason = forms.CharField(max_length=500, required=False)
+
+
+class WhatIfForm(forms.Form):
+    """What-if on one risk rule of a completed backtest, as ``POST /api/v1/backtests/<id>/what-if``."""
+
+    OFF = "off"
+
+    rule = forms.ChoiceField(choices=[])
+    values = forms.CharField(
+        max_length=500,
+        help_text=f"Comma-separated values of the limit; {OFF} switches it off. E.g. 1, 2, 4, {OFF}",
+    )
+
+    def __init__(self, *args, rules: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = [(r, r.replace("_", " ")) for r in rules]
+
+    def clean_values(self) -> list:
+        """``"1, 2.5, off"`` -> ``[1, "2.5", None]``: whole numbers as integers, the rest as the decimal
+        strings the API takes; what the config refuses is named by the service."""
+        out: list = []
+        for item in (part.strip() for part in self.cleaned_data["values"].split(",")):
+            if not item:
+                continue
+            if item.lower() in (self.OFF, "null", "none"):
+                out.append(None)
+            else:
+                out.append(int(item) if item.lstrip("-").isdigit() else item)
+        if not out:
+            raise forms.ValidationError("Give at least one value.")
+        return out

@@ -37,7 +37,10 @@ QTY_KEYS = frozenset({"qty", "quantity", "filled_qty"})
 MONEY_KEYS = frozenset({
     "fee", "amount", "budget", "notional", "requested_notional", "budget_left", "cash", "equity", "cost",
     "requested", "left", "available", "needed", "min_notional", "risk", "realized_pnl", "unrealized_pnl",
+    "fees", "pnl", "mae",
 })  # fmt: skip
+PERCENT_KEYS = frozenset({"pnl_pct", "mae_pct"})  # already in percent (a shadow outcome's)
+PRICE_KEYS = PRICE_KEYS | {"stop", "target"}
 
 
 def display_items(payload: Any) -> list[tuple[str, Any]]:
@@ -56,6 +59,10 @@ def display_items(payload: Any) -> list[tuple[str, Any]]:
             rows.append((label, fmt.qty(value, symbol)))
         elif key in MONEY_KEYS:
             rows.append((label, fmt.money(value, quote)))
+        elif key in PERCENT_KEYS:
+            rows.append((label, fmt.pct(value, fraction=False)))
+        elif key == "holding_s":
+            rows.append((label, fmt.duration(value)))
         else:
             rows.append((label, value))
     return rows

@@ -14,23 +14,27 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 
 from agents import selectors as agent_selectors
 from agents import services as agent_services
+from agents.api.filters import TradeFilterSet
 from backtests import presentation
 from backtests import selectors as backtest_selectors
 from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
+from backtests.config import RISK_FIELDS
 from backtests.models import RunStatus
+from events import formatting as fmt
 from events import selectors as event_selectors
 from events import types
 from events.presentation import event_to_dict
 from market import selectors as market_selectors
 from market import timeframes
 from market.api.serializers import CandleQuerySerializer
-from tradingops.api.pagination import NewestFirstCursorPagination
-from tradingops.errors import Conflict
+from tradingops.api.pagination import KeysetCursorPagination, NewestFirstCursorPagination
+from tradingops.errors import Conflict, Invalid
 from tradingops.roles import Role, has_role
 from wallets import selectors as wallet_selectors
 from wallets import services as wallet_services
@@ -40,12 +44,14 @@ from . import market_upload, selectors
 from .actions import ActionView, error_text
 from .backtest_form import BacktestForm
 from .filters import DecisionFilterSet
-from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm
+from .forms import KillSwitchForm, ModeForm, OperatorIntentForm, OperatorNoteForm, WhatIfForm
 from .presentation import display_items, event_row, payload_items
 
 OVERVIEW_LIVE_TYPES = [
     "fill",
     "trade_blocked",
+    "block_outcome",
+    "position_update",
     "reconciliation_completed",
     "marks_updated",
     "risk_claimed",
@@ -101,9 +107,24 @@ def _refused_forms(request) -> dict:
     return forms
 
 
+CLOSED_TRADES_SHOWN = 10
+SCORECARD_WINDOW = timedelta(hours=24)  # the default window of /api/v1/live/block-outcomes/summary
+BOOK_QUOTE = "USDT"  # the paper book's cash currency (settings.PAPER_INITIAL_CASH is in it)
+
+
 def _overview(request, *, forms: dict | None = None, status: int = 200):
     last_id = event_selectors.event_last_id()
+    now = timezone.now()
+    equity = agent_selectors.equity_curve()
     context = {
+        "trades": agent_selectors.trades_overview(closed=CLOSED_TRADES_SHOWN),
+        "closed_shown": CLOSED_TRADES_SHOWN,
+        "equity_points": [{"ts": p.ts.isoformat(), "equity": str(p.equity), "pnl": str(p.pnl)} for p in equity],
+        "equity_quote": BOOK_QUOTE,
+        "equity_places": fmt.money_places(BOOK_QUOTE),
+        "scorecard": agent_selectors.block_outcome_summary(since=now - SCORECARD_WINDOW, until=now),
+        "scorecard_hours": int(SCORECARD_WINDOW.total_seconds() // 3600),
+        "scorecard_quote": BOOK_QUOTE,
         "last_id": last_id,
         "fills": selectors.latest_events(event_type="fill", limit=10),
         "blocks": selectors.block_reasons(),
@@ -180,9 +201,42 @@ class ModeView(OverviewActionView):
         return redirect(reverse("dashboard:overview"))
 
 
-class DecisionPagination(NewestFirstCursorPagination):
+class DecisionPagination(KeysetCursorPagination):
     page_size = 50
     max_page_size = 200
+
+
+DEFAULT_ORDERING = "-time"
+# The table's sortable columns: header text -> the ordering name (events.selectors.EVENT_ORDERINGS).
+SORTABLE_COLUMNS = [("Time (UTC)", "time"), ("Type", "type"), ("Symbol", "symbol"), ("Run", "run")]
+
+
+def _sort_headers(request, ordering: str) -> list[dict]:
+    """Each sortable column's header: the link that sorts by it (descending first for time,
+    ascending first otherwise, then the other way), and its ``aria-sort``."""
+    headers = []
+    for label, name in SORTABLE_COLUMNS:
+        current = ordering.lstrip("-") == name
+        descending = ordering.startswith("-")
+        if current:
+            target = name if descending else f"-{name}"
+        else:
+            target = f"-{name}" if name == "time" else name
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        if target == DEFAULT_ORDERING:
+            query.pop("ordering", None)
+        else:
+            query["ordering"] = target
+        headers.append(
+            {
+                "label": label,
+                "name": name,
+                "href": "?" + query.urlencode(),
+                "sort": ("descending" if descending else "ascending") if current else "none",
+            }
+        )
+    return headers
 
 
 def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tuple[dict, int]:
@@ -195,15 +249,22 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
     show_noise = request.GET.get("noise") == "1" or bool(set(request.GET.getlist("type")) & set(types.outside_chains()))
     hidden_types = [] if show_noise else types.outside_chains()
     rows, next_link, previous_link = [], None, None
-    if filterset.is_valid():
+    valid = filterset.is_valid()
+    if valid:
         paginator = DecisionPagination()
         queryset = filterset.qs.exclude(type__in=hidden_types) if hidden_types else filterset.qs
-        page = paginator.paginate_queryset(queryset, Request(request))
+        try:
+            page = paginator.paginate_queryset(queryset, Request(request))
+        except DRFValidationError as error:  # a forged cursor: shown like a bad filter
+            filterset.form.add_error(None, "; ".join(str(m) for m in error.detail.get("cursor", [])))
+            valid, page = False, []
         rows = [event_row(event_to_dict(event)) for event in page]
         next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
-    data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
-    # Live rows only make sense on the newest page of an open-ended window.
-    live = filterset.is_valid() and not request.GET.get("cursor") and not data.get("until")
+    data = filterset.form.cleaned_data if filterset.is_bound and valid else {}
+    ordering = (data.get("ordering") or [DEFAULT_ORDERING])[0]
+    # Live rows arrive on top: they only make sense on the newest page of an open-ended window,
+    # newest first.
+    live = valid and not request.GET.get("cursor") and not data.get("until") and ordering == DEFAULT_ORDERING
     context = {
         "filterset": filterset,
         "form": filterset.form,
@@ -212,8 +273,12 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "rows": rows,
         "next_link": next_link,
         "previous_link": previous_link,
+        "first_page_link": _first_page_link(request) if request.GET.get("cursor") else None,
         "last_id": last_id,
         "live": live,
+        "sorted_by": None if ordering == DEFAULT_ORDERING else dict(SORTABLE_COLUMNS_BY_NAME)[ordering.lstrip("-")],
+        "ordering": ordering,
+        "sort_headers": _sort_headers(request, ordering),
         "ws_types": ",".join(data.get("type") or []),
         "ws_run_id": data.get("run_id") or "",
         "filter_symbol": data.get("symbol") or "",
@@ -221,12 +286,20 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         "filter_correlation_id": str(data["correlation_id"]) if data.get("correlation_id") else "",
         "filter_since": data["since"].isoformat() if data.get("since") else "",
         "note_form": note_form or OperatorNoteForm(),
-        "filtered": any(request.GET.get(name) for name in filterset.filters) or show_noise,
+        "filtered": any(request.GET.get(name) for name in filterset.filters if name != "ordering") or show_noise,
         "show_noise": show_noise,
         "hidden_types": ",".join(hidden_types),
-        "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
     }
-    return context, 200 if filterset.is_valid() else 400
+    return context, 200 if valid else 400
+
+
+SORTABLE_COLUMNS_BY_NAME = [(name, label) for label, name in SORTABLE_COLUMNS]
+
+
+def _first_page_link(request) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return "?" + query.urlencode()
 
 
 class DecisionsView(RolePageMixin, View):
@@ -251,6 +324,41 @@ class OperatorNoteView(RolePageMixin, ActionView):
     def refused(self, request, form, error):
         context, _ = _decisions_context(request, note_form=form)
         return render(request, "dashboard/decisions.html", context, status=error.status_code if error else 400)
+
+
+class TradePagination(NewestFirstCursorPagination):
+    page_size = 50
+    max_page_size = 200
+
+
+TRADE_STATUSES = [("", "any"), ("open", "open"), ("closed", "closed")]
+
+
+class TradesView(RolePageMixin, View):
+    """Every round trip of the live/paper book, newest opened first, paged, filtered like
+    ``GET /api/v1/live/trades`` (same filter set); open trades marked to the last price."""
+
+    def get(self, request):
+        filterset = TradeFilterSet(request.GET, queryset=agent_selectors.trade_list())
+        trades, next_link, previous_link = [], None, None
+        if filterset.is_valid():
+            paginator = TradePagination()
+            trades = paginator.paginate_queryset(filterset.qs, Request(request))
+            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
+        data = filterset.form.cleaned_data if filterset.is_valid() else {}
+        context = {
+            "form": filterset.form,
+            "trades": trades,
+            "next_link": next_link,
+            "previous_link": previous_link,
+            "symbols": [i.symbol for i in market_selectors.instrument_list(active=True).order_by("symbol")],
+            "statuses": TRADE_STATUSES,
+            "filter_symbol": data.get("symbol") or "",
+            "filter_status": data.get("status") or "",
+            "filter_exit_reason": data.get("exit_reason") or "",
+            "filtered": any(request.GET.get(name) for name in filterset.filters),
+        }
+        return render(request, "dashboard/trades.html", context, status=200 if filterset.is_valid() else 400)
 
 
 CHAIN_PAGE_SIZE = 200
@@ -321,6 +429,7 @@ class EventView(RolePageMixin, View):
             "whole": False,
             "truncated": path.truncated,
             "event": event,
+            "shadow": path.sections.get("shadow"),  # a block's "had this trade gone through"
         }
         return render(request, "dashboard/chain.html", context)
 
@@ -534,8 +643,43 @@ class BacktestDetailView(RolePageMixin, View):
             "blocks": blocks,
             "daily": daily,
             "config": run.config,
+            "scorecard": (run.results or {}).get("block_scorecard") if completed else None,
+            "what_ifs": backtest_selectors.what_if_list(run_id=run.pk) if completed else [],
+            "what_if_form": WhatIfForm(rules=RISK_FIELDS, initial={"rule": "max_trades_per_day"}),
         }
+        context["what_if_pending"] = any(not t["finished"] for t in context["what_ifs"])
         return render(request, "dashboard/backtest.html", context)
+
+
+class BacktestWhatIfView(RolePageMixin, View):
+    """Operators start a what-if from the run's page, through the same service as the API."""
+
+    role = Role.OPERATOR
+
+    def post(self, request, run_id):
+        if backtest_selectors.run_get(run_id=run_id) is None:
+            raise Http404(f"No backtest {run_id}.")
+        form = WhatIfForm(request.POST, rules=RISK_FIELDS)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                messages.error(request, f"What-if {field}: {' '.join(errors)}")
+        else:
+            try:
+                sweep = backtest_services.what_if_create(run_id=run_id, user=request.user, **form.cleaned_data)
+            except (Invalid, backtest_services.RunStateError) as error:
+                for field, detail in error.detail.items():
+                    messages.error(request, f"What-if {field}: {_flat(detail)}")
+            else:
+                messages.success(request, f"What-if on {sweep.rule}: {sweep.combinations} runs queued.")
+        return redirect(reverse("dashboard:backtest", args=[run_id]) + "#what-if")
+
+
+def _flat(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"value {key}: {_flat(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_flat(d) for d in detail)
+    return str(detail)
 
 
 class BacktestCancelView(RolePageMixin, ActionView):

@@ -138,9 +138,39 @@ def pct(value: Any, *, fraction: bool = True, sign: bool = False) -> str:
     return f"{text} %"
 
 
+def duration(seconds: Any) -> str:
+    """A holding time in its two largest units: ``95`` -> ``1 min 35 s``, ``93784`` -> ``1 d 2 h``."""
+    number = _decimal(seconds)
+    if number is None:
+        return "—"
+    left = max(0, int(number))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if left >= size or (size == 1 and not parts):
+            parts.append(f"{left // size} {unit}")
+            left %= size
+        elif parts:
+            break
+    return " ".join(parts[:2])
+
+
 def symbol_quote(symbol: str) -> str:
     """The quote currency of ``SOL-USDT`` (from the instrument when known)."""
     precision = instrument_precision(symbol)
     if precision is not None and precision[2]:
         return precision[2]
     return symbol.rsplit("-", 1)[-1] if "-" in (symbol or "") else ""
+
+
+def utc_time(value: Any) -> str:
+    """``2026-11-25 09:30:12 UTC`` from a datetime or an ISO 8601 text (as the pages print times)."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return "—"
+    return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S UTC")

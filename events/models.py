@@ -2,6 +2,8 @@ import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tradingops.fields import MoneyField
@@ -39,6 +41,8 @@ class Event(models.Model):
             models.Index(fields=["source", "ts", "id"], name="event_source_ts"),
             # A decision's own chain walks causation both ways (events.selectors.event_decision_path).
             models.Index(fields=["causation_id"], name="event_causation"),
+            # The Decisions list sorted by symbol (events.selectors.SYMBOL_KEY is this expression).
+            models.Index(Coalesce(KT("payload__symbol"), models.Value("")), "ts", "id", name="event_symbol_ts"),
         ]
         constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="event_dedupe_key_unique")]
 

@@ -1,9 +1,12 @@
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Case, CharField, F, QuerySet, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import types
@@ -12,6 +15,34 @@ from .models import Event, RunSummary
 
 def event_list() -> QuerySet[Event]:
     return Event.objects.all()
+
+
+# A list's sort keys: each column, then newest first among equals; the last field (id) is unique,
+# so a keyset cursor (tradingops.api.pagination.KeysetCursorPagination) pages it exactly.
+EVENT_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "-time": ("-ts", "-id"),
+    "time": ("ts", "id"),
+    "type": ("type", "-ts", "-id"),
+    "-type": ("-type", "-ts", "-id"),
+    "symbol": ("symbol_key", "-ts", "-id"),
+    "-symbol": ("-symbol_key", "-ts", "-id"),
+    "run": ("run_id", "-ts", "-id"),
+    "-run": ("-run_id", "-ts", "-id"),
+}
+# The payload's symbol as sortable text ("" when absent); the index event_symbol_ts is on exactly this.
+SYMBOL_KEY = Coalesce(KT("payload__symbol"), Value(""), output_field=CharField())
+
+
+def event_ordered(queryset: QuerySet[Event], *, orderings: list[str]) -> QuerySet[Event]:
+    """``queryset`` sorted by the named orderings (``EVENT_ORDERINGS``), first name first."""
+    fields: list[str] = []
+    for name in orderings:
+        for sort_key in EVENT_ORDERINGS[name]:
+            if sort_key.lstrip("-") not in {f.lstrip("-") for f in fields}:
+                fields.append(sort_key)
+    if any(f.lstrip("-") == "symbol_key" for f in fields):
+        queryset = queryset.annotate(symbol_key=SYMBOL_KEY)
+    return queryset.order_by(*fields)
 
 
 def event_get(*, event_id: UUID) -> Event | None:
@@ -48,6 +79,18 @@ class DecisionPath:
     event: Event
     steps: list[Event]
     truncated: bool
+    # What higher apps add about this decision, by name (agents: "shadow", a block's shadow outcome)
+    sections: dict[str, dict] = field(default_factory=dict)
+
+
+# A section of a decision's path: given the path, a JSON-ready dict, or None when it has nothing to
+# say. Registered by higher apps in their ``AppConfig.ready()`` (events knows no blocks or trades).
+PathSection = Callable[[DecisionPath], dict | None]
+_path_sections: dict[str, PathSection] = {}
+
+
+def register_path_section(name: str, provider: PathSection) -> None:
+    _path_sections[name] = provider
 
 
 MAX_PATH_CAUSES = 50
@@ -97,7 +140,12 @@ def event_decision_path(*, event: Event) -> DecisionPath:
         frontier = [e.event_id for e in level]
     consequences.sort(key=lambda e: (e.ts, e.id))
     steps = attach_causes([*(c for c in causes if c.type not in noise), event, *consequences])
-    return DecisionPath(event=event, steps=steps, truncated=truncated)
+    path = DecisionPath(event=event, steps=steps, truncated=truncated)
+    for name, provider in _path_sections.items():
+        section = provider(path)
+        if section is not None:
+            path.sections[name] = section
+    return path
 
 
 def events_after(*, after_id: int, types: list[str] | None = None, run_id: str = "", limit: int = 1000) -> list[Event]:

@@ -244,6 +244,9 @@ class FillPayload(Payload):
     fee: NonNegativeDecimal = Decimal(0)
     fee_currency: str | None = None
     bar_open_time: datetime | None = None
+    # An exit fill's cause as the engine names it (exit, stop, target, end_of_data): the trades
+    # read model shows it as the trade's exit reason.
+    exit_reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class PositionUpdatePayload(Payload):
@@ -287,7 +290,8 @@ def _fill_summary(p: dict[str, Any]) -> str:
     if fee not in (None, "0") and Decimal(str(fee)):
         currency = p.get("fee_currency") or quote
         fee_text = f" · fee {fmt.money(fee, currency)} {currency}".rstrip()
-    return f"Filled {_side_qty(p)} @ {fmt.price(p['price'], p['symbol'])}{fee_text}"
+    reason = f" ({p['exit_reason']})" if p.get("exit_reason") else ""
+    return f"Filled {_side_qty(p)} @ {fmt.price(p['price'], p['symbol'])}{fee_text}{reason}"
 
 
 def _order_summary(p: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import InterfaceError, OperationalError, connection
 
+from events import formatting as fmt
 from events import realtime
 
 from . import hooks, timeframes
@@ -171,10 +172,15 @@ class MarketFeed:
         for bar in bars:
             latest[bar.key] = bar
         frames: dict[str, dict] = defaultdict(lambda: {"ticks": [], "candles": []})
+        # Each price also as a person reads it (to the instrument's tick, events.formatting): the
+        # page's "last price" shows it as sent. Per item, not per frame, so frames still merge.
         for tick in ticks:
-            frames[tick.symbol]["ticks"].append(tick_frame(tick))
+            shown = fmt.price(tick.price, tick.symbol)
+            frames[tick.symbol]["ticks"].append({**tick_frame(tick), "price_display": shown})
         for key, bar in latest.items():
-            frames[bar.symbol]["candles"].append(bar_frame(bar, closed=key in closed_keys))
+            frames[bar.symbol]["candles"].append(
+                {**bar_frame(bar, closed=key in closed_keys), "close_display": fmt.price(bar.close, bar.symbol)}
+            )
         try:
             self._send(frames)
             self.stats.published += len(frames)

@@ -90,3 +90,32 @@ class Tick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.ts:%Y-%m-%d %H:%M:%S} {self.price}"
+
+
+class CandleBlock(models.Model):
+    """A derived, columnar copy of one instrument/timeframe's candles over a fixed span of time (PostgreSQL
+    only): what a backtest reads instead of a million rows. Not a record: ``market.columnar`` fills it on
+    the first read of a block, and triggers on the candle table (every insert, upsert, COPY, update,
+    delete and truncate, whoever writes) mark the blocks a change falls in as stale in the same
+    transaction (``data`` NULL, ``generation`` + 1). Block ``block`` of timeframe ``tf`` covers open
+    times in ``[block * span, (block + 1) * span)`` seconds, span from the SQL function
+    ``market_candle_block_span(tf)`` (migration 0004).
+
+    ``data``: ``count`` open times (int8, microseconds since 2000-01-01, as PostgreSQL sends a
+    timestamptz) and then the five float8 columns open, high, low, close, volume (the candle's own
+    float copies), each ``count`` values, all in network byte order; empty for a span without candles."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="+")
+    timeframe = models.CharField(max_length=3, choices=Timeframe.choices)
+    block = models.BigIntegerField()
+    generation = models.BigIntegerField(default=0)
+    count = models.IntegerField(default=0)
+    data = models.BinaryField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "timeframe", "block"], name="candle_block_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.timeframe} block {self.block}"

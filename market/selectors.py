@@ -25,6 +25,11 @@ def instrument_list(*, active: bool | None = None) -> QuerySet[Instrument]:
     return qs
 
 
+def instrument_symbols() -> list[str]:
+    """Every known instrument's symbol (inactive ones too: old events name them), A to Z."""
+    return list(Instrument.objects.order_by("symbol").values_list("symbol", flat=True))
+
+
 def instrument_get(*, symbol: str) -> Instrument | None:
     return Instrument.objects.filter(symbol=symbol).first()
 

@@ -55,11 +55,15 @@ _UUID_FIELD = models.UUIDField()
 def sql_param(value: Any, conn=connection) -> Any:
     """A value as the database stores it, for raw SQL. Django's UUIDField stores UUIDs natively
     on PostgreSQL and as 32 hex characters elsewhere; sqlite3 cannot bind a ``uuid.UUID`` at all
-    (``Error binding parameter: type 'UUID' is not supported``)."""
+    (``Error binding parameter: type 'UUID' is not supported``). Datetimes go as the ORM writes
+    them, so that a raw upsert's key matches the rows the ORM wrote and reads."""
+    import datetime
     import uuid
 
     if isinstance(value, uuid.UUID):
         return _UUID_FIELD.get_db_prep_value(value, conn)
+    if isinstance(value, datetime.datetime):
+        return conn.ops.adapt_datetimefield_value(value)  # SQLite: naive UTC text, as the ORM writes it
     return value
 
 

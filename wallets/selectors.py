@@ -9,6 +9,11 @@ from tradingops.db import is_postgres
 from .models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet, WalletBalance
 
 
+def wallet_names(*, limit: int) -> list[tuple[int, str, str]]:
+    """(id, name, kind) of the first ``limit`` wallets by name: a picker's options."""
+    return list(Wallet.objects.order_by("name").values_list("id", "name", "kind")[:limit])
+
+
 def wallet_list() -> QuerySet[Wallet]:
     """Wallets with ``balance_currencies`` and ``balance_amounts`` (decimal strings rendered by
     Postgres, in currency order) from two indexed array subqueries: a page of 100 wallets and

@@ -1,6 +1,17 @@
 import django_filters as filters
 
-from agents.models import BlockEvent, BlockOutcome, Fill, Intent, Judgement, Order, PositionSnapshot, StrategyPlan
+from agents.models import (
+    BlockEvent,
+    BlockOutcome,
+    EquityPoint,
+    Fill,
+    Intent,
+    Judgement,
+    Order,
+    PositionSnapshot,
+    StrategyPlan,
+    Trade,
+)
 from events.models import LLMCall
 from tradingops.api.filters import TimeWindowFilterSet, since_filter, until_filter
 
@@ -15,6 +26,34 @@ class FillFilterSet(TimeWindowFilterSet):
     class Meta(TimeWindowFilterSet.Meta):
         model = Fill
         fields = ["symbol", "side", "run_id", "order_id", "correlation_id", "since", "until"]
+
+
+class TradeFilterSet(TimeWindowFilterSet):
+    """``since``/``until`` bound when the trade opened; ``closed_since``/``closed_until`` when it closed."""
+
+    closed_since = since_filter("closed_at", help_text="Closed at or after (ISO 8601).")
+    closed_until = until_filter("closed_at", help_text="Closed before (ISO 8601).")
+
+    class Meta(TimeWindowFilterSet.Meta):
+        model = Trade
+        fields = [
+            "symbol",
+            "side",
+            "status",
+            "exit_reason",
+            "run_id",
+            "correlation_id",
+            "since",
+            "until",
+            "closed_since",
+            "closed_until",
+        ]
+
+
+class EquityPointFilterSet(TimeWindowFilterSet):
+    class Meta(TimeWindowFilterSet.Meta):
+        model = EquityPoint
+        fields = ["since", "until"]
 
 
 class BlockFilterSet(TimeWindowFilterSet):

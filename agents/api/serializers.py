@@ -1,11 +1,13 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from agents.models import (
     BlockEvent,
     BlockOutcome,
+    EquityPoint,
     Fill,
     Intent,
     Judgement,
@@ -15,6 +17,7 @@ from agents.models import (
     RiskAllocation,
     RuntimeConfig,
     StrategyPlan,
+    Trade,
 )
 from agents.services import INTENT_ACTIONS, LIMIT_FIELDS
 from events.models import LLMCall
@@ -115,6 +118,54 @@ class LiveBlockSerializer(ChainLinkMixin, serializers.ModelSerializer):
         ]
 
 
+class TradeSerializer(ChainLinkMixin, serializers.ModelSerializer):
+    """A round trip of the live/paper book. ``pnl``/``pnl_pct`` (a fraction of the entry cost) are
+    final once closed; while open they are marked to ``mark_price``, the symbol's last price."""
+
+    opened_at = serializers.DateTimeField(source="ts")
+    mark_price = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True, read_only=True)
+    pnl = serializers.DecimalField(source="marked_pnl", max_digits=40, decimal_places=18, allow_null=True)
+    pnl_pct = serializers.DecimalField(source="marked_pnl_pct", max_digits=30, decimal_places=12, allow_null=True)
+    duration_s = serializers.IntegerField(help_text="Seconds held: to the close, or to now while open.")
+
+    class Meta:
+        model = Trade
+        fields = [
+            "symbol",
+            "side",
+            "status",
+            "opened_at",
+            "closed_at",
+            "duration_s",
+            "qty",
+            "open_qty",
+            "entry_price",
+            "exit_price",
+            "mark_price",
+            "fees",
+            "realized_pnl",
+            "pnl",
+            "pnl_pct",
+            "exit_reason",
+            "fills",
+            "run_id",
+            "correlation_id",
+            "entry_event_id",
+            "exit_event_id",
+            "chain",
+        ]
+
+
+class EquityPointSerializer(serializers.ModelSerializer):
+    """The book at the end of a minute. ``pnl`` = realised + unrealised - fees paid."""
+
+    pnl = serializers.DecimalField(max_digits=40, decimal_places=18, read_only=True)
+
+    class Meta:
+        model = EquityPoint
+        fields = ["ts", "equity", "pnl", "cash", "market_value", "realized_pnl", "unrealized_pnl", "fees_paid"]
+
+
 class PositionSnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = PositionSnapshot
@@ -209,19 +260,19 @@ class BlockOutcomeSummarySerializer(serializers.Serializer):
 
 
 class BlockOutcomeSummaryInputSerializer(TimeWindowInputMixin, serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    symbol = serializers.CharField(required=False)
-    reason = serializers.CharField(required=False)
-    reason_class = serializers.CharField(required=False)
-    rule = serializers.CharField(required=False)
-    plan_id = serializers.CharField(required=False)
-    run_id = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="Blocks at or after this time (ISO 8601, UTC).")
+    until = serializers.DateTimeField(required=False, help_text="Blocks before this time (ISO 8601, UTC).")
+    symbol = serializers.CharField(required=False, help_text="Only this instrument, e.g. SOL-USDT.")
+    reason = serializers.CharField(required=False, help_text="Only this block reason, e.g. risk_budget_exceeded.")
+    reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
+    rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
+    plan_id = serializers.CharField(required=False, help_text="Only blocks of this plan.")
+    run_id = serializers.CharField(required=False, help_text="Only blocks of this run, e.g. live.")
 
 
 class WindowInputSerializer(TimeWindowInputMixin, serializers.Serializer):
-    since = AwareDateTimeField(required=False)
-    until = AwareDateTimeField(required=False)
+    since = AwareDateTimeField(required=False, help_text="From this time (ISO 8601 with a time zone).")
+    until = AwareDateTimeField(required=False, help_text="Up to this time (ISO 8601 with a time zone).")
 
 
 class RiskAllocationSerializer(ChainLinkMixin, serializers.ModelSerializer):
@@ -301,9 +352,44 @@ class JSONObjectField(serializers.JSONField):
         return value
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A preset with its parameters",
+            value={"preset": "sma_cross", "params": {"fast": 10, "slow": 30}},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A full plan in the rule language",
+            value={
+                "plan": {
+                    "name": "trend",
+                    "symbols": [
+                        {
+                            "symbol": "SOL-USDT",
+                            "entry": "close > sma_50",
+                            "exit": "close < sma_20",
+                            "stop": "2 * atr_14",
+                            "sizing": {"method": "risk", "value": "0.004"},
+                        }
+                    ],
+                }
+            },
+            request_only=True,
+        ),
+    ]
+)
 class PlanInputSerializer(StrictInputSerializer):
-    preset = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. sma_cross")
-    params = JSONObjectField(required=False, default=dict, help_text='e.g. {"fast": 10, "slow": 30}')
+    preset = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A strategy preset (sma_cross, rsi_reversion, breakout) traded on every active instrument; "
+        "give either a preset or a full plan.",
+    )
+    params = JSONObjectField(
+        required=False, default=dict, help_text='The preset\'s parameters, e.g. {"fast": 10, "slow": 30}.'
+    )
     plan = JSONObjectField(
         required=False,
         allow_null=True,
@@ -312,11 +398,44 @@ class PlanInputSerializer(StrictInputSerializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Halve the risk taken",
+            value={"action": "set_risk_multiplier", "params": {"multiplier": "0.5"}},
+            request_only=True,
+        ),
+        OpenApiExample("Flatten one symbol", value={"action": "flatten", "symbol": "SOL-USDT"}, request_only=True),
+        OpenApiExample(
+            "A note in the log", value={"action": "note", "note": "CPI print at 13:30 UTC"}, request_only=True
+        ),
+    ]
+)
 class IntentInputSerializer(StrictInputSerializer):
-    action = serializers.ChoiceField(choices=INTENT_ACTIONS)
-    symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    params = JSONObjectField(required=False, default=dict, help_text='e.g. {"multiplier": "0.5"}')
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    action = serializers.ChoiceField(
+        choices=INTENT_ACTIONS,
+        help_text="What the broker agent is to do: pause or resume trading, flatten positions, replan, "
+        "set_risk_multiplier (params.multiplier), or note (text only).",
+    )
+    symbol = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The instrument it applies to, e.g. SOL-USDT; empty: every symbol.",
+    )
+    params = JSONObjectField(
+        required=False,
+        default=dict,
+        help_text='The action\'s parameters: set_risk_multiplier takes {"multiplier": "0.5"} (0.1 to 2).',
+    )
+    note = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Free text kept with the intent; required for the note action.",
+    )
 
 
 class LLMCallSerializer(ChainLinkMixin, serializers.ModelSerializer):
@@ -379,26 +498,102 @@ class RuntimeConfigSerializer(serializers.ModelSerializer):
         fields = ["mode", "kill_switch", *LIMIT_FIELDS, "updated_at", "updated_by"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Back to paper", value={"mode": "paper", "reason": "end of the live trial"}, request_only=True),
+        OpenApiExample(
+            "Go live",
+            value={"mode": "live", "confirmation": "LIVE", "reason": "paper results reviewed"},
+            request_only=True,
+        ),
+    ]
+)
 class ModeInputSerializer(StrictInputSerializer):
-    mode = serializers.ChoiceField(choices=RuntimeConfig.Mode.choices)
-    confirmation = serializers.CharField(required=False, allow_blank=True, default="")
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    mode = serializers.ChoiceField(
+        choices=RuntimeConfig.Mode.choices, help_text="paper: fills are simulated; live: orders go to the exchange."
+    )
+    confirmation = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Going live only: the confirmation word (settings.LIVE_CONFIRMATION_WORD), typed out.",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Why, kept in the change's event."
+    )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Stop every new order",
+            value={"engaged": True, "reason": "exchange API degraded"},
+            request_only=True,
+        ),
+        OpenApiExample("Trade again", value={"engaged": False, "reason": "exchange recovered"}, request_only=True),
+    ]
+)
 class KillSwitchInputSerializer(StrictInputSerializer):
-    engaged = serializers.BooleanField()
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    engaged = serializers.BooleanField(help_text="true: every new order is blocked; false: trading resumes.")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Why, kept in the change's event."
+    )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Tighter risk for the day",
+            value={"daily_risk_budget": "0.010000", "risk_per_trade": "0.002500", "reason": "volatile session"},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Fewer trades",
+            value={"max_trades_per_day": 10, "max_open_positions": 3, "cooldown_after_loss_minutes": 120},
+            request_only=True,
+        ),
+    ]
+)
 class LimitsInputSerializer(StrictInputSerializer):
-    daily_risk_budget = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
-    risk_per_trade = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
-    risk_multiplier = serializers.DecimalField(max_digits=6, decimal_places=4, required=False)
-    max_trades_per_day = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
-    max_trades_per_symbol_per_day = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
-    max_open_positions = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
-    min_notional = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0), required=False)
-    cooldown_after_loss_minutes = serializers.IntegerField(min_value=0, max_value=INT32_MAX, required=False)
-    fee_rate = serializers.DecimalField(max_digits=8, decimal_places=6, required=False)
-    slippage_bps = serializers.DecimalField(max_digits=8, decimal_places=3, required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    """Only the fields given change; the others keep their values."""
+
+    daily_risk_budget = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=6,
+        required=False,
+        help_text="Fraction of equity that may be put at risk per day, e.g. 0.02.",
+    )
+    risk_per_trade = serializers.DecimalField(
+        max_digits=8, decimal_places=6, required=False, help_text="Fraction of equity risked by one trade, e.g. 0.005."
+    )
+    risk_multiplier = serializers.DecimalField(
+        max_digits=6, decimal_places=4, required=False, help_text="Scales every trade's risk, e.g. 0.5 halves it."
+    )
+    max_trades_per_day = serializers.IntegerField(
+        min_value=0, max_value=INT32_MAX, required=False, help_text="Entries allowed per UTC day, all symbols."
+    )
+    max_trades_per_symbol_per_day = serializers.IntegerField(
+        min_value=0, max_value=INT32_MAX, required=False, help_text="Entries allowed per UTC day in one symbol."
+    )
+    max_open_positions = serializers.IntegerField(
+        min_value=0, max_value=INT32_MAX, required=False, help_text="Positions open at the same time."
+    )
+    min_notional = serializers.DecimalField(
+        max_digits=36,
+        decimal_places=18,
+        min_value=Decimal(0),
+        required=False,
+        help_text="Smallest order value in the quote currency, e.g. 10 (USDT).",
+    )
+    cooldown_after_loss_minutes = serializers.IntegerField(
+        min_value=0, max_value=INT32_MAX, required=False, help_text="Minutes a symbol rests after a losing trade."
+    )
+    fee_rate = serializers.DecimalField(
+        max_digits=8, decimal_places=6, required=False, help_text="Fee as a fraction of notional, e.g. 0.001 (0.1 %)."
+    )
+    slippage_bps = serializers.DecimalField(
+        max_digits=8, decimal_places=3, required=False, help_text="Assumed slippage in basis points, e.g. 5."
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Why, kept in the change's event."
+    )

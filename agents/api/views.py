@@ -60,6 +60,27 @@ class FillListView(ListAPIView):
         return selectors.fill_list()
 
 
+class TradeListView(ListAPIView):
+    """Round trips of the live/paper book, newest opened first: open ones marked to the last price,
+    closed ones with their net P&L, % of the entry cost, duration and exit reason."""
+
+    serializer_class = s.TradeSerializer
+    filterset_class = filters.TradeFilterSet
+
+    def get_queryset(self):
+        return selectors.trade_list()
+
+
+class EquityListView(ListAPIView):
+    """The book's equity over time, one point a minute, newest first."""
+
+    serializer_class = s.EquityPointSerializer
+    filterset_class = filters.EquityPointFilterSet
+
+    def get_queryset(self):
+        return selectors.equity_point_list()
+
+
 class BlockListView(ListAPIView):
     serializer_class = s.LiveBlockSerializer
     filterset_class = filters.BlockFilterSet

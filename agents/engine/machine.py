@@ -230,9 +230,9 @@ class Machine:
             if qty <= 0 or qty * quote.price < limits.min_notional:
                 detail = {"cash": state.cash, "needed": quote.price * quote.qty + quote.fee, "at": "fill"}
                 state.drop_claim(symbol)
-                self.decisions.append(
-                    Decision("block", ts, bar, symbol, pending.chain, None, Block("insufficient_cash", detail))
-                )
+                block = Block("insufficient_cash", detail)
+                self.decisions.append(Decision("block", ts, bar, symbol, pending.chain, None, block))
+                self._shadow_fill_block(symbol, bar, ts, pending, block, pending.qty)  # the order it refused
                 return
             quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
         entry = quote.price
@@ -275,11 +275,19 @@ class Machine:
             reason = "insufficient_cash" if qty <= 0 and one_lot > state.cash else "min_notional"
             detail = {"qty": qty, "price": price, "cash": state.cash, "min_notional": limits.min_notional, "at": "fill"}
             state.drop_claim(symbol)
-            self.decisions.append(Decision("block", ts, bar, symbol, pending.chain, None, Block(reason, detail)))
+            block = Block(reason, detail)
+            self.decisions.append(Decision("block", ts, bar, symbol, pending.chain, None, block))
+            self._shadow_fill_block(symbol, bar, ts, pending, block, qty)  # none when nothing could be sized
             return
         quote = market_fill(pending.side, open_, qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
         risk = qty * abs(quote.price - stop) if stop is not None else quote.price * qty
         self._open(symbol, bar, ts, sp, quote, stop, target, risk, pending.chain)
+
+    def _shadow_fill_block(self, symbol: str, bar: int, ts: int, pending, block: Block, qty: float) -> None:
+        """An entry blocked at its fill is followed from this open, as one blocked on a close is from the next."""
+        shadow = getattr(self, "shadow", None)
+        if shadow is not None:
+            shadow.on_block(self, symbol, bar, ts, pending.chain, block, qty, signal_bar=pending.signal_bar)
 
     def _open(self, symbol, bar, ts, sp, quote, stop, target, risk: float, chain: int) -> None:
         state = self.state

@@ -336,16 +336,22 @@ def _run(
         equity,
         state,
         float(initial_cash),
-        _block_outcomes(machine, syms),
+        _block_outcomes(machine, syms, close_at_end=bool(close_at_end)),
     )
 
 
-def _block_outcomes(machine: Machine, syms: list[_Symbol]) -> list[Decision]:
+def _block_outcomes(machine: Machine, syms: list[_Symbol], *, close_at_end: bool = False) -> list[Decision]:
     """Closed shadows in the order the live stepper closes them (candle time, plan symbol order, chain),
-    then the ones still open, marked at their symbol's last close."""
+    then the ones still open, marked at their symbol's last close (with ``close_at_end``: closed at
+    the last bar's open as the real positions are, ``end_of_data``)."""
     if machine.shadow is None:
         return []
     machine.shadow.finish(machine)
+    if close_at_end:
+        for sym in syms:
+            if sym.n:
+                k = sym.n - 1
+                machine.shadow.close_at_end(machine, sym.symbol, k, sym.ts.item(k), sym.open.item(k))
     order = {s.symbol: s.index for s in syms}
     closed = sorted(machine.shadow.outcomes, key=lambda d: (d.ts, order[d.symbol], d.chain))
     marks = {s.symbol: s.close.item(s.n - 1) for s in syms if s.n}
@@ -358,17 +364,36 @@ def _equity_curve(syms: list[_Symbol], ledger, initial_cash: float) -> tuple[np.
     n = len(ts_all)
     if not ledger:
         return ts_all, np.full(n, float(initial_cash))
-    symbols, _, event_ts, event_cash, event_qty = (np.array(col) for col in zip(*ledger, strict=True))
-    last = np.searchsorted(event_ts, ts_all, side="right") - 1
+    symbols, _, times, cash, qtys = zip(*ledger, strict=True)
+    event_ts = np.array(times, dtype=np.int64)
+    event_cash = np.array(cash, dtype=np.float64)
+    event_qty = np.array(qtys, dtype=np.float64)
+    last = _last_event(event_ts, ts_all)
     equity = np.where(last >= 0, event_cash[np.maximum(last, 0)], float(initial_cash))
+    if len(syms) == 1:
+        owner = np.zeros(len(symbols), dtype=np.int64)
+    else:
+        index = {s.symbol: s.index for s in syms}
+        owner = np.array([index[symbol] for symbol in symbols], dtype=np.int64)
     for sym in syms:
-        mine = symbols == sym.symbol
-        if not mine.any():
+        mine = np.flatnonzero(owner == sym.index)
+        if not len(mine):
             continue
-        q_last = np.searchsorted(event_ts[mine], ts_all, side="right") - 1
+        q_last = _last_event(event_ts[mine], ts_all)
         qty = np.where(q_last >= 0, event_qty[mine][np.maximum(q_last, 0)], 0.0)
-        c_last = np.searchsorted(sym.ts, ts_all, side="right") - 1
-        close = sym.close[np.maximum(c_last, 0)]
+        if sym.ts is ts_all:
+            close = sym.close
+        else:
+            c_last = np.searchsorted(sym.ts, ts_all, side="right") - 1
+            close = sym.close[np.maximum(c_last, 0)]
         with np.errstate(invalid="ignore"):
             equity = equity + np.where(qty != 0.0, qty * close, 0.0)
     return ts_all, equity
+
+
+def _last_event(event_ts: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """For each of ``ts``, the index of the last event at or before it (-1 if none): what
+    ``np.searchsorted(event_ts, ts, side="right") - 1`` gives for the time-ordered ledger, counted in one
+    pass over ``ts`` (a histogram of where each event starts to count) instead of one search per time."""
+    starts = np.searchsorted(ts, event_ts, side="left")
+    return np.cumsum(np.bincount(starts, minlength=len(ts) + 1)[: len(ts)]) - 1

@@ -47,7 +47,7 @@ def _num(value: float | None) -> str | None:
 class ShadowOutcome(NamedTuple):
     """A shadow trade's result. ``status`` is ``closed`` or ``open`` (still held, marked at the last
     close; ``exit_*`` then hold the mark). ``exit_reason``: ``stop``, ``target``, ``exit`` (the plan's
-    exit signal), or for an open shadow ``open`` (never filled: ``unfilled``)."""
+    exit signal), ``end_of_data`` (a backtest with ``close_at_end``), or for an open shadow ``open``."""
 
     status: str
     exit_reason: str
@@ -158,11 +158,17 @@ class ShadowBook:
         """Backtest: the symbol's whole history is known, shadows resolve as they open."""
         self._history[symbol] = _History(ts, open_, high, low, close, env, exit_idx)
 
-    def on_block(self, machine, symbol: str, bar: int, ts: int, chain: int, block, qty: float) -> None:
+    def on_block(
+        self, machine, symbol: str, bar: int, ts: int, chain: int, block, qty: float, *, signal_bar: int | None = None
+    ) -> None:
+        """Follow the entry ``block`` refused. Blocked on a close, the shadow fills at the next open;
+        blocked at the fill (``signal_bar`` given: the bar whose close signalled it), it fills at this
+        very open, as the refused order would have (its levels from the signal bar, as the real entry's)."""
         if not qty > 0:
             return
         sp = machine._plans[symbol]
-        shadow = _Shadow(symbol, sp.side, qty, chain, bar, ts, block.reason, block.reason_class, sp.entry)
+        signal = bar if signal_bar is None else signal_bar
+        shadow = _Shadow(symbol, sp.side, qty, chain, signal, ts, block.reason, block.reason_class, sp.entry)
         if symbol in self._history:
             self._queued.append(shadow)  # resolved all at once by finish()
         else:
@@ -254,11 +260,11 @@ class ShadowBook:
             outcome,
         )
 
-    def _exit_at_open(self, machine, shadow: _Shadow, bar: int, ts: int, open_: float):
+    def _exit_at_open(self, machine, shadow: _Shadow, bar: int, ts: int, open_: float, reason: str = "exit"):
         limits = machine.limits
         side = "sell" if shadow.side == "long" else "buy"
         quote = market_fill(side, open_, shadow.qty, slippage_bps=limits.slippage_bps, fee_rate=limits.fee_rate)
-        return self._outcome(machine, shadow, "closed", "exit", bar, ts, quote.price, quote.fee)
+        return self._outcome(machine, shadow, "closed", reason, bar, ts, quote.price, quote.fee)
 
     # -- live: one candle at a time ----------------------------------------------------------------
     def on_bar(self, machine, symbol: str, bar: int, ts: int, open_, high, low, env, index: int) -> list:
@@ -297,6 +303,19 @@ class ShadowBook:
         else:
             del self.open[symbol]
         return closed
+
+    def close_at_end(self, machine, symbol: str, bar: int, ts: int, open_: float) -> None:
+        """Backtest with ``close_at_end``: the symbol's shadows still held are closed as the real
+        position is (:meth:`Machine.close_at_end`): at the last bar's open with its slippage and fee,
+        exit reason ``end_of_data``. A shadow never filled stays out (there was nothing to close)."""
+        still = []
+        for s in self.open.pop(symbol, []):
+            if s.entry_bar < 0:
+                still.append(s)
+                continue
+            self.outcomes.append(self._exit_at_open(machine, s, bar, ts, open_, reason="end_of_data"))
+        if still:
+            self.open[symbol] = still
 
     def marked(self, machine, marks: dict[str, float]) -> list:
         """The open shadows as ``open`` outcomes marked at ``marks`` (the unfilled ones as ``unfilled``)."""

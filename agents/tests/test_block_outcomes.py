@@ -15,6 +15,7 @@ from agents.market_data import candles_between
 from agents.models import BlockEvent, BlockOutcome, StrategyPlan
 from events.models import Event
 
+from .test_books import paper_books  # noqa: F401 - fixture
 from .test_live_chain import _feed, _fresh_engines, planned  # noqa: F401 - fixtures
 
 Q18 = Decimal(1).scaleb(-18)
@@ -166,3 +167,20 @@ def test_open_shadows_are_listed_with_their_marked_pnl(capped, sol_candles, clie
         assert Decimal(row["pnl"]) == Decimal(repr(d.outcome.pnl))
         block = Event.objects.get(event_id=row["block_event_id"])
         assert block.type == "trade_blocked"
+
+
+def test_an_entry_the_databases_budget_refused_is_followed_too(paper_books, sol_candles):  # noqa: F811
+    """The engine passed the entry, the day's budget in the database refused its claim: that block
+    is followed as a shadow like the engine's own, and its outcome is caused by it."""
+    _feed(sol_candles[200:450])
+    refused = {b.event_id: b for b in BlockEvent.objects.filter(reason="risk_budget_exhausted")}
+    assert refused, "the database refused a claim"
+    outcomes = list(BlockOutcome.objects.filter(block_event_id__in=list(refused)))
+    assert outcomes, "and the refused entry's shadow closed"
+    for o in outcomes:
+        block = refused[o.block_event_id]
+        assert Event.objects.get(event_id=o.event_id).causation_id == block.event_id
+        assert (o.reason, o.reason_class, o.symbol) == ("risk_budget_exhausted", "risk_valid", block.symbol)
+        assert o.entry_at == o.blocked_at  # refused on a close: the shadow fills at the next open
+    report = books_check()
+    assert report.ok, report.violations

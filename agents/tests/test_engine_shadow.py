@@ -227,3 +227,102 @@ def test_what_if_on_one_limit_puts_the_scorecard_beside_the_equity():
     assert uncapped["change"]["net"] == uncapped["net"] - out["baseline"]["net"]
     with pytest.raises(ConfigError):
         sweep_limit(p, bars, lim, "no_such_limit", [1], initial_cash=10_000.0)
+
+
+def _run_both_with(p, bars, lim, *, cash, instruments):
+    result = run_backtest(p, bars, lim, initial_cash=cash, instruments=instruments)
+    live = LiveEngine(p, lim, initial_cash=cash, timeframe_s=bars.timeframe_s, instruments=instruments)
+    live.run(bars)
+    assert live.decisions == result.decisions
+    assert live.block_outcomes == result.block_outcomes
+    return result
+
+
+def test_an_entry_blocked_at_its_fill_is_followed_from_that_open():
+    """The open gaps above what the cash buys (whole units): the order sized on the close is refused
+    at the fill; its shadow fills at that open, as the order would have, and hits its stop there."""
+    from decimal import Decimal
+
+    from agents.engine import Instrument
+
+    bars = make_bars(
+        [
+            (100, 100, 100, 100),  # entry signal: 1 unit at ~100 fits the 105 of cash
+            (110, 111, 98, 99),  # the open gaps to 110: no whole unit fits; the stop is touched on this bar
+            (99, 100, 98, 99),
+        ]
+    )
+    lim = limits(fee_rate=0.001, slippage_bps=10)
+    whole_units = {"TEST": Instrument("TEST", Decimal(1))}
+    result = _run_both_with(plan("close >= 100", stop="entry - 5"), bars, lim, cash=105.0, instruments=whole_units)
+    (block,) = [d for d in result.decisions if d.kind == "block"]
+    assert (block.bar, block.block.reason, block.block.detail["at"]) == (1, "insufficient_cash", "fill")
+    assert result.trades == []
+    (d,) = result.block_outcomes
+    o = d.outcome
+    entry = 110 * (1 + SLIP)
+    exit_ = (entry - 5) * (1 - SLIP)
+    assert d.chain == block.chain
+    assert (o.reason, o.block_ts, o.entry_bar, o.entry_ts, o.entry_price, o.qty) == (
+        "insufficient_cash",
+        T0 + H,
+        1,
+        T0 + H,
+        entry,
+        1.0,
+    )
+    assert (o.status, o.exit_reason, o.exit_bar, o.exit_price) == ("closed", "stop", 1, exit_)
+    assert o.pnl == (exit_ - entry) - (entry + exit_) * 0.001
+
+
+def test_an_entry_sized_at_the_fill_and_refused_there_is_followed_to_its_target():
+    """``sizing.price == "fill"``: the order passes on the close (1 unit at 100 > min notional 50); at
+    the fill the open has fallen to 40, under the minimum notional: blocked at the fill, followed."""
+    from agents.engine import Sizing
+
+    bars = make_bars(
+        [
+            (100, 100, 100, 100),  # entry signal
+            (40, 41, 39, 40),  # 1 unit at 40 is under the minimum notional: blocked at the fill
+            (41, 45, 40, 44),  # the shadow's target (entry + 3) is touched
+        ]
+    )
+    p = plan("close >= 100", target="entry + 3", sizing=Sizing("fixed_qty", 1, "fill"))
+    result = _run_both(p, bars, limits(min_notional=50.0, fee_rate=0.001, slippage_bps=10))
+    (block,) = [d for d in result.decisions if d.kind == "block"]
+    assert (block.bar, block.block.reason, block.block.detail["at"]) == (1, "min_notional", "fill")
+    (d,) = result.block_outcomes
+    o = d.outcome
+    entry = 40 * (1 + SLIP)
+    assert (o.reason, o.entry_bar, o.entry_price, o.exit_reason, o.exit_bar, o.exit_price) == (
+        "min_notional",
+        1,
+        entry,
+        "target",
+        2,
+        entry + 3,
+    )
+    assert o.pnl > 0
+
+
+def test_with_close_at_end_a_shadow_still_held_is_closed_with_end_of_data():
+    bars = make_bars(
+        [
+            (100, 100, 100, 100),  # blocked: fills at the next open
+            (99, 104, 98, 103),  # still held after the last bar
+            (105, 106, 104, 105),
+        ]
+    )
+    p, lim = plan("close >= 100 and close < 101", stop="entry - 50"), limits(**BLOCKING)
+    held = run_backtest(p, bars, lim, initial_cash=10_000.0)
+    closed = run_backtest(p, bars, lim, initial_cash=10_000.0, close_at_end=True)
+    assert [d.outcome.status for d in held.block_outcomes] == ["open"]
+    (d,) = closed.block_outcomes
+    o = d.outcome
+    entry = 99 * (1 + SLIP)
+    exit_ = 105 * (1 - SLIP)  # the last bar's open, as a real position is closed at the end
+    assert (o.status, o.exit_reason, o.exit_bar) == ("closed", "end_of_data", 2)
+    assert (o.entry_price, o.exit_price) == (entry, exit_)
+    assert o.pnl == (exit_ - entry) - (entry + exit_) * 0.001
+    assert (d.rule, d.bar, d.ts) == ("end_of_data", 2, T0 + 2 * H)
+    assert closed.decisions == held.decisions  # the real run has nothing to close

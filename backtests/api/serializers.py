@@ -1,7 +1,8 @@
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.engine.reasons import explain
-from backtests.config import METRICS
+from backtests.config import MAX_SWEEP_COMBINATIONS, METRICS, RISK_FIELDS, SOL_SMA_EXAMPLE
 from backtests.models import (
     DEFAULT_POINTS,
     OVERVIEW_POINTS,
@@ -56,16 +57,20 @@ class DailyReportSerializer(serializers.ModelSerializer):
 
 
 class EquityQuerySerializer(serializers.Serializer):
-    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=DEFAULT_POINTS)
+    max_points = serializers.IntegerField(
+        min_value=2, max_value=OVERVIEW_POINTS, default=DEFAULT_POINTS, help_text="Points of the curve at most."
+    )
 
 
 class StateQuerySerializer(serializers.Serializer):
-    at = AwareDateTimeField()
+    at = AwareDateTimeField(help_text="The moment to show, e.g. 2024-02-01T12:00:00Z.")
 
 
 class CompareQuerySerializer(serializers.Serializer):
-    ids = serializers.CharField()
-    max_points = serializers.IntegerField(min_value=2, max_value=OVERVIEW_POINTS, default=500)
+    ids = serializers.CharField(help_text="2 to 5 run ids (UUIDs) separated by commas.")
+    max_points = serializers.IntegerField(
+        min_value=2, max_value=OVERVIEW_POINTS, default=500, help_text="Points per equity curve at most."
+    )
 
     def validate_ids(self, value):
         import uuid
@@ -101,11 +106,29 @@ class StateSerializer(serializers.Serializer):
     positions = PositionStateSerializer(many=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "SMA cross, 3 x 2 parameter sets, ranked by Sharpe",
+            value={
+                "name": "sol-sma-grid",
+                "config": SOL_SMA_EXAMPLE,
+                "grid": {"fast": [5, 10, 20], "slow": [30, 50]},
+                "metric": "sharpe",
+            },
+            request_only=True,
+        )
+    ]
+)
 class SweepCreateSerializer(StrictInputSerializer):
-    name = serializers.CharField(required=False, max_length=200)
-    config = serializers.DictField()
-    grid = serializers.DictField(child=serializers.ListField(min_length=1))
-    metric = serializers.ChoiceField(choices=METRICS, default="sharpe")
+    name = serializers.CharField(required=False, max_length=200, help_text="A label for the sweep.")
+    config = serializers.DictField(help_text="A backtest config (as POST /backtests takes) that every run starts from.")
+    grid = serializers.DictField(
+        child=serializers.ListField(min_length=1),
+        help_text=f'Values per strategy parameter, e.g. {{"fast": [5, 10], "slow": [30, 50]}}: one run per '
+        f"combination, at most {MAX_SWEEP_COMBINATIONS:,}.",
+    )
+    metric = serializers.ChoiceField(choices=METRICS, default="sharpe", help_text="The result the runs are ranked by.")
 
 
 class SweepSerializer(serializers.ModelSerializer):
@@ -131,8 +154,10 @@ class RankedRunSerializer(serializers.ModelSerializer):
 
 
 class RankQuerySerializer(serializers.Serializer):
-    metric = serializers.ChoiceField(choices=METRICS, required=False)
-    order = serializers.ChoiceField(choices=("desc", "asc"), default="desc")
+    metric = serializers.ChoiceField(
+        choices=METRICS, required=False, help_text="Rank by this result; default: the sweep's metric."
+    )
+    order = serializers.ChoiceField(choices=("desc", "asc"), default="desc", help_text="desc: best first.")
 
 
 class PresetParamSerializer(serializers.Serializer):
@@ -154,16 +179,48 @@ class PresetSerializer(serializers.Serializer):
 class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
     """Filters of a run's block outcomes: equality, and ``since``/``until`` on the block's time."""
 
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    symbol = serializers.CharField(required=False)
-    reason = serializers.CharField(required=False)
-    reason_class = serializers.CharField(required=False)
-    rule = serializers.CharField(required=False)
-    exit_reason = serializers.ChoiceField(choices=["stop", "target", "exit", "open"], required=False)
-    status = serializers.ChoiceField(choices=["closed", "open"], required=False)
+    since = serializers.DateTimeField(required=False, help_text="Blocks at or after this time (ISO 8601, UTC).")
+    until = serializers.DateTimeField(required=False, help_text="Blocks before this time (ISO 8601, UTC).")
+    symbol = serializers.CharField(required=False, help_text="Only this instrument, e.g. SOL-USDT.")
+    reason = serializers.CharField(required=False, help_text="Only this block reason, e.g. risk_budget_exceeded.")
+    reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
+    rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
+    exit_reason = serializers.ChoiceField(
+        choices=["stop", "target", "exit", "end_of_data", "open"],
+        required=False,
+        help_text="How the blocked trade's shadow ended.",
+    )
+    status = serializers.ChoiceField(
+        choices=["closed", "open"], required=False, help_text="closed: the shadow trade has ended."
+    )
 
 
 class OffsetPageSerializer(serializers.Serializer):
-    offset = serializers.IntegerField(min_value=0, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0, help_text="Rows to skip.")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Rows to return.")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Daily trade cap from 1 to 5, and off",
+            value={"rule": "max_trades_per_day", "values": [1, 2, 5, None]},
+            request_only=True,
+        )
+    ]
+)
+class WhatIfCreateSerializer(StrictInputSerializer):
+    """Rerun the completed run once per value of one risk limit (``null`` switches the limit off)."""
+
+    rule = serializers.CharField(help_text="A risk limit: " + ", ".join(RISK_FIELDS))
+    values = serializers.ListField(
+        child=serializers.JSONField(allow_null=True),
+        allow_empty=False,
+        help_text='The limit\'s values to try, e.g. [1, 2, 3] or ["0.02", null]; null switches the limit off.',
+    )
+
+    def validate_values(self, values):
+        bad = [v for v in values if not (v is None or isinstance(v, int | float | str)) or isinstance(v, bool)]
+        if bad:
+            raise serializers.ValidationError(f"each value is a number, a decimal string or null; got {bad[0]!r}")
+        return values

@@ -22,6 +22,7 @@ urlpatterns = [
         views.RunBlockOutcomesSummaryView.as_view(),
         name="block-outcomes-summary",
     ),
+    path("backtests/<uuid:pk>/what-if", views.RunWhatIfView.as_view(), name="what-if"),
     path("backtests/<uuid:pk>/daily-reports", views.RunDailyReportsView.as_view(), name="daily-reports"),
     path("backtests/<uuid:pk>/state", views.RunStateView.as_view(), name="state"),
     path("backtests/<uuid:pk>/cancel", views.RunCancelView.as_view(), name="cancel"),

@@ -399,3 +399,28 @@ class SweepResultsView(ListAPIView):
         return selectors.sweep_ranked_runs(
             sweep_id=sweep.pk, metric=metric, descending=query.validated_data["order"] == "desc"
         )
+
+
+class RunWhatIfView(InputFormMixin, APIView):
+    """What-if on one risk rule: ``POST {"rule", "values"}`` reruns this completed run once per value
+    of that limit (a sweep on the backtests queue); ``GET`` lists its what-ifs, newest first, each
+    value's final equity, return, trades, blocks, saved/forgone/net beside their change from this run."""
+
+    input_serializers = {"POST": s.WhatIfCreateSerializer}
+    permission_classes = [ViewerReadsOperatorWrites]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        run = _run_or_404(pk)
+        return Response({"id": str(run.pk), "results": selectors.what_if_list(run_id=run.pk)})
+
+    @extend_schema(request=s.WhatIfCreateSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, pk):
+        run = _run_or_404(pk)
+        body = s.WhatIfCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        sweep = services.what_if_create(
+            run_id=run.pk, rule=body.validated_data["rule"], values=body.validated_data["values"], user=request.user
+        )
+        sweep = selectors.sweep_list().select_related("base_run").get(pk=sweep.pk)
+        return Response(selectors.what_if_table(sweep=sweep), status=201)

@@ -13,12 +13,15 @@ from .runs import (
     validated,
 )
 from .sweeps import sweep_create
+from .whatif import MAX_WHAT_IF_VALUES, what_if_create
 
 __all__ = [
+    "MAX_WHAT_IF_VALUES",
     "RunStateError",
     "backtest_run_cancel",
     "backtest_run_create",
     "backtest_run_rerun",
     "sweep_create",
     "validated",
+    "what_if_create",
 ]

@@ -106,3 +106,76 @@ def test_lttb_python_and_numpy_scans_pick_the_same_points(monkeypatch):
         python_scan = metrics.lttb(x, y, threshold)
         assert np.array_equal(numpy_scan, python_scan)
         assert len(numpy_scan) == threshold
+
+
+def test_lttb_bucket_means_are_each_slices_mean_bit_for_bit():
+    """The overview's LTTB takes every bucket's mean at once; the picks depend on those last bits."""
+    rng = np.random.default_rng(7)
+    for n, threshold in ((1_000_003, 10_000), (50_000, 977), (4_321, 50)):
+        y = np.cumsum(rng.normal(size=n)) * 1234.5678 + 1e6
+        edges = np.floor(np.linspace(1, n - 1, threshold - 1)).astype(np.int64)
+        edges = np.maximum(edges, np.arange(1, threshold))
+        edges[-1] = n - 1
+        assert len(set(np.diff(edges).tolist())) > 1  # buckets of several widths
+        expected = [y[lo:hi].mean() for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True)]
+        assert metrics._bucket_means(y, edges) == expected
+
+
+def test_snapshots_taken_in_one_pass_equal_a_chain_of_fills():
+    from backtests import portfolio
+
+    rng = np.random.default_rng(3)
+    fills, bar = [], 0
+    for k in range(400):
+        bar += int(rng.integers(0, 5))
+        symbol = ("A", "B")[k // 2 % 2]
+        price, qty, fee = float(rng.uniform(1, 2)), float(rng.uniform(0.1, 9)), float(rng.uniform(0, 0.01))
+        side = "long" if k % 3 else "short"
+        if k % 2 == 0:
+            fills.append(portfolio.Fill(bar, bar * 60, symbol, "entry", side, qty, price, fee))
+        else:
+            fills.append(portfolio.Fill(bar, bar * 60, symbol, "exit", side, qty, price, fee, float(rng.normal())))
+    starts = list(range(0, bar + 10, 7))
+    kept, final = portfolio.states_before(1000.0, fills, starts)
+    state, k, expected = portfolio.empty(1000.0), 0, []
+    for start in starts:
+        while k < len(fills) and fills[k].bar < start:
+            state = portfolio.apply_fill(state, fills[k])
+            k += 1
+        expected.append(state)
+    for fill in fills[k:]:
+        state = portfolio.apply_fill(state, fill)
+    assert kept == expected  # floats compared exactly
+    assert [list(s) for s in kept] == [list(s) for s in expected]  # and the keys in the stored order
+    assert final == state
+    assert any(s["positions"] for s in kept)
+
+
+def test_the_summary_sums_as_a_loop_over_the_trades_does():
+    """Per symbol and per exit reason: Python's sums in trade order, to the last bit (numpy adds otherwise)."""
+    from agents.engine.machine import Trade
+    from backtests.results import summarize
+
+    rng = np.random.default_rng(11)
+    trades = []
+    for k in range(3000):
+        entry_ts = 1_700_000_000 + 60 * k
+        pnl = float(rng.normal() * 10.0 ** int(rng.integers(-3, 4)))
+        trades.append(Trade(("A-USD", "B-USD", "C-USD")[k % 3], "long", k, k, k + 1, entry_ts,
+                            entry_ts + 60 * int(rng.integers(1, 90)), float(rng.uniform(0.01, 5)),
+                            float(rng.uniform(1, 100)), 1.0, 0.0, pnl if k % 17 else 0.0,
+                            ("exit", "stop", "target")[int(rng.integers(0, 3))]))  # fmt: skip
+    summary = summarize(trades, [], 1000.0)
+    for column, key in (("per_symbol", "symbol"), ("per_exit_reason", "exit_reason")):
+        for row in summary[column]:
+            group = [t for t in trades if getattr(t, key) == row["key"]]
+            returns = [t.pnl / (t.entry_price * t.qty) for t in group]
+            assert row["trades"] == len(group)
+            assert row["wins"] == sum(t.pnl > 0 for t in group)
+            assert row["losses"] == sum(t.pnl < 0 for t in group)
+            assert row["return"] == float(sum(t.pnl for t in group)) / 1000.0
+            assert row["avg_trade_return"] == sum(returns) / len(returns)
+            assert row["avg_duration_s"] == sum(t.exit_ts - t.entry_ts for t in group) / len(group)
+    best = max(range(len(trades)), key=lambda i: trades[i].pnl)
+    assert summary["best_trade"]["seq"] == best + 1
+    assert summary["avg_duration_s"] == sum(t.exit_ts - t.entry_ts for t in trades) / len(trades)

@@ -93,3 +93,24 @@ def test_the_reaper_schedule_sends_to_the_maintenance_queue(db):
 
     task = PeriodicTask.objects.get(task="backtests.tasks.backtest_reap_task")
     assert task.queue == "maintenance"
+
+
+def test_a_bulk_write_refused_by_the_database_fails_the_run_and_leaves_nothing(sol_candles, monkeypatch):
+    """The results' COPYs run on a thread while the worker computes: an error there still reaches the
+    worker, which fails the run, and the transaction rolls every table back."""
+    run = services.backtest_run_create(data=sma_config())
+    real = worker.write_results
+
+    def written_twice(*args, **kwargs):
+        real(*args, **kwargs)
+        return real(*args, **kwargs)  # the same trades again: (run, seq) is unique
+
+    monkeypatch.setattr(worker, "write_results", written_twice)
+    assert worker.backtest_execute(run_id=run.pk, worker="w") == RunStatus.FAILED
+
+    run.refresh_from_db()
+    assert "internal error" in run.error
+    assert run.results is None
+    assert not BacktestTrade.objects.filter(run=run).exists()
+    assert not CurveChunk.objects.filter(run=run).exists()
+    assert finished_events(run.pk) == ["failed"]

@@ -54,14 +54,42 @@ def pct(value) -> str:
 
 
 @register.filter
+def pct_signed(value) -> str:
+    """A fraction as a signed percentage: ``0.0123`` -> ``+1.23 %`` (P&L of a trade)."""
+    return fmt.pct(value, sign=True)
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as a holding time: ``5400`` -> ``1 h 30 min``."""
+    return fmt.duration(seconds)
+
+
+@register.filter
+def quote_of(symbol: str) -> str:
+    """The quote currency of an instrument: ``SOL-USDT`` -> ``USDT``."""
+    return fmt.symbol_quote(symbol) or "USDT"
+
+
+@register.filter
 def pnl(value, currency_or_places="USDT"):
     """Profit or loss with sign, arrow and word for screen readers: colour is never the only cue.
     The argument is the currency (``|pnl:"USDT"``) or decimal places (``|pnl:2``)."""
+    return _pnl(value, currency_or_places)
+
+
+@register.filter
+def pnl_in(value, currency: str = "USDT"):
+    """``pnl`` with the currency after the amount: ``▼ -79.41 USDT`` (tables mixing quotes)."""
+    return _pnl(value, currency, unit=currency)
+
+
+def _pnl(value, currency_or_places, unit: str = ""):
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    value = _money(number, currency_or_places)
+    value = _money(number, currency_or_places) + (f" {unit}" if unit else "")
     if number > 0:
         return format_html(
             '<span class="pnl pos"><span aria-hidden="true">▲</span> +{}<span class="sr-only"> gain</span></span>',

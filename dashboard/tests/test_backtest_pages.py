@@ -278,3 +278,82 @@ def test_trades_and_daily_money_to_the_quotes_cents(login, sol_candles):
     assert all(re.fullmatch(r"[+-]?[\d,]+\.\d\d", p) for p in pnls), pnls[:5]
     daily = re.search(r'<table id="daily">.*?</table>', html, re.S).group(0)
     assert "10,000.00" in daily
+
+
+CAPPED_ONE_A_DAY = {
+    "risk": {"max_trades_per_day": 1, "max_trades_per_symbol_per_day": None, "max_cost_to_reward": None},
+    "strategy": {"preset": "sma_cross", "params": {"fast": 5, "slow": 15}},
+}
+
+
+def test_the_results_show_what_the_blocks_saved_or_cost(login, sol_candles):
+    run = _completed(CAPPED_ONE_A_DAY)
+    card = run.results["block_scorecard"]
+    assert card["total"]["blocks"] > 0
+    html = login("viewer").get(f"/backtests/{run.pk}/").content.decode()
+    table = html[html.index('id="block-scorecard"') :]
+    table = table[: table.index("</table>")]
+    for row in card["by_reason"]:
+        cells = re.search(rf'<tr data-reason="{row["key"]}"><th scope="row">[^<]+</th><td class="num">(\d+)</td>'
+                          r'<td class="num">(\d+)</td>', table)  # fmt: skip
+        assert cells, row["key"]
+        assert (int(cells[1]), int(cells[2])) == (row["blocks"], row["closed"])
+    total = table[table.index('data-reason="total"') :]
+    assert f'<td class="num">{card["total"]["blocks"]}</td><td class="num">{card["total"]["closed"]}</td>' in total
+    assert "What-if on a risk rule" in html
+    assert 'data-action="what-if"' not in html  # a viewer cannot start one
+
+
+def test_an_operator_starts_a_what_if_from_the_results_and_sees_it_beside_the_run(login, sol_candles):
+    from backtests import worker
+    from backtests.models import Sweep
+
+    run = _completed(CAPPED_ONE_A_DAY)
+    client = login("operator")
+    assert 'data-action="what-if"' in client.get(f"/backtests/{run.pk}/").content.decode()
+    response = client.post(
+        f"/backtests/{run.pk}/what-if", {"rule": "max_trades_per_day", "values": "2, off"}, follow=True
+    )
+    assert b"What-if on max_trades_per_day: 2 runs queued." in response.content
+    sweep = Sweep.objects.get(base_run=run)
+    assert sweep.grid == {"risk.max_trades_per_day": [2, None]}
+    page = client.get(f"/backtests/{run.pk}/").content.decode()
+    assert 'data-what-if-pending="true"' in page  # the page's script polls until the runs finish
+    assert "waiting for the run" in page
+    for queued in sweep.runs.all():
+        worker.backtest_execute(run_id=queued.pk)
+    page = client.get(f"/backtests/{run.pk}/").content.decode()
+    assert "data-what-if-pending" not in page
+    off = BacktestRun.objects.get(sweep=sweep, params={"max_trades_per_day": None})
+    row = page[page.index('<tr data-value="off">') :]
+    row = row[: row.index("</tr>")]
+    assert f'href="/backtests/{off.pk}/"' in row
+    assert f"{off.results['trades']} (+{off.results['trades'] - run.results['trades']})" in row
+    assert f"0 (-{run.results['blocks']})" in row  # switched off, the cap blocks nothing
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"rule": "max_trades_per_week", "values": "2"}, "What-if rule: Select a valid choice."),
+        ({"rule": "max_trades_per_day", "values": " , "}, "What-if values: Give at least one value."),
+        ({"rule": "max_trades_per_day", "values": "0"}, "What-if values: value 0: 0 is a limit of zero"),
+        ({"rule": "risk_per_trade", "values": "lots"}, "What-if values: value 0:"),
+    ],
+)
+def test_a_refused_what_if_says_why_and_starts_nothing(login, sol_candles, form, message):
+    from backtests.models import Sweep
+
+    run = _completed(CAPPED_ONE_A_DAY)
+    response = login("operator").post(f"/backtests/{run.pk}/what-if", form, follow=True)
+    assert message in response.content.decode()
+    assert not Sweep.objects.exists()
+
+
+def test_a_viewer_cannot_start_a_what_if(login, sol_candles):
+    from backtests.models import Sweep
+
+    run = _completed(CAPPED_ONE_A_DAY)
+    response = login("viewer").post(f"/backtests/{run.pk}/what-if", {"rule": "max_trades_per_day", "values": "2"})
+    assert response.status_code == 403
+    assert not Sweep.objects.exists()

@@ -7,7 +7,7 @@ from events.tests.plan_life import make_plan_life
 pytestmark = pytest.mark.slow
 
 SIZES = [(1440, 900), (390, 844)]
-PAGES = ["/", "/decisions/", "/agents/", "/backtests/", "/market/", "/wallets/"]
+PAGES = ["/", "/trades/", "/decisions/", "/agents/", "/backtests/", "/market/", "/wallets/"]
 
 
 def _overflow(page) -> list[str]:
@@ -26,13 +26,18 @@ def _overflow(page) -> list[str]:
 
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=["1440x900", "390x844"])
 def test_no_page_scrolls_sideways(users, open_tab, server_side, width, height):
+    from agents.tests.shadows import block_with_shadow
+
     life = server_side(make_plan_life, trades=3, blocks=2, heartbeats=30)
+    shadowed, _ = server_side(block_with_shadow)
     tab = open_tab(viewport={"width": width, "height": height})
     tab.login("ada", "/")
     paths = [
         *PAGES,
         f"/decisions/events/{life.trades[0]['fill'].event_id}/",
         f"/decisions/chains/{life.correlation_id}/",
+        f"/decisions/events/{shadowed.event_id}/",  # a block with its "had this trade gone through"
+        "/decisions/?ordering=symbol&noise=1",
     ]
     wide = {}
     for path in paths:

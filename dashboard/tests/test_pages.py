@@ -124,13 +124,13 @@ def test_decisions_lists_newest_first_with_summaries_and_chain_links(login):
     [
         ("type=trade_blocked", ["trade_blocked"]),
         ("type=fill&type=intent", ["fill", "intent"]),
-        ("symbol=BTC-USDT", ["fill"]),
+        ("symbol=BTC-USD", ["fill"]),
         ("run_id=r1", ["trade_blocked", "trigger_fired", "intent"]),
     ],
 )
 def test_decisions_filters_by_type_symbol_and_run(login, query, expected):
     _chain()
-    emit("fill", {**FILL, "symbol": "BTC-USDT"}, source="agent:execution", run_id="r2")
+    emit("fill", {**FILL, "symbol": "BTC-USD"}, source="agent:execution", run_id="r2")
     html = login("viewer").get(f"/decisions/?{query}").content.decode()
     assert re.findall(r'<tr id="ev-\d+" data-id="\d+" data-type="(\w+)"', html) == expected
 
@@ -160,10 +160,41 @@ def test_decisions_pages_with_a_cursor_and_only_the_first_page_is_live(login):
     first = client.get("/decisions/").content.decode()
     assert len(re.findall(r'<tr id="ev-', first)) == 50
     assert 'data-ws-path="/ws/events/"' in first
-    older = re.search(r'<a href="([^"]+)" rel="next">', first).group(1).replace("&amp;", "&")
+    older = re.search(r'<a href="([^"]+)" rel="next" id="load-more"', first).group(1).replace("&amp;", "&")
     second = client.get(older).content.decode()
     assert len(re.findall(r'<tr id="ev-', second)) == 5
     assert "data-ws-path" not in second
+    assert 'id="list-end">End of the list.' in second  # said, not silently cut
+
+
+def test_decisions_sorts_by_a_column_header_kept_in_the_url_and_paged_in_that_order(login):
+    for n in range(60):
+        symbol = ["SOL-USDT", "BTC-USD", "ETH-USD"][n % 3]
+        emit("intent", {"action": "note", "note": f"n{n}", "symbol": symbol}, source="x", run_id=f"r{n % 4}")
+    client = login("viewer")
+    first = client.get("/decisions/").content.decode()
+    header = re.search(r'<th scope="col" aria-sort="none" data-sort="symbol"><a class="sort" href="([^"]+)"', first)
+    assert header.group(1) == "?ordering=symbol"
+    page = client.get("/decisions/" + header.group(1)).content.decode()
+    assert 'aria-sort="ascending" data-sort="symbol"><a class="sort" href="?ordering=-symbol"' in page
+    assert 'id="not-live">new events are not added live in this order' in page
+    assert "data-ws-path" not in page
+    rows = re.findall(r'<tr id="ev-(\d+)".*?</td>\s*<td><span[^>]*>\w+</span></td>\s*<td>([\w-]+)</td>', page, re.S)
+    more = re.search(r'<a href="([^"]+)" rel="next" id="load-more"', page).group(1).replace("&amp;", "&")
+    assert "ordering=symbol" in more
+    rest = client.get(more).content.decode()
+    rows += re.findall(r'<tr id="ev-(\d+)".*?</td>\s*<td><span[^>]*>\w+</span></td>\s*<td>([\w-]+)</td>', rest, re.S)
+    symbols = [symbol for _, symbol in rows]
+    assert symbols == ["BTC-USD"] * 20 + ["ETH-USD"] * 20 + ["SOL-USDT"] * 20
+    for group in range(3):  # newest first among equals
+        ids = [int(i) for i, _ in rows[group * 20 : group * 20 + 20]]
+        assert ids == sorted(ids, reverse=True)
+
+
+def test_decisions_unknown_sort_is_refused_on_the_page(login):
+    response = login("viewer").get("/decisions/?ordering=payload")
+    assert response.status_code == 400
+    assert "payload is not one of the available choices" in response.content.decode()
 
 
 def test_decisions_query_count_does_not_grow_with_rows(login, django_assert_num_queries):
@@ -182,7 +213,7 @@ def test_overview_query_count_does_not_grow_with_rows(login, django_assert_num_q
     client = login("viewer")
     _chain()
     client.get("/")
-    with django_assert_num_queries(20) as one:
+    with django_assert_num_queries(25) as one:
         client.get("/")
     for n in range(30):
         emit("fill", {**FILL, "fill_id": f"f{n}"}, source="x", run_id=f"run{n}")
@@ -288,4 +319,13 @@ def test_decisions_opens_on_decisions_with_heartbeats_behind_a_filter_and_any_ca
 
     lower = client.get("/decisions/?symbol=sol-usdt").content.decode()
     assert {int(i) for i in re.findall(r'<tr id="ev-(\d+)"', lower)} == {blocked.id, trigger.id, intent.id}
-    assert '<datalist id="symbol-choices">' in lower
+    assert '<select id="id_symbol" name="symbol"' in lower  # a picker of known instruments
+    assert '<option value="SOL-USDT" selected>SOL-USDT</option>' in lower
+
+
+def test_a_symbol_that_is_no_instrument_is_refused_on_its_field(login):
+    response = login("viewer").get("/decisions/?symbol=DOGE-USDT")
+    assert response.status_code == 400
+    assert 'id="err-symbol">Select a valid choice. DOGE-USDT is not one of the available choices.' in (
+        response.content.decode()
+    )

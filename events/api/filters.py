@@ -1,7 +1,7 @@
 import django_filters as filters
 from django_filters.widgets import QueryArrayWidget
 
-from events import types
+from events import selectors, types
 from events.models import Event, RunSummary
 from tradingops.api.filters import TimeWindowFilterSet
 
@@ -21,6 +21,20 @@ class EventTypeFilter(filters.MultipleChoiceFilter):
         return qs.filter(type__in=value) if value else qs
 
 
+class EventOrderingFilter(filters.OrderingFilter):
+    """``?ordering=type`` (or ``-type``, ``time``, ``symbol``, ``run``): the list sorted by one
+    column, newest first among equals; an unknown name is a 400 naming ``ordering``. The order
+    itself is the selector's (``events.selectors.event_ordered``), which pagination follows."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", [(name, name) for name in selectors.EVENT_ORDERINGS])
+        kwargs.setdefault("help_text", "Sort by time, type, symbol or run; '-' first for descending (default -time).")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        return selectors.event_ordered(qs, orderings=list(value)) if value else qs
+
+
 class EventFilterSet(TimeWindowFilterSet):
     type = EventTypeFilter(choices=types.choices, widget=CommaOrRepeatedWidget, help_text="One or more event types.")
     source = filters.CharFilter()
@@ -29,10 +43,11 @@ class EventFilterSet(TimeWindowFilterSet):
     after = filters.NumberFilter(
         field_name="id", lookup_expr="gt", min_value=0, help_text="Only events appended after this log position."
     )
+    ordering = EventOrderingFilter()
 
     class Meta(TimeWindowFilterSet.Meta):
         model = Event
-        fields = ["type", "source", "run_id", "correlation_id", "since", "until", "after"]
+        fields = ["type", "source", "run_id", "correlation_id", "since", "until", "after", "ordering"]
 
 
 class RunSummaryFilterSet(filters.FilterSet):

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from events.presentation import event_to_dict
@@ -27,19 +28,71 @@ class EventOutputSerializer(serializers.Serializer):
         return event_to_dict(instance)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An operator's note",
+            value={
+                "type": "intent",
+                "payload": {"action": "note", "symbol": "SOL-USDT", "note": "Funding flipped negative"},
+                "dedupe_key": "note-2026-12-05-01",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "An external agent reports its LLM call",
+            value={
+                "type": "llm_call",
+                "run_id": "research-agent-7",
+                "payload": {
+                    "model": "gpt-4o-mini",
+                    "agent": "researcher",
+                    "prompt_hash": "9f2c1a7e",
+                    "tokens_in": 1250,
+                    "tokens_out": 310,
+                    "cost": "0.000374",
+                    "latency_ms": 840,
+                    "outcome": "ok",
+                },
+                "ts": "2026-12-05T09:30:00Z",
+            },
+            request_only=True,
+        ),
+    ]
+)
 class EventInputSerializer(StrictInputSerializer):
     """What a client may say about an event. ``source`` is not among it: the server sets it to
     ``user:<username>`` of the authenticated user (or token)."""
 
-    type = serializers.CharField(max_length=64)
-    payload = serializers.DictField()
-    run_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    correlation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
-    causation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
-    dedupe_key = serializers.CharField(
-        max_length=200, required=False, allow_null=True, default=None, help_text="Scoped to the posting user."
+    type = serializers.CharField(
+        max_length=64, help_text="A client-postable event type: intent (action note), llm_call or run_control."
     )
-    ts = AwareDateTimeField(required=False, allow_null=True, default=None)
+    payload = serializers.DictField(
+        help_text='The type\'s payload, checked against its schema, e.g. {"action": "note", "note": "..."}.'
+    )
+    run_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The client's own run, e.g. research-agent-7; runs the system writes are refused.",
+    )
+    correlation_id = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="The chain this event belongs to; default: its own id."
+    )
+    causation_id = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="The event_id of the event that caused this one."
+    )
+    dedupe_key = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Scoped to the posting user: a repeated key stores nothing new.",
+    )
+    ts = AwareDateTimeField(
+        required=False, allow_null=True, default=None, help_text="When it happened, with a time zone; default: now."
+    )
 
 
 class EventBatchInputSerializer(serializers.ListSerializer):
@@ -80,6 +133,14 @@ class DecisionPathSerializer(serializers.Serializer):
     )
     correlation_chain = serializers.SerializerMethodField(help_text="The API address of the whole correlation chain.")
     steps = ChainEventSerializer(many=True)
+    sections = serializers.DictField(
+        child=serializers.DictField(),
+        help_text=(
+            "What other apps add about this decision, by name. 'shadow' on a block's path: what the blocked "
+            "trade would have done (exact decimals, and 'display' with the numbers as the page shows them); "
+            "absent when the block has no shadow."
+        ),
+    )
 
     def get_event_id(self, path) -> str:
         return str(path.event.event_id)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from events import selectors, types
 from events.health import system_health
 from events.services import MAX_BATCH, EventRejected, client_emit_many
+from tradingops.api.pagination import KeysetCursorPagination
 from tradingops.api.permissions import ViewerReadsOperatorWrites
 from tradingops.api.views import InputFormMixin
 from tradingops.errors import Invalid
@@ -28,13 +29,15 @@ from .serializers import (
 
 
 class EventListCreateView(InputFormMixin, ListAPIView):
-    """The event log, newest first. POST appends one event or a batch of up to 1,000."""
+    """The event log, newest first (``ordering`` sorts by another column). POST appends one event
+    or a batch of up to 1,000."""
 
     input_serializers = {"POST": EventInputSerializer}
 
     permission_classes = [ViewerReadsOperatorWrites]
     serializer_class = EventOutputSerializer
     filterset_class = EventFilterSet
+    pagination_class = KeysetCursorPagination
 
     def get_queryset(self):
         return selectors.event_list()

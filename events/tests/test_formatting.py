@@ -46,6 +46,21 @@ def test_percentages_say_percent():
     assert fmt.pct("7.5", fraction=False, sign=True) == "+7.50 %"
 
 
+def test_holding_times_show_their_two_largest_units():
+    assert fmt.duration(0) == "0 s"
+    assert fmt.duration(95) == "1 min 35 s"
+    assert fmt.duration(9000) == "2 h 30 min"
+    assert fmt.duration(3605) == "1 h"  # the seconds of a long hold are noise
+    assert fmt.duration(93784) == "1 d 2 h"
+    assert fmt.duration(None) == "—"
+
+
+def test_an_exit_fill_says_why_it_exited():
+    payload = {"fill_id": "f2", "order_id": "o2", "symbol": "SOL-USDT", "side": "sell", "qty": "1", "price": "95",
+               "exit_reason": "stop"}  # fmt: skip
+    assert types.summarize("fill", payload) == "Filled sell 1.000 SOL-USDT @ 95.00 (stop)"
+
+
 def test_unknown_instruments_and_bad_values_fall_back_without_failing():
     assert fmt.price("1.23456789012", "NOPE-USD") == "1.23456789"
     assert fmt.qty("3", "") == "3"
@@ -77,3 +92,17 @@ def test_a_block_summary_carries_its_numbers():
         "Blocked buy 14.300 SOL-USDT @ 139.50: risk_budget_exhausted (risk_valid)"
     )
     assert Decimal(payload["qty"]) == Decimal("14.3")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(45, "45 s"), (60, "1 min"), (10800, "3 h"), (5430, "1 h 30 min"), (90061, "1 d 1 h"), (None, "—"), ("x", "—")],
+)
+def test_a_duration_shows_its_two_largest_units(seconds, text):
+    assert fmt.duration(seconds) == text
+
+
+def test_a_time_reads_in_utc_from_any_offset():
+    assert fmt.utc_time("2024-09-20T14:00:00+02:00") == "2024-09-20 12:00:00 UTC"
+    assert fmt.utc_time("2024-09-20T12:00:00Z") == "2024-09-20 12:00:00 UTC"
+    assert fmt.utc_time(None) == "—"

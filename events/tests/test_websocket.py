@@ -124,3 +124,30 @@ async def test_event_emitted_here_reaches_a_browser_session_on_a_real_server(asg
         event = await _emit("fill", FILL, source="agent:execution")
         frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
     assert [e["event_id"] for e in frame["events"]] == [str(event.event_id)]
+
+
+async def test_a_burst_reaches_a_socket_in_few_frames_in_order_and_complete(users):
+    """At most one events frame per FRAME_INTERVAL_SECONDS per socket: the first event of a burst
+    goes out at once, the rest of the burst follows as one frame, nothing lost or reordered."""
+    from channels.layers import get_channel_layer
+
+    from events import realtime
+    from events.consumers import FRAME_INTERVAL_SECONDS
+
+    communicator = await _connect(users["viewer"])
+    await communicator.receive_json_from()
+    layer = get_channel_layer()
+    ids = list(range(10**9, 10**9 + 30))
+    for n in ids:
+        frame = {"id": n, "type": "intent", "run_id": "", "payload": {"action": "note"}}
+        await layer.group_send(realtime.ALL_EVENTS_GROUP, {"type": realtime.MESSAGE_TYPE, "events": [frame]})
+    first = await communicator.receive_json_from(timeout=3)
+    assert [e["id"] for e in first["events"]] == ids[:1]
+    received, frames = list(ids[:1]), 1
+    while len(received) < len(ids):
+        received += [e["id"] for e in (await communicator.receive_json_from(timeout=3))["events"]]
+        frames += 1
+    assert received == ids
+    assert frames <= 10, frames  # one frame per event was 30; the sends take well under a second
+    assert await communicator.receive_nothing(timeout=FRAME_INTERVAL_SECONDS * 2)
+    await communicator.disconnect()

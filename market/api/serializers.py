@@ -1,6 +1,7 @@
 """Input and output shapes of the market API (decimals as plain strings, as on the WebSocket)."""
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from market import indicators, timeframes
@@ -77,11 +78,13 @@ def _timeframe_field(**kwargs) -> serializers.ChoiceField:
 
 
 class CandleQuerySerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=32)
-    timeframe = _timeframe_field(default="1h")
+    symbol = serializers.CharField(max_length=32, help_text="The instrument, e.g. SOL-USDT.")
+    timeframe = _timeframe_field(default="1h", help_text="Bar length, e.g. 1m, 1h, 1d.")
     start = AwareDateTimeField(required=False, help_text="First bar's open time (inclusive).")
     end = AwareDateTimeField(required=False, help_text="Bars open before this time (exclusive).")
-    limit = serializers.IntegerField(min_value=1, required=False)
+    limit = serializers.IntegerField(
+        min_value=1, required=False, help_text="Bars at most (default 500, up to MARKET_CANDLES_MAX_LIMIT)."
+    )
     indicators = serializers.CharField(required=False, allow_blank=True, help_text="e.g. sma_20,rsi_14,macd_12_26_9")
 
     def validate_limit(self, value):
@@ -106,20 +109,50 @@ class CandleQuerySerializer(serializers.Serializer):
 
 
 class TickQuerySerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=32)
+    symbol = serializers.CharField(max_length=32, help_text="The instrument, e.g. SOL-USDT.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "SOL-USDT on Binance",
+            value={
+                "symbol": "SOL-USDT",
+                "quote": "USDT",
+                "base": "SOL",
+                "price_tick": "0.01",
+                "lot_size": "0.001",
+                "min_notional": "5",
+                "exchange": "binance",
+                "exchange_symbol": "SOLUSDT",
+            },
+            request_only=True,
+        )
+    ]
+)
 class InstrumentCreateSerializer(serializers.Serializer):
     """``POST /market/instruments``: every number given; ``base`` defaults to the symbol without its quote."""
 
-    symbol = serializers.CharField(max_length=32)
-    quote = serializers.CharField(max_length=16)
-    base = serializers.CharField(max_length=16, required=False)
+    symbol = serializers.CharField(max_length=32, help_text="BASE-QUOTE, e.g. SOL-USDT.")
+    quote = serializers.CharField(max_length=16, help_text="The currency prices are in, e.g. USDT.")
+    base = serializers.CharField(
+        max_length=16, required=False, help_text="The traded asset, e.g. SOL; default: the symbol without its quote."
+    )
     price_tick = serializers.CharField(max_length=64, help_text="Price increment, e.g. 0.0000001.")
     lot_size = serializers.CharField(max_length=64, help_text="Quantity increment, e.g. 1.")
-    min_notional = serializers.CharField(max_length=64, required=False, default="0")
-    exchange = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
-    exchange_symbol = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
+    min_notional = serializers.CharField(
+        max_length=64, required=False, default="0", help_text="Smallest order value in the quote currency, e.g. 5."
+    )
+    exchange = serializers.CharField(
+        max_length=32, required=False, default="", allow_blank=True, help_text="Where it trades, e.g. binance."
+    )
+    exchange_symbol = serializers.CharField(
+        max_length=32,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="The exchange's own name for it, e.g. SOLUSDT.",
+    )
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

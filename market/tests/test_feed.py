@@ -156,3 +156,20 @@ def test_replay_paces_bars_at_the_chosen_speed(tmp_path):
     assert now[0] == pytest.approx(6.0)
     assert max(sleeps) <= 0.2 + 1e-9
     assert out.count(None) > 0  # the feed gets control while the source waits
+
+
+def test_published_prices_carry_their_display_to_the_instruments_tick(ids, monkeypatch):
+    sent: list[dict] = []
+    monkeypatch.setattr(MarketFeed, "_send", lambda self, frames: sent.extend(frames.values()))
+    start = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
+    source = SyntheticSource(["BTC-USD"], seed=5, ticks_per_second=1, speed=0, start=start, limit=120)
+    MarketFeed(source, instrument_ids=ids).run()
+
+    ticks = [t for frame in sent for t in frame["ticks"]]
+    candles = [c for frame in sent for c in frame["candles"]]
+    assert len(ticks) == 120
+    assert candles
+    for tick in ticks:  # BTC-USD's tick is 0.1: one decimal, thousands grouped
+        assert tick["price_display"] == f"{Decimal(tick['price']).quantize(Decimal('0.1')):,}"
+    for candle in candles:
+        assert candle["close_display"] == f"{Decimal(candle['close']).quantize(Decimal('0.1')):,}"

@@ -1,5 +1,6 @@
 // One backtest: a progress bar that moves live (/ws/backtests/<id>/), then the equity and
-// drawdown chart from /api/v1/backtests/<id>/equity once the run has completed.
+// drawdown chart from /api/v1/backtests/<id>/equity once the run has completed, and the
+// what-if table refreshed while its runs are queued.
 import { timeChart } from "./charts.js";
 import { utc } from "./format.js";
 import { connectLive, pageConfig } from "./live.js";
@@ -85,5 +86,22 @@ function playback(times) {
   show();
 }
 
+// A what-if's runs are queued on the backtests queue: until they have all finished, ask the API
+// every two seconds and reload once they have (the server renders the table).
+function watchWhatIfs() {
+  const section = document.getElementById("what-if");
+  if (!section || section.dataset.whatIfPending !== "true") return;
+  const timer = setInterval(async () => {
+    const response = await fetch(`/api/v1/backtests/${config.runId}/what-if`, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const body = await response.json();
+    if (body.results.every((t) => t.finished)) {
+      clearInterval(timer);
+      location.reload();
+    }
+  }, 2000);
+}
+
 const live = config.wsPath ? connectLive({ path: config.wsPath, handlers: { progress } }) : null;
 drawEquity();
+watchWhatIfs();

@@ -23,8 +23,6 @@ let pending = [];
 let refreshTimer = null;
 let markerEvents = JSON.parse(document.getElementById("marker-data").textContent);
 
-// The server's rule (events.formatting.price): to the tick, thousands grouped.
-const formatPrice = (p) => Number(p).toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 const toTime = (iso) => Math.floor(new Date(iso).getTime() / 1000);
 const bar = (c) => ({ time: toTime(c.open_time), open: +c.open, high: +c.high, low: +c.low, close: +c.close });
 
@@ -126,9 +124,11 @@ connectLive({
     subscribed() { load(); },
     market(frame) {
       if (frame.symbol !== cfg.symbol) return;
-      // The last print, or the newest bar's close when the feed sends bars only (replay).
-      const price = frame.ticks.at(-1)?.price ?? frame.candles.at(-1)?.close;
-      if (price !== undefined) document.getElementById("last-price").textContent = formatPrice(price);
+      // The last print, or the newest bar's close when the feed sends bars only (replay), as the
+      // server formatted it (to the instrument's tick, the rule of every other number on the page).
+      const last = frame.ticks.at(-1) ?? frame.candles.at(-1);
+      const shown = last?.price_display ?? last?.close_display;
+      if (shown !== undefined) document.getElementById("last-price").textContent = shown;
       for (const candle of frame.candles) if (candle.timeframe === cfg.timeframe) apply(candle);
       document.dispatchEvent(new CustomEvent("tradingops:rendered", { detail: { symbol: frame.symbol, at: Date.now() } }));
     },

@@ -27,7 +27,7 @@ def test_the_root_lists_every_endpoint_by_area(client_for):
         ("operator", "/api/v1/agents/intents", ["action", "symbol", "note"], ["correlation_id"]),
         ("admin", "/api/v1/control/kill-switch", ["engaged", "reason"], ["daily_risk_budget"]),
         ("admin", "/api/v1/control/mode", ["mode", "confirmation"], ["kill_switch"]),
-        ("operator", "/api/v1/wallets/reconcile", ["threshold_abs", "threshold_rel"], []),
+        ("operator", "/api/v1/wallets/reconcile", ["threshold_abs", "threshold_rel", "wallet_ids"], []),
     ],
 )
 def test_every_write_has_a_form_with_its_input_fields(client_for, role, url, fields, not_fields):
@@ -50,3 +50,25 @@ def test_what_the_plan_form_sends_reaches_the_service(client_for):
     assert response.json() == {"preset": ["No active instrument has candles to trade yet."]}
     bad = client_for("operator").post("/api/v1/agents/plans", {"preset": "sma_cross", "params": "[1, 2]"})
     assert bad.json() == {"params": ["Must be a JSON object."]}
+
+
+def test_the_reconcile_form_picks_wallets_and_what_it_sends_reaches_the_service(client_for):
+    from wallets.models import Wallet
+
+    kept = Wallet.objects.create(name="paper-a", kind="paper")
+    other = Wallet.objects.create(name="paper-b", kind="paper")
+    operator = client_for("operator")
+    html = operator.get("/api/v1/wallets/reconcile", HTTP_ACCEPT="text/html").content.decode()
+    form = html[html.index('id="post-object-form"') :].split("</form>")[0]
+    select = form[form.index('<select multiple class="form-control" name="wallet_ids">') :].split("</select>")[0]
+    assert f'<option value="{kept.pk}"  >paper-a (paper, #{kept.pk})</option>' in select
+    assert f'<option value="{other.pk}"  >paper-b (paper, #{other.pk})</option>' in select
+    assert "Lists are not currently supported in HTML input" not in form
+
+    # a form post (not JSON), as the select sends it: one wallet_ids per picked option
+    response = operator.post("/api/v1/wallets/reconcile", {"wallet_ids": [kept.pk], "threshold_abs": ""})
+    assert response.status_code == 201, response.content
+    assert response.json()["wallet_ids"] == [kept.pk]
+    unknown = operator.post("/api/v1/wallets/reconcile", {"wallet_ids": ["424242"]})
+    assert unknown.status_code == 400
+    assert "wallet_ids" in unknown.json()

@@ -1,6 +1,7 @@
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import iter_options
 
 from tradingops.api.serializers import StrictInputSerializer
 from tradingops.fields import DECIMAL_PLACES, MAX_DIGITS
@@ -179,12 +180,43 @@ def _threshold_field(help_text: str) -> serializers.DecimalField:
     )
 
 
+class WalletIdsField(serializers.ListField):
+    """Wallet ids, as a JSON list or, in the browsable API's form, a multiple select of the wallets
+    (DRF draws a ListField with no HTML input). Which ids exist is the service's check."""
+
+    html_cutoff = 1000
+    html_cutoff_text = "More than {count} wallets: post their ids as JSON"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.IntegerField(min_value=1))
+        kwargs.setdefault("style", {"base_template": "select_multiple.html"})
+        super().__init__(**kwargs)
+
+    def iter_options(self):
+        wallets = selectors.wallet_names(limit=self.html_cutoff + 1)
+        choices = {pk: f"{name} ({kind}, #{pk})" for pk, name, kind in wallets}
+        return iter_options(choices, cutoff=self.html_cutoff, cutoff_text=self.html_cutoff_text)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Every wallet, default tolerances", value={}, request_only=True),
+        OpenApiExample(
+            "Two wallets, tolerance 0.01 or 0.01 %",
+            value={"wallet_ids": [1, 2], "threshold_abs": "0.01", "threshold_rel": "0.0001"},
+            request_only=True,
+        ),
+    ]
+)
 class ReconcileInputSerializer(StrictInputSerializer):
     threshold_abs = _threshold_field("Absolute tolerance per currency; default from WALLETS_DRIFT_ABS.")
     threshold_rel = _threshold_field("Tolerance relative to |ledger balance|; default from WALLETS_DRIFT_REL.")
     threshold = _threshold_field("Shorthand for threshold_abs.")
-    wallet_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000
+    wallet_ids = WalletIdsField(
+        required=False,
+        allow_empty=False,
+        max_length=10_000,
+        help_text="The wallets to reconcile, e.g. [1, 2]; default: every wallet that is not disabled.",
     )
 
     def validate(self, attrs):
@@ -195,5 +227,18 @@ class ReconcileInputSerializer(StrictInputSerializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Book the exchange's balance",
+            value={"reason": "Exchange credited a 0.42 USDT rebate we had not booked"},
+            request_only=True,
+        )
+    ]
+)
 class DriftCorrectInputSerializer(StrictInputSerializer):
-    reason = serializers.CharField(max_length=1000, trim_whitespace=True)
+    reason = serializers.CharField(
+        max_length=1000,
+        trim_whitespace=True,
+        help_text="Why the ledger is corrected to the provider's balance; kept with the correcting entry.",
+    )

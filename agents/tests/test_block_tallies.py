@@ -1,0 +1,288 @@
+"""The hourly scorecard read model (BlockTally): the summary it serves equals the raw rows' for any
+window and filter, it is rebuilt exactly from the log, and concurrent writers never lose an increment."""
+
+import random
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from agents import selectors
+from agents.models import BlockEvent, BlockOutcome, BlockTally
+from agents.scorecard import rollup
+from events.services import EventDraft, emit_many
+
+from .test_block_outcomes import capped  # noqa: F401 - fixture
+from .test_live_chain import _feed, _fresh_engines, planned  # noqa: F401 - fixtures
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+REASONS = [("daily_trade_cap", "risk_valid"), ("cooldown", "quality_gate"), ("stale_market_data", "infra")]
+SYMBOLS = ["SOL-USDT", "BTC-USDT", "ETH-USDT"]
+RULES = ["crosses_above(sma_10, sma_20)", "close > sma_50", ""]
+
+
+def _block_and_outcome(rng: random.Random, at: datetime, *, run_id: str, plan_id: str, shadow: bool) -> list:
+    reason, reason_class = rng.choice(REASONS)
+    symbol = rng.choice(SYMBOLS)
+    block_id = uuid.uuid4()
+    corr = uuid.uuid4()
+    block = EventDraft(
+        "trade_blocked",
+        {"symbol": symbol, "side": "buy", "reason": reason, "reason_class": reason_class, "plan_id": plan_id},
+        source="test",
+        run_id=run_id,
+        correlation_id=corr,
+        ts=at,
+    )
+    drafts = [block]
+    if shadow:
+        entry = Decimal("100") + Decimal(rng.randint(0, 1000)) / 100
+        pnl = Decimal(rng.randint(-5000, 5000)) / 1000  # some exactly 0: neither saved nor forgone
+        held = timedelta(minutes=rng.randint(1, 600))
+        drafts.append(
+            EventDraft(
+                "block_outcome",
+                {
+                    "block_event_id": str(block_id),
+                    "symbol": symbol,
+                    "plan_id": plan_id,
+                    "reason": reason,
+                    "reason_class": reason_class,
+                    "rule": rng.choice(RULES),
+                    "position_side": "long",
+                    "exit_reason": rng.choice(["stop", "target", "exit"]),
+                    "qty": "1.5",
+                    "blocked_at": at.isoformat(),
+                    "entry_at": at.isoformat(),
+                    "entry_price": str(entry),
+                    "exit_at": (at + held).isoformat(),
+                    "exit_price": str(entry + pnl / Decimal("1.5")),
+                    "fees": "0.01",
+                    "pnl": str(pnl),
+                    "pnl_pct": "0.1",
+                    "mae": "0.2",
+                    "mae_pct": "0.1",
+                    "holding_s": int(held.total_seconds()),
+                },
+                source="test",
+                run_id=run_id,
+                correlation_id=corr,
+                ts=at + held,
+            )
+        )
+    return drafts
+
+
+def _seed(n: int = 400, seed: int = 15) -> None:
+    """``n`` blocks at random seconds over 60 hours, two runs, two plans; 3 in 4 followed by a shadow."""
+    rng = random.Random(seed)
+    drafts = []
+    for _ in range(n):
+        at = T0 + timedelta(seconds=rng.randint(0, 60 * 3600 - 1), microseconds=rng.choice([0, 250_000]))
+        run_id, plan_id = rng.choice(["live", "replay-2"]), rng.choice(["p1", "p2"])
+        drafts += _block_and_outcome(rng, at, run_id=run_id, plan_id=plan_id, shadow=rng.random() < 0.75)
+    for start in range(0, len(drafts), 500):
+        emit_many(drafts[start : start + 500])
+
+
+def _raw_summary(since: datetime, until: datetime, filters: dict) -> dict:
+    """The scorecard straight from the raw rows, one group per row: the reference."""
+    outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
+    groups = [
+        {
+            "reason": o.reason,
+            "reason_class": o.reason_class,
+            "rule": o.rule,
+            "symbol": o.symbol,
+            "closed": 1,
+            "hits": int(o.pnl < 0),
+            "saved": -o.pnl if o.pnl < 0 else Decimal(0),
+            "forgone": o.pnl if o.pnl > 0 else Decimal(0),
+        }
+        for o in outcomes
+    ]
+    blocks = []
+    if "rule" not in filters:
+        blocks = [
+            {"reason": b.reason, "reason_class": b.reason_class, "symbol": b.symbol, "blocks": 1}
+            for b in BlockEvent.objects.filter(ts__gte=since, ts__lt=until, **filters)
+        ]
+    return {"since": since, "until": until, **rollup(groups, blocks)}
+
+
+WINDOWS = {
+    "partial hours at both ends": (T0 + timedelta(minutes=17, seconds=3), T0 + timedelta(hours=26, minutes=41)),
+    "a whole day, whole hours and partial hours": (
+        T0 + timedelta(hours=2, minutes=13),
+        T0 + timedelta(hours=50, minutes=20),
+    ),
+    "inside one hour": (T0 + timedelta(hours=5, minutes=10), T0 + timedelta(hours=5, minutes=50)),
+    "across one hour mark only": (T0 + timedelta(hours=5, minutes=30), T0 + timedelta(hours=6, minutes=30)),
+    "whole hours": (T0 + timedelta(hours=2), T0 + timedelta(hours=20)),
+    "whole start, partial end": (T0 + timedelta(hours=2), T0 + timedelta(hours=20, microseconds=250_000)),
+    "everything": (T0 - timedelta(days=1), T0 + timedelta(days=3)),
+    "empty": (T0 + timedelta(hours=3), T0 + timedelta(hours=3)),
+    "in another time zone": (
+        (T0 + timedelta(hours=3, minutes=7)).astimezone(ZoneInfo("Asia/Kolkata")),  # +05:30: not UTC hours
+        T0 + timedelta(hours=29),
+    ),
+}
+FILTERS = [
+    {},
+    {"symbol": "BTC-USDT"},
+    {"reason": "cooldown"},
+    {"reason_class": "infra"},
+    {"rule": "close > sma_50"},
+    {"run_id": "replay-2"},
+    {"plan_id": "p1"},
+    {"symbol": "SOL-USDT", "reason": "daily_trade_cap", "run_id": "live"},
+]
+
+
+@pytest.mark.django_db
+def test_the_summary_from_the_hours_equals_the_raw_rows_for_any_window_and_filter(django_assert_max_num_queries):
+    _seed()
+    assert BlockTally.objects.exists()
+    for name, (since, until) in WINDOWS.items():
+        for filters in FILTERS:
+            with django_assert_max_num_queries(3):
+                got = selectors.block_outcome_summary(since=since, until=until, filters=filters)
+            expected = _raw_summary(since, until, filters)
+            assert got == expected, (name, filters)
+    whole = selectors.block_outcome_summary(since=T0, until=T0 + timedelta(days=3))["total"]
+    assert whole["blocks"] == 400
+    assert 0 < whole["closed"] < 400
+    assert whole["saved"] > 0
+    assert whole["forgone"] > 0
+
+
+@pytest.mark.django_db
+def test_the_summary_endpoint_answers_from_the_hours(client_for):
+    _seed(120)
+    since, until = WINDOWS["partial hours at both ends"]
+    query = {"since": since.isoformat(), "until": until.isoformat(), "reason_class": "risk_valid"}
+    data = client_for("viewer").get("/api/v1/live/block-outcomes/summary", query).data
+    expected = _raw_summary(since, until, {"reason_class": "risk_valid"})
+    assert data["total"]["blocks"] == expected["total"]["blocks"] > 0
+    assert Decimal(data["total"]["net"]) == expected["total"]["net"]
+    by_symbol = [(r["key"], r["closed"]) for r in expected["by_symbol"]]
+    assert [(r["key"], r["closed"]) for r in data["by_symbol"]] == by_symbol
+
+
+def _hours() -> list[tuple]:
+    fields = ("span", "filter_on", "filter_value", "start", "run_id", "plan_id", "dimension", "key")
+    return list(
+        BlockTally.objects.order_by(*fields).values_list(*fields, "blocks", "closed", "hits", "saved", "forgone")
+    )
+
+
+def _unfiltered(span: str):
+    """One row per block or outcome of every class: their sums are the totals."""
+    return BlockTally.objects.filter(span=span, filter_on="", dimension="reason_class")
+
+
+@pytest.mark.django_db
+def test_rebuild_projections_gives_the_hours_incremental_projection_gave():
+    _seed(200, seed=7)
+    before = _hours()
+    for span in ("hour", "day"):
+        assert sum(t.blocks for t in _unfiltered(span)) == BlockEvent.objects.count() == 200
+        assert sum(t.closed for t in _unfiltered(span)) == BlockOutcome.objects.count()
+    call_command("rebuild_projections", "--no-progress", "--projector", "block_tallies")
+    assert _hours() == before
+    call_command("rebuild_projections", "--no-progress")
+    assert _hours() == before
+
+
+def test_the_hours_of_live_blocks_on_the_shipped_candles_match_their_outcomes(capped, sol_candles):  # noqa: F811
+    _feed(sol_candles[200:500])
+    assert BlockOutcome.objects.exists()
+    before = _hours()
+    everything = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    assert selectors.block_outcome_summary(since=everything[0], until=everything[1]) == _raw_summary(*everything, {})
+    call_command("rebuild_projections", "--no-progress")
+    assert _hours() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_projector_transactions_add_up():
+    """Two transactions project blocks and outcomes of the same hour, rule and symbol at once: the
+    second waits on the first's row (first insert and later increments alike) and adds to it."""
+    assert connection.vendor == "postgresql"
+    at = T0 + timedelta(minutes=5)
+
+    def drafts(seed: int) -> list:
+        rng = random.Random(seed)
+        out = []
+        for _ in range(20):
+            out += _block_and_outcome(rng, at, run_id="live", plan_id="p1", shadow=True)
+        return out
+
+    batches = [drafts(1), drafts(2)]
+    projected, release = threading.Event(), threading.Event()
+    errors = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                emit_many(batches[0])
+                projected.set()
+                release.wait(10)  # hold the rows' locks while the second transaction upserts
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            projected.set()
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert projected.wait(10)
+        timer = threading.Timer(0.5, release.set)
+        timer.start()
+        emit_many(batches[1])  # blocks on the first's uncommitted rows until it commits
+    finally:
+        release.set()
+        thread.join(20)
+    assert not errors, errors
+    pnls = [Decimal(d.payload["pnl"]) for batch in batches for d in batch if d.type == "block_outcome"]
+    hours = _unfiltered("hour")
+    assert sum(h.blocks for h in hours) == 40
+    assert sum(h.closed for h in hours) == 40
+    assert sum(h.hits for h in hours) == sum(1 for p in pnls if p < 0)
+    assert sum(h.saved for h in hours) == -sum(p for p in pnls if p < 0)
+    assert sum(h.forgone for h in hours) == sum(p for p in pnls if p > 0)
+
+    def keys(batch) -> set:
+        return {(d.payload["reason"], d.payload["symbol"]) for d in batch if d.type == "trade_blocked"}
+
+    assert keys(batches[0]) & keys(batches[1]), "the two transactions added to the same rows"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["postgresql", "python"])
+def test_the_migration_fills_the_tallies_the_projector_would_have(path):
+    """Databases projected before the tallies existed get them from their raw rows: in SQL on
+    PostgreSQL, in Python on the embedded SQLite (run here on PostgreSQL by naming another vendor)."""
+    import importlib
+    import pathlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    _seed(150, seed=3)
+    before = _hours()
+    BlockTally.objects.all().delete()
+    (migration,) = pathlib.Path(__file__).parents[1].joinpath("migrations").glob("*_block_tally.py")
+    module = importlib.import_module(f"agents.migrations.{migration.stem}")
+    if path == "postgresql":
+        with connection.schema_editor() as editor:
+            module.fill_from_the_raw_rows(apps, editor)
+    else:
+        module.fill_from_the_raw_rows(apps, SimpleNamespace(connection=SimpleNamespace(vendor="sqlite")))
+    assert _hours() == before
