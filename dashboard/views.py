@@ -258,8 +258,9 @@ def _decisions_context(request, note_form: OperatorNoteForm | None = None) -> tu
         except DRFValidationError as error:  # a forged cursor: shown like a bad filter
             filterset.form.add_error(None, "; ".join(str(m) for m in error.detail.get("cursor", [])))
             valid, page = False, []
+        else:
+            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
         rows = [event_row(event_to_dict(event)) for event in page]
-        next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
     data = filterset.form.cleaned_data if filterset.is_bound and valid else {}
     ordering = (data.get("ordering") or [DEFAULT_ORDERING])[0]
     # Live rows arrive on top: they only make sense on the newest page of an open-ended window,
@@ -340,11 +341,15 @@ class TradesView(RolePageMixin, View):
 
     def get(self, request):
         filterset = TradeFilterSet(request.GET, queryset=agent_selectors.trade_list())
-        trades, next_link, previous_link = [], None, None
+        trades, next_link, previous_link, cursor_error = [], None, None, ""
         if filterset.is_valid():
             paginator = TradePagination()
-            trades = paginator.paginate_queryset(filterset.qs, Request(request))
-            next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
+            try:
+                trades = paginator.paginate_queryset(filterset.qs, Request(request))
+            except DRFValidationError:  # a forged or stale cursor: say so, as the API does
+                cursor_error = "Invalid cursor: start again from the first page."
+            else:
+                next_link, previous_link = paginator.get_next_link(), paginator.get_previous_link()
         data = filterset.form.cleaned_data if filterset.is_valid() else {}
         context = {
             "form": filterset.form,
@@ -357,8 +362,10 @@ class TradesView(RolePageMixin, View):
             "filter_status": data.get("status") or "",
             "filter_exit_reason": data.get("exit_reason") or "",
             "filtered": any(request.GET.get(name) for name in filterset.filters),
+            "cursor_error": cursor_error,
         }
-        return render(request, "dashboard/trades.html", context, status=200 if filterset.is_valid() else 400)
+        valid = filterset.is_valid() and not cursor_error
+        return render(request, "dashboard/trades.html", context, status=200 if valid else 400)
 
 
 CHAIN_PAGE_SIZE = 200

@@ -7,7 +7,6 @@ code. Every consumer extends :class:`RoleRequiredConsumer` and starts ``connect`
 
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -46,22 +45,6 @@ class RoleRequiredConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(realtime.HEADER_GROUP, self.channel_name)
             self.groups.append(realtime.HEADER_GROUP)
             await self.send_json(await database_sync_to_async(realtime.header_frame)())
-
-    async def dispatch(self, message) -> None:
-        """Channels closes stale database connections before every message, through the one
-        thread that sync code shares (``sync_to_async(close_old_connections)``): for a group
-        message that is a thread hop per socket per message, serialised across the process
-        (21 % of the web process's CPU with 50 sockets at 200 events/s in bench/dashboard.py, and
-        the queue behind it was the seconds of latency). Group messages (not ``websocket.*``) skip
-        it: their handlers touch the database only through ``database_sync_to_async``, which
-        closes stale connections itself."""
-        if message["type"].startswith("websocket."):
-            await super().dispatch(message)
-            return
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     def wants_header(self) -> bool:
         return "1" in parse_qs(self.scope.get("query_string", b"").decode()).get("header", [])

@@ -118,6 +118,7 @@ class LiveBlockSerializer(ChainLinkMixin, serializers.ModelSerializer):
         ]
 
 
+@extend_schema_serializer(component_name="LiveTrade")  # backtests has a "Trade" of its own
 class TradeSerializer(ChainLinkMixin, serializers.ModelSerializer):
     """A round trip of the live/paper book. ``pnl``/``pnl_pct`` (a fraction of the entry cost) are
     final once closed; while open they are marked to ``mark_price``, the symbol's last price."""

@@ -9,6 +9,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 
 import tradingops.fields
+from tradingops.db import is_postgres
 
 
 _KEY = "span, filter_on, filter_value, start, run_id, plan_id, dimension, key"
@@ -45,7 +46,7 @@ def fill_from_the_raw_rows(apps, schema_editor):
     """The tallies of the blocks and outcomes already projected (the projector adds from now on),
     as agents.projectors.project_block_tallies would have added them. On PostgreSQL in SQL (a
     database with many blocks is filled in the server), on the embedded SQLite in Python."""
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgres(schema_editor.connection):
         with schema_editor.connection.cursor() as cursor:
             for statement in FILL_POSTGRES:
                 cursor.execute(statement)

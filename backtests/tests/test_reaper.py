@@ -98,7 +98,7 @@ def test_the_reaper_schedule_sends_to_the_maintenance_queue(db):
 def test_a_bulk_write_refused_by_the_database_fails_the_run_and_leaves_nothing(sol_candles, monkeypatch):
     """The results' COPYs run on a thread while the worker computes: an error there still reaches the
     worker, which fails the run, and the transaction rolls every table back."""
-    run, _ = services.backtest_run_create(data=sma_config())
+    run = services.backtest_run_create(data=sma_config())
     real = worker.write_results
 
     def written_twice(*args, **kwargs):

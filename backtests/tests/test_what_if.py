@@ -97,7 +97,7 @@ def test_a_bad_what_if_is_refused_naming_the_field_and_writes_nothing(base, clie
 
 def test_a_what_if_needs_a_completed_run_and_an_operator(sol_candles, base, client_for):
 
-    queued, _ = services.backtest_run_create(data=sma_config())
+    queued = services.backtest_run_create(data=sma_config())
     body = {"rule": "max_trades_per_day", "values": [2]}
     conflict = client_for("operator").post(f"{URL}/{queued.pk}/what-if", body, format="json")
     assert conflict.status_code == 409

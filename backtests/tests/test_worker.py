@@ -101,7 +101,7 @@ async def test_progress_moves_and_is_pushed_over_the_socket_throttled(
         return f"sessionid={client.cookies['sessionid'].value}"
 
     cookie = await database_sync_to_async(login)()
-    run, _ = await database_sync_to_async(services.backtest_run_create)(data=busy_config())
+    run = await database_sync_to_async(services.backtest_run_create)(data=busy_config())
     frames = []
     async with websockets.connect(
         f"ws://{asgi_server}/ws/backtests/{run.pk}/",

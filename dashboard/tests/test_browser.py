@@ -6,6 +6,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -14,13 +15,14 @@ from playwright.sync_api import expect
 
 from agents.services import kill_switch_set
 from backtests import services as backtest_services
-from backtests.models import BacktestRun
+from backtests import worker
+from backtests.models import BacktestRun, Sweep
 from backtests.tests.conftest import synthetic_rows
 from events.services import emit
 from market import selectors as market_selectors
 from market.feed import MarketFeed
 from market.models import Instrument
-from market.services import TickInput, candle_rows_upsert
+from market.services import TickInput, candle_rows_upsert, candles_load_file
 from wallets import services
 
 pytestmark = pytest.mark.slow
@@ -382,4 +384,44 @@ def test_backtest_started_from_the_form_moves_to_100_percent_and_draws_its_equit
     tab.wait_for("window.tradingopsChart && window.tradingopsChart.series.length === 2")
     expect(tab.page.locator("#compare-metrics thead th")).to_have_count(3)
     tab.screenshot("backtest-compare")
+    assert tab.errors == []
+
+
+def test_a_what_if_started_on_the_results_page_fills_in_when_its_runs_finish(users, open_tab, server_side, sol):
+    """The form queues one run per value; the page asks the API until they have finished, then shows
+    each value's row beside the run's."""
+
+    def completed_base():
+        candles_load_file(instrument=sol, timeframe="1h", path=Path(__file__).parents[2] / "market/data/SOLUSDT-1h.csv")
+        run = backtest_services.backtest_run_create(
+            data={
+                "symbols": ["SOL-USDT"], "timeframe": "1h", "initial_cash": "10000",
+                "strategy": {"preset": "sma_cross", "params": {"fast": 5, "slow": 15}},
+                "risk": {"max_trades_per_day": 1, "max_trades_per_symbol_per_day": None, "max_cost_to_reward": None},
+            }
+        )  # fmt: skip
+        worker.backtest_execute(run_id=run.pk)
+        return BacktestRun.objects.get(pk=run.pk)
+
+    base = server_side(completed_base)
+    assert base.status == "completed"
+    tab = open_tab()
+    tab.login("otto", f"/backtests/{base.pk}/")
+    expect(tab.page.locator('#block-scorecard tr[data-reason="total"]')).to_be_visible()
+    tab.page.select_option("#id_rule", "max_trades_per_day")
+    tab.page.fill("#id_values", "2, off")
+    tab.page.click("form[data-action=what-if] button[type=submit]")
+    expect(tab.page.locator(".banner.success")).to_contain_text("2 runs queued", timeout=10000)
+
+    def run_them():  # the backtests queue's worker, here
+        for run in Sweep.objects.get(base_run=base).runs.all():
+            worker.backtest_execute(run_id=run.pk)
+
+    server_side(run_them)
+    # the page reloads itself once the API says every run has finished
+    expect(tab.page.locator("table.what-if")).to_have_attribute("data-finished", "true", timeout=20000)
+    off = tab.page.locator('table.what-if tr[data-value="off"]')
+    expect(off.locator("td").first).to_have_text("completed")
+    expect(off).to_contain_text(f"0 (-{base.results['blocks']})")
+    tab.screenshot("backtest-what-if")
     assert tab.errors == []

@@ -139,3 +139,9 @@ def test_the_chart_draws_trades_and_scorecard_show_and_both_follow_the_book_live
 def _block_with_outcome():
 
     _blocked("max_positions", "-7", timezone.now() - timedelta(hours=2))
+
+
+def test_a_forged_cursor_on_the_trades_page_is_a_400_not_a_500(viewer):
+    response = viewer.get("/trades/?cursor=cD1ub3QtYS1kYXRl")  # p=not-a-date
+    assert response.status_code == 400
+    assert 'id="err-cursor"' in response.content.decode()

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from tradingops.db import is_postgres
+
 # Candles per block at the timeframe's nominal length (a month counts as 31 days). Changing it needs a new
 # migration that replaces the two functions and empties market_candleblock.
 BLOCK_CANDLES = 16384
@@ -69,7 +71,7 @@ DROP FUNCTION market_candle_block_span(text);
 
 def _on_postgres(sql):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":  # SQLite (the embedded default) reads candles directly
+        if is_postgres(schema_editor.connection):  # SQLite (the embedded default) reads candles directly
             schema_editor.execute(sql)
 
     return run

@@ -5,9 +5,11 @@ OpenAPI schema documents, plus ``format``."""
 import uuid
 
 import pytest
+from drf_spectacular import drainage
 from drf_spectacular.generators import SchemaGenerator
 
 from agents.models import Intent
+from tradingops.api import query_params
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -68,3 +70,22 @@ def test_documented_parameters_and_the_dashboards_requests_pass(client_for, sol,
     """The dashboard's own requests (static/js: live.js, market.js, wallets.js) among them."""
     response = client_for("viewer").get(url)
     assert response.status_code != 400, response.content
+
+
+def test_the_check_leaves_the_schema_generators_warning_counts_alone(client_for, monkeypatch, capsys):
+    """drf-spectacular's schema command (and the schema test's --fail-on-warn) reads its global
+    warning counts: generating the schema for the check must neither add to them nor print."""
+
+    real = SchemaGenerator.get_schema
+
+    def with_a_warning(self, *args, **kwargs):
+        drainage.warn("a warning of the check's own generation")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", with_a_warning)
+    query_params.documented_parameters.cache_clear()
+    before = dict(drainage.GENERATOR_STATS._warn_cache), dict(drainage.GENERATOR_STATS._error_cache)
+    assert client_for("viewer").get("/api/v1/backtests", {"colour": "red"}).status_code == 400
+    assert (dict(drainage.GENERATOR_STATS._warn_cache), dict(drainage.GENERATOR_STATS._error_cache)) == before
+    assert "a warning of the check's own generation" not in capsys.readouterr().err
+    query_params.documented_parameters.cache_clear()
