@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from events.formatting import duration
+
 # (key, label, kind): the order the run page and compare show them in (returns first, then risk, then trades)
 METRICS: tuple[tuple[str, str, str], ...] = (
     ("total_return", "Total return", "pct"),
@@ -60,21 +62,6 @@ def _decimal(value) -> Decimal | None:
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
-
-
-def duration(seconds) -> str:
-    number = _decimal(seconds)
-    if number is None:
-        return "—"
-    s = int(number)
-    days, rest = divmod(s, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{s}s"
 
 
 def fmt(kind: str, value, places: int = 2) -> str:
