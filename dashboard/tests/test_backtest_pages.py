@@ -325,6 +325,7 @@ def test_an_operator_starts_a_what_if_from_the_results_and_sees_it_beside_the_ru
     assert f'href="/backtests/{off.pk}/"' in row
     assert f"{off.results['trades']} (+{off.results['trades'] - run.results['trades']})" in row
     assert f"0 (-{run.results['blocks']})" in row  # switched off, the cap blocks nothing
+    assert re.search(r"% \(<span class=\"pnl (pos|neg|flat)\">.*?</span> pts\)", row)  # the return's change, signed
 
 
 @pytest.mark.parametrize(
