@@ -42,7 +42,9 @@ class RuntimeConfig(models.Model):
     max_trades_per_symbol_per_day = models.PositiveIntegerField(default=5)
     max_open_positions = models.PositiveIntegerField(default=5)
     min_notional = MoneyField(default=Decimal(10))
-    cooldown_after_loss_minutes = models.PositiveIntegerField(default=60)
+    # Four bars of the default 1h timeframe: a cooldown of one bar (60) could never block, the next
+    # decision after a losing exit being a bar later.
+    cooldown_after_loss_minutes = models.PositiveIntegerField(default=240)
     fee_rate = models.DecimalField(max_digits=8, decimal_places=6, default=Decimal("0.001"))
     slippage_bps = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal(5))
     updated_at = models.DateTimeField(auto_now=True)

@@ -114,4 +114,4 @@ def test_the_default_configuration_is_usable_before_it_is_saved(db):
     RuntimeConfig.objects.all().delete()
     config = runtime_config_get()
     limits = limits_from_config(config)
-    assert (limits.daily_risk_budget, limits.risk_per_trade, limits.cooldown_after_loss_s) == (0.02, 0.005, 3600)
+    assert (limits.daily_risk_budget, limits.risk_per_trade, limits.cooldown_after_loss_s) == (0.02, 0.005, 4 * 3600)
