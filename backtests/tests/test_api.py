@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from backtests import services, worker
+from backtests.config import SOL_SMA_EXAMPLE
 from backtests.models import BacktestRun, RunStatus, Sweep
 
 from .conftest import sma_config
@@ -32,6 +33,15 @@ def test_post_starts_a_queued_run_and_get_shows_it(sol_candles, client_for, user
     detail = client_for("viewer").get(f"{URL}/{body['id']}").json()
     assert detail["status"] == "queued"
     assert detail["progress"] == 0.0
+
+
+def test_the_documented_example_runs_on_the_shipped_candles(sol_candles, client_for):
+    """What Swagger UI's "Try it out" posts must start a run that trades, not a 400 for a range without candles."""
+    response = client_for("operator").post(URL, SOL_SMA_EXAMPLE, format="json")
+
+    assert response.status_code == 202, response.json()
+    assert worker.backtest_execute(run_id=response.json()["id"]) == RunStatus.COMPLETED
+    assert BacktestRun.objects.get().results["trades"] > 0
 
 
 def test_idempotency_key_returns_the_same_run(sol_candles, client_for):
