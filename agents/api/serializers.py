@@ -260,13 +260,18 @@ class BlockOutcomeSummarySerializer(serializers.Serializer):
     by_symbol = ScorecardRowSerializer(many=True)
 
 
-class BlockOutcomeSummaryInputSerializer(TimeWindowInputMixin, serializers.Serializer):
+class BlockFilterInputSerializer(TimeWindowInputMixin, serializers.Serializer):
+    """The filters every block scorecard and outcome list takes (live and per backtest)."""
+
     since = serializers.DateTimeField(required=False, help_text="Blocks at or after this time (ISO 8601, UTC).")
     until = serializers.DateTimeField(required=False, help_text="Blocks before this time (ISO 8601, UTC).")
     symbol = serializers.CharField(required=False, help_text="Only this instrument, e.g. SOL-USDT.")
     reason = serializers.CharField(required=False, help_text="Only this block reason, e.g. risk_budget_exceeded.")
     reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
     rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
+
+
+class BlockOutcomeSummaryInputSerializer(BlockFilterInputSerializer):
     plan_id = serializers.CharField(required=False, help_text="Only blocks of this plan.")
     run_id = serializers.CharField(required=False, help_text="Only blocks of this run, e.g. live.")
 

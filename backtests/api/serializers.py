@@ -3,6 +3,7 @@ import uuid
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from agents.api.serializers import BlockFilterInputSerializer
 from agents.engine.reasons import explain
 from backtests.config import MAX_SWEEP_COMBINATIONS, METRICS, RISK_FIELDS, SOL_SMA_EXAMPLE
 from backtests.models import (
@@ -15,7 +16,7 @@ from backtests.models import (
     Sweep,
 )
 from tradingops.api.fields import AwareDateTimeField
-from tradingops.api.serializers import StrictInputSerializer, TimeWindowInputMixin
+from tradingops.api.serializers import StrictInputSerializer
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -177,15 +178,9 @@ class PresetSerializer(serializers.Serializer):
     params = PresetParamSerializer(many=True)
 
 
-class OutcomeQuerySerializer(TimeWindowInputMixin, serializers.Serializer):
+class OutcomeQuerySerializer(BlockFilterInputSerializer):
     """Filters of a run's block outcomes: equality, and ``since``/``until`` on the block's time."""
 
-    since = serializers.DateTimeField(required=False, help_text="Blocks at or after this time (ISO 8601, UTC).")
-    until = serializers.DateTimeField(required=False, help_text="Blocks before this time (ISO 8601, UTC).")
-    symbol = serializers.CharField(required=False, help_text="Only this instrument, e.g. SOL-USDT.")
-    reason = serializers.CharField(required=False, help_text="Only this block reason, e.g. risk_budget_exceeded.")
-    reason_class = serializers.CharField(required=False, help_text="Only this class of reason, e.g. risk_valid.")
-    rule = serializers.CharField(required=False, help_text="Only blocks of this entry rule.")
     exit_reason = serializers.ChoiceField(
         choices=["stop", "target", "exit", "end_of_data", "open"],
         required=False,
