@@ -8,12 +8,11 @@ import pytest
 
 from backtests import services
 from events.models import Event, RunSummary
+from events.tests.payloads import LLM_CALL
 
 from .conftest import sma_config
 
 EVENTS = "/api/v1/events"
-LLM_CALL = {"model": "m", "agent": "external", "prompt_hash": "h", "tokens_in": 1, "tokens_out": 2, "cost": "0.01",
-            "latency_ms": 5}  # fmt: skip
 
 
 @pytest.fixture

@@ -8,18 +8,10 @@ from django.utils import timezone
 
 from events.models import Event
 from events.services import EventDraft, emit, emit_many
+from events.tests.payloads import LLM_CALL
 
 T0 = datetime(2024, 9, 20, 12, 0, tzinfo=UTC)
 EVENTS_URL = "/api/v1/events"
-LLM_CALL = {
-    "model": "m",
-    "agent": "external",
-    "prompt_hash": "h",
-    "tokens_in": 1,
-    "tokens_out": 2,
-    "cost": "0.01",
-    "latency_ms": 5,
-}
 FILL = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "2", "price": "142.5"}
 
 

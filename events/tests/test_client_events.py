@@ -6,18 +6,10 @@ import pytest
 from agents.models import Fill, Position
 from events.models import Event
 from events.services import emit
+from events.tests.payloads import LLM_CALL
 
 EVENTS_URL = "/api/v1/events"
 FILL = {"fill_id": "f1", "order_id": "o1", "symbol": "SOL-USDT", "side": "buy", "qty": "2", "price": "142.5"}
-LLM_CALL = {
-    "model": "m",
-    "agent": "external",
-    "prompt_hash": "h",
-    "tokens_in": 1,
-    "tokens_out": 2,
-    "cost": "0.01",
-    "latency_ms": 5,
-}
 
 
 @pytest.fixture

@@ -10,17 +10,8 @@ import pytest
 
 from events.models import Event
 from events.services import EventRejected, emit
+from events.tests.payloads import LLM_CALL
 from tradingops.fields import quantize
-
-LLM_CALL = {
-    "model": "m",
-    "agent": "external",
-    "prompt_hash": "h",
-    "tokens_in": 1,
-    "tokens_out": 2,
-    "cost": "0.01",
-    "latency_ms": 5,
-}
 
 TIME_LISTS = [
     "/api/v1/events",
