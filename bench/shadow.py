@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib
 import json
 import os
 import random
@@ -149,40 +150,6 @@ class h:  # noqa: N801 - the database helpers, as in bench/agents.py (which does
         return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-_TALLY_KEY = "span, filter_on, filter_value, start, run_id, plan_id, dimension, key"
-_TALLY_FROM = """
-FROM {table} AS r
-CROSS JOIN LATERAL (VALUES ('hour', date_trunc('hour', r.{at}, 'UTC')), ('day', date_trunc('day', r.{at}, 'UTC')))
-    AS s(span, start)
-CROSS JOIN LATERAL (VALUES ('', ''), ('reason', r.reason), ('reason_class', r.reason_class), ('symbol', r.symbol){rule})
-    AS f(filter_on, filter_value)
-CROSS JOIN LATERAL (VALUES ('reason', r.reason), ('reason_class', r.reason_class), ('symbol', r.symbol){rule})
-    AS d(dimension, key)
-GROUP BY s.span, f.filter_on, f.filter_value, s.start, r.run_id, r.plan_id, d.dimension, d.key
-"""
-_TALLY_INSERT = f"""
-INSERT INTO agents_blocktally ({_TALLY_KEY}, blocks, closed, hits, saved, forgone)
-SELECT s.span, f.filter_on, f.filter_value, s.start, r.run_id, r.plan_id, d.dimension, d.key, {{amounts}}
-{{source}}
-ON CONFLICT ({_TALLY_KEY}) DO UPDATE SET
-    blocks = agents_blocktally.blocks + excluded.blocks, closed = agents_blocktally.closed + excluded.closed,
-    hits = agents_blocktally.hits + excluded.hits, saved = agents_blocktally.saved + excluded.saved,
-    forgone = agents_blocktally.forgone + excluded.forgone
-"""
-# the tallies, as agents.projectors.project_block_tallies would have left them (the raw amounts are
-# already 18-place numerics)
-FILL_BLOCK_TALLIES = [
-    _TALLY_INSERT.format(
-        amounts="count(*), 0, 0, 0, 0", source=_TALLY_FROM.format(table="agents_blockevent", at="ts", rule="")
-    ),
-    _TALLY_INSERT.format(
-        amounts="0, count(*), count(*) FILTER (WHERE pnl < 0), coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0), "
-        "coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0)",
-        source=_TALLY_FROM.format(table="agents_blockoutcome", at="blocked_at", rule=", ('rule', r.rule)"),
-    ),
-]
-
-
 def setup() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
     os.environ["DEBUG"] = "0"
@@ -285,7 +252,8 @@ def seed(blocks: int, reuse: bool):
         outcome_lines,
     )
     with connection.cursor() as cursor:
-        for statement in FILL_BLOCK_TALLIES:
+        # the tallies as migration 0010 fills an existing database (and the projector would have left them)
+        for statement in importlib.import_module("agents.migrations.0010_block_tally").FILL_POSTGRES:
             cursor.execute(statement)
         cursor.execute("VACUUM ANALYZE agents_blockevent")
         cursor.execute("VACUUM ANALYZE agents_blockoutcome")
