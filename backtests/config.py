@@ -18,6 +18,7 @@ from django.db.models import Max, Min
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from agents.api.serializers import RULE_PLAN_EXAMPLE
 from agents.engine import PRESETS, ConfigError, Instrument, Plan, RiskLimits, build_preset
 from agents.engine.sizing import METHODS, PRICES, Sizing
 from market import timeframes
@@ -214,20 +215,7 @@ SOL_SMA_EXAMPLE = {
                 "timeframe": "1h",
                 "initial_cash": "10000",
                 "risk": {"risk_per_trade": "0.005"},
-                "strategy": {
-                    "plan": {
-                        "name": "trend",
-                        "symbols": [
-                            {
-                                "symbol": "SOL-USDT",
-                                "entry": "close > sma_50",
-                                "exit": "close < sma_20",
-                                "stop": "2 * atr_14",
-                                "sizing": {"method": "risk", "value": "0.004"},
-                            }
-                        ],
-                    }
-                },
+                "strategy": {"plan": RULE_PLAN_EXAMPLE},
             },
             request_only=True,
         ),

@@ -358,6 +358,21 @@ class JSONObjectField(serializers.JSONField):
         return value
 
 
+# A plan in the rule language, as the OpenAPI examples of plans and backtests show it.
+RULE_PLAN_EXAMPLE = {
+    "name": "trend",
+    "symbols": [
+        {
+            "symbol": "SOL-USDT",
+            "entry": "close > sma_50",
+            "exit": "close < sma_20",
+            "stop": "2 * atr_14",
+            "sizing": {"method": "risk", "value": "0.004"},
+        }
+    ],
+}
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -367,20 +382,7 @@ class JSONObjectField(serializers.JSONField):
         ),
         OpenApiExample(
             "A full plan in the rule language",
-            value={
-                "plan": {
-                    "name": "trend",
-                    "symbols": [
-                        {
-                            "symbol": "SOL-USDT",
-                            "entry": "close > sma_50",
-                            "exit": "close < sma_20",
-                            "stop": "2 * atr_14",
-                            "sizing": {"method": "risk", "value": "0.004"},
-                        }
-                    ],
-                }
-            },
+            value={"plan": RULE_PLAN_EXAMPLE},
             request_only=True,
         ),
     ]
