@@ -36,6 +36,13 @@ import django
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingops.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+django.setup()  # before the models are imported; nothing connects until main() has created the database
+
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
@@ -47,20 +54,11 @@ from market.models import Candle, CandleBlock, Instrument
 from market.services import candle_rows_upsert
 from tradingops.celery import app
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingops.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 SYMBOL = "BENCH-USD"
 OPEN_LIMITS = {
     "daily_risk_budget": None, "risk_per_trade": None, "max_trades_per_day": None,
     "max_trades_per_symbol_per_day": None, "max_open_positions": None, "max_cost_to_reward": None, "min_notional": "0",
 }  # fmt: skip
-
-
-def django_setup():
-
-    django.setup()
 
 
 def ensure_database() -> None:
@@ -107,7 +105,6 @@ def config(fast: int, slow: int, end: str | None = None) -> dict:
 
 def run_service(args) -> dict:
     """One backtest through backtests.services (what the Celery task runs), phases timed."""
-    django_setup()
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     phases: dict[str, float] = {}
@@ -271,7 +268,6 @@ def main() -> None:
         print(json.dumps(run_service(args)))
         return
     if args.only == "candles":
-        django_setup()
         ensure_candles(args.bars)
         print(json.dumps({"bars": args.bars}))
         return
@@ -280,7 +276,6 @@ def main() -> None:
     # In its own process: Linux keeps a process's peak RSS across exec, so the sides started below would
     # report this one's (1M Row objects) as theirs.
     subprocess.run([sys.executable, __file__, "--only", "candles", "--bars", str(args.bars)], check=True, cwd=ROOT)
-    django_setup()
     if args.sweep_only:
         bench_sweeps(args)
         return

@@ -36,6 +36,18 @@ from pathlib import Path
 
 import django
 import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+# Django is set up before the models are imported (nothing connects until setup() has checked DATABASE_URL)
+os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
+os.environ["DEBUG"] = "0"
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+django.setup()
+
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from engine import synthetic_bars
@@ -44,10 +56,6 @@ from rest_framework.authtoken.models import Token
 from agents import selectors
 from agents.engine import Instrument, RiskLimits, run_backtest, sma_cross
 from agents.engine.reasons import REASONS
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def engine_phase(bars_n: int, repeat: int) -> dict:
@@ -151,16 +159,9 @@ class h:  # noqa: N801 - the database helpers, as in bench/agents.py (which does
 
 
 def setup() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tradingops.settings"
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL (Postgres, a database of its own: its block tables are emptied) and REDIS_URL.")
     h.ensure_database()
-
-    django.setup()
 
 
 def seed(blocks: int, reuse: bool):
