@@ -109,7 +109,9 @@ class BacktestTrade(models.Model):
     # Tens of thousands of rows per run, COPYed by backtests/results.py in the transaction that holds the
     # run's row locked (select_for_update): a database foreign key would add one referential check per
     # row at commit (0.1-0.4 s on 27,444 trades) for a reference that cannot dangle there. Deleting a
-    # run still deletes its trades (Django's cascade); (run, seq) is the index for every lookup by run.
+    # run still deletes its trades (Django's cascade). (run, seq) is the only index: each secondary one
+    # (symbol/side, entry or exit time) cost the COPY ~0.1 s per 27,444 trades, and a filtered read scans
+    # the run's rows through it in ~6 ms instead of <1 ms (bench/backtest.py; BENCHMARKS.md).
     run = models.ForeignKey(
         BacktestRun, on_delete=models.CASCADE, related_name="trades", db_constraint=False, db_index=False
     )
@@ -132,11 +134,6 @@ class BacktestTrade(models.Model):
     class Meta:
         ordering = ("run", "seq")
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="backtesttrade_run_seq")]
-        indexes = [
-            models.Index(fields=["run", "symbol", "side", "seq"], name="backtesttrade_run_sym_side"),
-            models.Index(fields=["run", "exit_ts"], name="backtesttrade_run_exit"),
-            models.Index(fields=["run", "entry_ts"], name="backtesttrade_run_entry"),
-        ]
 
     def __str__(self) -> str:
         return f"trade {self.seq} {self.side} {self.symbol}"

@@ -302,31 +302,8 @@ def _write_results(copies: _Copies, run: BacktestRun, result, bars: dict[str, Ba
             orders_risk.append((curve_index[d.symbol][d.bar], d.risk or 0.0))
     # an exit fill's fee, by the trade it closes: the engine appends both when it closes a position
     exit_fee_by_chain = {t.chain: fee for t, fee in zip(result.trades, exit_fees, strict=True)}
-    order = {sym: i for i, sym in enumerate(symbols)}
-    trades = sorted(result.trades, key=lambda t: (t.entry_ts, order[t.symbol]))
-    trade_columns = _trade_columns(trades, curve_at, entry_fee_by_chain, exit_fee_by_chain)
-    _insert_trades(copies, run.pk, trade_columns)
-    copies.insert(
-        BacktestBlock,
-        BLOCK_COLUMNS,
-        (
-            (
-                run.pk,
-                i + 1,
-                _aware(d.ts),
-                bar,
-                d.symbol,
-                d.block.reason,
-                d.block.reason_class,
-                d.block.message,
-                d.block.payload()["detail"],
-                d.chain,
-            )  # fmt: skip
-            for i, (bar, d) in enumerate(blocks)
-        ),
-    )
-
-    # curve chunks, each with the portfolio before its first bar
+    # curve chunks, each with the portfolio before its first bar: the largest COPY, queued first so that
+    # PostgreSQL ingests it while the trades are turned into rows
     starts = list(range(0, n, CURVE_CHUNK))
     snapshots, state = portfolio.states_before(initial_cash, fills, starts)
     ts_le = np.ascontiguousarray(ts, dtype="<i8")
@@ -367,6 +344,30 @@ def _write_results(copies: _Copies, run: BacktestRun, result, bars: dict[str, Ba
                 np.ascontiguousarray(preview, dtype="<i4").tobytes(),
             )
         ],
+    )
+
+    order = {sym: i for i, sym in enumerate(symbols)}
+    trades = sorted(result.trades, key=lambda t: (t.entry_ts, order[t.symbol]))
+    trade_columns = _trade_columns(trades, curve_at, entry_fee_by_chain, exit_fee_by_chain)
+    _insert_trades(copies, run.pk, trade_columns)
+    copies.insert(
+        BacktestBlock,
+        BLOCK_COLUMNS,
+        (
+            (
+                run.pk,
+                i + 1,
+                _aware(d.ts),
+                bar,
+                d.symbol,
+                d.block.reason,
+                d.block.reason_class,
+                d.block.message,
+                d.block.payload()["detail"],
+                d.chain,
+            )  # fmt: skip
+            for i, (bar, d) in enumerate(blocks)
+        ),
     )
 
     block_bars = [(bar, d.block.reason) for bar, d in blocks]
