@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from events import formatting as fmt
+from events import formatting
 from events.types import (
     BoundedDecimal,
     Count,
@@ -96,27 +96,27 @@ def _runtime_summary(p: dict) -> str:
 
 
 def _claimed_summary(p: dict) -> str:
-    quote = fmt.symbol_quote(p["symbol"])
+    quote = formatting.symbol_quote(p["symbol"])
     return (
-        f"Risk claimed {fmt.money(p['amount'], quote)} {quote} for {p['symbol']} "
-        f"of {fmt.money(p['budget'], quote)} ({p['allocation_id']})"
+        f"Risk claimed {formatting.money(p['amount'], quote)} {quote} for {p['symbol']} "
+        f"of {formatting.money(p['budget'], quote)} ({p['allocation_id']})"
     )
 
 
 def _marks_summary(p: dict) -> str:
-    return "Marks " + ", ".join(f"{s} {fmt.price(v, s)}" for s, v in sorted(p["prices"].items()))
+    return "Marks " + ", ".join(f"{s} {formatting.price(v, s)}" for s, v in sorted(p["prices"].items()))
 
 
 def _block_outcome_summary(p: dict) -> str:
-    quote = fmt.symbol_quote(p["symbol"])
+    quote = formatting.symbol_quote(p["symbol"])
     return (
         f"Had the blocked {p['symbol']} trade ({p['reason']}) gone through: {p['exit_reason']} "
-        f"{fmt.money(p['pnl'], quote, sign=True)} {quote}"
+        f"{formatting.money(p['pnl'], quote, sign=True)} {quote}"
     )
 
 
 def _agent_run_summary(p: dict) -> str:
-    text = f"Agent {p['agent']} {p['status']} in {fmt.number(p['duration_ms'])} ms"
+    text = f"Agent {p['agent']} {p['status']} in {formatting.number(p['duration_ms'])} ms"
     return text + (f": {p['error']}" if p.get("error") else "")
 
 

@@ -7,7 +7,7 @@ programs, and ``display`` with the numbers formatted by the one rule (events.for
 
 from uuid import UUID
 
-from events import formatting as fmt
+from events import formatting
 from events.models import Event
 from events.selectors import DecisionPath
 
@@ -38,21 +38,22 @@ def shadow_section(path: DecisionPath) -> dict | None:
     if shadow is None:
         return None
     symbol = shadow.get("symbol") or block.payload.get("symbol", "")
-    quote = fmt.symbol_quote(symbol)
+    quote = formatting.symbol_quote(symbol)
     is_open = shadow["status"] == "open"
     unfilled = shadow["exit_reason"] == "unfilled"
     display = {
         "side": shadow.get("position_side", ""),
-        "entry": "not filled yet" if unfilled else fmt.price(shadow.get("entry_price"), symbol),
-        "exit": fmt.price(shadow.get("exit_price"), symbol),
+        "entry": "not filled yet" if unfilled else formatting.price(shadow.get("entry_price"), symbol),
+        "exit": formatting.price(shadow.get("exit_price"), symbol),
         "exit_reason": "still open" if is_open else shadow["exit_reason"],
-        "pnl": f"{fmt.money(shadow.get('pnl'), quote, sign=True)} {quote}",
-        "pnl_pct": fmt.pct(shadow.get("pnl_pct"), fraction=False, sign=True),
-        "fees": f"{fmt.money(shadow.get('fees'), quote)} {quote}",
-        "holding": fmt.duration(shadow.get("holding_s")),
-        "mae": f"{fmt.money(shadow.get('mae'), quote)} {quote} ({fmt.pct(shadow.get('mae_pct'), fraction=False)})",
-        "qty": fmt.qty(shadow.get("qty"), symbol),
-        "marked_at": fmt.utc_time(shadow.get("exit_at")) if is_open else None,
+        "pnl": f"{formatting.money(shadow.get('pnl'), quote, sign=True)} {quote}",
+        "pnl_pct": formatting.pct(shadow.get("pnl_pct"), fraction=False, sign=True),
+        "fees": f"{formatting.money(shadow.get('fees'), quote)} {quote}",
+        "holding": formatting.duration(shadow.get("holding_s")),
+        "mae": f"{formatting.money(shadow.get('mae'), quote)} {quote} "
+        f"({formatting.pct(shadow.get('mae_pct'), fraction=False)})",
+        "qty": formatting.qty(shadow.get("qty"), symbol),
+        "marked_at": formatting.utc_time(shadow.get("exit_at")) if is_open else None,
     }
     if is_open:
         line = (

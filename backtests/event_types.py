@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from events import formatting as fmt
+from events import formatting
 from events.types import EventType, Payload, register
 
 Text = Annotated[str, Field(max_length=5000)]
@@ -67,16 +67,16 @@ class BacktestFinishedPayload(Payload):
 def _started_summary(p: dict) -> str:
     return (
         f"Backtest {p['name'] or p['backtest_id']} started: {', '.join(p['symbols'])} {p['timeframe']}, "
-        f"{fmt.number(p['candles'])} candles"
+        f"{formatting.number(p['candles'])} candles"
     )
 
 
 def _finished_summary(p: dict) -> str:
-    text = f"Backtest {p['backtest_id']} {p['status']}: {fmt.number(p['candles_processed'])} candles"
+    text = f"Backtest {p['backtest_id']} {p['status']}: {formatting.number(p['candles_processed'])} candles"
     if p.get("trades") is not None:
         text += f", {p['trades']} trades"
     if p.get("total_return") is not None:
-        text += f", return {fmt.pct(p['total_return'], sign=True)}"
+        text += f", return {formatting.pct(p['total_return'], sign=True)}"
     return text + (f": {p['error']}" if p.get("error") else "")
 
 
@@ -88,7 +88,7 @@ def register_all() -> None:
             description="A person (or the system) started a backtest run; it waits for a worker.",
             summary=lambda p: (
                 f"Backtest {p['name'] or p['backtest_id']} requested: {', '.join(p['symbols'])} {p['timeframe']}, "
-                f"{fmt.number(p['candles'])} candles"
+                f"{formatting.number(p['candles'])} candles"
             ),
         )
     )

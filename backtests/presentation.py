@@ -4,9 +4,7 @@ list and compare; the API keeps the raw numbers (and the same order in ``METRICS
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
-from events.formatting import duration
+from events import formatting
 
 # (key, label, kind): the order the run page and compare show them in (returns first, then risk, then trades)
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -44,50 +42,30 @@ KINDS = {key: kind for key, _, kind in METRICS}
 # The list and compare show these first (the list shows only these).
 HEADLINE = ("total_return", "trades", "max_drawdown", "sharpe")
 
-# decimals of money in a quote currency: fiat and stablecoins to the cent, the rest to 8
-FIAT_LIKE = {"USD", "USDT", "USDC", "BUSD", "DAI", "TUSD", "FDUSD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD", "TRY"}
 
-
-def money_places(quote: str | None) -> int:
-    if not quote:
-        return 2
-    return 0 if quote.upper() == "JPY" else 2 if quote.upper() in FIAT_LIKE else 8
-
-
-def _decimal(value) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
-def fmt(kind: str, value, places: int = 2) -> str:
-    """One value as text: ``pct`` 0.1758 -> ``17.58%``, ``money`` to ``places``, ``ratio`` to 2 dp."""
-    number = _decimal(value)
-    if number is None:
-        return "—"
+def fmt(kind: str, value, quote: str | None = None) -> str:
+    """One value as text, by the project's one formatting rule (events.formatting): ``pct`` 0.1758 ->
+    ``17.58 %``, ``money`` to the quote currency's precision, ``ratio`` to 2 dp, ``int`` grouped."""
     if kind == "pct":
-        return f"{number * 100:,.2f}%"
+        return formatting.pct(value)
     if kind == "money":
-        return f"{number:,.{places}f}"
+        return formatting.money(value, quote or "")
     if kind == "ratio":
-        return f"{number:,.2f}"
+        return formatting.number(value, 2)
     if kind == "int":
-        return f"{int(number):,}"
+        return formatting.number(value)
     if kind == "duration":
-        return duration(number)
+        return formatting.duration(value)
     if kind == "days":
-        return f"{number:,.1f} days"
+        text = formatting.number(value, 1)
+        return text if text == "—" else f"{text} days"
     return str(value)
 
 
 def metric_rows(results: dict | None, *, quote: str | None = None, keys=None) -> list[dict]:
     """``[{key, label, text, value, sign}]`` in :data:`METRICS` order; ``sign`` is +1/-1/0 for returns and P&L."""
     results = results or {}
-    places = money_places(quote or results.get("quote"))
+    quote = quote or results.get("quote")
     rows = []
     for key, label, kind in METRICS:
         if keys is not None and key not in keys:
@@ -95,17 +73,17 @@ def metric_rows(results: dict | None, *, quote: str | None = None, keys=None) ->
         if key not in results:
             continue
         value = results[key]
-        number = _decimal(value)
+        number = formatting.parse_decimal(None if isinstance(value, bool) else value)
         signed = key in ("total_return", "cagr", "expectancy", "realized_pnl", "avg_trade_return")
         sign = (1 if number > 0 else -1 if number < 0 else 0) if signed and number is not None else 0
-        rows.append({"key": key, "label": label, "text": fmt(kind, value, places), "value": value, "sign": sign})
+        rows.append({"key": key, "label": label, "text": fmt(kind, value, quote), "value": value, "sign": sign})
     return rows
 
 
 def summary_tables(results: dict | None, *, quote: str | None = None) -> dict:
     """The FreqUI-like summary, formatted: per symbol, per exit reason, best/worst trade, blocks by reason."""
     summary = (results or {}).get("summary") or {}
-    places = money_places(quote or (results or {}).get("quote"))
+    quote = quote or (results or {}).get("quote")
 
     def group(rows):
         return [
@@ -115,11 +93,11 @@ def summary_tables(results: dict | None, *, quote: str | None = None) -> dict:
                 "wins": r["wins"],
                 "losses": r["losses"],
                 "win_rate": fmt("pct", r["win_rate"]),
-                "pnl": fmt("money", r["pnl"], places),
+                "pnl": fmt("money", r["pnl"], quote),
                 "pnl_raw": r["pnl"],
                 "return": fmt("pct", r["return"]),
                 "avg_trade_return": fmt("pct", r["avg_trade_return"]),
-                "avg_duration": duration(r["avg_duration_s"]),
+                "avg_duration": formatting.duration(r["avg_duration_s"]),
             }
             for r in rows or []
         ]
@@ -127,14 +105,14 @@ def summary_tables(results: dict | None, *, quote: str | None = None) -> dict:
     def trade(t):
         if not t:
             return None
-        return {**t, "pnl_text": fmt("money", t["pnl"], places), "return_text": fmt("pct", t["return"])}
+        return {**t, "pnl_text": fmt("money", t["pnl"], quote), "return_text": fmt("pct", t["return"])}
 
     return {
         "per_symbol": group(summary.get("per_symbol")),
         "per_exit_reason": group(summary.get("per_exit_reason")),
         "best_trade": trade(summary.get("best_trade")),
         "worst_trade": trade(summary.get("worst_trade")),
-        "avg_duration": duration(summary.get("avg_duration_s")),
+        "avg_duration": formatting.duration(summary.get("avg_duration_s")),
         "win_rate": fmt("pct", summary.get("win_rate")),
         "blocks_by_reason": summary.get("blocks_by_reason") or [],
     }

@@ -6,8 +6,7 @@ rows drawn live by static/js/format.js read exactly like the server-rendered one
 
 from typing import Any
 
-from events import formatting as fmt
-from events import types
+from events import formatting, types
 
 # Types whose row opens the decision chain (the others link to it too, less prominently).
 CHAIN_TYPES = frozenset({"fill", "order_submitted", "trade_blocked"})
@@ -47,22 +46,22 @@ def display_items(payload: Any) -> list[tuple[str, Any]]:
     """``payload_items`` with numbers by the one rule (events.formatting): prices to the tick,
     quantities to the lot, money to the quote's precision. The raw value stays in the API."""
     symbol = payload.get("symbol", "") if isinstance(payload, dict) else ""
-    quote = fmt.symbol_quote(symbol) if symbol else "USDT"
+    quote = formatting.symbol_quote(symbol) if symbol else "USDT"
     rows = []
     for label, value in payload_items(payload):
         key = label.rsplit(".", 1)[-1]
         if key == "realized_pnl":
             rows.append((label, value))  # the template draws it with its sign and arrow
         elif key in PRICE_KEYS:
-            rows.append((label, fmt.price(value, symbol)))
+            rows.append((label, formatting.price(value, symbol)))
         elif key in QTY_KEYS:
-            rows.append((label, fmt.qty(value, symbol)))
+            rows.append((label, formatting.qty(value, symbol)))
         elif key in MONEY_KEYS:
-            rows.append((label, fmt.money(value, quote)))
+            rows.append((label, formatting.money(value, quote)))
         elif key in PERCENT_KEYS:
-            rows.append((label, fmt.pct(value, fraction=False)))
+            rows.append((label, formatting.pct(value, fraction=False)))
         elif key == "holding_s":
-            rows.append((label, fmt.duration(value)))
+            rows.append((label, formatting.duration(value)))
         else:
             rows.append((label, value))
     return rows

@@ -26,9 +26,8 @@ from backtests import services as backtest_services
 from backtests.api.serializers import BlockSerializer, CompareQuerySerializer, DailyReportSerializer, TradeSerializer
 from backtests.config import RISK_FIELDS
 from backtests.models import RunStatus
-from events import formatting as fmt
+from events import formatting, types
 from events import selectors as event_selectors
-from events import types
 from events.presentation import event_to_dict
 from market import selectors as market_selectors
 from market import timeframes
@@ -121,7 +120,7 @@ def _overview(request, *, forms: dict | None = None, status: int = 200):
         "closed_shown": CLOSED_TRADES_SHOWN,
         "equity_points": [{"ts": p.ts.isoformat(), "equity": str(p.equity), "pnl": str(p.pnl)} for p in equity],
         "equity_quote": BOOK_QUOTE,
-        "equity_places": fmt.money_places(BOOK_QUOTE),
+        "equity_places": formatting.money_places(BOOK_QUOTE),
         "scorecard": agent_selectors.block_outcome_summary(since=now - SCORECARD_WINDOW, until=now),
         "scorecard_hours": int(SCORECARD_WINDOW.total_seconds() // 3600),
         "scorecard_quote": BOOK_QUOTE,
@@ -640,7 +639,7 @@ class BacktestDetailView(RolePageMixin, View):
             "percent": round(100 * run.candles_processed / run.candles_total) if run.candles_total else 0,
             "metrics": presentation.metric_rows(run.results),
             "summary": summary,
-            "places": presentation.money_places((run.results or {}).get("quote")),
+            "places": formatting.money_places((run.results or {}).get("quote")),
             "summary_groups": [
                 ("Per symbol", summary["per_symbol"], "by-symbol"),
                 ("Per exit reason", summary["per_exit_reason"], "by-exit-reason"),

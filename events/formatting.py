@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-# Quote currencies and their display precision; anything else (a crypto asset) shows 8 places.
-MONEY_PLACES = {"USD": 2, "USDT": 2, "USDC": 2, "EUR": 2, "GBP": 2, "DAI": 2, "BUSD": 2, "FDUSD": 2}
+# Quote currencies and their display precision (fiat and stablecoins to the cent, the yen to the unit);
+# anything else (a crypto asset) shows 8 places.
+MONEY_PLACES = {"USD": 2, "USDT": 2, "USDC": 2, "EUR": 2, "GBP": 2, "DAI": 2, "BUSD": 2, "FDUSD": 2, "TUSD": 2,
+                "CHF": 2, "AUD": 2, "CAD": 2, "TRY": 2, "JPY": 0}  # fmt: skip
 CRYPTO_PLACES = 8
 DEFAULT_PRICE_PLACES = 8
 PERCENT_PLACES = 2
@@ -52,7 +54,8 @@ def instrument_precision(symbol: str) -> Precision | None:
     return found
 
 
-def _decimal(value: Any) -> Decimal | None:
+def parse_decimal(value: Any) -> Decimal | None:
+    """A finite Decimal from a number or its text; None for None, "", NaN, infinities and garbage."""
     if value is None or value == "":
         return None
     try:
@@ -83,7 +86,7 @@ def _to_step(number: Decimal, step: Decimal) -> Decimal:
 
 def number(value: Any, places: int = 0) -> str:
     """A plain number, grouped: ``12345.678`` -> ``12,345.68`` with ``places=2``."""
-    parsed = _decimal(value)
+    parsed = parse_decimal(value)
     if parsed is None:
         return "—" if value in (None, "") else str(value)
     return _group(parsed, places)
@@ -91,7 +94,7 @@ def number(value: Any, places: int = 0) -> str:
 
 def price(value: Any, symbol: str = "") -> str:
     """``143.08932467552788`` on a 0.01 tick -> ``143.09``; grouped: ``61,234.50``."""
-    number = _decimal(value)
+    number = parse_decimal(value)
     if number is None:
         return "—" if value in (None, "") else str(value)
     precision = instrument_precision(symbol)
@@ -103,7 +106,7 @@ def price(value: Any, symbol: str = "") -> str:
 
 def qty(value: Any, symbol: str = "") -> str:
     """A quantity to the instrument's lot: ``247.96412`` on a 0.001 lot -> ``247.964``."""
-    number = _decimal(value)
+    number = parse_decimal(value)
     if number is None:
         return "—" if value in (None, "") else str(value)
     precision = instrument_precision(symbol)
@@ -119,7 +122,7 @@ def money_places(currency: str) -> int:
 
 def money(value: Any, currency: str = "USDT", *, sign: bool = False) -> str:
     """Money to its currency's precision: ``100911.910064625`` USDT -> ``100,911.91``."""
-    number = _decimal(value)
+    number = parse_decimal(value)
     if number is None:
         return "—" if value in (None, "") else str(value)
     text = _group(number, money_places(currency))
@@ -128,7 +131,7 @@ def money(value: Any, currency: str = "USDT", *, sign: bool = False) -> str:
 
 def pct(value: Any, *, fraction: bool = True, sign: bool = False) -> str:
     """A percentage: the fraction ``0.0123`` -> ``1.23 %`` (``fraction=False``: ``1.23`` -> ``1.23 %``)."""
-    number = _decimal(value)
+    number = parse_decimal(value)
     if number is None:
         return "—" if value in (None, "") else str(value)
     if fraction:
@@ -141,7 +144,7 @@ def pct(value: Any, *, fraction: bool = True, sign: bool = False) -> str:
 
 def duration(seconds: Any) -> str:
     """A holding time in its two largest units: ``95`` -> ``1 min 35 s``, ``93784`` -> ``1 d 2 h``."""
-    number = _decimal(seconds)
+    number = parse_decimal(seconds)
     if number is None:
         return "—"
     left = max(0, int(number))

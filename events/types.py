@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import formatting as fmt
+from . import formatting
 
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
 Side = Literal["buy", "sell"]
@@ -280,30 +280,32 @@ class RunControlPayload(Payload):
 
 
 def _side_qty(p: dict[str, Any]) -> str:
-    return f"{p['side']} {fmt.qty(p['qty'], p['symbol'])} {p['symbol']}"
+    return f"{p['side']} {formatting.qty(p['qty'], p['symbol'])} {p['symbol']}"
 
 
 def _fill_summary(p: dict[str, Any]) -> str:
-    quote = fmt.symbol_quote(p["symbol"])
+    quote = formatting.symbol_quote(p["symbol"])
     fee = p.get("fee")
     fee_text = ""
     if fee not in (None, "0") and Decimal(str(fee)):
         currency = p.get("fee_currency") or quote
-        fee_text = f" · fee {fmt.money(fee, currency)} {currency}".rstrip()
+        fee_text = f" · fee {formatting.money(fee, currency)} {currency}".rstrip()
     reason = f" ({p['exit_reason']})" if p.get("exit_reason") else ""
-    return f"Filled {_side_qty(p)} @ {fmt.price(p['price'], p['symbol'])}{fee_text}{reason}"
+    return f"Filled {_side_qty(p)} @ {formatting.price(p['price'], p['symbol'])}{fee_text}{reason}"
 
 
 def _order_summary(p: dict[str, Any]) -> str:
-    limit = f" @ {fmt.price(p['limit_price'], p['symbol'])}" if p.get("limit_price") else ""
+    limit = f" @ {formatting.price(p['limit_price'], p['symbol'])}" if p.get("limit_price") else ""
     return f"Order {p['order_id']}: {p.get('order_type', 'market')} {_side_qty(p)}{limit}"
 
 
 def _block_summary(p: dict[str, Any]) -> str:
     what = (
-        f"{p['side']} {fmt.qty(p['qty'], p['symbol'])} {p['symbol']}" if p.get("qty") else f"{p['side']} {p['symbol']}"
+        f"{p['side']} {formatting.qty(p['qty'], p['symbol'])} {p['symbol']}"
+        if p.get("qty")
+        else f"{p['side']} {p['symbol']}"
     )
-    at = f" @ {fmt.price(p['price'], p['symbol'])}" if p.get("price") else ""
+    at = f" @ {formatting.price(p['price'], p['symbol'])}" if p.get("price") else ""
     return f"Blocked {what}{at}: {p['reason']} ({p['reason_class']})"
 
 
@@ -319,7 +321,7 @@ def _intent_summary(p: dict[str, Any]) -> str:
 def _llm_summary(p: dict[str, Any]) -> str:
     return (
         f"LLM {p['model']} for {p['agent']}: {p['tokens_in']:,}→{p['tokens_out']:,} tokens, "
-        f"{fmt.money(p['cost'], 'USD')} USD, {p['latency_ms']:,} ms, {p.get('outcome', 'ok')}"
+        f"{formatting.money(p['cost'], 'USD')} USD, {p['latency_ms']:,} ms, {p.get('outcome', 'ok')}"
     )
 
 
@@ -328,13 +330,16 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan_generated": lambda p: (
         f"Plan {p['plan_id']} v{p.get('version', 1)} {p['strategy']} on {', '.join(p.get('symbols', []))}"
     ),
-    "plan_judged": lambda p: f"Plan {p['plan_id']} scored {fmt.number(p['overall_score'], 1)}",
-    "trigger_fired": lambda p: f"Trigger {p['side']} {p['symbol']} @ {fmt.price(p['price'], p['symbol'])}: {p['rule']}",
+    "plan_judged": lambda p: f"Plan {p['plan_id']} scored {formatting.number(p['overall_score'], 1)}",
+    "trigger_fired": lambda p: (
+        f"Trigger {p['side']} {p['symbol']} @ {formatting.price(p['price'], p['symbol'])}: {p['rule']}"
+    ),
     "trade_blocked": _block_summary,
     "order_submitted": _order_summary,
     "fill": _fill_summary,
     "position_update": lambda p: (
-        f"Position {p['symbol']} {fmt.qty(p['qty'], p['symbol'])} @ {fmt.price(p['avg_entry_price'], p['symbol'])}"
+        f"Position {p['symbol']} {formatting.qty(p['qty'], p['symbol'])} "
+        f"@ {formatting.price(p['avg_entry_price'], p['symbol'])}"
     ),
     "llm_call": _llm_summary,
     "run_control": lambda p: f"Run {p['action']}" + (f" ({p['mode']})" if p.get("mode") else ""),

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import InterfaceError, OperationalError, connection
 
-from events import formatting as fmt
-from events import realtime
+from events import formatting, realtime
 
 from . import hooks, timeframes
 from .presentation import bar_frame, tick_frame
@@ -175,11 +174,11 @@ class MarketFeed:
         # Each price also as a person reads it (to the instrument's tick, events.formatting): the
         # page's "last price" shows it as sent. Per item, not per frame, so frames still merge.
         for tick in ticks:
-            shown = fmt.price(tick.price, tick.symbol)
+            shown = formatting.price(tick.price, tick.symbol)
             frames[tick.symbol]["ticks"].append({**tick_frame(tick), "price_display": shown})
         for key, bar in latest.items():
             frames[bar.symbol]["candles"].append(
-                {**bar_frame(bar, closed=key in closed_keys), "close_display": fmt.price(bar.close, bar.symbol)}
+                {**bar_frame(bar, closed=key in closed_keys), "close_display": formatting.price(bar.close, bar.symbol)}
             )
         try:
             self._send(frames)

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from events import formatting as fmt
+from events import formatting
 from events.types import BoundedDecimal, Count, EventType, Id64, NonNegativeDecimal, Payload, register
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,16}$")]
@@ -87,13 +87,14 @@ def _reconciliation_summary(p: dict) -> str:
 def _drift_summary(p: dict) -> str:
     currency = p["currency"]
     return (
-        f"Drift {p['wallet']} {currency}: {fmt.money(p['drift'], currency)} "
-        f"(ledger {fmt.money(p['ledger_balance'], currency)}, exchange {fmt.money(p['exchange_balance'], currency)})"
+        f"Drift {p['wallet']} {currency}: {formatting.money(p['drift'], currency)} "
+        f"(ledger {formatting.money(p['ledger_balance'], currency)}, "
+        f"exchange {formatting.money(p['exchange_balance'], currency)})"
     )
 
 
 def _adjusted_summary(p: dict) -> str:
-    amount = fmt.money(p["amount"], p["currency"], sign=True)
+    amount = formatting.money(p["amount"], p["currency"], sign=True)
     return f"Ledger {p['wallet']} adjusted by {amount} {p['currency']}: {p['reason']}"
 
 
@@ -124,7 +125,9 @@ def register_all() -> None:
             "paper_deposited",
             PaperDepositedPayload,
             description="Funds paid into a paper wallet.",
-            summary=lambda p: f"Deposited {fmt.money(p['amount'], p['currency'])} {p['currency']} into {p['wallet']}",
+            summary=lambda p: (
+                f"Deposited {formatting.money(p['amount'], p['currency'])} {p['currency']} into {p['wallet']}"
+            ),
         )
     )
     register(

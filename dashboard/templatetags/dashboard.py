@@ -6,7 +6,7 @@ from django import template
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
-from events import formatting as fmt
+from events import formatting
 
 register = template.Library()
 
@@ -24,21 +24,21 @@ def utc(value) -> str:
 @register.filter
 def price(value, symbol: str = "") -> str:
     """A price to the instrument's tick (events.formatting, the one rule)."""
-    return fmt.price(value, symbol)
+    return formatting.price(value, symbol)
 
 
 @register.filter
 def qty(value, symbol: str = "") -> str:
     """A quantity to the instrument's lot."""
-    return fmt.qty(value, symbol)
+    return formatting.qty(value, symbol)
 
 
 def _money(value, currency_or_places) -> str:
     """Money by the one rule: ``|money:"BTC"`` to the currency's precision, ``|money:2`` to places
     the page already knows (a backtest's quote precision); thousands grouped either way."""
     if isinstance(currency_or_places, int) or str(currency_or_places).isdigit():
-        return fmt.number(value, int(currency_or_places))
-    return fmt.money(value, currency_or_places or "USDT")
+        return formatting.number(value, int(currency_or_places))
+    return formatting.money(value, currency_or_places or "USDT")
 
 
 @register.filter
@@ -50,25 +50,25 @@ def money(value, currency_or_places="USDT") -> str:
 @register.filter
 def pct(value) -> str:
     """A fraction as a percentage: ``0.0123`` -> ``1.23 %``."""
-    return fmt.pct(value)
+    return formatting.pct(value)
 
 
 @register.filter
 def pct_signed(value) -> str:
     """A fraction as a signed percentage: ``0.0123`` -> ``+1.23 %`` (P&L of a trade)."""
-    return fmt.pct(value, sign=True)
+    return formatting.pct(value, sign=True)
 
 
 @register.filter
 def duration(seconds) -> str:
     """Seconds as a holding time: ``5400`` -> ``1 h 30 min``."""
-    return fmt.duration(seconds)
+    return formatting.duration(seconds)
 
 
 @register.filter
 def quote_of(symbol: str) -> str:
     """The quote currency of an instrument: ``SOL-USDT`` -> ``USDT``."""
-    return fmt.symbol_quote(symbol) or "USDT"
+    return formatting.symbol_quote(symbol) or "USDT"
 
 
 @register.filter

@@ -225,7 +225,7 @@ def test_results_read_at_a_glance_percentages_money_and_ratios(login, sol_candle
     run = _completed()
     html = login("viewer").get(f"/backtests/{run.pk}/").content.decode()
     total = Decimal(str(run.results["total_return"])) * 100
-    assert f"{total:,.2f}%" in html  # 0.1757... -> 17.58%, never 0.17578582932560138
+    assert f"{total:,.2f} %" in html  # 0.1757... -> 17.58 % (the one rule, events.formatting), never 0.1757858...
     assert str(run.results["total_return"]) not in html
     assert f"{Decimal(run.results['final_equity']):,.2f}</" in html  # USDT money to the cent
     assert f"{run.results['sharpe']:,.2f}</" in html
@@ -250,9 +250,9 @@ def test_the_list_shows_return_trades_drawdown_and_sharpe(login, sol_candles):
     run = _completed()
     html = login("viewer").get("/backtests/").content.decode()
     row = re.search(rf"<tr>.*?{run.pk}.*?</tr>", html, re.S).group(0)
-    assert f"{Decimal(str(run.results['total_return'])) * 100:,.2f}%" in row
+    assert f"{Decimal(str(run.results['total_return'])) * 100:,.2f} %" in row
     assert f'<td class="num">{run.results["trades"]}</td>' in row
-    assert f"{Decimal(str(run.results['max_drawdown'])) * 100:,.2f}%" in row
+    assert f"{Decimal(str(run.results['max_drawdown'])) * 100:,.2f} %" in row
     assert f"{run.results['sharpe']:,.2f}" in row
     assert "—" not in row.split("</a>")[1]
 

@@ -4,8 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from events import formatting as fmt
-from events import types
+from events import formatting, types
 from events.presentation import event_to_dict
 from events.services import emit
 
@@ -14,45 +13,45 @@ pytestmark = pytest.mark.django_db  # SOL-USDT (tick 0.01, lot 0.001, USDT) is s
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    fmt.forget_instrument_precision()
+    formatting.forget_instrument_precision()
     yield
-    fmt.forget_instrument_precision()
+    formatting.forget_instrument_precision()
 
 
 def test_prices_round_to_the_instruments_tick_and_group_thousands():
-    assert fmt.price("143.08932467552788", "SOL-USDT") == "143.09"
-    assert fmt.price("61234.5", "SOL-USDT") == "61,234.50"
-    assert fmt.price("143.085", "SOL-USDT") == "143.08"  # half to even, as the engine rounds
+    assert formatting.price("143.08932467552788", "SOL-USDT") == "143.09"
+    assert formatting.price("61234.5", "SOL-USDT") == "61,234.50"
+    assert formatting.price("143.085", "SOL-USDT") == "143.08"  # half to even, as the engine rounds
 
 
 def test_quantities_round_to_the_instruments_lot():
-    assert fmt.qty("247.96412", "SOL-USDT") == "247.964"
-    assert fmt.qty("0.5", "SOL-USDT") == "0.500"
-    assert fmt.qty("12000", "SOL-USDT") == "12,000.000"
+    assert formatting.qty("247.96412", "SOL-USDT") == "247.964"
+    assert formatting.qty("0.5", "SOL-USDT") == "0.500"
+    assert formatting.qty("12000", "SOL-USDT") == "12,000.000"
 
 
 def test_money_takes_its_currencys_precision():
-    assert fmt.money("100911.910064625", "USDT") == "100,911.91"
-    assert fmt.money("15.80435899973673", "USDT") == "15.80"
-    assert fmt.money("1517.387310617960511591", "USDT") == "1,517.39"
-    assert fmt.money("0.000123456789", "BTC") == "0.00012346"
-    assert fmt.money("-0.001", "USD") == "0.00"  # never "-0.00"
-    assert fmt.money("12.5", "USD", sign=True) == "+12.50"
+    assert formatting.money("100911.910064625", "USDT") == "100,911.91"
+    assert formatting.money("15.80435899973673", "USDT") == "15.80"
+    assert formatting.money("1517.387310617960511591", "USDT") == "1,517.39"
+    assert formatting.money("0.000123456789", "BTC") == "0.00012346"
+    assert formatting.money("-0.001", "USD") == "0.00"  # never "-0.00"
+    assert formatting.money("12.5", "USD", sign=True) == "+12.50"
 
 
 def test_percentages_say_percent():
-    assert fmt.pct("0.0123") == "1.23 %"
-    assert fmt.pct("-0.5") == "-50.00 %"
-    assert fmt.pct("7.5", fraction=False, sign=True) == "+7.50 %"
+    assert formatting.pct("0.0123") == "1.23 %"
+    assert formatting.pct("-0.5") == "-50.00 %"
+    assert formatting.pct("7.5", fraction=False, sign=True) == "+7.50 %"
 
 
 def test_holding_times_show_their_two_largest_units():
-    assert fmt.duration(0) == "0 s"
-    assert fmt.duration(95) == "1 min 35 s"
-    assert fmt.duration(9000) == "2 h 30 min"
-    assert fmt.duration(3605) == "1 h"  # the seconds of a long hold are noise
-    assert fmt.duration(93784) == "1 d 2 h"
-    assert fmt.duration(None) == "—"
+    assert formatting.duration(0) == "0 s"
+    assert formatting.duration(95) == "1 min 35 s"
+    assert formatting.duration(9000) == "2 h 30 min"
+    assert formatting.duration(3605) == "1 h"  # the seconds of a long hold are noise
+    assert formatting.duration(93784) == "1 d 2 h"
+    assert formatting.duration(None) == "—"
 
 
 def test_an_exit_fill_says_why_it_exited():
@@ -62,10 +61,10 @@ def test_an_exit_fill_says_why_it_exited():
 
 
 def test_unknown_instruments_and_bad_values_fall_back_without_failing():
-    assert fmt.price("1.23456789012", "NOPE-USD") == "1.23456789"
-    assert fmt.qty("3", "") == "3"
-    assert fmt.price(None) == "—"
-    assert fmt.money("not a number") == "not a number"
+    assert formatting.price("1.23456789012", "NOPE-USD") == "1.23456789"
+    assert formatting.qty("3", "") == "3"
+    assert formatting.price(None) == "—"
+    assert formatting.money("not a number") == "not a number"
 
 
 def test_the_summary_is_registered_with_the_type_and_sent_in_the_events_json():
@@ -99,10 +98,10 @@ def test_a_block_summary_carries_its_numbers():
     [(45, "45 s"), (60, "1 min"), (10800, "3 h"), (5430, "1 h 30 min"), (90061, "1 d 1 h"), (None, "—"), ("x", "—")],
 )
 def test_a_duration_shows_its_two_largest_units(seconds, text):
-    assert fmt.duration(seconds) == text
+    assert formatting.duration(seconds) == text
 
 
 def test_a_time_reads_in_utc_from_any_offset():
-    assert fmt.utc_time("2024-09-20T14:00:00+02:00") == "2024-09-20 12:00:00 UTC"
-    assert fmt.utc_time("2024-09-20T12:00:00Z") == "2024-09-20 12:00:00 UTC"
-    assert fmt.utc_time(None) == "—"
+    assert formatting.utc_time("2024-09-20T14:00:00+02:00") == "2024-09-20 12:00:00 UTC"
+    assert formatting.utc_time("2024-09-20T12:00:00Z") == "2024-09-20 12:00:00 UTC"
+    assert formatting.utc_time(None) == "—"
