@@ -1,5 +1,3 @@
-import django_filters as filters
-
 from agents.models import (
     BlockEvent,
     BlockOutcome,
@@ -13,7 +11,7 @@ from agents.models import (
     Trade,
 )
 from events.models import LLMCall
-from tradingops.api.filters import TimeWindowFilterSet, since_filter, until_filter
+from tradingops.api.filters import FilterSet, TimeWindowFilterSet, since_filter, until_filter
 
 
 class OrderFilterSet(TimeWindowFilterSet):
@@ -104,7 +102,7 @@ class IntentFilterSet(TimeWindowFilterSet):
         fields = ["action", "symbol", "source", "since", "until"]
 
 
-class PlanFilterSet(filters.FilterSet):
+class PlanFilterSet(FilterSet):
     class Meta:
         model = StrategyPlan
         fields = ["plan_id", "strategy", "origin", "active"]

@@ -1,7 +1,7 @@
 import django_filters as filters
 
 from backtests.models import BacktestBlock, BacktestRun, BacktestTrade, DailyReport, RunStatus, Sweep
-from tradingops.api.filters import TimeWindowFilterSet, since_filter, until_filter
+from tradingops.api.filters import FilterSet, TimeWindowFilterSet, since_filter, until_filter
 
 
 class RunFilterSet(TimeWindowFilterSet):
@@ -32,9 +32,11 @@ class BlockFilterSet(TimeWindowFilterSet):
         fields = ["symbol", "reason", "reason_class", "since", "until"]
 
 
-class DailyReportFilterSet(filters.FilterSet):
-    since = filters.DateFilter(field_name="day", lookup_expr="gte")
-    until = filters.DateFilter(field_name="day", lookup_expr="lt")
+class DailyReportFilterSet(FilterSet):
+    since = filters.DateFilter(
+        field_name="day", lookup_expr="gte", help_text="Days on or after this date (YYYY-MM-DD)."
+    )
+    until = filters.DateFilter(field_name="day", lookup_expr="lt", help_text="Days before this date (YYYY-MM-DD).")
 
     class Meta:
         model = DailyReport

@@ -40,6 +40,7 @@ class DayPagination(NewestFirstCursorPagination):
 
 class RankPagination(PageNumberPagination):
     page_size = 50
+    page_query_description = "Page number, from 1 (the best ranked)."
     page_size_query_param = "limit"
     max_page_size = 1000
 
@@ -382,7 +383,12 @@ class SweepResultsView(ListAPIView):
     serializer_class = serializers.RankedRunSerializer
     pagination_class = RankPagination
 
-    @extend_schema(parameters=[serializers.RankQuerySerializer, OpenApiParameter("page", int)])
+    @extend_schema(
+        parameters=[
+            serializers.RankQuerySerializer,
+            OpenApiParameter("page", int, description=RankPagination.page_query_description),
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -3,7 +3,7 @@ from django_filters.widgets import QueryArrayWidget
 
 from events import selectors, types
 from events.models import Event, RunSummary
-from tradingops.api.filters import TimeWindowFilterSet
+from tradingops.api.filters import FilterSet, TimeWindowFilterSet
 
 
 class CommaOrRepeatedWidget(QueryArrayWidget):
@@ -50,7 +50,7 @@ class EventFilterSet(TimeWindowFilterSet):
         fields = ["type", "source", "run_id", "correlation_id", "since", "until", "after", "ordering"]
 
 
-class RunSummaryFilterSet(filters.FilterSet):
+class RunSummaryFilterSet(FilterSet):
     status = filters.ChoiceFilter(choices=[(s, s) for s in ("running", "paused", "stopped")])
     mode = filters.CharFilter()
 

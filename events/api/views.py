@@ -98,7 +98,7 @@ class EventChainView(APIView):
         parameters=[
             OpenApiParameter("all", bool, description="Include heartbeats and marks."),
             OpenApiParameter("limit", int, description="Steps per page (default 200, at most 1,000)."),
-            OpenApiParameter("offset", int),
+            OpenApiParameter("offset", int, description="Steps to skip: the next page starts at offset + limit."),
         ],
     )
     def get(self, request, correlation_id):

@@ -1,16 +1,14 @@
-import django_filters
-
 from market.models import Instrument, Tick
-from tradingops.api.filters import since_filter
+from tradingops.api.filters import FilterSet, since_filter
 
 
-class InstrumentFilterSet(django_filters.FilterSet):
+class InstrumentFilterSet(FilterSet):
     class Meta:
         model = Instrument
         fields = ("active", "exchange", "base", "quote")
 
 
-class TickFilterSet(django_filters.FilterSet):
+class TickFilterSet(FilterSet):
     since = since_filter(help_text="Ticks at or after.")
 
     class Meta:

@@ -1,12 +1,12 @@
 import django_filters as filters
 
 from events.api.filters import CommaOrRepeatedWidget
-from tradingops.api.filters import TimeWindowFilterSet, since_filter, until_filter
+from tradingops.api.filters import FilterSet, TimeWindowFilterSet, since_filter, until_filter
 
 from ..models import DriftRecord, LedgerEntry, ReconciliationRun, Wallet
 
 
-class WalletFilterSet(filters.FilterSet):
+class WalletFilterSet(FilterSet):
     name = filters.CharFilter(lookup_expr="icontains")
     kind = filters.ChoiceFilter(choices=Wallet.Kind.choices)
     status = filters.ChoiceFilter(choices=Wallet.Status.choices)
