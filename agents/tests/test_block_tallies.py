@@ -351,12 +351,17 @@ def _replayed_block_and_outcome(*, blocked: datetime, closed: datetime, pnl: str
 
 
 @pytest.mark.django_db
-def test_an_outcome_counts_in_the_window_of_its_block_not_of_its_bar():
+def test_an_outcome_counts_in_the_window_of_its_block_not_of_its_bar(client_for):
     """A replay blocks on historical bars: the block is recorded now, its outcome's ``blocked_at`` is
     the bar's time. The scorecard of the window holding the block shows the block and its closed
-    shadow, whether the window is whole days, whole hours or partial hours (read raw)."""
+    shadow, whether the window is whole days, whole hours or partial hours (read raw); the list of
+    outcomes filtered on the same window holds it."""
     blocked = T0 + timedelta(hours=5, minutes=10)
-    _replayed_block_and_outcome(blocked=blocked, closed=blocked + timedelta(hours=3))
+    block, outcome = _replayed_block_and_outcome(blocked=blocked, closed=blocked + timedelta(hours=3))
+    window = {"blocked_since": blocked.isoformat(), "blocked_until": (blocked + timedelta(minutes=1)).isoformat()}
+    (listed,) = client_for("viewer").get("/api/v1/live/block-outcomes", window).data["results"]
+    assert (listed["event_id"], listed["block_event_id"]) == (str(outcome.event_id), str(block.event_id))
+    assert (listed["block_ts"], listed["blocked_at"]) == ("2025-03-01T05:10:00Z", "2024-09-20T12:00:00Z")
     windows = {
         "its whole hour": (T0 + timedelta(hours=5), T0 + timedelta(hours=6)),
         "its whole day": (T0, T0 + timedelta(days=1)),
