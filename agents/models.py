@@ -366,10 +366,16 @@ class BlockOutcome(models.Model):
     """What a blocked trade would have done had it gone through: its shadow trade, projected from
     ``block_outcome`` (one per block; caused by the ``trade_blocked`` event, same correlation).
 
-    ``pnl`` < 0 means the block saved that much, > 0 that it forwent that much."""
+    ``pnl`` < 0 means the block saved that much, > 0 that it forwent that much. An outcome is
+    counted at its block's time (``block_ts``), the clock blocks are counted on, never at the bar's
+    (``blocked_at``): in a replay the bar is history while the block was made now."""
 
     ts = models.DateTimeField(help_text="When the shadow closed (the block_outcome event's time).")
-    blocked_at = models.DateTimeField()
+    block_ts = models.DateTimeField(
+        help_text="When its block was recorded (the trade_blocked event's time, as BlockEvent.ts): the time the "
+        "scorecard counts the outcome at, with its block."
+    )
+    blocked_at = models.DateTimeField(help_text="The blocked bar's time (in a replay, a historical candle's).")
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=5, help_text="The shadow position's side: long or short.")
     reason = models.CharField(max_length=64)
@@ -400,9 +406,9 @@ class BlockOutcome(models.Model):
         indexes = [
             # the scorecard groups a window of blocks: an index-only scan carries what it sums
             models.Index(
-                fields=["blocked_at"],
+                fields=["block_ts"],
                 include=["reason", "reason_class", "rule", "symbol", "pnl"],
-                name="blockout_blocked_at",
+                name="blockout_block_ts",
             ),
             models.Index(fields=["ts", "id"], name="blockout_ts"),
             models.Index(fields=["reason", "ts"], name="blockout_reason_ts"),
@@ -415,7 +421,8 @@ class BlockOutcome(models.Model):
 
 
 class BlockTally(models.Model):
-    """The blocks' scorecard per hour and per day of block time, as rows per (dimension, key): what
+    """The blocks' scorecard per hour and per day of block time (when the block was recorded:
+    ``BlockEvent.ts``, ``BlockOutcome.block_ts``), as rows per (dimension, key): what
     ``block_outcome_summary`` adds up for the whole days and hours of a window (only the partial
     hours at its edges are read from the raw rows).
 

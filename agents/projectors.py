@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import F
@@ -329,16 +330,30 @@ def project_blocks(events: Sequence[Event]) -> None:
 register(Projector("blocks", frozenset({"trade_blocked"}), project_blocks, lambda: BlockEvent.objects.all().delete()))
 
 
+def block_times(outcomes: Sequence[Event]) -> dict[str, datetime | str]:
+    """When each outcome's block was recorded (its ``trade_blocked`` event's time), by the outcome's
+    event id: the one clock blocks and their outcomes are counted on. The payload's ``blocked_at``
+    is the bar's time, which a replay takes from history. An outcome whose block is not in the log
+    (the execution agent never writes one) falls back to it. One query per batch."""
+    block_of = {str(e.event_id): UUID(str(e.payload["block_event_id"])) for e in outcomes}
+    recorded = dict(
+        Event.objects.filter(event_id__in=set(block_of.values()), type="trade_blocked").values_list("event_id", "ts")
+    )
+    return {str(e.event_id): recorded.get(block_of[str(e.event_id)], e.payload["blocked_at"]) for e in outcomes}
+
+
 def project_block_outcomes(events: Sequence[Event]) -> None:
     def num(p, name):
         return Decimal(p[name]) if p.get(name) is not None else None
 
+    block_ts = block_times(events)
     rows = []
     for e in events:
         p = e.payload
         rows.append(
             BlockOutcome(
                 ts=e.ts,
+                block_ts=block_ts[str(e.event_id)],
                 blocked_at=p["blocked_at"],
                 symbol=p["symbol"],
                 side=p["position_side"],
@@ -399,8 +414,10 @@ def _as_stored(value: str) -> Decimal:
 
 def project_block_tallies(events: Sequence[Event]) -> None:
     """Add each block and each shadow outcome to its hour's and its day's tally rows: every
-    dimension, unfiltered and under each one-dimension filter. One upsert per batch."""
+    dimension, unfiltered and under each one-dimension filter, at the block's time (an outcome at
+    its block's: ``block_times``). One upsert per batch."""
     acc: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0)])
+    block_ts = block_times([e for e in events if e.type == "block_outcome"])
     for e in events:
         p = e.payload
         values = {"reason": p["reason"], "reason_class": p["reason_class"], "symbol": p["symbol"]}
@@ -409,7 +426,7 @@ def project_block_tallies(events: Sequence[Event]) -> None:
         else:
             values["rule"] = p.get("rule") or ""
             pnl = _as_stored(p["pnl"])
-            hour = hour_of(p["blocked_at"])
+            hour = hour_of(block_ts[str(e.event_id)])
             add = (0, 1, int(pnl < 0), -pnl if pnl < 0 else Decimal(0), pnl if pnl > 0 else Decimal(0))
         scope = (e.run_id, p.get("plan_id") or "")
         filters = [("", ""), *values.items()]

@@ -107,7 +107,8 @@ def _ceil(ts: datetime, unit: timedelta) -> datetime:
 
 
 def block_outcome_summary(*, since: datetime, until: datetime, filters: dict | None = None) -> dict:
-    """The scorecard of the blocks made in [since, until), from at most three grouped queries: the
+    """The scorecard of the blocks made in [since, until) (when recorded: a block's ``ts``, an
+    outcome's ``block_ts``, never the bar's time), from at most three grouped queries: the
     whole days and hours of the window from the tallies (``BlockTally``), and the partial hours at
     its two edges from the raw blocks and outcomes, so any window is exact.
 
@@ -160,7 +161,7 @@ def _summary(*, raw: list[tuple[datetime, datetime]], tallies: list[Q], filters:
 
         groups = union(
             [
-                BlockOutcome.objects.filter(blocked_at__gte=a, blocked_at__lt=b, **filters)
+                BlockOutcome.objects.filter(block_ts__gte=a, block_ts__lt=b, **filters)
                 .values("reason", "reason_class", "rule", "symbol")
                 .annotate(
                     closed=Count("*"),  # not count(id): the window is then an index-only scan
@@ -210,9 +211,10 @@ def block_outcomes_open() -> list[dict]:
                     **d.outcome.payload(),
                 }
             )
-    blocks = dict(Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "event_id")) if keys else {}
+    recorded = Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "event_id", "ts") if keys else []
+    blocks = {key: (event_id, ts) for key, event_id, ts in recorded}
     for row, key in zip(rows, keys, strict=True):
-        row["block_event_id"] = blocks.get(key)
+        row["block_event_id"], row["block_ts"] = blocks.get(key, (None, None))
     return sorted(rows, key=lambda r: r["blocked_at"], reverse=True)
 
 

@@ -209,6 +209,7 @@ def seed(blocks: int, reuse: bool):
                 for v in (
                     out_at.isoformat(),
                     at.isoformat(),
+                    at.isoformat(),
                     symbol,
                     "long",
                     reason.code,
@@ -247,14 +248,15 @@ def seed(blocks: int, reuse: bool):
     h.copy(
         connection,
         "agents_blockoutcome",
-        "ts, blocked_at, symbol, side, reason, reason_class, rule, status, exit_reason, qty, entry_at, entry_price, "
-        "exit_at, exit_price, fees, pnl, pnl_pct, mae, mae_pct, holding_s, stop, target, plan_id, run_id, "
-        "correlation_id, block_event_id, event_id",
+        "ts, block_ts, blocked_at, symbol, side, reason, reason_class, rule, status, exit_reason, qty, entry_at, "
+        "entry_price, exit_at, exit_price, fees, pnl, pnl_pct, mae, mae_pct, holding_s, stop, target, plan_id, "
+        "run_id, correlation_id, block_event_id, event_id",
         outcome_lines,
     )
     with connection.cursor() as cursor:
-        # the tallies as migration 0010 fills an existing database (and the projector would have left them)
-        for statement in importlib.import_module("agents.migrations.0010_block_tally").FILL_POSTGRES:
+        # the tallies as migration 0013 refills an existing database (and the projector would have left them)
+        tallies = importlib.import_module("agents.migrations.0010_block_tally")
+        for statement in tallies.fill_statements("block_ts"):
             cursor.execute(statement)
         cursor.execute("VACUUM ANALYZE agents_blockevent")
         cursor.execute("VACUUM ANALYZE agents_blockoutcome")

@@ -61,10 +61,11 @@ class BlockFilterSet(TimeWindowFilterSet):
 
 
 class BlockOutcomeFilterSet(TimeWindowFilterSet):
-    """``since``/``until`` bound when the shadow closed; ``blocked_since``/``blocked_until`` the block."""
+    """``since``/``until`` bound when the shadow closed; ``blocked_since``/``blocked_until`` when its
+    block was recorded (as the scorecard's window and ``/live/blocks?since=``)."""
 
-    blocked_since = since_filter("blocked_at")
-    blocked_until = until_filter("blocked_at")
+    blocked_since = since_filter("block_ts")
+    blocked_until = until_filter("block_ts")
 
     class Meta(TimeWindowFilterSet.Meta):
         model = BlockOutcome

@@ -208,6 +208,7 @@ class BlockOutcomeSerializer(ChainLinkMixin, serializers.ModelSerializer):
             "event_id",
             "block_event_id",
             "ts",
+            "block_ts",
             "blocked_at",
             "symbol",
             "side",

@@ -32,23 +32,33 @@ ON CONFLICT ({_KEY}) DO UPDATE SET
     hits = agents_blocktally.hits + excluded.hits, saved = agents_blocktally.saved + excluded.saved,
     forgone = agents_blocktally.forgone + excluded.forgone
 """
-FILL_POSTGRES = [
-    _INSERT.format(amounts="count(*), 0, 0, 0, 0", source=_FROM.format(table="agents_blockevent", at="ts", rule="")),
-    _INSERT.format(
-        amounts="0, count(*), count(*) FILTER (WHERE pnl < 0), coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0), "
-        "coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0)",
-        source=_FROM.format(table="agents_blockoutcome", at="blocked_at", rule=", ('rule', r.rule)"),
-    ),
-]
+
+
+def fill_statements(outcome_at: str) -> list[str]:
+    """The PostgreSQL statements that fill the tallies, outcomes counted at their column ``outcome_at``."""
+    return [
+        _INSERT.format(amounts="count(*), 0, 0, 0, 0", source=_FROM.format(table="agents_blockevent", at="ts", rule="")),
+        _INSERT.format(
+            amounts="0, count(*), count(*) FILTER (WHERE pnl < 0), coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0), "
+            "coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0)",
+            source=_FROM.format(table="agents_blockoutcome", at=outcome_at, rule=", ('rule', r.rule)"),
+        ),
+    ]
 
 
 def fill_from_the_raw_rows(apps, schema_editor):
     """The tallies of the blocks and outcomes already projected (the projector adds from now on),
     as agents.projectors.project_block_tallies would have added them. On PostgreSQL in SQL (a
     database with many blocks is filled in the server), on the embedded SQLite in Python."""
+    fill_tallies(apps, schema_editor, outcome_at="blocked_at")
+
+
+def fill_tallies(apps, schema_editor, *, outcome_at: str):
+    """``fill_from_the_raw_rows``, outcomes counted at their column ``outcome_at`` (migration 0013
+    refills the tallies with their block's time)."""
     if is_postgres(schema_editor.connection):
         with schema_editor.connection.cursor() as cursor:
-            for statement in FILL_POSTGRES:
+            for statement in fill_statements(outcome_at):
                 cursor.execute(statement)
         return
     BlockEvent = apps.get_model("agents", "BlockEvent")
@@ -69,7 +79,7 @@ def fill_from_the_raw_rows(apps, schema_editor):
         values = {"reason": b["reason"], "reason_class": b["reason_class"], "symbol": b["symbol"]}
         add(b["hour"], b["run_id"], b["plan_id"], values, (b["n"], 0, 0, 0, 0))
     for o in (
-        BlockOutcome.objects.annotate(hour=TruncHour("blocked_at", tzinfo=UTC))
+        BlockOutcome.objects.annotate(hour=TruncHour(outcome_at, tzinfo=UTC))
         .values(*key, "rule")
         .annotate(
             n=Count("*"),

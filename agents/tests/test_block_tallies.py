@@ -1,6 +1,7 @@
 """The hourly scorecard read model (BlockTally): the summary it serves equals the raw rows' for any
 window and filter, it is rebuilt exactly from the log, and concurrent writers never lose an increment."""
 
+import dataclasses
 import importlib
 import pathlib
 import random
@@ -15,12 +16,15 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from agents import selectors
 from agents.models import BlockEvent, BlockOutcome, BlockTally
 from agents.scorecard import rollup
-from events.services import EventDraft, emit_many
+from events.services import EventDraft, emit, emit_many
 
+from .shadows import OUTCOME as SHADOW_OUTCOME
 from .test_block_outcomes import capped  # noqa: F401 - fixture
 from .test_live_chain import feed_candles, fresh_engines, planned  # noqa: F401 - fixtures
 
@@ -31,10 +35,13 @@ RULES = ["crosses_above(sma_10, sma_20)", "close > sma_50", ""]
 
 
 def _block_and_outcome(rng: random.Random, at: datetime, *, run_id: str, plan_id: str, shadow: bool) -> list:
+    """A block recorded at ``at`` and (``shadow``) its outcome, whose ``blocked_at`` is a bar's time
+    months before, as in a replay of history (``_seed`` links it to its block)."""
     reason, reason_class = rng.choice(REASONS)
     symbol = rng.choice(SYMBOLS)
     block_id = uuid.uuid4()
     corr = uuid.uuid4()
+    bar = at - timedelta(days=rng.randint(100, 400), minutes=rng.randint(0, 59))
     block = EventDraft(
         "trade_blocked",
         {"symbol": symbol, "side": "buy", "reason": reason, "reason_class": reason_class, "plan_id": plan_id},
@@ -61,10 +68,10 @@ def _block_and_outcome(rng: random.Random, at: datetime, *, run_id: str, plan_id
                     "position_side": "long",
                     "exit_reason": rng.choice(["stop", "target", "exit"]),
                     "qty": "1.5",
-                    "blocked_at": at.isoformat(),
-                    "entry_at": at.isoformat(),
+                    "blocked_at": bar.isoformat(),
+                    "entry_at": bar.isoformat(),
                     "entry_price": str(entry),
-                    "exit_at": (at + held).isoformat(),
+                    "exit_at": (bar + held).isoformat(),
                     "exit_price": str(entry + pnl / Decimal("1.5")),
                     "fees": "0.01",
                     "pnl": str(pnl),
@@ -83,20 +90,32 @@ def _block_and_outcome(rng: random.Random, at: datetime, *, run_id: str, plan_id
 
 
 def _seed(n: int = 400, seed: int = 15) -> None:
-    """``n`` blocks at random seconds over 60 hours, two runs, two plans; 3 in 4 followed by a shadow."""
+    """``n`` blocks at random seconds over 60 hours, two runs, two plans; 3 in 4 followed by a shadow
+    (its outcome caused by the block, recorded after all the blocks)."""
     rng = random.Random(seed)
-    drafts = []
+    pairs = []
     for _ in range(n):
         at = T0 + timedelta(seconds=rng.randint(0, 60 * 3600 - 1), microseconds=rng.choice([0, 250_000]))
         run_id, plan_id = rng.choice(["live", "replay-2"]), rng.choice(["p1", "p2"])
-        drafts += _block_and_outcome(rng, at, run_id=run_id, plan_id=plan_id, shadow=rng.random() < 0.75)
-    for start in range(0, len(drafts), 500):
-        emit_many(drafts[start : start + 500])
+        pairs.append(_block_and_outcome(rng, at, run_id=run_id, plan_id=plan_id, shadow=rng.random() < 0.75))
+    blocks = [event for start in range(0, n, 500) for event in emit_many([p[0] for p in pairs[start : start + 500]])]
+    outcomes = [
+        dataclasses.replace(
+            pair[1],
+            payload={**pair[1].payload, "block_event_id": str(block.event_id)},
+            causation_id=block.event_id,
+        )
+        for pair, block in zip(pairs, blocks, strict=True)
+        if len(pair) == 2
+    ]
+    for start in range(0, len(outcomes), 500):
+        emit_many(outcomes[start : start + 500])
 
 
 def _raw_summary(since: datetime, until: datetime, filters: dict) -> dict:
-    """The scorecard straight from the raw rows, one group per row: the reference."""
-    outcomes = BlockOutcome.objects.filter(blocked_at__gte=since, blocked_at__lt=until, **filters)
+    """The scorecard straight from the raw rows, one group per row: the reference (an outcome at
+    its block's time)."""
+    outcomes = BlockOutcome.objects.filter(block_ts__gte=since, block_ts__lt=until, **filters)
     groups = [
         {
             "reason": o.reason,
@@ -160,6 +179,7 @@ def test_the_summary_from_the_hours_equals_the_raw_rows_for_any_window_and_filte
             assert got == expected, (name, filters)
     whole = selectors.block_outcome_summary(since=T0, until=T0 + timedelta(days=3))["total"]
     assert whole["blocks"] == 400
+    assert whole["closed"] == BlockOutcome.objects.count()  # every outcome at its block's time, not its bar's
     assert 0 < whole["closed"] < 400
     assert whole["saved"] > 0
     assert whole["forgone"] > 0
@@ -270,18 +290,108 @@ def test_concurrent_projector_transactions_add_up():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["postgresql", "python"])
-def test_the_migration_fills_the_tallies_the_projector_would_have(path):
-    """Databases projected before the tallies existed get them from their raw rows: in SQL on
-    PostgreSQL, in Python on the embedded SQLite (run here on PostgreSQL by naming another vendor)."""
-
+def test_the_migration_counts_projected_outcomes_at_their_blocks_time_as_the_projector_does(path):
+    """Databases projected when outcomes were counted at their bar's time get their block's time
+    from the log and the tallies refilled from their raw rows: in SQL on PostgreSQL, in Python on
+    the embedded SQLite (run here on PostgreSQL by naming another vendor). An outcome whose block
+    is not in the log keeps its bar's time, as the projector gives it."""
     _seed(150, seed=3)
-    before = _hours()
+    emit(
+        "block_outcome",
+        {**SHADOW_OUTCOME, "blocked_at": REPLAYED_BAR.isoformat(), "block_event_id": str(uuid.uuid4())},
+        source="test",
+        ts=T0,
+    )
+    before, block_times = _hours(), dict(BlockOutcome.objects.values_list("id", "block_ts"))
+    assert BlockOutcome.objects.filter(block_ts=REPLAYED_BAR).count() == 1
+    BlockOutcome.objects.update(block_ts=F("blocked_at"))  # where 0010 counted them
     BlockTally.objects.all().delete()
-    (migration,) = pathlib.Path(__file__).parents[1].joinpath("migrations").glob("*_block_tally.py")
+    (migration,) = pathlib.Path(__file__).parents[1].joinpath("migrations").glob("*_at_its_block_time.py")
     module = importlib.import_module(f"agents.migrations.{migration.stem}")
     if path == "postgresql":
         with connection.schema_editor() as editor:
-            module.fill_from_the_raw_rows(apps, editor)
+            module.fill_block_times(apps, editor)
+            module.refill_tallies(apps, editor)
     else:
-        module.fill_from_the_raw_rows(apps, SimpleNamespace(connection=SimpleNamespace(vendor="sqlite")))
+        editor = SimpleNamespace(connection=SimpleNamespace(vendor="sqlite"))
+        module.fill_block_times(apps, editor)
+        module.refill_tallies(apps, editor)
+    assert dict(BlockOutcome.objects.values_list("id", "block_ts")) == block_times
     assert _hours() == before
+
+
+REPLAYED_BAR = datetime(2024, 9, 20, 12, 0, tzinfo=UTC)  # a shipped candle's time, as a replay blocks on it
+
+
+def _replayed_block_and_outcome(*, blocked: datetime, closed: datetime, pnl: str = "-14.40856124"):
+    """A block recorded at ``blocked`` on a historical bar, and its shadow's outcome recorded at
+    ``closed``: the outcome's ``blocked_at`` is the bar's time, not when the system blocked."""
+    block = emit(
+        "trade_blocked",
+        {"symbol": "SOL-USDT", "side": "buy", "reason": "daily_trade_cap", "reason_class": "risk_valid"},
+        source="agent:execution",
+        run_id="live",
+        ts=blocked,
+    )
+    outcome = emit(
+        "block_outcome",
+        {
+            **SHADOW_OUTCOME,
+            "pnl": pnl,
+            "blocked_at": REPLAYED_BAR.isoformat(),
+            "block_event_id": str(block.event_id),
+        },
+        source="agent:execution",
+        run_id="live",
+        ts=closed,
+        correlation_id=block.correlation_id,
+        causation_id=block.event_id,
+    )
+    return block, outcome
+
+
+@pytest.mark.django_db
+def test_an_outcome_counts_in_the_window_of_its_block_not_of_its_bar(client_for):
+    """A replay blocks on historical bars: the block is recorded now, its outcome's ``blocked_at`` is
+    the bar's time. The scorecard of the window holding the block shows the block and its closed
+    shadow, whether the window is whole days, whole hours or partial hours (read raw); the list of
+    outcomes filtered on the same window holds it."""
+    blocked = T0 + timedelta(hours=5, minutes=10)
+    block, outcome = _replayed_block_and_outcome(blocked=blocked, closed=blocked + timedelta(hours=3))
+    window = {"blocked_since": blocked.isoformat(), "blocked_until": (blocked + timedelta(minutes=1)).isoformat()}
+    (listed,) = client_for("viewer").get("/api/v1/live/block-outcomes", window).data["results"]
+    assert (listed["event_id"], listed["block_event_id"]) == (str(outcome.event_id), str(block.event_id))
+    assert (listed["block_ts"], listed["blocked_at"]) == ("2025-03-01T05:10:00Z", "2024-09-20T12:00:00Z")
+    windows = {
+        "its whole hour": (T0 + timedelta(hours=5), T0 + timedelta(hours=6)),
+        "its whole day": (T0, T0 + timedelta(days=1)),
+        "whole hours and a whole day": (T0 - timedelta(hours=2), T0 + timedelta(days=1, hours=3)),
+        "inside its hour": (T0 + timedelta(hours=5, minutes=5), T0 + timedelta(hours=5, minutes=40)),
+        "partial hours around it": (T0 + timedelta(hours=4, minutes=30), T0 + timedelta(hours=5, minutes=30)),
+    }
+
+    def totals():
+        got = {}
+        for name, (since, until) in windows.items():
+            total = selectors.block_outcome_summary(since=since, until=until)["total"]
+            got[name] = (total["blocks"], total["closed"], total["hits"], total["saved"], total["forgone"])
+        return got
+
+    one_saved = (1, 1, 1, Decimal("14.40856124"), Decimal(0))
+    assert totals() == dict.fromkeys(windows, one_saved)
+    at_the_bar = selectors.block_outcome_summary(since=REPLAYED_BAR, until=REPLAYED_BAR + timedelta(days=1))
+    assert (at_the_bar["total"]["blocks"], at_the_bar["total"]["closed"]) == (0, 0)
+    before = _hours()
+    call_command("rebuild_projections", "--no-progress")
+    assert _hours() == before
+    assert totals() == dict.fromkeys(windows, one_saved)
+
+
+def test_the_last_24_hours_of_a_replay_show_its_blocks_and_their_closed_shadows(capped, sol_candles):  # noqa: F811
+    """The demo replays shipped candles through the live path: the Overview's 24 h scorecard shows
+    every block it recorded and every shadow of theirs that closed."""
+    feed_candles(sol_candles[200:500])
+    now = timezone.now()
+    total = selectors.block_outcome_summary(since=now - timedelta(hours=24), until=now)["total"]
+    assert total["closed"] == BlockOutcome.objects.count() > 0
+    assert total["blocks"] == BlockEvent.objects.count()
