@@ -126,6 +126,8 @@ def run_service(args) -> dict:
                                      .open_time.timestamp() + 20_000 * 60, tz=UTC).isoformat()  # fmt: skip
         warm = services.backtest_run_create(data=config(args.fast, args.slow, end=end))
         worker.backtest_execute(run_id=warm.pk, worker="bench-warm-up")
+        if args.cold_cache:
+            cache_state(cold=True)  # the warm-up built the first blocks
     worker.load_bars = timed("load", worker.load_bars)
     worker.run_backtest = timed("engine", worker.run_backtest)
     worker.write_results = timed("write", worker.write_results)
@@ -291,7 +293,8 @@ def main() -> None:
         return
     common = ["--bars", str(args.bars), "--fast", str(args.fast), "--slow", str(args.slow)]
     cache = cache_state(cold=args.cold_cache)
-    ours = side(__file__, "--only", "service", *common, *(["--cold"] if args.cold else []))
+    flags = [flag for flag, on in (("--cold", args.cold), ("--cold-cache", args.cold_cache)) if on]
+    ours = side(__file__, "--only", "service", *common, *flags)
     if ours["status"] != "completed":
         raise SystemExit(f"the run did not complete: {ours['error']}")
     engine = side("bench/engine.py", "--only", "ours", "--repeat", "1", *common)

@@ -87,6 +87,14 @@ def candle_columns(
     return _rows(instrument_id, timeframe, start, end, before, progress)
 
 
+def cache_build(*, instrument_id: int, timeframe: str) -> None:
+    """Build every stale block of the instrument/timeframe now: after a bulk load, so that the first
+    backtest over the candles reads the cache instead of building it (~1 s per million 1m candles).
+    PostgreSQL only (elsewhere there is no cache)."""
+    if is_postgres():
+        _CachedReader(instrument_id, timeframe, lambda: None).read(None, None, 0)
+
+
 # --- the row path (SQLite, and the reference for the cache's tests) ---------------------------------------
 def _from_rows(rows) -> Columns:
     ts = np.fromiter((int(r[0].timestamp()) for r in rows), dtype=np.int64, count=len(rows))

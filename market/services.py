@@ -20,7 +20,7 @@ from events.formatting import forget_instrument_precision
 from tradingops.db import copy_rows, is_postgres
 from tradingops.errors import Conflict, Invalid
 
-from . import files
+from . import columnar, files
 from .models import Candle, Instrument, Tick
 from .rollup import Bar
 
@@ -209,6 +209,7 @@ def candles_load_file(
         report.loaded += candle_rows_upsert(instrument_id=instrument.pk, timeframe=timeframe, rows=chunk)
         if progress:
             progress(len(chunk))
+    columnar.cache_build(instrument_id=instrument.pk, timeframe=timeframe)
     return report
 
 

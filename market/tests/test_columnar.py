@@ -168,3 +168,17 @@ def _blocks_of(when: datetime) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT market_candle_block('1m', %s)", [when])
         return [cursor.fetchone()[0]]
+
+
+def test_a_file_load_leaves_the_cache_built(instrument, tmp_path):
+    """The first backtest after a load reads blocks instead of building them (~1 s per million candles)."""
+    lines = [f"{(BASE + j * SPACING):%Y-%m-%d %H:%M:%S},{_price(j)},{_price(j + 2)},{_price(j - 2)},{_price(j + 1)},1"
+             for j in range(60)]  # fmt: skip
+    path = tmp_path / "col.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(lines) + "\n")
+    report = services.candles_load_file(instrument=instrument, timeframe="1m", path=path)
+    assert report.loaded == 60
+    blocks = CandleBlock.objects.filter(instrument=instrument, timeframe="1m")
+    assert blocks.count() > 1
+    assert _built_blocks(instrument) == blocks.count()
+    assert _same(_read(instrument, cached=True)[0], _read(instrument, cached=False)[0])
