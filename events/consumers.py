@@ -206,33 +206,39 @@ class EventStreamConsumer(RoleRequiredConsumer):
                 more = False
 
     async def reconcile(self) -> bool:
-        """Send the events of this subscription recorded more than ``RECONCILE_SETTLE_SECONDS`` ago
-        that it has not sent (live or replayed). Compares log positions after the last check with
-        the ids sent; only a gap reads whole events. True when a gap was larger than one frame
-        (``REPLAY_LIMIT``) and the rest is still to send."""
+        """Send the events of this subscription that it has not sent (live or replayed), up to the
+        newest event recorded more than ``RECONCILE_SETTLE_SECONDS`` ago. The ids sent are all in
+        the store, so equal counts mean nothing is missing: the usual round reads two counts and
+        no event. True when a gap was larger than one frame (``REPLAY_LIMIT``) and the rest is
+        still to send."""
         subscription, since = self.subscription, self.checked_up_to
+        filters = {"types": sorted(self.types), "run_id": self.run_id}
+        # taken before the count: each of them is committed, so each is counted if in range
+        forwarded = [event_id for event_id in self.forwarded if event_id > since]
         settled = await database_sync_to_async(selectors.events_settled_after)(
-            after_id=since,
-            types=sorted(self.types),
-            run_id=self.run_id,
-            recorded_before=timezone.now() - timedelta(seconds=RECONCILE_SETTLE_SECONDS),
+            after_id=since, recorded_before=timezone.now() - timedelta(seconds=RECONCILE_SETTLE_SECONDS), **filters
         )
         if subscription != self.subscription:
             return False
-        missing = [event_id for event_id in settled.ids if event_id not in self.forwarded]
-        more = len(missing) > REPLAY_LIMIT
-        missing = missing[:REPLAY_LIMIT]
-        if missing:
-            events = await database_sync_to_async(selectors.events_with_ids)(missing)
-            if subscription != self.subscription:
-                return False
-            await self.events_appended({"type": realtime.MESSAGE_TYPE, "events": [event_to_dict(e) for e in events]})
+        horizon, more = settled.horizon, False
+        if sum(1 for event_id in forwarded if event_id <= horizon) != settled.count:
+            stored = await database_sync_to_async(selectors.event_ids_between)(after_id=since, up_to=horizon, **filters)
+            missing = [event_id for event_id in stored if event_id not in self.forwarded]
+            if more := len(missing) > REPLAY_LIMIT:
+                missing = missing[:REPLAY_LIMIT]
+                horizon = missing[-1]
+            if missing:
+                events = await database_sync_to_async(selectors.events_with_ids)(missing)
+                if subscription != self.subscription:
+                    return False
+                frames = [event_to_dict(event) for event in events]
+                await self.events_appended({"type": realtime.MESSAGE_TYPE, "events": frames})
             if subscription != self.subscription:
                 return False
         # ids up to the previous check are forgotten; this round's stay one more round, so a frame
         # that was still on its way is not sent twice when it lands
         self.forwarded = {event_id for event_id in self.forwarded if event_id > since}
-        self.checked_before, self.checked_up_to = since, missing[-1] if more else settled.horizon
+        self.checked_before, self.checked_up_to = since, horizon
         return more
 
     def drop_pending(self) -> None:
