@@ -32,7 +32,8 @@ RECONCILE_S = 1.0
 RUN_ID = "redis-restart"
 
 
-def _uvicorn(redis_url: str, prefix: str) -> tuple[subprocess.Popen, str]:
+def uvicorn_on(redis_url: str, prefix: str) -> tuple[subprocess.Popen, str]:
+    """A real uvicorn on the test database and this Redis, reconciling sockets every RECONCILE_S."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -101,7 +102,7 @@ async def test_an_open_socket_gets_every_event_emitted_while_redis_restarts(tran
             "CONFIG": {"hosts": [redis.url], "prefix": prefix},
         }
     }
-    web, server = await asyncio.to_thread(_uvicorn, redis.url, prefix)
+    web, server = await asyncio.to_thread(uvicorn_on, redis.url, prefix)
     reader = None
     try:
 
