@@ -221,8 +221,9 @@ RUN_ACTIVE_WINDOW_SECONDS = env.int("RUN_ACTIVE_WINDOW_SECONDS", default=300)
 TRADING_MODE = env.str("TRADING_MODE", default="paper")
 
 # Every /ws/events/ socket checks the store this often for events it should have received and did
-# not (published while Redis was down or restarting): it sends them late rather than never. One
-# query of the primary key per socket per period; 0 turns it off.
+# not (published while Redis was down or restarting): it sends them late rather than never; every
+# page's socket reads the top bar again as often. Two primary-key reads each per socket per period;
+# 0 turns both off.
 EVENTS_WS_RECONCILE_S = env.float("EVENTS_WS_RECONCILE_S", default=5.0)
 
 # --- Wallets ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""An open Decisions page in real Chromium shows every event emitted while its Redis restarts.
+"""An open Decisions page in real Chromium shows every event emitted while its Redis restarts, and
+the top bar follows a kill switch pulled meanwhile.
 
 The page's socket stays open through the restart (the Pub/Sub layer subscribes again by itself);
 what was published meanwhile reached nobody, and the socket's reconciliation with the store sends
@@ -10,6 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from agents.services import kill_switch_set
 from dashboard.tests.conftest import Tab
 from events import realtime
 from events.services import emit
@@ -52,6 +54,7 @@ def test_an_open_page_shows_every_block_emitted_while_redis_restarts(
 
         redis.stop()
         during = server_side(_blocks, 2)
+        server_side(kill_switch_set, user=users["admin"], engaged=True, reason="drill during a Redis restart")
         tab.page.wait_for_timeout(2000)
         redis.start()
         right_after = server_side(_blocks, 2)
@@ -60,8 +63,12 @@ def test_an_open_page_shows_every_block_emitted_while_redis_restarts(
 
         for event_id in during + right_after + later:
             expect(tab.page.locator(f"#ev-{event_id}")).to_be_visible(timeout=20000)
+        expect(tab.page.locator("#kill-switch")).to_have_text("Kill switch: ENGAGED", timeout=20000)
         tab.page.wait_for_timeout(3000)  # anything sent twice has landed by now
-        expect(tab.page.locator("#events tbody tr[id^='ev-']")).to_have_count(8)
+        rows = tab.page.eval_on_selector_all("#events tbody tr[id^='ev-']", "rows => rows.map(row => row.id)")
+        assert len(rows) == len(set(rows)), rows
+        blocks = before + during + right_after + later
+        assert sorted(int(row.removeprefix("ev-")) for row in rows if int(row.removeprefix("ev-")) in blocks) == blocks
         assert tab.page.evaluate("() => window.tradingopsLive.socket === window.socketBeforeRestart")
         expect(tab.page.locator("#conn")).to_have_text("Live")
         assert tab.errors == []
