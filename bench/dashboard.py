@@ -5,7 +5,7 @@ Run (own database and Redis db; Postgres and Redis on loopback, /usr/bin/chromiu
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradingops_dash REDIS_URL=redis://127.0.0.1:6379/7 \\
         .venv/bin/python bench/dashboard.py [--events 1000000] [--renders 40] [--dom-events 200] \\
-        [--clients 50] [--rate 200] [--seconds 15]
+        [--clients 50] [--rate 200] [--seconds 15] [--layer pubsub|redis]
 
 The first run loads the events with COPY (about a minute); later runs reuse them. Settings are
 tradingops.tests.settings (static files from the app folders, no collectstatic), DEBUG off.
@@ -31,10 +31,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# --layer pubsub (read before Django starts): server and emitter on the Redis Pub/Sub channel layer.
-PUBSUB = "--layer=pubsub" in sys.argv or " ".join(sys.argv).find("--layer pubsub") >= 0
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.dashboard_pubsub_settings" if PUBSUB else "tradingops.tests.settings"
-os.environ["CHANNELS_PREFIX"] = "bench-dash"
+# --layer redis (read before Django starts): server and emitters on channels_redis's core layer, the
+# one before the Redis Pub/Sub layer of the settings, to compare.
+CORE_LAYER = "--layer=redis" in sys.argv or " ".join(sys.argv).find("--layer redis") >= 0
+os.environ["DJANGO_SETTINGS_MODULE"] = (
+    "bench.dashboard_core_layer_settings" if CORE_LAYER else "tradingops.tests.settings"
+)
+# Pub/Sub channels are per Redis server, not per database: a run of its own on a shared server
+os.environ["CHANNELS_PREFIX"] = f"bench-dash-{os.getpid()}"
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API keeps a loop in this thread
 
@@ -427,11 +431,13 @@ def main() -> None:
     parser.add_argument("--emitters", type=int, default=1, help="processes emitting (as several Celery workers)")
     parser.add_argument("--batches", default="1,10", help="events per emit call in the fan-out runs")
     parser.add_argument("--skip", default="", help="comma-separated: renders,dom,fanout")
-    parser.add_argument("--layer", choices=["redis", "pubsub"], default="redis", help="channel layer of the runs")
+    parser.add_argument(
+        "--layer", choices=["pubsub", "redis"], default="pubsub", help="channel layer: the settings' or the core one"
+    )
     args = parser.parse_args()
     skip = set(args.skip.split(","))
 
-    assert "dash" in settings.DATABASES["default"]["NAME"], "use your own database (DATABASE_URL)"
+    assert settings.DATABASES["default"]["NAME"] not in {"tradingops", "test_tradingops"}, "use your own database"
     call_command("migrate", verbosity=0)
     copied = load_events(args.events)
     total = Event.objects.count()

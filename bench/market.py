@@ -19,7 +19,6 @@ give it its own database.
 import argparse
 import asyncio
 import http.client
-import logging
 import os
 import random
 import socket
@@ -27,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,13 +208,24 @@ class ListedSource:
         pass
 
 
-def phase_feed(instrument: Instrument, ticks: int) -> tuple[float, int, int]:
-    # The listener is never read: past channels_redis' capacity (100) frames to it are dropped with
-    # an INFO line each, which would only flood the output.
-    logging.getLogger("channels_redis").setLevel(logging.WARNING)
+def _subscribed_listener(group: str):
+    """A channel in the group, on a loop of its own in a thread (a Pub/Sub layer's channels belong to
+    the loop that made them), never read: returns the function that unsubscribes it and stops."""
     layer = get_channel_layer()
-    listener = asyncio.run(layer.new_channel())
-    asyncio.run(layer.group_add(realtime.market_symbol_group(SYMBOL), listener))
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="bench-listener", daemon=True).start()
+    listener = asyncio.run_coroutine_threadsafe(layer.new_channel(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(layer.group_add(group, listener), loop).result(10)
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(layer.group_discard(group, listener), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+
+    return stop
+
+
+def phase_feed(instrument: Instrument, ticks: int) -> tuple[float, int, int]:
+    unsubscribe = _subscribed_listener(realtime.market_symbol_group(SYMBOL))
     start = datetime(2030, 1, 1, tzinfo=UTC)  # after the loaded 1m range: fresh bars
     source = SyntheticSource([SYMBOL], seed=9, ticks_per_second=20, speed=0, start=start, limit=ticks)
     updates = list(source.stream())  # generated before the clock starts: the source is not the feed
@@ -222,7 +233,7 @@ def phase_feed(instrument: Instrument, ticks: int) -> tuple[float, int, int]:
     started = time.perf_counter()
     stats = feed.run()
     elapsed = time.perf_counter() - started
-    asyncio.run(layer.group_discard(realtime.market_symbol_group(SYMBOL), listener))
+    unsubscribe()
     assert stats.ticks == ticks
     assert Tick.objects.filter(instrument=instrument).count() == ticks
     return ticks / elapsed, stats.flushes, stats.published

@@ -1,16 +1,22 @@
-"""Sends messages to a Redis channel layer from sync code: one long-lived event loop, coalescing
-per group per tick. Used only through ``events.realtime.group_send`` (the one seam).
+"""Sends messages to the Redis channel layer (Pub/Sub) from sync code: one long-lived event loop,
+coalescing per group per tick. Used only through ``events.realtime.group_send`` (the one seam).
 
 ``async_to_sync`` from a thread with no event loop (Celery workers, management commands,
 scripts) starts a new loop and thread per call, so channels-redis opened a new Redis connection
-for every send. Here one event loop in a daemon thread keeps the layer's connection pool.
+for every send. Here one event loop in a daemon thread keeps the layer's connection pool (the
+Pub/Sub layer keeps one per event loop).
 
-One ``group_send`` per event did not hold: 200 events/s to a group of 50 sockets is 10,000
-channel messages a second, serialised once per member, and the emitter waited for each (p95
-5.1 s in BENCHMARKS.md). So ``submit`` only queues and returns; every ``TICK_SECONDS`` the loop
-takes what is queued and, per group, merges consecutive messages of a type that registered a
-merger (event frames, market ticks and bars, backtest progress) into one message. Order within
-a group is kept; a message that cannot merge is sent as it is, in its place.
+One ``group_send`` per event did not hold: 200 events/s to a group of 50 sockets was, on the
+core layer used until then, 10,000 channel messages a second, serialised once per member, and the
+emitter waited for each (p95 5.1 s in BENCHMARKS.md). On the Pub/Sub layer a group message is one
+PUBLISH, whatever the number of sockets, but one per event is still 200 PUBLISHes and 200 frames
+per second for every web process to decode. So ``submit`` only queues and returns; every
+``TICK_SECONDS`` the loop takes what is queued and, per group, merges consecutive messages of a
+type that registered a merger (event frames, market ticks and bars, backtest progress) into one
+message. Order within a group is kept; a message that cannot merge is sent as it is, in its place.
+
+A send that fails (Redis down) is logged and gone: Pub/Sub keeps nothing. The events are in the
+store; open event sockets find and send them by reconciliation (events.consumers).
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
@@ -156,6 +156,51 @@ def events_after(*, after_id: int, types: list[str] | None = None, run_id: str =
     if run_id:
         queryset = queryset.filter(run_id=run_id)
     return list(queryset.order_by("id")[:limit])
+
+
+@dataclass(frozen=True)
+class SettledEvents:
+    horizon: int
+    """The newest log position recorded before the cut-off (the old position when there is none)."""
+    count: int
+    """How many of the subscription's events lie after the old position, up to ``horizon``."""
+
+
+def events_settled_after(
+    *, after_id: int, types: list[str] | None = None, run_id: str = "", recorded_before: datetime
+) -> SettledEvents:
+    """What a socket subscribed to ``types``/``run_id`` should have received by now after the log
+    position ``after_id``, counted: two scans of the primary key over the last seconds of the log,
+    one row each, whatever the size of the log. The horizon moves on even when nothing matched, so a
+    rare type does not leave the next check a longer range to scan."""
+    horizon = (
+        Event.objects.filter(id__gt=after_id, recorded_at__lt=recorded_before)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if horizon is None:
+        return SettledEvents(horizon=after_id, count=0)
+    count = _subscription(Event.objects.filter(id__gt=after_id, id__lte=horizon), types, run_id).count()
+    return SettledEvents(horizon=horizon, count=count)
+
+
+def event_ids_between(*, after_id: int, up_to: int, types: list[str] | None = None, run_id: str = "") -> list[int]:
+    """Log positions of a subscription's events in (``after_id``, ``up_to``], oldest first."""
+    queryset = _subscription(Event.objects.filter(id__gt=after_id, id__lte=up_to), types, run_id)
+    return list(queryset.order_by("id").values_list("id", flat=True))
+
+
+def _subscription(queryset: QuerySet[Event], types: list[str] | None, run_id: str) -> QuerySet[Event]:
+    if types:
+        queryset = queryset.filter(type__in=types)
+    if run_id:
+        queryset = queryset.filter(run_id=run_id)
+    return queryset
+
+
+def events_with_ids(ids: list[int]) -> list[Event]:
+    return list(Event.objects.filter(id__in=ids).order_by("id"))
 
 
 def event_last_id() -> int:

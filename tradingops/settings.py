@@ -114,25 +114,19 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"]
 REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED = not REDIS_URL
 
-# Seconds a channel-layer read from Redis may take: above channels-redis' 5 s blocking pop
-# (RedisChannelLayer.brpop_timeout).
-CHANNELS_REDIS_SOCKET_TIMEOUT = 15
-
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # channels-redis waits for a frame with a 5 s blocking BZPOPMIN; redis-py 8 aborts any read
-                # after its default 5 s socket timeout, so every consumer died with TimeoutError and its
-                # socket closed ~5 s after opening (django/channels_redis#422). A read timeout above the
-                # pop's keeps a dead Redis detectable without breaking the idle wait.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNELS_REDIS_SOCKET_TIMEOUT}],
-                "prefix": env.str("CHANNELS_PREFIX", default="asgi"),
-                # per-socket backlog: 100 (the default) drops frames silently when a burst reaches
-                # 50 dashboards at once; pages catch up on reconnect, but should not need to
-                "capacity": env.int("CHANNELS_CAPACITY", default=1000),
-            },
+            # Redis Pub/Sub: a group message reaches each web process once and is fanned out to its
+            # sockets in memory. The list-based core layer (channels_redis.core.RedisChannelLayer) made
+            # four Redis round trips per message per socket: 50 sockets at 200 events/s had p95 694 ms
+            # against 138.5 ms here (BENCHMARKS.md, dashboard fan-out). Pub/Sub keeps nothing: what is
+            # published while Redis is down, or before the layer has subscribed again, is gone, so the
+            # event stream reconciles each socket with the store (events.consumers, EVENTS_WS_RECONCILE_S).
+            # Pub/Sub channels are per server, not per database number: deployments sharing a Redis
+            # server need different CHANNELS_PREFIX values.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="asgi")},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -225,6 +219,12 @@ SPECTACULAR_SETTINGS = {
 RUN_ACTIVE_WINDOW_SECONDS = env.int("RUN_ACTIVE_WINDOW_SECONDS", default=300)
 # The mode recorded for runs until the agents' runtime control provides one.
 TRADING_MODE = env.str("TRADING_MODE", default="paper")
+
+# Every /ws/events/ socket checks the store this often for events it should have received and did
+# not (published while Redis was down or restarting): it sends them late rather than never; every
+# page's socket reads the top bar again as often. Two primary-key reads each per socket per period;
+# 0 turns both off.
+EVENTS_WS_RECONCILE_S = env.float("EVENTS_WS_RECONCILE_S", default=5.0)
 
 # --- Wallets ------------------------------------------------------------------------------------
 # Drift is within threshold when |exchange - ledger| <= ABS + REL * |ledger| (numpy.isclose's rule).

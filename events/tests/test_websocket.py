@@ -149,3 +149,25 @@ async def test_a_burst_reaches_a_socket_in_few_frames_in_order_and_complete(user
     assert frames <= 10, frames  # one frame per event was 30; the sends take well under a second
     assert await communicator.receive_nothing(timeout=FRAME_INTERVAL_SECONDS * 2)
     await communicator.disconnect()
+
+
+async def test_an_event_published_where_the_socket_does_not_listen_reaches_it_late_and_once(users, settings):
+    """What a Redis restart does to the Pub/Sub layer: the publish reaches no subscriber. The
+    socket's reconciliation with the store sends it once it is settled, and nothing twice."""
+    settings.EVENTS_WS_RECONCILE_S = 0.2
+    communicator = await _connect(users["viewer"], "?types=intent&after=0")
+    await communicator.receive_json_from()
+    delivered = await _emit("intent", {"action": "live"}, source="x")
+    frame = await communicator.receive_json_from(timeout=3)
+    assert [e["id"] for e in frame["events"]] == [delivered.id]
+
+    config = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {"default": {**config, "CONFIG": {**config["CONFIG"], "prefix": "nobody-listens"}}}
+    lost = await _emit("intent", {"action": "lost"}, source="x")
+    assert await communicator.receive_nothing(timeout=1)  # settling: left to the live path
+
+    frame = await communicator.receive_json_from(timeout=5)
+    assert [e["id"] for e in frame["events"]] == [lost.id]
+    assert frame["events"][0]["payload"]["action"] == "lost"
+    assert await communicator.receive_nothing(timeout=1.5)
+    await communicator.disconnect()

@@ -1,8 +1,10 @@
 """On the Redis channel layer, through a real uvicorn, a socket on every route stays open.
 
-redis-py 8 reads with a 5 s socket timeout by default, and channels-redis waits for a frame with a
-5 s blocking BZPOPMIN: the read timed out with the pop, the consumer died with ``TimeoutError`` and
-every socket closed (1006) about 5 s after it opened (django/channels_redis#422).
+Written for the core layer (channels_redis.core.RedisChannelLayer): redis-py 8 read with a 5 s
+socket timeout by default while that layer waited for a frame with a 5 s blocking BZPOPMIN, so the
+consumer died with ``TimeoutError`` and every socket closed (1006) about 5 s after it opened
+(django/channels_redis#422). Kept for the Pub/Sub layer now in the settings: its receiver polls
+Redis every 0.1 s, and a minute of quiet must still leave every socket open and subscribed.
 """
 
 import asyncio
