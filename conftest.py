@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,51 +115,115 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def asgi_server(transactional_db, settings):
-    """A real uvicorn serving ``tradingops.asgi`` on the test database and the real Redis."""
-
-    port = free_port()
+def process_env(*, redis_url: str, prefix: str, **extra: str) -> dict:
+    """The environment of a server or worker a test starts: the test settings and database, this Redis
+    and channel prefix, plus ``extra`` settings."""
     db = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tradingops.tests.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "REDIS_URL": redis_url,
+        "CHANNELS_PREFIX": prefix,
         "CONN_MAX_AGE": "0",
+        **extra,
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tradingops.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--lifespan",
-            "off",
-            "--timeout-graceful-shutdown",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
+
+
+def wait_for_port(port: int, *, up: bool = True, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    """Until something listens on ``port`` (or, ``up=False``, nothing does); fails early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            if up:
+                return
         except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("uvicorn exited at start") from None
-            time.sleep(0.1)
-    else:
+            if not up:
+                return
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{process.args[0]} exited at start") from None
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not go {'up' if up else 'down'} in {timeout:.0f} s")
+
+
+def start_uvicorn(env: dict) -> tuple[subprocess.Popen, str]:
+    """A real uvicorn serving ``tradingops.asgi`` with ``env`` (see :func:`process_env`); returns it and
+    its ``host:port`` once it listens."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--lifespan", "off",
+         "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process=process)
+    except RuntimeError:
         process.kill()
-        raise RuntimeError("uvicorn did not start in 30 s")
-    yield f"127.0.0.1:{port}"
+        raise
+    return process, f"127.0.0.1:{port}"
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (never the shared one), on a free port: stopped and started at will."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, process=self.process, timeout=15)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        wait_for_port(self.port, up=False, timeout=15)
+
+    def close(self) -> None:
+        """Stopped, if it is running (a test's cleanup)."""
+        if self.process is not None and self.process.poll() is None:
+            self.stop()
+
+
+PRIVATE_REDIS_RECONCILE_S = 1.0
+
+
+@pytest.fixture
+def server_on_private_redis(transactional_db, settings):
+    """A real uvicorn, and this process, on a redis-server of the test's own with the Pub/Sub layer (as
+    in production), sockets reconciling every ``PRIVATE_REDIS_RECONCILE_S``: yields the
+    :class:`PrivateRedis` (to stop and start) and the server's ``host:port``."""
+    redis = PrivateRedis()
+    redis.start()
+    prefix = f"private-redis-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis.url], "prefix": prefix},
+        }
+    }
+    env = process_env(redis_url=redis.url, prefix=prefix, EVENTS_WS_RECONCILE_S=str(PRIVATE_REDIS_RECONCILE_S))
+    web, address = start_uvicorn(env)
+    yield redis, address
+    web.terminate()
+    web.wait(timeout=10)
+    redis.close()
+
+
+@pytest.fixture
+def asgi_server(transactional_db, settings):
+    """A real uvicorn serving ``tradingops.asgi`` on the test database and the real Redis."""
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    process, address = start_uvicorn(process_env(redis_url=settings.REDIS_URL, prefix=prefix))
+    yield address
     process.terminate()
     process.wait(timeout=10)
 
@@ -167,14 +232,7 @@ def start_celery_worker(settings) -> tuple[str, subprocess.Popen]:
     """Start a real Celery worker (solo pool) on the test database and Redis, consuming every
     queue; returns its name and process once it answers a ping."""
 
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tradingops.tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-    }
+    env = process_env(redis_url=settings.REDIS_URL, prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"])
     name = f"test-{os.getpid()}-{free_port()}@localhost"
     command = [sys.executable, "-m", "celery", "-A", "tradingops", "worker", "--pool", "solo", "-n", name]
     command += [

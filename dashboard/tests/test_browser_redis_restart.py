@@ -6,8 +6,6 @@ what was published meanwhile reached nobody, and the socket's reconciliation wit
 it late: static/js/live.js takes it like any frame (repeats dropped by id), no reload, no REST call.
 """
 
-import uuid
-
 import pytest
 from playwright.sync_api import expect
 
@@ -15,8 +13,6 @@ from agents.services import kill_switch_set
 from dashboard.tests.conftest import Tab
 from events import realtime
 from events.services import emit
-from tradingops.tests.test_outbox import Redis
-from tradingops.tests.test_redis_restart_live_page import uvicorn_on
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -30,18 +26,9 @@ def _blocks(n: int) -> list[int]:
 
 
 def test_an_open_page_shows_every_block_emitted_while_redis_restarts(
-    transactional_db, users, sol, chromium, server_side, settings
+    server_on_private_redis, users, sol, chromium, server_side
 ):
-    redis = Redis()
-    redis.start()
-    prefix = f"restart-page-{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis.url], "prefix": prefix},
-        }
-    }
-    web, server = uvicorn_on(redis.url, prefix)
+    redis, server = server_on_private_redis
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     try:
         tab = Tab(context, server)
@@ -75,7 +62,3 @@ def test_an_open_page_shows_every_block_emitted_while_redis_restarts(
         tab.screenshot("decisions-after-redis-restart")
     finally:
         context.close()
-        web.terminate()
-        web.wait(timeout=10)
-        if redis.process.poll() is None:
-            redis.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, PrivateRedis, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(900)]
 
@@ -58,36 +58,14 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class PrivateRedis:
-    def __init__(self):
-        self.port = free_port()
-        self.process = None
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        ping = ["redis-cli", "-p", str(self.port), "ping"]
-        while subprocess.run(ping, capture_output=True).stdout.strip() != b"PONG":
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture
 def services():
     if PG_BIN is None or shutil.which("redis-server") is None:
         pytest.fail("needs PostgreSQL's server binaries and redis-server")
     postgres, redis = PrivatePostgres(), PrivateRedis()
+    redis.start()
     yield postgres, redis
-    if redis.process.poll() is None:
-        redis.stop()
+    redis.close()
     postgres.remove()
 
 
@@ -115,7 +93,7 @@ def test_outages_of_redis_and_postgres_and_a_killed_worker_lose_and_double_nothi
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tradingops.settings",
         "DATABASE_URL": postgres.url(),
-        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+        "REDIS_URL": redis.url,
         "SECRET_KEY": "fault-test-only",
         "DEBUG": "0",
         "CONN_MAX_AGE": "60",

@@ -1,19 +1,15 @@
 """Nothing orphaned: work committed while the broker is down is sent once it is back, and the
 request answers 202, never 500."""
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 from rest_framework.authtoken.models import Token
@@ -21,14 +17,13 @@ from rest_framework.authtoken.models import Token
 from agents.tasks import intent_execute_task
 from backtests.models import BacktestRun
 from backtests.tests.conftest import SOL_FILE, sma_config
+from conftest import ROOT, PrivateRedis, process_env, start_uvicorn
 from events.models import Event
 from market.services import candles_load_file
 from market.tests.factories import InstrumentFactory
 from tradingops import outbox
 from tradingops.models import IdempotencyRecord, OutboxMessage
 from tradingops.tasks import outbox_sweep_task
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -75,79 +70,6 @@ def test_a_fresh_message_is_left_to_its_commit(db, monkeypatch):
 # --- With a real Redis that is stopped and started, a real web server and a real worker ---------
 
 
-def _free_port(low: int = 6390, high: int = 6490) -> int:
-    for port in range(low, high):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port for redis-server")
-
-
-def _wait_port(port: int, up: bool, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            if up:
-                return
-        except OSError:
-            if not up:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"port {port} did not go {'up' if up else 'down'}")
-
-
-class Redis:
-    """Our own redis-server (never the shared one): stopped and started at will."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-        )
-        _wait_port(self.port, up=True)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        _wait_port(self.port, up=False)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
-def _env(redis_url: str) -> dict:
-
-    db = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tradingops.tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_url,
-        "CHANNELS_PREFIX": f"outbox-test-{uuid.uuid4().hex[:8]}",
-        "CONN_MAX_AGE": "0",
-    }
-
-
-def _web(env: dict) -> tuple[subprocess.Popen, str]:
-    port = _free_port(20000, 30000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--lifespan", "off",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    _wait_port(port, up=True, timeout=30)
-    return process, f"http://127.0.0.1:{port}"
-
-
 def _worker(env: dict) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "tradingops", "worker", "--pool", "solo", "-n",
                f"outbox-{uuid.uuid4().hex[:8]}@localhost", "-Q", "agents,backtests,default", "--without-gossip",
@@ -180,10 +102,11 @@ def test_intents_posted_while_redis_is_down_are_carried_out_once_when_it_is_back
     user = make_user("otto", "operator")
     token = Token.objects.create(user=user).key
     headers = {"Authorization": f"Token {token}"}
-    redis = Redis()
+    redis = PrivateRedis()
     redis.start()
-    env = _env(redis.url)
-    web, base = _web(env)
+    env = process_env(redis_url=redis.url, prefix=f"outbox-test-{uuid.uuid4().hex[:8]}")
+    web, address = start_uvicorn(env)
+    base = f"http://{address}"
     worker = None
     try:
         redis.stop()
@@ -221,8 +144,7 @@ def test_intents_posted_while_redis_is_down_are_carried_out_once_when_it_is_back
         if worker is not None:
             _stop(worker)
         _stop(web)
-        if redis.process.poll() is None:
-            redis.stop()
+        redis.close()
 
 
 @pytest.mark.slow
@@ -232,10 +154,11 @@ def test_a_backtest_posted_while_redis_is_down_runs_once_when_it_is_back(transac
     candles_load_file(instrument=sol, timeframe="1h", path=SOL_FILE)
     token = Token.objects.create(user=make_user("otto", "operator")).key
     headers = {"Authorization": f"Token {token}"}
-    redis = Redis()
+    redis = PrivateRedis()
     redis.start()
-    env = _env(redis.url)
-    web, base = _web(env)
+    env = process_env(redis_url=redis.url, prefix=f"outbox-test-{uuid.uuid4().hex[:8]}")
+    web, address = start_uvicorn(env)
+    base = f"http://{address}"
     worker = None
     try:
         redis.stop()
@@ -267,8 +190,7 @@ def test_a_backtest_posted_while_redis_is_down_runs_once_when_it_is_back(transac
         if worker is not None:
             _stop(worker)
         _stop(web)
-        if redis.process.poll() is None:
-            redis.stop()
+        redis.close()
 
 
 def test_the_sweep_task_forgets_old_messages_and_keys(db, monkeypatch):

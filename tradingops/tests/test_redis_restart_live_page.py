@@ -9,58 +9,19 @@ Everything here is real: our own redis-server, stopped and started, a uvicorn, a
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from django.db import connection
 
-from conftest import ROOT, free_port
+from conftest import PRIVATE_REDIS_RECONCILE_S
 from events import realtime
 from events.services import emit
-from tradingops.tests.test_outbox import Redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-RECONCILE_S = 1.0
 RUN_ID = "redis-restart"
-
-
-def uvicorn_on(redis_url: str, prefix: str) -> tuple[subprocess.Popen, str]:
-    """A real uvicorn on the test database and this Redis, reconciling sockets every RECONCILE_S."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tradingops.tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_url,
-        "CHANNELS_PREFIX": prefix,
-        "CONN_MAX_AGE": "0",
-        "EVENTS_WS_RECONCILE_S": str(RECONCILE_S),
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tradingops.asgi:application", "--port", str(port), "--lifespan", "off",
-         "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"127.0.0.1:{port}"
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("uvicorn exited at start") from None
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("uvicorn did not start in 30 s")
 
 
 def _emit_notes(label: str, n: int) -> list[int]:
@@ -91,18 +52,8 @@ async def _until(condition, timeout: float) -> bool:
     return False
 
 
-async def test_an_open_socket_gets_every_event_emitted_while_redis_restarts(transactional_db, users, client, settings):
-    redis = Redis()
-    redis.start()
-    prefix = f"restart-test-{uuid.uuid4().hex[:8]}"
-    # this process emits, so it publishes to the same Redis and prefix as the server
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis.url], "prefix": prefix},
-        }
-    }
-    web, server = await asyncio.to_thread(uvicorn_on, redis.url, prefix)
+async def test_an_open_socket_gets_every_event_emitted_while_redis_restarts(server_on_private_redis, users, client):
+    redis, server = server_on_private_redis
     reader = None
     try:
 
@@ -132,7 +83,7 @@ async def test_an_open_socket_gets_every_event_emitted_while_redis_restarts(tran
 
             emitted = before + during + right_after + later
             caught_up = await _until(lambda: set(emitted) <= set(received), 20)
-            await asyncio.sleep(2 * RECONCILE_S + 1)  # anything sent twice would have landed by now
+            await asyncio.sleep(2 * PRIVATE_REDIS_RECONCILE_S + 1)  # anything sent twice would have landed by now
 
             assert closed == [], "the socket closed during the restart"
             assert caught_up, f"never arrived: {sorted(set(emitted) - set(received))}"
@@ -142,7 +93,3 @@ async def test_an_open_socket_gets_every_event_emitted_while_redis_restarts(tran
     finally:
         if reader is not None:
             reader.cancel()
-        web.terminate()
-        await asyncio.to_thread(web.wait, 10)
-        if redis.process.poll() is None:
-            await asyncio.to_thread(redis.stop)
