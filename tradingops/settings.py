@@ -291,8 +291,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # ccxt logs every request's headers, API key included, at DEBUG: never below INFO.
-    "loggers": {"ccxt": {"level": "INFO"}},
+    # While Redis is down these log the same failure every second or tick: once a minute, with a count.
+    "filters": {"repeats": {"()": "tradingops.logs.RepeatsSuppressed", "interval": 60.0}},
+    "loggers": {
+        # ccxt logs every request's headers, API key included, at DEBUG: never below INFO.
+        "ccxt": {"level": "INFO"},
+        "channels_redis.pubsub": {"filters": ["repeats"]},
+        "events.realtime": {"filters": ["repeats"]},
+    },
 }
 
 # --- Hardening: input limits -------------------------------------------------------------------
